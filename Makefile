@@ -1,0 +1,43 @@
+# Everything runs in .venv, created on first use with only python3 (>= 3.10).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# torch is pinned: a plain `torch` would pull a multi-GB CUDA build; 2.13.0 is a local CPU wheel.
+TORCH  := torch==2.13.0
+
+.PHONY: run test lint bench test-frameworks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e '.[dev,torch]'
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	$(BIN)/kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check kaiming_cli tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check kaiming_cli tests bench
+	$(BIN)/mypy
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/run.py
+
+test-frameworks: $(VENV)/.dev
+	$(BIN)/python -m pip install -q jax jaxlib keras
+	KERAS_BACKEND=numpy $(BIN)/python -m pytest -q -m frameworks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

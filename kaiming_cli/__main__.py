@@ -1,0 +1,3 @@
+from kaiming_cli.cli import main
+
+main()

@@ -1,0 +1,252 @@
+"""The per-tensor test battery (statistics.md 1.1-1.2) and its Bonferroni combination.
+
+Every test compares the data with the fully specified null law (no parameter is estimated),
+so each p-value is valid as it stands:
+
+* ``mean``: z = mean * sqrt(n) / std0, exact for a normal null, CLT otherwise.
+* ``std``: exact chi-square on S = sum x^2 for the normal law; the kurtosis-aware z
+  (Var x^2 = std^4 (kappa - 1)) for uniform and truncated normal, where chi-square is ~100x
+  too lenient. Gives the (1 - alpha) confidence interval of the std.
+* ``kurtosis``: Anscombe-Glynn for the normal null (what ``scipy.stats.kurtosistest`` does),
+  the delta-method z with the null law's own standard error otherwise. Needs n >= 20.
+* ``range``: the law of max|x|: catches missing tails (uniform or truncated data checked as
+  normal), values beyond a bounded support, and huge outliers that EDF tests cannot see.
+* ``ks``: Kolmogorov-Smirnov on a seeded subsample of at most 1e5 values; p from the Stephens
+  form of the Kolmogorov law (within 2% for n >= 100), exact ``kstwo`` below that.
+* ``ad`` (optional): Anderson-Darling, simple hypothesis, Marsaglia's ADinf p-value.
+
+The verdict rejects when ``min(1, k * min p) <= alpha``: a false-alarm rate of at most alpha
+whatever the dependence between the k tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .laws import SQRT2, Law
+from .summary import Summary
+
+DEFAULT_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks")
+ALL_TESTS: tuple[str, ...] = DEFAULT_TESTS + ("ad",)
+KS_MAX_SAMPLES = 100_000
+#: A normal's range test only flags "missing tails" when max|z| is below this: generator caps
+#: (torch's float32 Box-Muller tops out at 5.77 sigma) must not read as truncation.
+NORMAL_LOW_TAIL_CAP = 5.0
+#: Relative slack on a bounded support: float32 rounding of the bound and of the data.
+FLOAT32_REL_EPS = 2.0**-21
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One test of the battery."""
+
+    name: str
+    statistic: float
+    pvalue: float
+    passed: bool
+    detail: str
+    """What the statistic means, in words and numbers."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "statistic": self.statistic, "pvalue": self.pvalue,
+                "passed": self.passed, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class BatteryResult:
+    """All tests on one tensor, and their combined verdict."""
+
+    tests: tuple[TestResult, ...]
+    alpha: float
+    pvalue: float
+    """Bonferroni-combined p-value: min(1, k * min p)."""
+    passed: bool
+    std_ci: tuple[float, float]
+    n_ks: int
+    """How many values the EDF tests used."""
+    notes: tuple[str, ...] = field(default=())
+
+
+def _two_sided_normal_p(z: float) -> float:
+    return math.erfc(abs(z) / SQRT2)
+
+
+def _z_quantile(p_upper: float) -> float:
+    from scipy.special import ndtri
+
+    return float(-ndtri(p_upper))
+
+
+def mean_test(law: Law, s: Summary) -> tuple[float, float, str]:
+    z = s.mean * math.sqrt(s.n) / law.std
+    return z, _two_sided_normal_p(z), f"z = {z:+.2f} for mean {s.mean:.3g}"
+
+
+def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, tuple[float, float], str]:
+    """Variance test with the mean known to be 0; returns (ratio, p, CI of sigma, detail)."""
+    n, ss = s.n, s.sumsq
+    ratio = math.sqrt(ss / n) / law.std
+    if law.family == "normal":
+        from scipy.special import chdtr, chdtrc, chdtri
+
+        t = ss / law.std**2
+        p = min(1.0, 2.0 * min(float(chdtr(n, t)), float(chdtrc(n, t))))
+        ci = (math.sqrt(ss / float(chdtri(n, alpha / 2))), math.sqrt(ss / float(chdtri(n, 1 - alpha / 2))))
+        how = "chi-square, exact"
+    else:
+        se = math.sqrt((law.kurtosis - 1.0) / n)
+        z = (ss / (n * law.std**2) - 1.0) / se
+        p = _two_sided_normal_p(z)
+        zc = _z_quantile(alpha / 2)
+        rms = math.sqrt(ss / n)
+        upper = rms / math.sqrt(1 - zc * se) if zc * se < 1 else math.inf
+        ci = (rms / math.sqrt(1 + zc * se), upper)
+        how = f"kurtosis-aware z = {z:+.2f}"
+    detail = f"std/std0 = {ratio:.4f}, CI [{ci[0] / law.std:.4f}, {ci[1] / law.std:.4f}] ({how})"
+    return ratio, p, ci, detail
+
+
+def anscombe_glynn_z(b2: float, n: int) -> float:
+    """Normal-null kurtosis z of Anscombe & Glynn (1983), as in ``scipy.stats.kurtosistest``."""
+    e = 3.0 * (n - 1) / (n + 1)
+    varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) ** 2 * (n + 3) * (n + 5))
+    x = (b2 - e) / math.sqrt(varb2)
+    sqrtbeta1 = 6.0 * (n * n - 5 * n + 2) / ((n + 7) * (n + 9)) * math.sqrt(
+        6.0 * (n + 3) * (n + 5) / (n * (n - 2) * (n - 3))
+    )
+    a = 6.0 + 8.0 / sqrtbeta1 * (2.0 / sqrtbeta1 + math.sqrt(1 + 4.0 / sqrtbeta1**2))
+    term1 = 1 - 2 / (9.0 * a)
+    denom = 1 + x * math.sqrt(2 / (a - 4.0))
+    if denom == 0:
+        return math.inf
+    term2 = math.copysign(abs((1 - 2.0 / a) / denom) ** (1 / 3.0), denom)
+    return (term1 - term2) / math.sqrt(2 / (9.0 * a))
+
+
+def kurtosis_test(law: Law, s: Summary) -> tuple[float, float, str]:
+    g2 = s.excess_kurtosis
+    if law.family == "normal":
+        z = anscombe_glynn_z(g2 + 3.0, s.n)
+    else:
+        z = (g2 - law.excess_kurtosis) / math.sqrt(law.kurtosis_avar / s.n)
+    return z, _two_sided_normal_p(z), f"excess kurtosis {g2:+.3f} vs {law.excess_kurtosis:+.3f} (z = {z:+.2f})"
+
+
+def range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]:
+    """Two-sided test on M = max|x|; ``rel_eps`` is the storage rounding allowed on the support."""
+    m = s.max_abs
+    bound = law.bound
+    if bound is not None:
+        if m > bound * (1 + rel_eps):
+            outside = m / bound
+            return outside, 0.0, f"max|x| = {m:.6g} is beyond the support edge {bound:.6g}"
+        # The true value behind a rounded maximum may be up to rel_eps larger: be conservative.
+        p = math.exp(law.log_cdf_max_abs(min(m * (1 + rel_eps), bound), s.n))
+        return m / bound, min(1.0, p), f"max|x| / edge = {m / bound:.6f} (p of a max this small)"
+    t = m / law.std
+    log_f = law.log_cdf_max_abs(m, s.n)
+    p_hi = -math.expm1(log_f)
+    p_lo = math.exp(log_f) if t < NORMAL_LOW_TAIL_CAP else 1.0
+    p = min(1.0, 2.0 * min(p_hi, p_lo))
+    side = "large" if p_hi < p_lo else "small"
+    return t, p, f"max|x|/std0 = {t:.2f} (two-sided; this max is {side})"
+
+
+def ks_test(law: Law, sample: np.ndarray) -> tuple[float, float, str]:
+    """One-sample KS against the exact null CDF; ``sample`` is float64, any order."""
+    m = sample.size
+    x = np.sort(sample)
+    u = law.cdf(x)
+    i = np.arange(1, m + 1, dtype=np.float64) / m
+    d_plus_all = i - u
+    d_minus_all = u - (i - 1.0 / m)
+    jp, jm = int(np.argmax(d_plus_all)), int(np.argmax(d_minus_all))
+    d_plus, d_minus = float(d_plus_all[jp]), float(d_minus_all[jm])
+    d = max(d_plus, d_minus)
+    where = float(x[jp] if d_plus >= d_minus else x[jm])
+    p = ks_pvalue(d, m)
+    return d, p, f"D = {d:.4g} at x = {where:.4g} (n = {m})"
+
+
+def ks_pvalue(d: float, m: int) -> float:
+    if m >= 100:
+        from scipy.special import kolmogorov
+
+        sq = math.sqrt(m)
+        return float(min(1.0, kolmogorov((sq + 0.12 + 0.11 / sq) * d)))
+    from scipy.stats import kstwo  # only small samples pay for scipy.stats
+
+    return float(kstwo.sf(d, m))
+
+
+def ad_inf_cdf(z: float) -> float:
+    """Marsaglia & Marsaglia (2004) ADinf: the asymptotic CDF of A^2 under a simple hypothesis."""
+    if z <= 0:
+        return 0.0
+    if z < 2.0:
+        return math.exp(-1.2337141 / z) / math.sqrt(z) * (
+            2.00012 + (0.247105 - (0.0649821 - (0.0347962 - (0.011672 - 0.00168691 * z) * z) * z) * z) * z
+        )
+    return math.exp(
+        -math.exp(1.0776 - (2.30695 - (0.43424 - (0.082433 - (0.008056 - 0.0003146 * z) * z) * z) * z) * z)
+    )
+
+
+def ad_test(law: Law, sample: np.ndarray) -> tuple[float, float, str]:
+    m = sample.size
+    u = np.clip(law.cdf(np.sort(sample)), 1e-300, 1 - 1e-16)
+    k = np.arange(1, m + 1, dtype=np.float64)
+    a2 = float(-m - np.sum((2 * k - 1) * (np.log(u) + np.log1p(-u[::-1]))) / m)
+    p = min(1.0, max(0.0, 1.0 - ad_inf_cdf(a2)))
+    return a2, p, f"A^2 = {a2:.3f} (n = {m})"
+
+
+def run_battery(
+    law: Law,
+    s: Summary,
+    sample: np.ndarray,
+    alpha: float,
+    tests: tuple[str, ...] = DEFAULT_TESTS,
+    rel_eps: float = FLOAT32_REL_EPS,
+) -> BatteryResult:
+    """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni."""
+    raw: list[tuple[str, float, float, str]] = []
+    notes: list[str] = []
+    ci = (math.nan, math.nan)
+    if s.n_nan or s.n_inf:
+        raw.append(("finite", float(s.n_nan + s.n_inf), 0.0,
+                    f"{s.n_nan} NaN and {s.n_inf} infinite values"))
+    if s.n >= 2:
+        for name in tests:
+            if name == "mean":
+                stat, p, detail = mean_test(law, s)
+            elif name == "std":
+                stat, p, ci, detail = std_test(law, s, alpha)
+            elif name == "kurtosis":
+                if s.n < 20 or s.m2 == 0:
+                    notes.append("kurtosis test not run: it needs at least 20 distinct values.")
+                    continue
+                stat, p, detail = kurtosis_test(law, s)
+            elif name == "range":
+                stat, p, detail = range_test(law, s, rel_eps)
+            elif name == "ks":
+                stat, p, detail = ks_test(law, sample)
+            elif name == "ad":
+                stat, p, detail = ad_test(law, sample)
+            else:
+                raise ValueError(f"unknown test {name!r}: choose from {', '.join(ALL_TESTS)}.")
+            raw.append((name, float(stat), float(p), detail))
+    else:
+        raw.append(("size", float(s.n), 0.0, "fewer than 2 finite values: nothing to test"))
+    k = len(raw)
+    threshold = alpha / k
+    results = tuple(TestResult(name, stat, p, p > threshold, detail) for name, stat, p, detail in raw)
+    combined = min(1.0, k * min(r.pvalue for r in results))
+    return BatteryResult(
+        tests=results, alpha=alpha, pvalue=combined, passed=combined > alpha,
+        std_ci=ci, n_ks=int(sample.size), notes=tuple(notes),
+    )

@@ -1,0 +1,450 @@
+"""The command line: parse, call the core, render, exit. The only module that imports click."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from .errors import ExitCode, KaimingError
+from .fans import LAYOUTS, MODES, format_shape, parse_shape
+from .gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
+from .spec import DISTRIBUTIONS, InitSpec, make_spec
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+EXAMPLE_SHAPE = (64, 3, 3, 3)
+
+
+# --------------------------------------------------------------------------- parameter types
+
+class ShapeType(click.ParamType):
+    name = "SHAPE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_shape(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class NonlinearityType(click.ParamType):
+    """A choice with a did-you-mean hint (click.Choice only lists the options)."""
+
+    name = "NONLINEARITY"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(NONLINEARITIES) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in NONLINEARITIES:
+            return str(value)
+        self.fail(unknown_nonlinearity_message(str(value)), param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in NONLINEARITIES if n.startswith(incomplete)]
+
+
+class SlopeType(click.ParamType):
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            a = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number: give the leaky-ReLU slope, e.g. 0.01.", param, ctx)
+        try:
+            validate_slope(a)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return a
+
+
+SHAPE = ShapeType()
+ALPHA = click.FloatRange(0, 1, min_open=True, max_open=True)
+
+
+# --------------------------------------------------------------------------- shared options
+
+def spec_options(shape_required: bool = True) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        options = [
+            click.option("--shape", type=SHAPE, required=shape_required,
+                         help="Weight shape, e.g. 64,3,3,3 or 64x3x3x3."),
+            click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
+                         help="Axis convention: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
+            click.option("--mode", type=click.Choice(MODES), default="fan_in", show_default=True,
+                         help="Which fan sets the scale."),
+            click.option("--nonlinearity", type=NonlinearityType(), default="leaky_relu", show_default=True,
+                         help="The activation AFTER this layer; only selects the gain."),
+            click.option("-a", "--negative-slope", type=SlopeType(), default=0.0, show_default=True,
+                         help="Leaky-ReLU slope (0, as in torch's kaiming_*); ignored by other nonlinearities."),
+            click.option("--distribution", type=click.Choice(DISTRIBUTIONS), default="normal", show_default=True,
+                         help="normal, uniform, or truncated_normal (±2 sigma, Keras/JAX he_normal)."),
+        ]
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        f = click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+                         help="Write the formatted data to this file (atomically); - is stdout.")(f)
+        f = click.option("-f", "--format", "fmt", type=click.Choice(formats), default="table",
+                         show_default=True, help="Output format.")(f)
+        return f
+
+    return decorate
+
+
+def build_spec(shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
+               negative_slope: float, distribution: str) -> InitSpec:
+    try:
+        return make_spec(shape or EXAMPLE_SHAPE, layout=layout, mode=mode, nonlinearity=nonlinearity,
+                         negative_slope=negative_slope, distribution=distribution)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shape") from None
+
+
+# --------------------------------------------------------------------------- output
+
+def make_console(ctx: click.Context, file: Any = None) -> Console:
+    from rich.console import Console
+
+    color = (ctx.find_root().params.get("color") or "auto") if ctx else "auto"
+    if file is not None:
+        return Console(file=file, width=100, color_system=None, force_terminal=False, soft_wrap=False)
+    if color == "never":
+        return Console(color_system=None, no_color=True)
+    if color == "always":
+        return Console(force_terminal=True)
+    return Console()
+
+
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write via a temporary file in the same folder and rename, so no half file is ever seen."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".kaiming-", dir=folder)
+    except OSError as exc:
+        raise KaimingError(f"cannot write {path!r}: {exc.strerror}; choose a writable location with -o.") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with _suppress():
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise KaimingError(f"cannot write {path!r}: {exc.strerror}; choose a writable location with -o.") from None
+        raise
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+def emit(ctx: click.Context, output: str | None, content: RenderableType | str) -> None:
+    """Send data to stdout or to ``-o``; tables are rendered as plain text into files."""
+    if output and output != "-":
+        if isinstance(content, str):
+            text = content
+        else:
+            buf = io.StringIO()
+            make_console(ctx, file=buf).print(content)
+            text = buf.getvalue()
+        write_atomic(output, text)
+        return
+    if isinstance(content, str):
+        click.echo(content, nl=False)
+    else:
+        make_console(ctx).print(content)
+
+
+# --------------------------------------------------------------------------- the group
+
+class KaimingGroup(click.Group):
+    """Maps our exceptions to the exit codes of cli.md, and never shows a traceback by default."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KaimingError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(ExitCode.INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except MemoryError:
+            click.echo("Error: out of memory; use --samples to test fewer values.", err=True)
+            ctx.exit(ExitCode.INPUT)
+        except Exception as exc:  # a bug: one line, traceback only on request
+            if os.environ.get("KAIMING_DEBUG") == "1":
+                raise
+            click.echo(f"Internal error (a bug in kaiming): {type(exc).__name__}: {exc}. "
+                       "Set KAIMING_DEBUG=1 for the traceback.", err=True)
+            ctx.exit(ExitCode.INTERNAL)
+
+
+@click.group(cls=KaimingGroup, context_settings=CONTEXT)
+@click.version_option(package_name="kaiming", prog_name="kaiming")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              help="Colour in tables: auto follows the terminal and NO_COLOR.")
+def cli(color: str) -> None:
+    """Verify neural-network weight initialization (Kaiming/He and its relatives).
+
+    \b
+    kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming explain --shape 256,128 --nonlinearity tanh
+    """
+
+
+# --------------------------------------------------------------------------- lookups
+
+@cli.command()
+@spec_options()
+@output_options()
+@click.pass_context
+def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
+        negative_slope: float, distribution: str, fmt: str, output: str | None) -> None:
+    """The theoretical std, bound and fans for a shape (no sampling).
+
+    \b
+    kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    """
+    spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
+    from . import render
+
+    if fmt == "json":
+        emit(ctx, output, render.to_json(spec.to_dict()))
+    elif fmt == "markdown":
+        emit(ctx, output, render.spec_markdown(spec))
+    else:
+        emit(ctx, output, render.spec_table(spec))
+        notes_to_stderr(spec.notes)
+
+
+def notes_to_stderr(notes: tuple[str, ...] | list[str]) -> None:
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@cli.command()
+@click.argument("nonlinearity", type=NonlinearityType(), required=False)
+@click.option("-a", "--negative-slope", type=SlopeType(), default=None,
+              help="Leaky-ReLU slope; default 0 as in kaiming_* (calculate_gain's own default is 0.01).")
+@output_options()
+@click.pass_context
+def gain(ctx: click.Context, nonlinearity: str | None, negative_slope: float | None, fmt: str,
+         output: str | None) -> None:
+    """The gain of a nonlinearity, or the whole table.
+
+    \b
+    kaiming gain relu
+    kaiming gain leaky_relu -a 0.2
+    kaiming gain
+    """
+    from . import render
+    from .gains import CALCULATE_GAIN_DEFAULT_SLOPE, GAINS, gain as gain_of
+
+    names = [nonlinearity] if nonlinearity else list(GAINS)
+    slope = 0.0 if negative_slope is None else negative_slope
+    entries = [
+        {"nonlinearity": n, "negative_slope": slope if GAINS[n].uses_slope else None,
+         "gain": gain_of(n, slope), "formula": GAINS[n].formula, "reference": GAINS[n].reference}
+        for n in names
+    ]
+    notes: list[str] = []
+    if "leaky_relu" in names and negative_slope is None:
+        notes.append(
+            f"leaky_relu uses a = 0 here, as kaiming_* does; calculate_gain('leaky_relu') alone uses "
+            f"a = {CALCULATE_GAIN_DEFAULT_SLOPE}: gain {gain_of('leaky_relu', CALCULATE_GAIN_DEFAULT_SLOPE)!r}."
+        )
+    if negative_slope not in (None, 0.0) and nonlinearity and not GAINS[nonlinearity].uses_slope:
+        notes.append(f"-a is ignored: {nonlinearity} does not use a slope.")
+    if fmt == "json":
+        doc: dict[str, Any] = dict(entries[0]) if nonlinearity else {"gains": entries}
+        doc["notes"] = notes
+        emit(ctx, output, render.to_json(doc))
+        return
+    if nonlinearity and fmt == "table":
+        emit(ctx, output, f"{entries[0]['gain']!r}\n")
+    elif fmt == "markdown":
+        emit(ctx, output, render.gain_markdown(entries))
+    else:
+        emit(ctx, output, render.gain_table(entries))
+    notes_to_stderr(notes)
+
+
+@cli.command()
+@click.option("--shape", type=SHAPE, required=True, help="Weight shape, e.g. 64,3,3,3.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
+              help="Axis convention of the shape.")
+@output_options()
+@click.pass_context
+def fan(ctx: click.Context, shape: tuple[int, ...], layout: str, fmt: str, output: str | None) -> None:
+    """fan_in, fan_out and receptive field of a shape.
+
+    \b
+    kaiming fan --shape 64,3,3,3
+    kaiming fan --shape 3,3,64,128 --layout keras
+    """
+    from .fans import LAYOUT_AXES, compute_fans
+
+    try:
+        fans = compute_fans(shape, layout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shape") from None
+    doc = {"shape": list(shape), "layout": layout, "axes": LAYOUT_AXES[layout], "fan_in": fans.fan_in,
+           "fan_out": fans.fan_out, "fan_avg": (fans.fan_in + fans.fan_out) / 2,
+           "receptive_field": fans.receptive_field}
+    from . import render
+
+    if fmt == "json":
+        emit(ctx, output, render.to_json(doc))
+        return
+    rows = [(k, str(v)) for k, v in doc.items() if k not in ("shape", "layout")]
+    rows.insert(0, ("shape", f"{format_shape(shape)} ({layout})"))
+    if fmt == "markdown":
+        emit(ctx, output, render.md_table(["quantity", "value"], rows))
+    else:
+        emit(ctx, output, render.rich_kv_table(f"kaiming fan: {format_shape(shape)}", rows))
+
+
+@cli.command()
+@spec_options(shape_required=False)
+@output_options()
+@click.pass_context
+def explain(ctx: click.Context, shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
+            negative_slope: float, distribution: str, fmt: str, output: str | None) -> None:
+    """The derivation for these options, and the traps people fall into.
+
+    \b
+    kaiming explain --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    """
+    from . import render
+    from .explain import explain as explain_sections
+
+    spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
+    sections = explain_sections(spec)
+    notes = list(spec.notes)
+    if shape is None:
+        notes.insert(0, f"no --shape given: the numbers below are for {format_shape(EXAMPLE_SHAPE)}.")
+    if fmt == "json":
+        emit(ctx, output, render.to_json({"spec": spec.to_dict(), "notes": notes, "sections": [
+            {"key": s.key, "title": s.title, "text": s.text} for s in sections]}))
+        return
+    if fmt == "markdown":
+        body = "".join(f"### {s.title}\n\n{s.text}\n\n" for s in sections)
+        emit(ctx, output, "".join(f"> note: {n}\n\n" for n in notes) + body)
+        return
+    from rich.console import Group
+    from rich.panel import Panel
+
+    emit(ctx, output, Group(*[Panel(s.text, title=s.title, title_align="left") for s in sections]))
+    notes_to_stderr(notes)
+
+
+# --------------------------------------------------------------------------- check
+
+def parse_tests(value: str) -> tuple[str, ...]:
+    from .battery import ALL_TESTS
+
+    names = tuple(t.strip() for t in value.split(",") if t.strip())
+    bad = [t for t in names if t not in ALL_TESTS]
+    if bad or not names:
+        raise click.BadParameter(f"unknown test(s) {', '.join(bad) or '(none)'}: choose from {', '.join(ALL_TESTS)}.",
+                                 param_hint="--tests")
+    return names
+
+
+@cli.command()
+@spec_options()
+@click.option("-n", "--samples", type=click.IntRange(min=1), default=None,
+              help="How many values to test [default: every element of the shape; more repeats the init].")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
+              help="False-alarm rate of the whole verdict.")
+@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
+              help="Sample with numpy, or with the real torch.nn.init function.")
+@click.option("--tests", "tests_text", default="mean,std,kurtosis,range,ks", show_default=True,
+              help="Tests to run (also: ad).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker threads [default: the usable cores].")
+@output_options()
+@click.pass_context
+def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
+          negative_slope: float, distribution: str, samples: int | None, seed: int, alpha: float,
+          backend: str, tests_text: str, jobs: int | None, fmt: str, output: str | None) -> None:
+    """Sample weights with this init and test them against the theory (exit 1 on FAIL).
+
+    \b
+    kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming check --shape 256,128 --distribution uniform --backend torch -f json
+    """
+    from . import render
+    from .check import run_check
+
+    spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
+    tests = parse_tests(tests_text)
+    if backend == "torch":
+        from .torch_backend import torch_shape
+
+        try:
+            torch_shape(spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--backend") from None
+    result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs)
+    if fmt == "json":
+        emit(ctx, output, render.to_json(result.to_dict()))
+    elif fmt == "markdown":
+        emit(ctx, output, render.check_markdown(result))
+    else:
+        emit(ctx, output, render.check_renderable(result))
+    if fmt != "table" or (output and output != "-"):
+        click.echo(render.verdict_line(result), err=True)
+    ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="kaiming")
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    sys.exit(0)
+
+
+__all__ = ["cli", "main", "math"]

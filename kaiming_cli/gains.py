@@ -1,0 +1,126 @@
+"""The gain registry: the single source of truth for every nonlinearity's gain.
+
+Values follow ``torch.nn.init.calculate_gain`` (torch 2.13.0) exactly, including its types:
+the "linear-like" names return the int 1 there, which we keep as 1.0. Standard-library only,
+so the lookups never pay for numpy or scipy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: Slope that ``calculate_gain('leaky_relu')`` uses when no param is given.
+CALCULATE_GAIN_DEFAULT_SLOPE = 0.01
+#: Slope that ``kaiming_normal_``/``kaiming_uniform_`` pass by default (``a=0``).
+KAIMING_DEFAULT_SLOPE = 0.0
+#: ``nn.Linear``/``nn.Conv*`` default: ``kaiming_uniform_(w, a=math.sqrt(5))``.
+TORCH_DEFAULT_LAYER_SLOPE = math.sqrt(5.0)
+
+
+@dataclass(frozen=True)
+class GainSpec:
+    """One nonlinearity as ``calculate_gain`` knows it."""
+
+    name: str
+    formula: str
+    """Display form of the gain, e.g. ``sqrt(2 / (1 + a^2))``."""
+    fn: Callable[[float], float]
+    """Gain as a function of the negative slope (ignored except for leaky_relu)."""
+    uses_slope: bool
+    reference: str
+
+
+def _const(value: float) -> Callable[[float], float]:
+    return lambda _a: value
+
+
+def _leaky(a: float) -> float:
+    return math.sqrt(2.0 / (1 + a**2))
+
+
+_LINEAR_REF = "torch.nn.init.calculate_gain: linear and conv layers have gain 1"
+
+GAINS: dict[str, GainSpec] = {
+    spec.name: spec
+    for spec in (
+        GainSpec("linear", "1", _const(1.0), False, _LINEAR_REF),
+        GainSpec("conv1d", "1", _const(1.0), False, _LINEAR_REF),
+        GainSpec("conv2d", "1", _const(1.0), False, _LINEAR_REF),
+        GainSpec("conv3d", "1", _const(1.0), False, _LINEAR_REF),
+        GainSpec("conv_transpose1d", "1", _const(1.0), False, _LINEAR_REF),
+        GainSpec("conv_transpose2d", "1", _const(1.0), False, _LINEAR_REF),
+        GainSpec("conv_transpose3d", "1", _const(1.0), False, _LINEAR_REF),
+        GainSpec("sigmoid", "1", _const(1.0), False, "torch.nn.init.calculate_gain"),
+        GainSpec("tanh", "5/3", _const(5.0 / 3), False, "torch.nn.init.calculate_gain"),
+        GainSpec("relu", "sqrt(2)", _const(math.sqrt(2.0)), False, "He et al. 2015, eq. (10)"),
+        GainSpec(
+            "leaky_relu",
+            "sqrt(2 / (1 + a^2))",
+            _leaky,
+            True,
+            "He et al. 2015, eq. (15) (PReLU/leaky ReLU with slope a)",
+        ),
+        GainSpec(
+            "selu",
+            "3/4",
+            _const(3.0 / 4),
+            False,
+            "PyTorch PR #50664 (found empirically); use 'linear' for self-normalising nets",
+        ),
+    )
+}
+
+NONLINEARITIES: tuple[str, ...] = tuple(GAINS)
+
+
+def suggest_nonlinearity(name: str) -> str | None:
+    """Closest registered name, for a did-you-mean hint (case mistakes included)."""
+    lowered = name.lower()
+    if lowered in GAINS:
+        return lowered
+    close = difflib.get_close_matches(lowered, NONLINEARITIES, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_nonlinearity_message(name: str) -> str:
+    hint = suggest_nonlinearity(name)
+    did_you_mean = f" Did you mean {hint!r}?" if hint else ""
+    return (
+        f"unknown nonlinearity {name!r}.{did_you_mean} "
+        f"Choose one of: {', '.join(NONLINEARITIES)}."
+    )
+
+
+def validate_slope(a: float) -> None:
+    """Reject slopes that cannot describe a leaky ReLU (NaN, infinite or negative)."""
+    if not math.isfinite(a) or a < 0:
+        raise ValueError(
+            f"negative slope {a!r} is not valid: give a finite number >= 0 (e.g. 0.01, 0.2)."
+        )
+
+
+def gain(nonlinearity: str, negative_slope: float | None = None) -> float:
+    """Gain as ``torch.nn.init.calculate_gain(nonlinearity, negative_slope)`` returns it.
+
+    ``negative_slope=None`` means ``calculate_gain``'s own default of 0.01 for leaky_relu;
+    ``kaiming_*_`` passes ``a=0`` instead, which callers must say explicitly.
+    """
+    spec = GAINS.get(nonlinearity)
+    if spec is None:
+        raise ValueError(unknown_nonlinearity_message(nonlinearity))
+    a = CALCULATE_GAIN_DEFAULT_SLOPE if negative_slope is None else float(negative_slope)
+    validate_slope(a)
+    return spec.fn(a)
+
+
+def variance_scale(nonlinearity: str, negative_slope: float) -> float:
+    """``gain**2`` written exactly, the ``scale`` of Keras/JAX ``VarianceScaling`` (He: 2.0)."""
+    if nonlinearity == "relu":
+        return 2.0
+    if nonlinearity == "leaky_relu":
+        validate_slope(negative_slope)
+        return 2.0 / (1 + negative_slope**2)
+    return gain(nonlinearity) ** 2

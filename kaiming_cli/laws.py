@@ -1,0 +1,119 @@
+"""The three null laws of the common init schemes, with the moments the tests need.
+
+Normal N(0, s^2); uniform U(-b, b) with b = sqrt(3) s; truncated normal sigma_pre * TruncN(-2, 2)
+with sigma_pre = s / 0.8796... (std exactly s). Moments are exact, from closed forms
+(standard-library math); CDFs use ``scipy.special.ndtr`` and are imported only when called.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SQRT2 = math.sqrt(2.0)
+
+
+def _phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _trunc_even_moments(c: float) -> tuple[float, float, float, float]:
+    """E[z^2], E[z^4], E[z^6], E[z^8] of N(0,1) truncated to (-c, c).
+
+    Integration by parts gives m_k = (k-1) m_{k-2} - 2 c^(k-1) phi(c) / Z, Z = 2 Phi(c) - 1.
+    """
+    z = math.erf(c / SQRT2)
+    tail = 2 * _phi(c) / z
+    m, out = 1.0, []
+    for k in (2, 4, 6, 8):
+        m = (k - 1) * m - c ** (k - 1) * tail
+        out.append(m)
+    return out[0], out[1], out[2], out[3]
+
+
+def _standardized_moments(family: str) -> tuple[float, float, float]:
+    """(mu4, mu6, mu8) of the family scaled to unit variance."""
+    if family == "normal":
+        return 3.0, 15.0, 105.0
+    if family == "uniform":  # U(-sqrt3, sqrt3): E x^2k = 3^k / (2k+1)
+        return 9.0 / 5.0, 27.0 / 7.0, 9.0
+    if family == "truncated_normal":
+        m2, m4, m6, m8 = _trunc_even_moments(TRUNC_CUT)
+        return m4 / m2**2, m6 / m2**3, m8 / m2**4
+    raise ValueError(f"unknown law {family!r}")
+
+
+def kurtosis_avar(mu4: float, mu6: float, mu8: float) -> float:
+    """n * Var(sample kurtosis) as n grows, for a symmetric law with unit variance (delta method).
+
+    (mu8 - mu4^2) - 4 mu4 (mu6 - mu4) + 4 mu4^2 (mu4 - 1); 24 for the normal law.
+    """
+    return (mu8 - mu4**2) - 4 * mu4 * (mu6 - mu4) + 4 * mu4**2 * (mu4 - 1)
+
+
+@dataclass(frozen=True)
+class Law:
+    """A zero-mean null law with a given std."""
+
+    family: str
+    std: float
+
+    @property
+    def sigma_pre(self) -> float:
+        return self.std / TRUNC_STD_FACTOR
+
+    @property
+    def bound(self) -> float | None:
+        """Edge of the support: the uniform bound or the truncation point; None if unbounded."""
+        if self.family == "uniform":
+            return SQRT3 * self.std
+        if self.family == "truncated_normal":
+            return TRUNC_CUT * self.sigma_pre
+        return None
+
+    @property
+    def kurtosis(self) -> float:
+        return _standardized_moments(self.family)[0]
+
+    @property
+    def excess_kurtosis(self) -> float:
+        return self.kurtosis - 3.0
+
+    @property
+    def kurtosis_avar(self) -> float:
+        return kurtosis_avar(*_standardized_moments(self.family))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """CDF evaluated with ``ndtr``: 10-20x cheaper than ``scipy.stats`` distributions."""
+        import numpy as np
+        from scipy.special import ndtr
+
+        if self.family == "normal":
+            return ndtr(x / self.std)
+        if self.family == "uniform":
+            b = SQRT3 * self.std
+            return np.clip((x + b) / (2 * b), 0.0, 1.0)
+        lo = ndtr(-TRUNC_CUT)
+        mass = ndtr(TRUNC_CUT) - lo
+        return np.clip((ndtr(x / self.sigma_pre) - lo) / mass, 0.0, 1.0)
+
+    def log_cdf_max_abs(self, m: float, n: int) -> float:
+        """log P(max|x| <= m) for n iid draws."""
+        if m <= 0:
+            return -math.inf
+        if self.family == "normal":
+            return n * math.log1p(-math.erfc(m / (self.std * SQRT2)))
+        bound = self.bound
+        assert bound is not None
+        if m >= bound:
+            return 0.0
+        if self.family == "uniform":
+            return n * math.log(m / bound)
+        t = m / self.sigma_pre
+        return n * (math.log(math.erf(t / SQRT2)) - math.log(math.erf(TRUNC_CUT / SQRT2)))

@@ -1,0 +1,257 @@
+"""Rendering: the one place that turns result objects into tables, JSON and Markdown.
+
+Renderers are pure functions of a result. Floats are rounded for display only; JSON carries
+full precision, and NaN/Infinity become ``null`` (strict JSON). Rich is imported lazily so
+that JSON output and the lookups stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .spec import InitSpec
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from .check import CheckResult
+
+SCHEMA = 1
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as v
+
+    try:
+        return v("kaiming")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def clean(obj: Any) -> Any:
+    """Plain JSON values: tuples to lists, numpy scalars to Python, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if hasattr(obj, "item") and not isinstance(obj, float):  # numpy scalar
+        return clean(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    full = {"schema": SCHEMA, "kaiming_version": version(), **doc}
+    return json.dumps(clean(full), indent=2, allow_nan=False) + "\n"
+
+
+def fmt(x: float | None, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return str(x)
+    ax = abs(x)
+    if ax != 0 and (ax < 1e-3 or ax >= 1e6):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def fmt_p(p: float) -> str:
+    return "<1e-300" if p == 0 else (f"{p:.3g}" if p >= 1e-3 else f"{p:.2e}")
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+# --------------------------------------------------------------------------- specs
+
+def spec_rows(spec: InitSpec) -> list[tuple[str, str]]:
+    rows = [
+        ("shape", f"{shape_text(spec.shape)} ({spec.layout} layout)"),
+        ("fan_in / fan_out", f"{spec.fan_in} / {spec.fan_out} (receptive field {spec.receptive_field})"),
+        ("mode → fan", f"{spec.mode} → {fmt(spec.fan, 8)}"),
+        ("gain", f"{fmt(spec.gain, 10)} ({spec.nonlinearity}"
+                 + (f", a={spec.negative_slope:g})" if spec.nonlinearity == "leaky_relu" else ")")),
+        ("std = gain/√fan", fmt(spec.std, 10)),
+    ]
+    if spec.distribution == "uniform" and spec.bound is not None:
+        rows.append(("uniform bound = √3·std", fmt(spec.bound, 10)))
+    elif spec.distribution == "truncated_normal" and spec.sigma_pre is not None and spec.bound is not None:
+        rows.append(("sigma_pre = std/0.8796", fmt(spec.sigma_pre, 10)))
+        rows.append(("cut at ±2·sigma_pre", fmt(spec.bound, 10)))
+    rows.append(("law", law_text(spec)))
+    rows.append(("call", spec.call))
+    return rows
+
+
+def law_text(spec: InitSpec) -> str:
+    if spec.distribution == "uniform":
+        return f"U(-{fmt(spec.bound, 6)}, {fmt(spec.bound, 6)})"
+    if spec.distribution == "truncated_normal":
+        return f"N(0, {fmt(spec.sigma_pre, 6)}²) cut at ±{fmt(spec.bound, 6)}"
+    return f"N(0, {fmt(spec.std, 6)}²)"
+
+
+def rich_kv_table(title: str, rows: Iterable[tuple[str, str]]) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, title_justify="left", expand=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def spec_table(spec: InitSpec) -> RenderableType:
+    return rich_kv_table(f"kaiming std: {spec.call}", spec_rows(spec))
+
+
+def spec_markdown(spec: InitSpec) -> str:
+    return f"### `{spec.call}`\n\n" + md_table(["quantity", "value"], spec_rows(spec))
+
+
+# --------------------------------------------------------------------------- gains and fans
+
+def gain_rows(entries: Sequence[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    return [(e["nonlinearity"], e["formula"], fmt(e["gain"], 10), e["reference"]) for e in entries]
+
+
+def gain_table(entries: Sequence[dict[str, Any]]) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(title="gains (torch.nn.init.calculate_gain)", title_justify="left")
+    for col, justify in (("nonlinearity", "left"), ("formula", "left"), ("gain", "right"), ("source", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in gain_rows(entries):
+        table.add_row(*row)
+    return table
+
+
+def gain_markdown(entries: Sequence[dict[str, Any]]) -> str:
+    return md_table(["nonlinearity", "formula", "gain", "source"], gain_rows(entries))
+
+
+# --------------------------------------------------------------------------- check
+
+def sparkline(values: Sequence[float], top: float) -> str:
+    if top <= 0:
+        return " " * len(values)
+    steps = len(BLOCKS) - 1
+    return "".join(BLOCKS[min(steps, round(v / top * steps))] for v in values)
+
+
+def histogram_lines(observed: Sequence[int], expected: Sequence[float]) -> tuple[str, str]:
+    top = max(max(observed, default=0), max(expected, default=0.0))
+    return sparkline(observed, top), sparkline(expected, top)
+
+
+def empirical_rows(result: CheckResult) -> list[tuple[str, str, str]]:
+    spec, emp = result.spec, result.empirical
+    lo, hi = emp.std_ci
+    rows = [
+        ("n", f"{emp.n}" + (f" (EDF tests on {emp.n_ks})" if emp.n_ks < emp.n else ""), ""),
+        ("std", fmt(emp.std, 6), fmt(spec.std, 6)),
+        ("std / theory", f"{fmt(emp.rms / spec.std, 5)}  CI [{fmt(lo / spec.std, 5)}, {fmt(hi / spec.std, 5)}]", "1"),
+        ("mean", fmt(emp.mean, 4), "0"),
+        ("min / max", f"{fmt(emp.min, 5)} / {fmt(emp.max, 5)}",
+         f"±{fmt(spec.bound, 6)}" if spec.bound is not None else "unbounded"),
+        ("excess kurtosis", fmt(emp.excess_kurtosis, 4), fmt(_law_excess_kurtosis(spec.distribution), 4)),
+        ("skewness", fmt(emp.skewness, 4), "0"),
+    ]
+    return rows
+
+
+def _law_excess_kurtosis(distribution: str) -> float:
+    from .laws import Law
+
+    return Law(distribution, 1.0).excess_kurtosis
+
+
+def verdict_line(result: CheckResult) -> str:
+    b = result.battery
+    word = "PASS" if b.passed else "FAIL"
+    how = "consistent with" if b.passed else "inconsistent with"
+    return (
+        f"{word}: the sample is {how} {law_text(result.spec)} at alpha = {b.alpha:g} "
+        f"(combined p = {fmt_p(b.pvalue)}, {len(b.tests)} tests, Bonferroni)"
+    )
+
+
+def check_renderable(result: CheckResult) -> RenderableType:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from .check import expected_histogram, law_of
+
+    spec = result.spec
+    emp = Table(title="empirical vs theory", title_justify="left")
+    emp.add_column("quantity", style="bold")
+    emp.add_column("empirical", justify="right")
+    emp.add_column("theory", justify="right")
+    for row in empirical_rows(result):
+        emp.add_row(*row)
+
+    tests = Table(title=f"tests (alpha = {result.battery.alpha:g}, each at alpha/k)", title_justify="left")
+    for col, justify in (("test", "left"), ("statistic", "right"), ("p-value", "right"), ("", "left"), ("detail", "left")):
+        tests.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for t in result.battery.tests:
+        mark = Text("ok", style="green") if t.passed else Text("FAIL", style="bold red")
+        tests.add_row(t.name, fmt(t.statistic, 4), fmt_p(t.pvalue), mark, t.detail)
+
+    parts: list[RenderableType] = [rich_kv_table(f"kaiming check: {spec.call}", spec_rows(spec)), emp, tests]
+    if result.histogram:
+        expected = expected_histogram(law_of(spec), sum(result.histogram), len(result.histogram))
+        obs, exp = histogram_lines(result.histogram, expected)
+        parts.append(Text(f"histogram  sample │{obs}│\n           theory │{exp}│", style="cyan"))
+    parts.append(Text(f"backend: {result.backend_info}", style="dim"))
+    for note in check_notes(result):
+        parts.append(Text(f"note: {note}", style="yellow"))
+    style = "bold green" if result.passed else "bold red"
+    parts.append(Text(verdict_line(result), style=style))
+    return Group(*parts)
+
+
+def check_notes(result: CheckResult) -> list[str]:
+    return list(result.spec.notes) + list(result.battery.notes) + list(result.notes)
+
+
+def check_markdown(result: CheckResult) -> str:
+    spec = result.spec
+    out = [f"### kaiming check: `{spec.call}`\n", md_table(["quantity", "value"], spec_rows(spec)), ""]
+    out.append(md_table(["quantity", "empirical", "theory"], empirical_rows(result)))
+    out.append("")
+    out.append(md_table(
+        ["test", "statistic", "p-value", "result", "detail"],
+        [(t.name, fmt(t.statistic, 4), fmt_p(t.pvalue), "ok" if t.passed else "**FAIL**", t.detail)
+         for t in result.battery.tests],
+    ))
+    out.append("")
+    out += [f"> note: {n}" for n in check_notes(result)]
+    out.append(f"**{verdict_line(result)}**\n")
+    return "\n".join(out)
+
+
+Renderer = Callable[[Any], "RenderableType | str"]

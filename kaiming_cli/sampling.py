@@ -1,0 +1,56 @@
+"""Seeded float32 samplers for the three laws, one independent generator per chunk.
+
+``SeedSequence(seed)`` spawns one child for the EDF subsample and one per chunk, so a chunk's
+values depend only on (seed, chunk index): the result is the same for any number of workers.
+Values are float32, the dtype real weights have.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import CHUNK, Producer, chunk_bounds
+from .laws import Law
+from .spec import TRUNC_CUT
+
+
+def seeds(seed: int, n: int, chunk: int = CHUNK) -> tuple[np.random.SeedSequence, list[np.random.SeedSequence]]:
+    """(subsample seed, per-chunk seeds) derived from the user's seed."""
+    root = np.random.SeedSequence(seed)
+    sub, chunks = root.spawn(2)
+    return sub, chunks.spawn(len(chunk_bounds(n, chunk)))
+
+
+def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
+    """``size`` float32 draws of ``law``."""
+    if law.family == "normal":
+        out = rng.standard_normal(size, dtype=np.float32)
+        out *= np.float32(law.std)
+        return out
+    if law.family == "uniform":
+        # [-b, b) like torch's uniform_: from + (to - from) * U[0, 1)
+        bound = law.bound
+        assert bound is not None
+        out = rng.random(size, dtype=np.float32)
+        out *= np.float32(2 * bound)
+        out -= np.float32(bound)
+        return out
+    if law.family == "truncated_normal":
+        out = np.empty(size, dtype=np.float32)
+        filled = 0
+        while filled < size:
+            need = size - filled
+            z = rng.standard_normal(int(need * 1.05) + 64, dtype=np.float32)
+            z = z[np.abs(z) < np.float32(TRUNC_CUT)][:need]
+            out[filled : filled + z.size] = z
+            filled += z.size
+        out *= np.float32(law.sigma_pre)
+        return out
+    raise ValueError(f"unknown law {law.family!r}")
+
+
+def producer(law: Law, chunk_seeds: list[np.random.SeedSequence]) -> Producer:
+    def produce(i: int, start: int, stop: int) -> np.ndarray:
+        return draw(np.random.default_rng(chunk_seeds[i]), law, stop - start)
+
+    return produce

@@ -1,0 +1,178 @@
+"""The theoretical law of an initialization: fans, gain, std, bound, and the equivalent call.
+
+``std = gain / sqrt(fan)``; the uniform bound is ``sqrt(3) * std``; the truncated normal draws
+``N(0, sigma_pre^2)`` cut at ``+-2 sigma_pre`` with ``sigma_pre = std / TRUNC_STD_FACTOR`` so that
+its std is exactly ``std`` (Keras/TF/JAX ``VarianceScaling``). Standard-library only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from .fans import LAYOUTS, MODES, Fans, compute_fans
+from .gains import GAINS, gain as gain_of, unknown_nonlinearity_message, validate_slope, variance_scale
+
+Distribution = Literal["normal", "uniform", "truncated_normal"]
+DISTRIBUTIONS: tuple[str, ...] = ("normal", "uniform", "truncated_normal")
+
+#: Std of a standard normal truncated to (-2, 2): keras/jax literal 0.87962566103423978.
+TRUNC_STD_FACTOR = 0.87962566103423978
+#: Truncation point of Keras/TF/JAX truncated normals, in units of sigma_pre.
+TRUNC_CUT = 2.0
+SQRT3 = math.sqrt(3.0)
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """Everything the theory says about one weight tensor's initial law."""
+
+    shape: tuple[int, ...]
+    layout: str
+    mode: str
+    nonlinearity: str
+    negative_slope: float
+    distribution: str
+    fan_in: int
+    fan_out: int
+    fan: float
+    """The denominator ``mode`` selects (``fan_avg``: the mean of both fans)."""
+    receptive_field: int
+    gain: float
+    std: float
+    bound: float | None
+    """Uniform bound, or the truncation point ``2*sigma_pre`` for truncated_normal."""
+    sigma_pre: float | None
+    """Pre-truncation sigma of the truncated normal; ``None`` otherwise."""
+    call: str
+    """The framework call that produces this law."""
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        d["notes"] = list(self.notes)
+        return d
+
+
+def _num(x: float) -> str:
+    """Shortest exact decimal for a float, as Python prints it."""
+    return repr(float(x)) if not float(x).is_integer() else f"{float(x):.1f}"
+
+
+def _swap_mode(mode: str) -> str:
+    return {"fan_in": "fan_out", "fan_out": "fan_in"}.get(mode, mode)
+
+
+def torch_call(mode: str, nonlinearity: str, a: float, distribution: str, std: float, transposed: bool) -> str:
+    """The ``torch.nn.init`` call giving this law on a tensor of the torch (or transposed) layout."""
+    torch_mode = _swap_mode(mode) if transposed else mode
+    if distribution == "truncated_normal":
+        sp = std / TRUNC_STD_FACTOR
+        return (
+            f"torch.nn.init.trunc_normal_(w, mean=0.0, std={_num(sp)}, "
+            f"a={_num(-TRUNC_CUT * sp)}, b={_num(TRUNC_CUT * sp)})"
+        )
+    if mode == "fan_avg":
+        fn = "xavier_normal_" if distribution == "normal" else "xavier_uniform_"
+        gain_arg = f"torch.nn.init.calculate_gain({nonlinearity!r}"
+        gain_arg += f", {_num(a)})" if nonlinearity == "leaky_relu" else ")"
+        return f"torch.nn.init.{fn}(w, gain={gain_arg})"
+    fn = "kaiming_normal_" if distribution == "normal" else "kaiming_uniform_"
+    a_arg = f"a={_num(a)}, " if a != 0 else ""
+    return f"torch.nn.init.{fn}(w, {a_arg}mode={torch_mode!r}, nonlinearity={nonlinearity!r})"
+
+
+_KERAS_NAMED = {
+    (2.0, "fan_in", "truncated_normal"): "HeNormal",
+    (2.0, "fan_in", "uniform"): "HeUniform",
+    (1.0, "fan_in", "truncated_normal"): "LecunNormal",
+    (1.0, "fan_in", "uniform"): "LecunUniform",
+    (1.0, "fan_avg", "truncated_normal"): "GlorotNormal",
+    (1.0, "fan_avg", "uniform"): "GlorotUniform",
+}
+
+
+def keras_call(scale: float, mode: str, distribution: str) -> str:
+    named = _KERAS_NAMED.get((scale, mode, distribution))
+    if named:
+        return f"keras.initializers.{named}()"
+    # Keras maps "normal" to the truncated law: the untruncated one must be asked for by name.
+    dist = "untruncated_normal" if distribution == "normal" else distribution
+    return f"keras.initializers.VarianceScaling(scale={_num(scale)}, mode={mode!r}, distribution={dist!r})"
+
+
+def jax_call(scale: float, mode: str, distribution: str) -> str:
+    named = _KERAS_NAMED.get((scale, mode, distribution))
+    if named:
+        snake = {"HeNormal": "he_normal", "HeUniform": "he_uniform", "LecunNormal": "lecun_normal",
+                 "LecunUniform": "lecun_uniform", "GlorotNormal": "glorot_normal",
+                 "GlorotUniform": "glorot_uniform"}[named]
+        return f"jax.nn.initializers.{snake}()"
+    return f"jax.nn.initializers.variance_scaling({_num(scale)}, {mode!r}, {distribution!r})"
+
+
+def make_spec(
+    shape: tuple[int, ...],
+    *,
+    layout: str = "torch",
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    negative_slope: float = 0.0,
+    distribution: str = "normal",
+) -> InitSpec:
+    """Build the theoretical law; raises ``ValueError`` with a user-facing message."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r} is not supported: use one of {', '.join(LAYOUTS)}.")
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not supported: use one of {', '.join(MODES)}.")
+    if nonlinearity not in GAINS:
+        raise ValueError(unknown_nonlinearity_message(nonlinearity))
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(
+            f"distribution {distribution!r} is not supported: use one of {', '.join(DISTRIBUTIONS)}."
+        )
+    validate_slope(negative_slope)
+    fans: Fans = compute_fans(shape, layout)
+    fan = fans.select(mode)
+    g = gain_of(nonlinearity, negative_slope)
+    std = g / math.sqrt(fan)
+    notes: list[str] = []
+    if negative_slope != 0 and not GAINS[nonlinearity].uses_slope:
+        notes.append(
+            f"--negative-slope {negative_slope:g} is ignored: only leaky_relu uses it "
+            f"({nonlinearity} has gain {GAINS[nonlinearity].formula})."
+        )
+    sigma_pre: float | None = None
+    bound: float | None = None
+    if distribution == "uniform":
+        bound = SQRT3 * std
+    elif distribution == "truncated_normal":
+        sigma_pre = std / TRUNC_STD_FACTOR
+        bound = TRUNC_CUT * sigma_pre
+    scale = variance_scale(nonlinearity, negative_slope)
+    if layout == "keras":
+        call = keras_call(scale, mode, distribution)
+    elif layout == "jax":
+        call = jax_call(scale, mode, distribution)
+    else:
+        call = torch_call(mode, nonlinearity, negative_slope, distribution, std, layout == "torch-transpose")
+    return InitSpec(
+        shape=tuple(shape),
+        layout=layout,
+        mode=mode,
+        nonlinearity=nonlinearity,
+        negative_slope=float(negative_slope),
+        distribution=distribution,
+        fan_in=fans.fan_in,
+        fan_out=fans.fan_out,
+        fan=fan,
+        receptive_field=fans.receptive_field,
+        gain=g,
+        std=std,
+        bound=bound,
+        sigma_pre=sigma_pre,
+        call=call,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,103 @@
+"""Sampling with the real ``torch.nn.init`` functions (optional extra ``kaiming[torch]``).
+
+The tensor has the spec's shape in a layout torch understands, and the init function is called
+with exactly the options a PyTorch user would pass, seeded through a ``torch.Generator``. When
+more values are asked for than the tensor holds, the same call is repeated on the same tensor,
+as the reference tables in init-semantics.md were produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .engine import Producer
+from .errors import InputError
+from .spec import TRUNC_CUT, InitSpec, torch_call
+
+INSTALL_HINT = "install it with: pip install 'kaiming[torch]' (torch==2.13.0 is the tested version)"
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise InputError(f"--backend torch needs PyTorch, which is not installed; {INSTALL_HINT}.") from None
+    return torch
+
+
+def torch_shape(spec: InitSpec) -> tuple[int, ...]:
+    """The tensor torch initialises: keras/jax kernels ``(*k, in, out)`` become ``(out, in, *k)``."""
+    if spec.layout in ("torch", "torch-transpose"):
+        return spec.shape
+    if len(spec.shape) < 2:
+        raise ValueError(
+            f"--backend torch has no equivalent for the 1-D {spec.layout} shape "
+            f"{spec.shape}: torch refuses fans of 1-D tensors; use --backend numpy."
+        )
+    *kernel, fan_in_axis, fan_out_axis = spec.shape
+    return (fan_out_axis, fan_in_axis, *kernel)
+
+
+def torch_init(spec: InitSpec) -> tuple[Callable[[Any, Any], None], str]:
+    """The function that fills a tensor, and its exact call as text."""
+    torch = import_torch()
+    init = torch.nn.init
+    transposed = spec.layout == "torch-transpose"
+    call = torch_call(spec.mode, spec.nonlinearity, spec.negative_slope, spec.distribution, spec.std, transposed)
+    if spec.distribution == "truncated_normal":
+        sp = spec.std / 0.87962566103423978
+
+        def fill(w: Any, g: Any) -> None:
+            init.trunc_normal_(w, mean=0.0, std=sp, a=-TRUNC_CUT * sp, b=TRUNC_CUT * sp, generator=g)
+    elif spec.mode == "fan_avg":
+        gain = init.calculate_gain(spec.nonlinearity, spec.negative_slope) if spec.nonlinearity == "leaky_relu" \
+            else init.calculate_gain(spec.nonlinearity)
+        xavier = init.xavier_normal_ if spec.distribution == "normal" else init.xavier_uniform_
+
+        def fill(w: Any, g: Any) -> None:
+            xavier(w, gain=gain, generator=g)
+    else:
+        mode = {"fan_in": "fan_out", "fan_out": "fan_in"}[spec.mode] if transposed else spec.mode
+        kaiming = init.kaiming_normal_ if spec.distribution == "normal" else init.kaiming_uniform_
+
+        def fill(w: Any, g: Any) -> None:
+            kaiming(w, a=spec.negative_slope, mode=mode, nonlinearity=spec.nonlinearity, generator=g)
+    return fill, call
+
+
+def torch_producer(spec: InitSpec, seed: int) -> tuple[Producer, str]:
+    """A sequential producer (run it with one job) of values from repeated torch init calls."""
+    torch = import_torch()
+    fill, call = torch_init(spec)
+    shape = torch_shape(spec)
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.empty(shape, dtype=torch.float32)
+    size = weight.numel()
+    state: dict[str, Any] = {"draw": -1, "flat": np.empty(0, dtype=np.float32)}
+
+    def flat_of(draw: int) -> np.ndarray:
+        if state["draw"] != draw:
+            if draw != state["draw"] + 1:
+                raise RuntimeError("the torch producer must be read in order")
+            with torch.no_grad():
+                fill(weight, generator)
+            state["draw"], state["flat"] = draw, weight.reshape(-1).numpy()
+        flat: np.ndarray = state["flat"]
+        return flat
+
+    def produce(_i: int, start: int, stop: int) -> np.ndarray:
+        out = np.empty(stop - start, dtype=np.float32)
+        pos = start
+        while pos < stop:
+            draw, offset = divmod(pos, size)
+            take = min(stop - pos, size - offset)
+            out[pos - start : pos - start + take] = flat_of(draw)[offset : offset + take]
+            pos += take
+        return out
+
+    on = f"w = torch.empty({', '.join(map(str, shape))})"
+    info = f"torch {torch.__version__}: {on}; {call.replace('(w, ', '(w, ', 1)} with generator=torch.Generator().manual_seed({seed})"
+    return produce, info
