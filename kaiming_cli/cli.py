@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 import os
 import sys
 import tempfile
@@ -27,7 +26,7 @@ EXAMPLE_SHAPE = (64, 3, 3, 3)
 
 # --------------------------------------------------------------------------- parameter types
 
-class ShapeType(click.ParamType):
+class ShapeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "SHAPE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
@@ -39,7 +38,7 @@ class ShapeType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-class NonlinearityType(click.ParamType):
+class NonlinearityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     """A choice with a did-you-mean hint (click.Choice only lists the options)."""
 
     name = "NONLINEARITY"
@@ -58,7 +57,7 @@ class NonlinearityType(click.ParamType):
         return [CompletionItem(n) for n in NONLINEARITIES if n.startswith(incomplete)]
 
 
-class SlopeType(click.ParamType):
+class SlopeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "FLOAT"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
@@ -87,7 +86,7 @@ def spec_options(shape_required: bool = True) -> Callable[[F], F]:
             click.option("--shape", type=SHAPE, required=shape_required,
                          help="Weight shape, e.g. 64,3,3,3 or 64x3x3x3."),
             click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
-                         help="Axis convention: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
+                         help="Axes: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
             click.option("--mode", type=click.Choice(MODES), default="fan_in", show_default=True,
                          help="Which fan sets the scale."),
             click.option("--nonlinearity", type=NonlinearityType(), default="leaky_relu", show_default=True,
@@ -276,7 +275,8 @@ def gain(ctx: click.Context, nonlinearity: str | None, negative_slope: float | N
     kaiming gain
     """
     from . import render
-    from .gains import CALCULATE_GAIN_DEFAULT_SLOPE, GAINS, gain as gain_of
+    from .gains import CALCULATE_GAIN_DEFAULT_SLOPE, GAINS
+    from .gains import gain as gain_of
 
     names = [nonlinearity] if nonlinearity else list(GAINS)
     slope = 0.0 if negative_slope is None else negative_slope
@@ -446,5 +446,3 @@ def main() -> NoReturn:
         sys.exit(ExitCode.INTERRUPTED)
     sys.exit(0)
 
-
-__all__ = ["cli", "main", "math"]

@@ -94,14 +94,17 @@ class Law:
         import numpy as np
         from scipy.special import ndtr
 
+        out: np.ndarray
         if self.family == "normal":
-            return ndtr(x / self.std)
-        if self.family == "uniform":
+            out = ndtr(x / self.std)
+        elif self.family == "uniform":
             b = SQRT3 * self.std
-            return np.clip((x + b) / (2 * b), 0.0, 1.0)
-        lo = ndtr(-TRUNC_CUT)
-        mass = ndtr(TRUNC_CUT) - lo
-        return np.clip((ndtr(x / self.sigma_pre) - lo) / mass, 0.0, 1.0)
+            out = np.clip((x + b) / (2 * b), 0.0, 1.0)
+        else:
+            lo = ndtr(-TRUNC_CUT)
+            mass = ndtr(TRUNC_CUT) - lo
+            out = np.clip((ndtr(x / self.sigma_pre) - lo) / mass, 0.0, 1.0)
+        return out
 
     def log_cdf_max_abs(self, m: float, n: int) -> float:
         """log P(max|x| <= m) for n iid draws."""

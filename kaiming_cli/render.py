@@ -24,7 +24,8 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
 def version() -> str:
-    from importlib.metadata import PackageNotFoundError, version as v
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as v
 
     try:
         return v("kaiming")
@@ -215,7 +216,8 @@ def check_renderable(result: CheckResult) -> RenderableType:
         emp.add_row(*row)
 
     tests = Table(title=f"tests (alpha = {result.battery.alpha:g}, each at alpha/k)", title_justify="left")
-    for col, justify in (("test", "left"), ("statistic", "right"), ("p-value", "right"), ("", "left"), ("detail", "left")):
+    columns = (("test", "left"), ("statistic", "right"), ("p-value", "right"), ("", "left"), ("detail", "left"))
+    for col, justify in columns:
         tests.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for t in result.battery.tests:
         mark = Text("ok", style="green") if t.passed else Text("FAIL", style="bold red")

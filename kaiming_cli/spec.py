@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .fans import LAYOUTS, MODES, Fans, compute_fans
-from .gains import GAINS, gain as gain_of, unknown_nonlinearity_message, validate_slope, variance_scale
+from .gains import GAINS, unknown_nonlinearity_message, validate_slope, variance_scale
+from .gains import gain as gain_of
 
 Distribution = Literal["normal", "uniform", "truncated_normal"]
 DISTRIBUTIONS: tuple[str, ...] = ("normal", "uniform", "truncated_normal")

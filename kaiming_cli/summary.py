@@ -52,7 +52,7 @@ class Summary:
     def skewness(self) -> float:
         if self.n < 2 or self.m2 == 0:
             return math.nan
-        return math.sqrt(self.n) * self.m3 / self.m2**1.5
+        return math.sqrt(self.n) * self.m3 / math.pow(self.m2, 1.5)
 
     @property
     def excess_kurtosis(self) -> float:

@@ -99,5 +99,6 @@ def torch_producer(spec: InitSpec, seed: int) -> tuple[Producer, str]:
         return out
 
     on = f"w = torch.empty({', '.join(map(str, shape))})"
-    info = f"torch {torch.__version__}: {on}; {call.replace('(w, ', '(w, ', 1)} with generator=torch.Generator().manual_seed({seed})"
+    seeded = f"generator=torch.Generator().manual_seed({seed})"
+    info = f"torch {torch.__version__}: {on}; {call} with {seeded}"
     return produce, info

@@ -1,0 +1,231 @@
+"""The statistics engine: exactness against scipy, calibration (false alarms) and power."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+from kaiming_cli.battery import ad_inf_cdf, ks_test, run_battery
+from kaiming_cli.check import run_check
+from kaiming_cli.engine import scan
+from kaiming_cli.laws import Law
+from kaiming_cli.sampling import draw
+from kaiming_cli.spec import make_spec
+from kaiming_cli.summary import EMPTY, merge, summarize
+
+from .helpers import battery_on
+
+SP = 1.0 / 0.87962566103423978
+
+
+# --------------------------------------------------------------------------- exactness
+
+def test_merged_summary_equals_numpy() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(100_003) * 3 + 0.5
+    s = EMPTY
+    for part in np.array_split(x, 7):
+        s = merge(s, summarize(part))
+    d = x - x.mean()
+    assert s.n == x.size
+    assert s.mean == pytest.approx(x.mean(), rel=1e-12)
+    assert s.m2 == pytest.approx(np.sum(d**2), rel=1e-12)
+    assert s.m3 == pytest.approx(np.sum(d**3), rel=1e-9)
+    assert s.m4 == pytest.approx(np.sum(d**4), rel=1e-12)
+    assert s.excess_kurtosis == pytest.approx(st.kurtosis(x), rel=1e-9)
+    assert s.skewness == pytest.approx(st.skew(x), rel=1e-8)
+    assert (s.min, s.max) == (x.min(), x.max())
+    assert s.sumsq == pytest.approx(np.sum(x**2), rel=1e-12)
+
+
+def test_nonfinite_are_counted_not_averaged() -> None:
+    x = np.array([1.0, np.nan, 2.0, np.inf, -np.inf, 3.0])
+    s = summarize(x)
+    assert (s.n, s.n_nan, s.n_inf, s.mean) == (3, 1, 2, 2.0)
+
+
+@pytest.mark.parametrize("family,scipy_args", [
+    ("normal", ("norm", (0, 0.1))),
+    ("uniform", ("uniform", (-math.sqrt(3) * 0.1, 2 * math.sqrt(3) * 0.1))),
+    ("truncated_normal", ("truncnorm", (-2, 2, 0, 0.1 * SP))),
+])
+@pytest.mark.parametrize("n", [150, 5000])
+def test_ks_matches_scipy(family: str, scipy_args: tuple, n: int) -> None:
+    law = Law(family, 0.1)
+    for seed in range(3):
+        x = draw(np.random.default_rng(seed), Law("normal", 0.1), n).astype(np.float64)
+        d, p, _ = ks_test(law, x)
+        ref = st.kstest(x, scipy_args[0], args=scipy_args[1])
+        assert d == pytest.approx(ref.statistic, rel=1e-10)
+        if ref.pvalue > 1e-6:  # Stephens' form: within 2% for n >= 100 (statistics.md 1.2.1)
+            assert p == pytest.approx(ref.pvalue, rel=0.03, abs=1e-4)
+
+
+def test_ks_small_n_is_exact() -> None:
+    x = np.random.default_rng(3).standard_normal(30)
+    d, p, _ = ks_test(Law("normal", 1.0), x)
+    ref = st.kstest(x, "norm", method="exact")
+    assert (d, p) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-9)
+
+
+def test_kurtosis_z_matches_scipy() -> None:
+    x = np.random.default_rng(4).standard_normal(500)
+    res = run_battery(Law("normal", 1.0), summarize(x), x, 0.01, ("kurtosis",))
+    assert res.tests[0].statistic == pytest.approx(st.kurtosistest(x).statistic, rel=1e-9)
+    assert res.tests[0].pvalue == pytest.approx(st.kurtosistest(x).pvalue, rel=1e-9)
+
+
+def test_std_test_is_the_exact_chi_square() -> None:
+    x = np.random.default_rng(5).standard_normal(1728) * 0.06
+    res = run_battery(Law("normal", 0.05), summarize(x), x, 0.01, ("std",))
+    t = np.sum(x**2) / 0.05**2
+    chi = st.chi2(1728)
+    expected_p = 2 * min(chi.cdf(t), chi.sf(t))
+    assert res.tests[0].pvalue == pytest.approx(expected_p, rel=1e-8)
+    lo, hi = res.std_ci
+    assert lo == pytest.approx(math.sqrt(np.sum(x**2) / chi.ppf(0.995)), rel=1e-10)
+    assert hi == pytest.approx(math.sqrt(np.sum(x**2) / chi.ppf(0.005)), rel=1e-10)
+
+
+def test_range_test_normal_formula() -> None:
+    x = np.random.default_rng(6).standard_normal(2000)
+    res = run_battery(Law("normal", 1.0), summarize(x), x, 0.01, ("range",))
+    f = (2 * st.norm.cdf(np.abs(x).max()) - 1) ** 2000
+    assert res.tests[0].pvalue == pytest.approx(min(1, 2 * min(f, 1 - f)), rel=1e-9)
+
+
+def test_ad_inf_matches_stephens_critical_values() -> None:
+    # case-0 critical values: 2.492 (5%), 3.857 (1%) (statistics.md 1.2.5)
+    assert ad_inf_cdf(2.492) == pytest.approx(0.95, abs=5e-4)
+    assert ad_inf_cdf(3.857) == pytest.approx(0.99, abs=5e-4)
+    assert ad_inf_cdf(1.933) == pytest.approx(0.90, abs=5e-4)
+
+
+def test_ad_statistic_matches_scipy_goodness_of_fit_formula() -> None:
+    x = np.sort(np.random.default_rng(7).standard_normal(300))
+    u = st.norm.cdf(x)
+    i = np.arange(1, 301)
+    a2 = -300 - np.sum((2 * i - 1) * (np.log(u) + np.log(1 - u[::-1]))) / 300
+    res = run_battery(Law("normal", 1.0), summarize(x), x, 0.01, ("ad",))
+    assert res.tests[0].statistic == pytest.approx(a2, rel=1e-10)
+
+
+def test_jobs_do_not_change_the_result() -> None:
+    spec = make_spec((3000, 1000))
+    one = run_check(spec, seed=3, jobs=1).to_dict()
+    two = run_check(spec, seed=3, jobs=2).to_dict()
+    assert one == two
+
+
+def test_samples_beyond_the_tensor_repeat_the_law() -> None:
+    res = run_check(make_spec((64, 3, 3, 3)), samples=50_000, seed=1)
+    assert res.empirical.n == 50_000 and res.passed
+
+
+def test_chunked_scan_is_exact_for_odd_sizes() -> None:
+    x = np.random.default_rng(8).standard_normal(10_007).astype(np.float32)
+    s, sample = scan(x.size, lambda _i, a, b: x[a:b], positions=None, chunk=1000)
+    assert s.n == x.size and sample.size == x.size
+    assert s.sumsq == pytest.approx(float(np.sum(x.astype(np.float64) ** 2)), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- calibration
+
+def _binomial_interval(trials: int, rate: float, level: float = 1e-4) -> tuple[int, int]:
+    b = st.binom(trials, rate)
+    return int(b.ppf(level / 2)), int(b.isf(level / 2))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [0.05, 0.01])
+@pytest.mark.parametrize("distribution", ["normal", "uniform", "truncated_normal"])
+def test_false_alarm_rate_per_test_and_combined(distribution: str, alpha: float) -> None:
+    """Over 3000 seeds of a correct sampler, each test rejects at its nominal rate (n = 1728)."""
+    seeds = 3000
+    spec = make_spec((64, 3, 3, 3), mode="fan_out", nonlinearity="relu", distribution=distribution)
+    pvalues: dict[str, list[float]] = {}
+    combined = []
+    for seed in range(seeds):
+        res = run_check(spec, seed=seed, alpha=alpha, jobs=1)
+        combined.append(res.battery.pvalue)
+        for t in res.battery.tests:
+            pvalues.setdefault(t.name, []).append(t.pvalue)
+    lo, hi = _binomial_interval(seeds, alpha)
+    for name, ps in pvalues.items():
+        rejections = sum(p <= alpha for p in ps)
+        if name == "range" and distribution != "normal":
+            # one-sided by construction (exceeding the support is impossible): conservative
+            assert rejections <= hi, name
+        else:
+            assert lo <= rejections <= hi, (name, rejections)
+    combined_rejections = sum(p <= alpha for p in combined)
+    # Bonferroni over 5 dependent tests: at most alpha, and not absurdly conservative
+    assert _binomial_interval(seeds, alpha / 5)[0] <= combined_rejections <= hi
+
+
+@pytest.mark.slow
+def test_false_alarm_rate_at_default_alpha_large_n() -> None:
+    """1000 seeds at alpha = 0.01 on 1e5-element tensors: the verdict's rate is within bounds."""
+    seeds, alpha = 1000, 0.01
+    spec = make_spec((1000, 100), nonlinearity="relu")
+    rejections = sum(not run_check(spec, seed=s, alpha=alpha, jobs=1).passed for s in range(seeds))
+    lo, hi = _binomial_interval(seeds, alpha)
+    assert rejections <= hi
+    assert rejections >= _binomial_interval(seeds, alpha / 5)[0]
+
+
+# --------------------------------------------------------------------------- power
+
+def _data(family: str, std: float, n: int, seed: int = 0) -> np.ndarray:
+    return draw(np.random.default_rng(seed), Law(family, std), n)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_power_std_off_by_10_percent(seed: int) -> None:
+    res = battery_on(_data("normal", 1.1, 100_000, seed), Law("normal", 1.0))
+    assert not res.passed and not {t.name: t for t in res.tests}["std"].passed
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_power_uniform_checked_as_normal_n1728(seed: int) -> None:
+    res = battery_on(_data("uniform", 1.0, 1728, seed), Law("normal", 1.0))
+    assert not res.passed
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_power_normal_checked_as_truncated_n1e4(seed: int) -> None:
+    res = battery_on(_data("normal", 1.0, 10_000, seed), Law("truncated_normal", 1.0))
+    assert not res.passed
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_power_fan_in_fan_out_swapped(seed: int) -> None:
+    truth = make_spec((64, 3, 3, 3), mode="fan_in", nonlinearity="relu")
+    claimed = make_spec((64, 3, 3, 3), mode="fan_out", nonlinearity="relu")
+    res = battery_on(_data("normal", truth.std, 1728, seed), Law("normal", claimed.std))
+    assert not res.passed
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_power_mean_shift_01_sigma(seed: int) -> None:
+    x = _data("normal", 1.0, 100_000, seed) + np.float32(0.1)
+    res = battery_on(x, Law("normal", 1.0))
+    assert not res.passed and not {t.name: t for t in res.tests}["mean"].passed
+
+
+def test_power_outliers_seen_by_range_not_ks() -> None:
+    x = _data("normal", 1.0, 100_000)
+    x[:10] = 50.0  # the trunc_normal_ erfinv bug: a few huge values
+    res = battery_on(x, Law("normal", 1.0))
+    by = {t.name: t for t in res.tests}
+    assert not by["range"].passed and by["ks"].passed and not res.passed
+
+
+def test_nan_fails_with_a_count() -> None:
+    x = _data("normal", 1.0, 1000)
+    x[3] = np.nan
+    res = battery_on(x, Law("normal", 1.0))
+    assert not res.passed and res.tests[0].name == "finite" and "1 NaN" in res.tests[0].detail
