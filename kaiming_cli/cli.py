@@ -74,8 +74,23 @@ class SlopeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         return a
 
 
+class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A significance level in the open interval (0, 1); FloatRange lets NaN through."""
+
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            alpha = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number: give alpha in (0, 1), e.g. 0.001.", param, ctx)
+        if not 0 < alpha < 1:  # False for NaN too
+            self.fail(f"alpha {value!r} is not in the open interval (0, 1): e.g. 0.001 or 0.01.", param, ctx)
+        return alpha
+
+
 SHAPE = ShapeType()
-ALPHA = click.FloatRange(0, 1, min_open=True, max_open=True)
+ALPHA = AlphaType()
 
 
 # --------------------------------------------------------------------------- shared options
