@@ -41,7 +41,7 @@ def _leaky(a: float) -> float:
     return math.sqrt(2.0 / (1 + a**2))
 
 
-_LINEAR_REF = "torch.nn.init.calculate_gain: linear and conv layers have gain 1"
+_LINEAR_REF = "torch calculate_gain"
 
 GAINS: dict[str, GainSpec] = {
     spec.name: spec
@@ -53,22 +53,22 @@ GAINS: dict[str, GainSpec] = {
         GainSpec("conv_transpose1d", "1", _const(1.0), False, _LINEAR_REF),
         GainSpec("conv_transpose2d", "1", _const(1.0), False, _LINEAR_REF),
         GainSpec("conv_transpose3d", "1", _const(1.0), False, _LINEAR_REF),
-        GainSpec("sigmoid", "1", _const(1.0), False, "torch.nn.init.calculate_gain"),
-        GainSpec("tanh", "5/3", _const(5.0 / 3), False, "torch.nn.init.calculate_gain"),
-        GainSpec("relu", "sqrt(2)", _const(math.sqrt(2.0)), False, "He et al. 2015, eq. (10)"),
+        GainSpec("sigmoid", "1", _const(1.0), False, "torch calculate_gain"),
+        GainSpec("tanh", "5/3", _const(5.0 / 3), False, "torch calculate_gain"),
+        GainSpec("relu", "sqrt(2)", _const(math.sqrt(2.0)), False, "He et al. 2015 (10)"),
         GainSpec(
             "leaky_relu",
             "sqrt(2 / (1 + a^2))",
             _leaky,
             True,
-            "He et al. 2015, eq. (15) (PReLU/leaky ReLU with slope a)",
+            "He et al. 2015 (15)",
         ),
         GainSpec(
             "selu",
             "3/4",
             _const(3.0 / 4),
             False,
-            "PyTorch PR #50664 (found empirically); use 'linear' for self-normalising nets",
+            "PyTorch PR #50664",
         ),
     )
 }
