@@ -229,3 +229,16 @@ def test_nan_fails_with_a_count() -> None:
     x[3] = np.nan
     res = battery_on(x, Law("normal", 1.0))
     assert not res.passed and res.tests[0].name == "finite" and "1 NaN" in res.tests[0].detail
+
+
+def test_peak_memory_is_bounded_for_a_large_shape() -> None:
+    """check on 5e7 elements (200 MB as float32) stays far below the tensor's size."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "kaiming_cli", "check", "--shape", "5000,10000", "-f", "json"],
+                            stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_maxrss / 1024 < 200, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"
