@@ -1,12 +1,23 @@
-"""kaiming: check that weights got the initialization you think they got."""
+"""kaiming: check that weights got the initialization you think they got.
+
+The Python API (``verify_tensor``, ``assert_init``) is imported on first use, so that
+``import kaiming_cli`` stays free of numpy for the fast lookups.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 
-def __getattr__(name: str) -> object:
-    # The version is read from installed metadata, and only when asked for.
+__all__ = ["verify_tensor", "assert_init"]
+
+
+def __getattr__(name: str) -> Any:
     if name == "__version__":
         from importlib.metadata import version
 
         return version("kaiming")
+    if name in ("verify_tensor", "assert_init"):
+        from . import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'kaiming_cli' has no attribute {name!r}")

@@ -95,11 +95,11 @@ ALPHA = AlphaType()
 
 # --------------------------------------------------------------------------- shared options
 
-def spec_options(shape_required: bool = True) -> Callable[[F], F]:
+def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callable[[F], F]:
     def decorate(f: F) -> F:
-        options = [
-            click.option("--shape", type=SHAPE, required=shape_required,
-                         help="Weight shape, e.g. 64,3,3,3 or 64x3x3x3."),
+        shape = [click.option("--shape", type=SHAPE, required=shape_required,
+                              help="Weight shape, e.g. 64,3,3,3 or 64x3x3x3.")] if with_shape else []
+        options = shape + [
             click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
                          help="Axes: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
             click.option("--mode", type=click.Choice(MODES), default="fan_in", show_default=True,
@@ -450,6 +450,116 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     if fmt != "table" or (output and output != "-"):
         click.echo(render.verdict_line(result), err=True)
     ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
+
+
+# --------------------------------------------------------------------------- verify
+
+SPEC_PARAMS = ("layout", "mode", "nonlinearity", "negative_slope", "distribution")
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@spec_options(with_shape=False)
+@click.option("--rules", type=click.Path(dir_okay=False), default=None,
+              help="TOML rules file ([[rule]] tables); overrides pyproject.toml.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Read [tool.kaiming] from this pyproject.toml instead of searching upwards.")
+@click.option("--no-config", is_flag=True, help="Ignore pyproject.toml.")
+@click.option("--tensor", "tensor_globs", multiple=True, metavar="GLOB",
+              help="Only tensors whose name matches (repeatable).")
+@click.option("--alpha", type=ALPHA, default=1e-3, show_default=True, envvar="KAIMING_ALPHA", show_envvar=True,
+              help="False-alarm rate of the whole run.")
+@click.option("--correction", type=click.Choice(["holm", "bonferroni", "bh", "none"]), default="holm",
+              show_default=True, envvar="KAIMING_CORRECTION", show_envvar=True,
+              help="Multiple-testing correction across tensors (bh: false discovery rate).")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, envvar="KAIMING_SEED",
+              help="Seed of the EDF subsample and of bf16/fp16 dequantization.")
+@click.option("--tests", "tests_text", default="mean,std,kurtosis,range,ks", show_default=True,
+              help="Tests to run per tensor (also: ad).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads.")
+@click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")
+@output_options(("table", "json", "markdown", "junit", "github"))
+@click.pass_context
+def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
+           negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
+           tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
+           jobs: int | None, detail: bool, fmt: str, output: str | None) -> None:
+    """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
+
+    \b
+    kaiming verify model.safetensors --rules init.toml
+    kaiming verify ckpt.pt --tensor '*conv*.weight' --mode fan_out --nonlinearity relu
+    kaiming verify shards/ -f github
+    """
+    import fnmatch
+    from pathlib import Path
+
+    from . import render
+    from .config import Rule, resolve_config
+    from .readers import read_path
+    from .verify import verify_sources
+
+    tests = parse_tests(tests_text)
+    config = resolve_config(rules, config_path, no_config, Path.cwd())
+    if not _given(ctx, "alpha") and config.alpha is not None:
+        alpha = config.alpha
+    if not _given(ctx, "correction") and config.correction is not None:
+        correction = config.correction
+    options = {"layout": layout, "mode": mode, "nonlinearity": nonlinearity, "negative_slope": negative_slope,
+               "distribution": distribution}
+    explicit = {k: v for k, v in options.items() if _given(ctx, k)}
+    fallback = None
+    if explicit or not config.rules:
+        fallback = Rule(match="*", options=explicit, origin="command line")
+    sources = [s for p in paths for s in read_path(p)]
+    if tensor_globs:
+        sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
+    with progress_bar(sum(s.nbytes for s in sources)) as advance:
+        result = verify_sources(sources, config, fallback, options, alpha=alpha, correction=correction, seed=seed,
+                                jobs=jobs, tests=tests, progress=advance)
+    renderers: dict[str, Callable[[], RenderableType | str]] = {
+        "json": lambda: render.to_json(result.to_dict()),
+        "markdown": lambda: render.verify_markdown(result, detail),
+        "junit": lambda: render.verify_junit(result),
+        "github": lambda: render.verify_github(result),
+        "table": lambda: render.verify_renderable(result, detail),
+    }
+    emit(ctx, output, renderers[fmt]())
+    if config.path:
+        click.echo(f"rules: {config.path}", err=True)
+    click.echo(result.summary(), err=True)
+    code = ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
+    ctx.exit(code)
+
+
+class progress_bar:
+    """A Rich progress bar on stderr for large runs in a terminal; a no-op otherwise."""
+
+    THRESHOLD = 256 * 1024 * 1024
+
+    def __init__(self, total_bytes: int) -> None:
+        self.total = total_bytes
+        self.progress: Any = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if self.total < self.THRESHOLD or not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress
+
+        self.progress = Progress(console=err_console(), transient=True)
+        self.progress.start()
+        task = self.progress.add_task("verifying", total=self.total // 4)
+        return lambda n: self.progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def main() -> NoReturn:

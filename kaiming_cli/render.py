@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -257,3 +258,151 @@ def check_markdown(result: CheckResult) -> str:
 
 
 Renderer = Callable[[Any], "RenderableType | str"]
+
+
+# --------------------------------------------------------------------------- verify
+
+if TYPE_CHECKING:
+    from .verify import TensorResult, VerifyResult
+
+STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta"}
+#: In a run that looks trained, list only this many failures in the table.
+TRAINED_ROWS = 10
+
+
+def spec_label(spec: InitSpec) -> str:
+    """A compact name of the law for narrow tables: ``normal fan_out relu``."""
+    nl = spec.nonlinearity + (f"(a={spec.negative_slope:g})" if spec.nonlinearity == "leaky_relu"
+                              and spec.negative_slope else "")
+    layout = "" if spec.layout == "torch" else f" [{spec.layout}]"
+    return f"{spec.distribution} {spec.mode} {nl}{layout}"
+
+
+def expected_text(t: TensorResult) -> str:
+    if t.spec is not None:
+        return spec_label(t.spec)
+    if t.constant is not None:
+        return f"constant {t.constant:g}"
+    return "-"
+
+
+def ratio_text(t: TensorResult) -> str:
+    if t.std_ratio is None or t.empirical is None or t.spec is None:
+        return "-"
+    lo, hi = t.empirical.std_ci
+    return f"{t.std_ratio:.3f} [{lo / t.spec.std:.3f}, {hi / t.spec.std:.3f}]"
+
+
+def verify_rows(result: VerifyResult, detail: bool) -> list[TensorResult]:
+    rows = list(result.tensors)
+    if result.trained and not detail:
+        failed = sorted((t for t in rows if t.status == "fail"), key=lambda t: t.pvalue_adjusted or 0.0)
+        return failed[:TRAINED_ROWS]
+    return rows
+
+
+def verify_renderable(result: VerifyResult, detail: bool = False) -> RenderableType:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    multi_file = len({t.file for t in result.tensors}) > 1
+    table = Table(title="kaiming verify", title_justify="left")
+    columns = (["file"] if multi_file else []) + ["tensor", "shape", "dtype", "expected", "std/std0 [CI]",
+                                                   "p adj.", "status"]
+    for col in columns:
+        table.add_column(col, overflow="fold", justify="right" if col in ("p adj.",) else "left")
+    shown = verify_rows(result, detail)
+    for t in shown:
+        cells = ([os.path.basename(t.file)] if multi_file else []) + [
+            t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t),
+            fmt_p(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-",
+        ]
+        table.add_row(*cells, Text(t.status.upper() if t.status != "pass" else "ok",
+                                   style=STATUS_STYLE[t.status]))
+    parts: list[RenderableType] = [table]
+    if result.trained and not detail:
+        parts.append(Text(f"showing the {len(shown)} strongest of {result.count('fail')} failures; "
+                          "--detail lists every tensor", style="yellow"))
+    for t in result.tensors if detail else [t for t in shown if t.status in ("fail", "error")]:
+        if t.status in ("fail", "error") or detail:
+            line = f"{t.name}: {t.reason}" if t.reason else t.name
+            if detail and t.histogram and t.spec is not None:
+                from .check import expected_histogram, law_of
+
+                obs, exp = histogram_lines(t.histogram, expected_histogram(law_of(t.spec), sum(t.histogram),
+                                                                             len(t.histogram)))
+                line += f"\n    sample │{obs}│  theory │{exp}│"
+            parts.append(Text(line, style=STATUS_STYLE.get(t.status, "")))
+    return Group(*parts)
+
+
+def verify_markdown(result: VerifyResult, detail: bool = False) -> str:
+    rows = [(t.file, t.name, shape_text(t.shape), t.dtype, f"`{expected_text(t)}`", ratio_text(t),
+             fmt_p(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-",
+             ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
+            for t in verify_rows(result, detail)]
+    head = f"### kaiming verify\n\n**{result.summary()}**\n\n"
+    return head + md_table(["file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]", "p adj.", "status",
+                            "reason"], rows)
+
+
+def verify_junit(result: VerifyResult) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    by_file: dict[str, list[TensorResult]] = {}
+    for t in result.tensors:
+        by_file.setdefault(t.file, []).append(t)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuites name="kaiming verify" tests="{len(result.tensors)}" failures="{result.count("fail")}" '
+           f'errors="{result.count("error")}" skipped="{result.count("skip")}">']
+    for file, tensors in by_file.items():
+        out.append(f'  <testsuite name={quoteattr(file)} tests="{len(tensors)}" '
+                   f'failures="{sum(t.status == "fail" for t in tensors)}" '
+                   f'errors="{sum(t.status == "error" for t in tensors)}" '
+                   f'skipped="{sum(t.status == "skip" for t in tensors)}">')
+        for t in tensors:
+            out.append(f'    <testcase classname={quoteattr(file)} name={quoteattr(t.name)}>')
+            msg = quoteattr(f"{expected_text(t)}: {t.reason}")
+            if t.status == "fail":
+                out.append(f"      <failure message={msg}/>")
+            elif t.status == "error":
+                out.append(f"      <error message={msg}/>")
+            elif t.status == "skip":
+                out.append(f"      <skipped message={quoteattr(t.reason)}/>")
+            out.append("    </testcase>")
+        out.append("  </testsuite>")
+    out.append("</testsuites>")
+    return "\n".join(out) + "\n"
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def verify_github(result: VerifyResult) -> str:
+    """GitHub Actions workflow commands: one annotation per failing tensor, then a notice."""
+    lines = []
+    for t in result.tensors:
+        if t.status in ("fail", "error"):
+            title = _gh_escape(f"kaiming: {t.name}", prop=True)
+            msg = _gh_escape(f"{t.name} {shape_text(t.shape)} {t.dtype}: expected {expected_text(t)}; {t.reason}")
+            lines.append(f"::error file={_gh_escape(t.file, prop=True)},title={title}::{msg}")
+    level = "notice" if result.passed else "error"
+    lines.append(f"::{level} title=kaiming verify::{_gh_escape(result.summary())}")
+    return "\n".join(lines) + "\n"
+
+
+def tensor_report(t: TensorResult) -> str:
+    """A plain-text report of one tensor (what assert_init raises with)."""
+    lines = [f"{t.name} {shape_text(t.shape)} {t.dtype}: {t.status.upper()} vs {expected_text(t)}"]
+    if t.spec is not None and t.empirical is not None:
+        lines.append(f"  std {t.empirical.std:.6g} vs theory {t.spec.std:.6g} (ratio {ratio_text(t)}), "
+                     f"mean {t.empirical.mean:.3g}, max|x| {max(abs(t.empirical.min), abs(t.empirical.max)):.6g}")
+    for test in t.tests:
+        mark = "ok  " if test.passed else "FAIL"
+        lines.append(f"  {mark} {test.name:9s} p = {fmt_p(test.pvalue):>9s}  {test.detail}")
+    if t.reason:
+        lines.append(f"  reason: {t.reason}")
+    return "\n".join(lines)

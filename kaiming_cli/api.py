@@ -1,0 +1,40 @@
+"""Python API for test suites: verify a tensor in memory against an init spec.
+
+    from kaiming_cli import assert_init
+    assert_init(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .battery import DEFAULT_TESTS
+from .config import Config, Rule
+from .verify import TensorResult, array_source, finalize, verify_source
+
+
+def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", mode: str = "fan_in",
+                  nonlinearity: str = "leaky_relu", negative_slope: float = 0.0, distribution: str = "normal",
+                  constant: float | None = None, alpha: float = 1e-3, seed: int = 0,
+                  tests: tuple[str, ...] = DEFAULT_TESTS) -> TensorResult:
+    """Test a numpy array or torch tensor against the spec options (or an exact constant)."""
+    source = array_source(tensor, name)
+    options = {"layout": layout, "mode": mode, "nonlinearity": nonlinearity, "negative_slope": float(negative_slope),
+               "distribution": distribution}
+    rule = Rule(match=name, constant=None if constant is None else float(constant),
+                options={} if constant is not None else options, origin="verify_tensor")
+    result = verify_source(source, rule, {}, alpha=alpha, seed=seed, tests=tests)
+    return finalize([result], alpha, "none").tensors[0]
+
+
+def assert_init(tensor: Any, **options: Any) -> TensorResult:
+    """Like ``verify_tensor``, but raise ``AssertionError`` with the readable report unless it passes."""
+    from .render import tensor_report
+
+    result = verify_tensor(tensor, **options)
+    if result.status != "pass":
+        raise AssertionError("kaiming: the tensor does not match its init\n" + tensor_report(result))
+    return result
+
+
+__all__ = ["verify_tensor", "assert_init", "Config"]

@@ -1,0 +1,317 @@
+"""``kaiming verify``: test the tensors of weight files against rules, with multiple-testing control.
+
+Each tensor gets the battery of ``check`` (same engine) and one combined p-value; across tensors the
+gate is Holm at ``alpha`` by default (Bonferroni, Benjamini-Hochberg or none on request). Constant
+rules are checked exactly and spend no alpha. bf16/fp16 values are dequantized (jittered inside
+their rounding cell, seeded) before the EDF tests, whose p-values rounding would otherwise break.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .battery import DEFAULT_TESTS, FLOAT32_REL_EPS, KS_MAX_SAMPLES, TestResult, run_battery
+from .check import Empirical, histogram_counts, law_of
+from .config import Config, Rule, first_match
+from .engine import default_jobs, scan, subsample_positions
+from .errors import InputError
+from .readers import TensorSource, is_float, mantissa_bits
+from .spec import InitSpec, make_spec
+from .summary import Summary
+
+#: A run "looks trained" when at least this share of the tested tensors fails ...
+TRAINED_SHARE = 0.5
+#: ... with a median |log(std / std0)| beyond this (a 25% scale error) or a heavy tail.
+TRAINED_LOG_RATIO = math.log(1.25)
+
+
+@dataclass(frozen=True)
+class TensorResult:
+    """The verdict on one tensor."""
+
+    file: str
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    status: str
+    """pass, fail, skip or error."""
+    rule: str
+    """Which rule decided what this tensor should be."""
+    reason: str = ""
+    spec: InitSpec | None = None
+    constant: float | None = None
+    empirical: Empirical | None = None
+    tests: tuple[TestResult, ...] = ()
+    pvalue: float | None = None
+    pvalue_adjusted: float | None = None
+    histogram: list[int] = field(default_factory=list)
+
+    @property
+    def std_ratio(self) -> float | None:
+        if self.spec is None or self.empirical is None:
+            return None
+        return self.empirical.rms / self.spec.std
+
+    def to_dict(self) -> dict[str, Any]:
+        expected: dict[str, Any] | None
+        if self.spec is not None:
+            expected = self.spec.to_dict()
+        elif self.constant is not None:
+            expected = {"constant": self.constant}
+        else:
+            expected = None
+        return {
+            "file": self.file, "name": self.name, "shape": list(self.shape), "dtype": self.dtype,
+            "status": self.status, "expected": expected, "rule": self.rule,
+            "empirical": self.empirical.to_dict() if self.empirical else None,
+            "tests": [t.to_dict() for t in self.tests], "pvalue": self.pvalue,
+            "pvalue_adjusted": self.pvalue_adjusted, "reason": self.reason, "std_ratio": self.std_ratio,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    tensors: tuple[TensorResult, ...]
+    alpha: float
+    correction: str
+    trained: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return all(t.status in ("pass", "skip") for t in self.tensors)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(t.status == "error" for t in self.tensors)
+
+    def count(self, status: str) -> int:
+        return sum(t.status == status for t in self.tensors)
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "skip", "error") if self.count(s)]
+        verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not self.count("fail") else "FAIL")
+        line = f"{verdict}: {len(self.tensors)} tensors: {', '.join(parts) or 'none'} " \
+               f"(alpha = {self.alpha:g}, {self.correction} across tested tensors)"
+        if self.trained:
+            line += ". The weights look TRAINED, not freshly initialized: most tensors miss their init law " \
+                    "by a wide margin."
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "alpha": self.alpha, "correction": self.correction,
+                "looks_trained": self.trained, "summary": self.summary(), "notes": list(self.notes),
+                "tensors": [t.to_dict() for t in self.tensors]}
+
+
+# --------------------------------------------------------------------------- corrections
+
+def adjust(pvalues: Sequence[float], method: str) -> list[float]:
+    """Adjusted p-values: Holm (step-down), Bonferroni, Benjamini-Hochberg, or none."""
+    m = len(pvalues)
+    if m == 0 or method == "none":
+        return list(pvalues)
+    if method == "bonferroni":
+        return [min(1.0, p * m) for p in pvalues]
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    out = [0.0] * m
+    if method == "holm":
+        running = 0.0
+        for rank, i in enumerate(order):
+            running = max(running, min(1.0, (m - rank) * pvalues[i]))
+            out[i] = running
+        return out
+    if method == "bh":
+        running = 1.0
+        for rank in range(m - 1, -1, -1):
+            i = order[rank]
+            running = min(running, pvalues[i] * m / (rank + 1))
+            out[i] = min(1.0, running)
+        return out
+    raise ValueError(f"unknown correction {method!r}")
+
+
+# --------------------------------------------------------------------------- one tensor
+
+def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """Subsample and dequantization seeds keyed by the run seed and the tensor name."""
+    return np.random.SeedSequence([seed, zlib.crc32(name.encode())])
+
+
+def dequantizer(dtype: str, seed: np.random.SeedSequence) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Spread each rounded value uniformly over its rounding cell, so EDF tests see a continuous law."""
+    bits = mantissa_bits(dtype)
+    if bits is None or bits >= 23:
+        return None
+
+    def jitter(x: np.ndarray) -> np.ndarray:
+        _m, e = np.frexp(x)
+        ulp = np.ldexp(1.0, e - 1 - bits)
+        ulp[x == 0] = 0.0
+        u = np.random.default_rng(seed).random(x.size) - 0.5
+        out: np.ndarray = x + u * ulp
+        return out
+
+    return jitter
+
+
+def rel_eps_for(dtype: str) -> float:
+    bits = mantissa_bits(dtype)
+    return FLOAT32_REL_EPS if bits is None or bits >= 23 else 2.0 ** -bits
+
+
+def choose(source: TensorSource, config: Config, fallback: Rule | None) -> Rule | None:
+    return first_match(config.rules, source.name) or (fallback if fallback and _fallback_fits(source) else None)
+
+
+def _fallback_fits(source: TensorSource) -> bool:
+    return len(source.shape) >= 2 and is_float(source.dtype)
+
+
+def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
+                progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]:
+    produce, sequential, close = source.open()
+    try:
+        key = tensor_seed(seed, source.name)
+        sub_seed, jitter_seed = key.spawn(2)
+        positions = subsample_positions(source.numel, max_ks, sub_seed)
+        wrapped = produce
+        if progress is not None:
+            def wrapped(i: int, start: int, stop: int) -> np.ndarray:
+                values = produce(i, start, stop)
+                progress(stop - start)
+                return values
+        return scan(source.numel, wrapped, positions=positions, jobs=1 if sequential else jobs,
+                    transform=dequantizer(source.dtype, jitter_seed))
+    finally:
+        close()
+
+
+def verify_source(source: TensorSource, rule: Rule | None, base_options: dict[str, Any], *, alpha: float,
+                  seed: int = 0, jobs: int = 1, max_ks: int = KS_MAX_SAMPLES,
+                  tests: tuple[str, ...] = DEFAULT_TESTS, progress: Callable[[int], None] | None = None
+                  ) -> TensorResult:
+    """The battery (or the constant check) on one tensor; ``pvalue_adjusted`` is filled in later."""
+    base = TensorResult(source.file, source.name, source.shape, source.dtype, "skip",
+                        rule.describe() if rule else "no rule")
+    if source.error:
+        return replace(base, status="error", reason=source.error)
+    if rule is None:
+        return replace(base, reason="no rule and no spec option covers it")
+    if rule.skip:
+        return replace(base, reason=f"skipped by rule {rule.origin}")
+    if source.numel == 0:
+        return replace(base, reason="empty tensor")
+    if rule.constant is not None:
+        summary, _ = scan_source(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
+        return constant_result(base, summary, rule.constant)
+    if not is_float(source.dtype):
+        return replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
+                                                    "give it a constant or skip rule")
+    try:
+        spec = make_spec(source.shape, **{**base_options, **rule.options})
+    except ValueError as exc:
+        return replace(base, status="error", reason=str(exc))
+    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
+    law = law_of(spec)
+    battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype))
+    return replace(
+        base, status="pass" if battery.passed else "fail", spec=spec,
+        empirical=Empirical.from_summary(summary, battery), tests=battery.tests, pvalue=battery.pvalue,
+        histogram=histogram_counts(sample, law) if sample.size else [],
+        reason="; ".join(t.detail for t in battery.tests if not t.passed),
+    )
+
+
+def constant_result(base: TensorResult, s: Summary, value: float) -> TensorResult:
+    bad_nonfinite = s.n_nan + s.n_inf
+    exact = bad_nonfinite == 0 and s.n > 0 and s.min == value and s.max == value
+    if exact:
+        reason = f"all {s.n} values equal {value:g}"
+    elif bad_nonfinite:
+        reason = f"{s.n_nan} NaN and {s.n_inf} infinite values; expected every value to equal {value:g}"
+    else:
+        reason = f"values span [{s.min:.6g}, {s.max:.6g}]; expected every value to equal {value:g}"
+    return replace(base, status="pass" if exact else "fail", constant=value, reason=reason,
+                   pvalue=1.0 if exact else 0.0)
+
+
+# --------------------------------------------------------------------------- the run
+
+def finalize(results: Iterable[TensorResult], alpha: float, correction: str) -> VerifyResult:
+    """Apply the correction across statistically tested tensors and spot trained checkpoints."""
+    results = list(results)
+    tested = [i for i, r in enumerate(results) if r.spec is not None and r.status in ("pass", "fail")]
+    adjusted = adjust([results[i].pvalue or 0.0 for i in tested], correction)
+    for i, p_adj in zip(tested, adjusted, strict=True):
+        r = results[i]
+        status = "pass" if p_adj > alpha else "fail"
+        reason = r.reason if status == "fail" else ""
+        if status == "fail" and not reason:
+            reason = "rejected after the correction across tensors"
+        results[i] = replace(r, status=status, pvalue_adjusted=p_adj, reason=reason)
+    for i, r in enumerate(results):
+        if r.constant is not None:
+            results[i] = replace(r, pvalue_adjusted=r.pvalue)
+    return VerifyResult(tuple(results), alpha, correction, trained=looks_trained([results[i] for i in tested]))
+
+
+def looks_trained(tested: Sequence[TensorResult]) -> bool:
+    failed = [r for r in tested if r.status == "fail"]
+    if len(tested) < 3 or len(failed) < TRAINED_SHARE * len(tested):
+        return False
+    effects = sorted(abs(math.log(r.std_ratio)) if r.std_ratio else math.inf for r in failed)
+    kurt = sorted(abs(r.empirical.excess_kurtosis) if r.empirical else 0.0 for r in failed)
+    return effects[len(effects) // 2] > TRAINED_LOG_RATIO or kurt[len(kurt) // 2] > 1.0
+
+
+def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Rule | None,
+                   base_options: dict[str, Any], *, alpha: float, correction: str, seed: int = 0,
+                   jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
+                   progress: Callable[[int], None] | None = None) -> VerifyResult:
+    jobs = jobs or default_jobs()
+    results = [
+        verify_source(s, choose(s, config, fallback), base_options, alpha=alpha, seed=seed, jobs=jobs,
+                      max_ks=max_ks, tests=tests, progress=progress)
+        for s in sources
+    ]
+    return finalize(results, alpha, correction)
+
+
+# --------------------------------------------------------------------------- in-memory tensors (the API)
+
+def array_source(array: Any, name: str = "tensor") -> TensorSource:
+    """A ``TensorSource`` over a numpy array or a torch tensor already in memory."""
+    from .readers import TORCH_DTYPES, decode
+
+    if type(array).__module__.startswith("torch"):
+        import torch
+
+        t = array.detach().cpu().contiguous()
+        dtype = TORCH_DTYPES.get(str(t.dtype).replace("torch.", ""), str(t.dtype))
+        if dtype == "bfloat16":
+            flat = t.reshape(-1).view(torch.int16).numpy().view(np.uint16)
+        else:
+            flat = t.reshape(-1).numpy()
+        shape = tuple(int(d) for d in t.shape)
+    else:
+        arr = np.asarray(array)
+        if arr.dtype.hasobject:
+            raise InputError(f"{name}: object arrays are not weights.")
+        dtype = {np.dtype("float16"): "float16", np.dtype("float64"): "float64"}.get(arr.dtype, "float32")
+        if arr.dtype.kind in "iub":
+            dtype = str(arr.dtype)
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        shape = tuple(int(d) for d in arr.shape)
+
+    def open_() -> tuple[Callable[[int, int, int], np.ndarray], bool, Callable[[], None]]:
+        return (lambda _i, a, b: decode(flat[a:b], dtype) if dtype in ("bfloat16", "float16")
+                else flat[a:b]), False, lambda: None
+
+    return TensorSource("<memory>", name, shape, dtype, open_)
