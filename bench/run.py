@@ -41,15 +41,61 @@ print(torch.nn.init.calculate_gain('relu') / math.sqrt(fan_out))
 """
 
 
+NAIVE_VERIFY = """
+import sys, math, numpy as np, scipy.stats as st
+from safetensors.numpy import load_file
+for name, w in load_file(sys.argv[1]).items():
+    std = math.sqrt(2 / w.shape[1])
+    print(name, np.std(w), st.kstest(w.ravel(), 'norm', args=(0, std)).pvalue)
+"""
+
+FLOOR = """
+import sys, json, struct, numpy as np
+path = sys.argv[1]
+with open(path, 'rb') as f:
+    n = struct.unpack('<Q', f.read(8))[0]
+    header = json.loads(f.read(n))
+data = np.memmap(path, dtype=np.uint8, mode='r', offset=8 + n)
+total = 0.0
+for name, entry in header.items():
+    if name != '__metadata__':
+        begin, end = entry['data_offsets']
+        total += float(np.sum(data[begin:end].view(np.float32), dtype=np.float64))
+print(total)
+"""
+
+# A fresh small interpreter forks the measured command, so the child's peak RSS is its own.
+MEASURE = (
+    "import os, subprocess, sys, time\n"
+    "t0 = time.perf_counter()\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(os.waitstatus_to_exitcode(status), time.perf_counter() - t0, usage.ru_maxrss)\n"
+)
+
+
 def measure(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one fresh process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
+    out = subprocess.run([PY, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True).stdout.split()
+    if int(out[0]) not in (0, 1):
         raise SystemExit(f"benchmark command failed: {' '.join(cmd)}")
-    return wall, usage.ru_maxrss / 1024.0
+    return float(out[1]), int(out[2]) / 1024.0
+
+
+def make_checkpoint(path: Path, tensors: int = 16, side: int = 4096) -> None:
+    """tensors x (side, side) float32 kaiming_normal_(relu) weights: 1 GiB by default."""
+    import math
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    std = np.float32(math.sqrt(2 / side))
+    save_file({f"layers.{i}.weight": rng.standard_normal((side, side), dtype=np.float32) * std
+               for i in range(tensors)}, str(path))
 
 
 def median_of(cmd: list[str], repeats: int, warmup: int = 1) -> tuple[float, float]:
@@ -87,6 +133,19 @@ def main() -> None:
     t_naive, m_naive = median_of([PY, "-c", NAIVE_CHECK], slow, warmup=0)
     rows.append(("`kaiming check --shape 10000,10000`", "numpy sample + `np.std` + `scipy.stats.kstest` (1e8)",
                  t_check, t_naive, m_check, m_naive))
+
+    checkpoint = HERE / "out" / "model-1g.safetensors"
+    make_checkpoint(checkpoint)
+    measure([PY, "-c", FLOOR, str(checkpoint)])  # warm the page cache
+    verify_cmd = KAIMING + ["verify", str(checkpoint), "--nonlinearity", "relu", "--no-config", "-f", "json"]
+    t_verify, m_verify = median_of(verify_cmd, slow)
+    t_naive_v, m_naive_v = median_of([PY, "-c", NAIVE_VERIFY, str(checkpoint)], 1, warmup=0)
+    rows.append(("`kaiming verify` 1 GiB safetensors (16 x 4096²)",
+                 "`safetensors.numpy.load_file` + `np.std` + `kstest` per tensor", t_verify, t_naive_v, m_verify,
+                 m_naive_v))
+    t_floor, m_floor = median_of([PY, "-c", FLOOR, str(checkpoint)], slow)
+    rows.append(("`kaiming verify` 1 GiB safetensors", "floor: one `np.sum` pass over a memmap", t_verify, t_floor,
+                 m_verify, m_floor))
 
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "

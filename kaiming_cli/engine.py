@@ -33,15 +33,21 @@ def chunk_bounds(n: int, chunk: int = CHUNK) -> list[tuple[int, int]]:
 
 
 def subsample_positions(n: int, m: int, seed: np.random.SeedSequence) -> np.ndarray | None:
-    """Sorted positions of a uniform random m-subset of range(n); ``None`` means all of them.
+    """Sorted positions of a jittered stratified m-subset of range(n); ``None`` means all of them.
 
-    Weight layouts are structured, so a stride would not be random; ``choice`` without
-    replacement costs ~2 ms for 1e5 of 1e8.
+    One uniform position in each of m equal strata: sorted by construction, ~1 ms for 1e5, and
+    (chosen independently of the values) iid draws of the law under the null hypothesis. A plain
+    stride would not be random; weight layouts are structured.
     """
     if m >= n:
         return None
+    if m <= 0:
+        return np.empty(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n, size=m, replace=False))
+    width = n / m
+    positions = ((np.arange(m) + rng.random(m)) * width).astype(np.int64)
+    np.minimum(positions, n - 1, out=positions)
+    return positions
 
 
 def scan(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -276,11 +277,18 @@ def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Ru
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
                    progress: Callable[[int], None] | None = None) -> VerifyResult:
     jobs = jobs or default_jobs()
-    results = [
-        verify_source(s, choose(s, config, fallback), base_options, alpha=alpha, seed=seed, jobs=jobs,
-                      max_ks=max_ks, tests=tests, progress=progress)
-        for s in sources
-    ]
+
+    def one(source: TensorSource) -> TensorResult:
+        return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
+                             jobs=jobs, max_ks=max_ks, tests=tests, progress=progress)
+
+    if jobs > 1 and len(sources) > 1:
+        # tensors in parallel too, so one tensor's tests overlap the next one's reading; every
+        # result depends only on (seed, tensor), never on the scheduling
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(one, sources))
+    else:
+        results = [one(s) for s in sources]
     return finalize(results, alpha, correction)
 
 

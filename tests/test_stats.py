@@ -130,7 +130,8 @@ def test_chunked_scan_is_exact_for_odd_sizes() -> None:
     x = np.random.default_rng(8).standard_normal(10_007).astype(np.float32)
     s, sample = scan(x.size, lambda _i, a, b: x[a:b], positions=None, chunk=1000)
     assert s.n == x.size and sample.size == x.size
-    assert s.sumsq == pytest.approx(float(np.sum(x.astype(np.float64) ** 2)), rel=1e-12)
+    # float32 data is summed in float32 within 64K blocks (summary.py): ~1e-7 relative by design
+    assert s.sumsq == pytest.approx(float(np.sum(x.astype(np.float64) ** 2)), rel=1e-6)
 
 
 # --------------------------------------------------------------------------- calibration
