@@ -555,6 +555,61 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     ctx.exit(code)
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--tensor", "tensor_globs", multiple=True, metavar="GLOB",
+              help="Only tensors whose name matches (repeatable).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=None,
+              help="Axis convention [default: implied by the file type: torch for .pt/.safetensors/.npy/.npz].")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Candidates listed per tensor.")
+@click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
+              help="Level of the goodness-of-fit check of the winner (below it: unknown).")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the EDF subsample.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads.")
+@output_options()
+@click.pass_context
+def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str, ...], layout: str | None,
+             top: int, alpha: float, seed: int, jobs: int | None, fmt: str, output: str | None) -> None:
+    """Rank the init schemes that could have produced each tensor.
+
+    \b
+    kaiming identify model.safetensors
+    kaiming identify flax_params.npz --layout jax --top 3 -f json
+    """
+    import fnmatch
+    from concurrent.futures import ThreadPoolExecutor
+
+    preload("numpy", "scipy.special", "rich.table")
+    from . import render
+    from .engine import default_jobs
+    from .identify import group_summary, identify_source
+    from .readers import read_path
+
+    sources = [s for p in paths for s in read_path(p)]
+    if tensor_globs:
+        sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
+    workers = jobs or default_jobs()
+    from .identify import sibling_fan_in
+
+    shapes = {(s.file, s.name): s.shape for s in sources}
+
+    def one(source: Any) -> Any:
+        return identify_source(source, layout=layout or "torch", alpha=alpha, seed=seed, jobs=workers,
+                               bias_fan_in=sibling_fan_in(source, shapes, layout or "torch"))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, sources))
+    summary = group_summary(results)
+    if fmt == "json":
+        emit(ctx, output, render.to_json({"layout": layout or "torch", "alpha": alpha, "summary": summary,
+                                          "tensors": [r.to_dict(top) for r in results]}))
+    elif fmt == "markdown":
+        emit(ctx, output, render.identify_markdown(results, summary))
+    else:
+        emit(ctx, output, render.identify_renderable(results, summary))
+    click.echo(f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown", err=True)
+
+
 class progress_bar:
     """A Rich progress bar on stderr for large runs in a terminal; a no-op otherwise."""
 

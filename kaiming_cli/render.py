@@ -406,3 +406,66 @@ def tensor_report(t: TensorResult) -> str:
     if t.reason:
         lines.append(f"  reason: {t.reason}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- identify
+
+if TYPE_CHECKING:
+    from .identify import IdentifyResult
+
+
+def runner_up(r: IdentifyResult) -> str:
+    """The best candidate that is a different law from the verdict, with its log-likelihood gap."""
+    if not r.ranked:
+        return "-"
+    best = r.ranked[0]
+    for s in r.ranked[1:]:
+        if s.candidate.label not in r.indistinguishable and math.isfinite(s.loglik):
+            return f"{s.candidate.short or s.candidate.label} (ΔLL {best.loglik - s.loglik:.3g})"
+    return "-"
+
+
+def cannot_tell(r: IdentifyResult, limit: int = 2) -> str:
+    shorts = {s.candidate.label: s.candidate.short or s.candidate.label for s in r.ranked}
+    labels = [shorts.get(lab, lab) for lab in r.indistinguishable]
+    if not labels:
+        return "-"
+    extra = f" +{len(labels) - limit} more" if len(labels) > limit else ""
+    return "; ".join(labels[:limit]) + extra
+
+
+def verdict_short(r: IdentifyResult) -> str:
+    if r.ranked and r.verdict == r.ranked[0].candidate.label:
+        return r.ranked[0].candidate.short or r.verdict
+    return r.verdict
+
+
+def identify_rows(results: Sequence[IdentifyResult]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for r in results:
+        conf = "-" if math.isnan(r.confidence) else f"{r.confidence:.3f}"
+        fit = fmt_p(r.pvalue) if r.pvalue is not None else "-"
+        verdict = verdict_short(r) + (f" ({r.reason})" if r.verdict in ("unknown", "skipped") and r.reason else "")
+        rows.append((r.name, shape_text(r.shape) or "scalar", verdict, conf, fit, runner_up(r), cannot_tell(r)))
+    return rows
+
+
+IDENTIFY_HEADERS = ("tensor", "shape", "verdict", "confidence", "fit p", "runner-up", "cannot be told from")
+
+
+def identify_renderable(results: Sequence[IdentifyResult], summary: Sequence[str]) -> RenderableType:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="kaiming identify", title_justify="left")
+    for col in IDENTIFY_HEADERS:
+        table.add_column(col, overflow="fold")
+    for row in identify_rows(results):
+        table.add_row(*row, style="yellow" if row[2].startswith("unknown") else None)
+    return Group(table, Text("\n".join(summary), style="bold"))
+
+
+def identify_markdown(results: Sequence[IdentifyResult], summary: Sequence[str]) -> str:
+    head = "### kaiming identify\n\n" + "".join(f"- {line}\n" for line in summary) + "\n"
+    return head + md_table(IDENTIFY_HEADERS, identify_rows(results))
