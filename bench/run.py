@@ -144,6 +144,10 @@ def main() -> None:
                  "`safetensors.numpy.load_file` + `np.std` + `kstest` per tensor", t_verify, t_naive_v, m_verify,
                  m_naive_v))
     t_floor, m_floor = median_of([PY, "-c", FLOOR, str(checkpoint)], slow)
+    identify_cmd = KAIMING + ["identify", str(checkpoint), "-f", "json"]
+    t_ident, m_ident = median_of(identify_cmd, slow)
+    rows.append(("`kaiming identify` 1 GiB safetensors", "floor: one `np.sum` pass over a memmap", t_ident, t_floor,
+                 m_ident, m_floor))
     rows.append(("`kaiming verify` 1 GiB safetensors", "floor: one `np.sum` pass over a memmap", t_verify, t_floor,
                  m_verify, m_floor))
 
