@@ -56,6 +56,8 @@ class CheckResult:
     battery: BatteryResult
     histogram: list[int] = field(default_factory=list)
     notes: tuple[str, ...] = ()
+    sample: Any = field(default=None, repr=False, compare=False)
+    """The EDF subsample (float64), kept for plots; not part of the JSON."""
 
     @property
     def passed(self) -> bool:
@@ -116,7 +118,7 @@ def run_check(
     hist = histogram_counts(sample, law)
     return CheckResult(
         spec=spec, seed=seed, backend=backend, backend_info=info,
-        empirical=Empirical.from_summary(summary, battery), battery=battery, histogram=hist,
+        empirical=Empirical.from_summary(summary, battery), battery=battery, histogram=hist, sample=sample,
     )
 
 

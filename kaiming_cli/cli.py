@@ -169,6 +169,7 @@ def write_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException as exc:
         with _suppress():
@@ -176,6 +177,13 @@ def write_atomic(path: str, text: str) -> None:
         if isinstance(exc, OSError):
             raise KaimingError(f"cannot write {path!r}: {exc.strerror}; choose a writable location with -o.") from None
         raise
+
+
+def file_mode() -> int:
+    """The mode a plain open() would give a new file (mkstemp's 0600 is too private)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 class _suppress:
@@ -432,11 +440,14 @@ def parse_tests(value: str) -> tuple[str, ...]:
               help="Tests to run (also: ad).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker threads [default: the usable cores].")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Draw a histogram with the theoretical density and a Q-Q plot to this PNG.")
 @output_options()
 @click.pass_context
 def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
           negative_slope: float, distribution: str, samples: int | None, seed: int, alpha: float,
-          backend: str, tests_text: str, jobs: int | None, fmt: str, output: str | None) -> None:
+          backend: str, tests_text: str, jobs: int | None, plot_path: str | None, fmt: str,
+          output: str | None) -> None:
     """Sample weights with this init and test them against the theory (exit 1 on FAIL).
 
     \b
@@ -457,6 +468,13 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--backend") from None
     result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs)
+    if plot_path:
+        from .check import law_of
+        from .plots import distributions_png
+
+        verdict = "PASS" if result.passed else "FAIL"
+        distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
     if fmt == "json":
         emit(ctx, output, render.to_json(result.to_dict()))
     elif fmt == "markdown":
@@ -500,12 +518,14 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="Tests to run per tensor (also: ad).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads.")
 @click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
 def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
            negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, fmt: str, output: str | None) -> None:
+           jobs: int | None, detail: bool, plot_path: str | None, fmt: str, output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
     \b
@@ -548,6 +568,11 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         "table": lambda: render.verify_renderable(result, detail),
     }
     emit(ctx, output, renderers[fmt]())
+    if plot_path:
+        from .verify import plot_failures
+
+        plot_failures(result, sources, plot_path, seed=seed)
+        click.echo(f"wrote {plot_path}", err=True)
     if config.path:
         click.echo(f"rules: {config.path}", err=True)
     click.echo(result.summary(), err=True)
@@ -608,6 +633,56 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     else:
         emit(ctx, output, render.identify_renderable(results, summary))
     click.echo(f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown", err=True)
+
+
+@cli.command()
+@click.option("--nonlinearity", type=NonlinearityType(), default="relu", show_default=True,
+              help="Applied after every layer (and it sets the right gain).")
+@click.option("-a", "--negative-slope", type=SlopeType(), default=0.0, show_default=True, help="Leaky-ReLU slope.")
+@click.option("--mode", type=click.Choice(["fan_in", "fan_out"]), default="fan_in", show_default=True,
+              help="Fan of the kaiming and gain-1 inits.")
+@click.option("--depth", type=click.IntRange(1, 10_000), default=50, show_default=True, help="Number of layers.")
+@click.option("--width", type=click.IntRange(1, 65_536), default=512, show_default=True,
+              help="Units per layer (channels with --conv).")
+@click.option("--batch", type=click.IntRange(2, 1_000_000), default=256, show_default=True, help="Batch size.")
+@click.option("--conv", type=click.IntRange(1, 15), default=None, metavar="K",
+              help="2-D convolutions with an odd KxK kernel instead of dense layers (try --width 64).")
+@click.option("--spatial", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Height = width of the feature maps with --conv.")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of data and weights.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the std per layer to this PNG (needs kaiming[plot]).")
+@output_options()
+@click.pass_context
+def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode: str, depth: int, width: int,
+              batch: int, conv: int | None, spatial: int, seed: int, plot_path: str | None, fmt: str,
+              output: str | None) -> None:
+    """Push a signal through a deep stack to see why the gain matters.
+
+    \b
+    kaiming propagate --nonlinearity relu --depth 50 --width 512
+    kaiming propagate --nonlinearity tanh --conv 3 --width 64 --plot tanh.png
+    """
+    if conv is not None and conv % 2 == 0:
+        raise click.BadParameter(f"{conv} is even: the kernel size must be odd (1, 3, 5, ...).", param_hint="--conv")
+    if conv and width * conv * conv * spatial * spatial * batch > 2_000_000_000:
+        raise click.BadParameter("that convolution stack would need too much memory: lower --batch, --spatial "
+                                 "or --width.", param_hint="--conv")
+    from . import render
+    from .propagate import propagate as run_propagate
+
+    result = run_propagate(nonlinearity, negative_slope, mode, depth, width, batch, seed, conv, spatial)
+    if plot_path:
+        from .plots import propagate_png
+
+        propagate_png(result, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+    if fmt == "json":
+        emit(ctx, output, render.to_json(result.to_dict()))
+    elif fmt == "markdown":
+        emit(ctx, output, render.propagate_markdown(result))
+    else:
+        emit(ctx, output, render.propagate_renderable(result))
 
 
 class progress_bar:

@@ -469,3 +469,90 @@ def identify_renderable(results: Sequence[IdentifyResult], summary: Sequence[str
 def identify_markdown(results: Sequence[IdentifyResult], summary: Sequence[str]) -> str:
     head = "### kaiming identify\n\n" + "".join(f"- {line}\n" for line in summary) + "\n"
     return head + md_table(IDENTIFY_HEADERS, identify_rows(results))
+
+
+# --------------------------------------------------------------------------- propagate
+
+if TYPE_CHECKING:
+    from .propagate import PropagateResult
+
+
+def selected_layers(depth: int) -> list[int]:
+    """1-based layers shown in tables: first, quarters, last."""
+    picks = {1, max(1, depth // 4), max(1, depth // 2), max(1, 3 * depth // 4), depth}
+    return sorted(picks)
+
+
+def propagate_rows(result: PropagateResult, direction: str) -> tuple[list[str], list[list[str]]]:
+    layers = selected_layers(result.depth)
+    headers = ["init"] + [f"L{layer}" for layer in layers]
+    rows = []
+    for run in result.runs:
+        values = run.forward_std if direction == "forward" else run.backward_std
+        rows.append([run.init.label] + [fmt(values[layer - 1], 3) for layer in layers])
+    return headers, rows
+
+
+CHART_WIDTH = 48
+
+
+def _downsample_log(values: Sequence[float], width: int) -> list[float]:
+    """At most ``width`` points, each the geometric mean of its bin (log-scale charts)."""
+    if len(values) <= width:
+        return list(values)
+    out = []
+    for i in range(width):
+        lo, hi = i * len(values) // width, (i + 1) * len(values) // width
+        logs = [math.log(max(v, 1e-300)) for v in values[lo:hi]]
+        out.append(math.exp(sum(logs) / len(logs)))
+    return out
+
+
+def propagate_chart(result: PropagateResult) -> str:
+    from .plots import log_sparkline
+
+    everything = [v for r in result.runs for v in r.forward_std + r.backward_std if v > 0]
+    lo = math.floor(math.log10(min(everything))) if everything else -1
+    hi = math.ceil(math.log10(max(everything))) if everything else 1
+    names = [r.init.label.split(" (")[0].replace("kaiming, gain ", "kaiming g=") for r in result.runs]
+    width = max(len(n) for n in names)
+    lines = [f"std per layer (log scale: ▁ = 1e{lo}, █ = 1e{hi}), layer 1 on the left"]
+    for title, attr in (("forward ", "forward_std"), ("backward", "backward_std")):
+        for name, run in zip(names, result.runs, strict=True):
+            spark = log_sparkline(_downsample_log(getattr(run, attr), CHART_WIDTH), lo, hi)
+            lines.append(f"{title} {name:<{width}} │{spark}│")
+    return "\n".join(lines)
+
+
+def propagate_title(result: PropagateResult) -> str:
+    kind = f"{result.conv}x{result.conv} conv, {result.width} channels, {result.spatial}x{result.spatial}" \
+        if result.conv else f"fully connected, width {result.width}"
+    return f"kaiming propagate: {result.nonlinearity}, depth {result.depth}, {kind}, batch {result.batch}"
+
+
+def propagate_renderable(result: PropagateResult) -> RenderableType:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[RenderableType] = [Text(propagate_title(result), style="bold")]
+    for direction, caption in (("forward", "forward: std of the pre-activations"),
+                               ("backward", "backward: std of the gradient w.r.t. each layer's input")):
+        headers, rows = propagate_rows(result, direction)
+        table = Table(title=caption, title_justify="left")
+        for i, h in enumerate(headers):
+            table.add_column(h, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*row)
+        parts.append(table)
+    parts.append(Text(propagate_chart(result), no_wrap=True, overflow="ellipsis"))
+    return Group(*parts)
+
+
+def propagate_markdown(result: PropagateResult) -> str:
+    out = [f"### {propagate_title(result)}\n"]
+    for direction in ("forward", "backward"):
+        headers, rows = propagate_rows(result, direction)
+        out.append(f"**{direction}**\n\n" + md_table(headers, rows))
+    out.append("```\n" + propagate_chart(result) + "\n```\n")
+    return "\n".join(out)

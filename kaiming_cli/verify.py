@@ -323,3 +323,19 @@ def array_source(array: Any, name: str = "tensor") -> TensorSource:
                 else flat[a:b]), False, lambda: None
 
     return TensorSource("<memory>", name, shape, dtype, open_)
+
+
+def plot_failures(result: VerifyResult, sources: Sequence[TensorSource], path: str, seed: int = 0) -> None:
+    """Histogram and Q-Q panels for the failing tensors (or, if none fail, the first tested ones)."""
+    from .plots import MAX_PANELS, distributions_png
+
+    by_key = {(s.file, s.name): s for s in sources}
+    tested = [t for t in result.tensors if t.spec is not None and t.status in ("pass", "fail")]
+    chosen = [t for t in tested if t.status == "fail"] or tested
+    panels = []
+    for t in chosen[:MAX_PANELS]:
+        assert t.spec is not None
+        _summary, sample = scan_source(by_key[(t.file, t.name)], seed=seed, jobs=1, max_ks=KS_MAX_SAMPLES)
+        title = f"{t.name} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
+        panels.append((title, sample, law_of(t.spec)))
+    distributions_png(panels, path)

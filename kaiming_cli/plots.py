@@ -1,0 +1,142 @@
+"""PNG figures with matplotlib (optional extra ``kaiming[plot]``); pure functions of results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .laws import Law
+    from .propagate import PropagateResult
+
+INSTALL_HINT = "install it with: pip install 'kaiming[plot]'"
+#: verify draws at most this many failing tensors.
+MAX_PANELS = 6
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError(f"--plot needs matplotlib, which is not installed; {INSTALL_HINT}.") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str) -> None:
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".kaiming-", suffix=".png", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}; choose a writable location.") from None
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100, format="png")
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def propagate_png(result: PropagateResult, path: str) -> None:
+    """Std per layer on a log axis, forward and backward, one labelled line per init."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    layers = range(1, result.depth + 1)
+    styles = ["-", "-", "--", "-."]  # xavier equals gain 1 on square stacks: dashed, so both show
+    for i, run in enumerate(result.runs):
+        style = styles[i % len(styles)]
+        axes[0].plot(layers, [max(v, 1e-300) for v in run.forward_std], style, label=run.init.label, lw=2.2)
+        axes[1].plot(layers, [max(v, 1e-300) for v in run.backward_std], style, label=run.init.label, lw=2.2)
+    kind = f"conv {result.conv}x{result.conv}" if result.conv else "fully connected"
+    for ax, title in zip(axes, ("forward: std of pre-activations", "backward: std of input gradients"),
+                         strict=True):
+        ax.set_yscale("log")
+        ax.set_xlabel("layer")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("std (log scale)")
+    axes[0].legend(fontsize=9)
+    fig.suptitle(f"{result.nonlinearity}, depth {result.depth}, width {result.width}, {kind}, batch {result.batch}")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _hist_qq(ax_hist: Any, ax_qq: Any, sample: np.ndarray, law: Law, title: str) -> None:
+    import numpy as np
+    from scipy.special import ndtri
+
+    from .check import histogram_edges
+
+    lo, hi = histogram_edges(law)
+    grid = np.linspace(lo, hi, 400)
+    ax_hist.hist(np.clip(sample, lo, hi), bins=60, range=(lo, hi), density=True, alpha=0.6, label="sample")
+    # density from the CDF, the same law the tests use
+    cdf = law.cdf(grid)
+    ax_hist.plot(grid[1:], np.diff(cdf) / np.diff(grid), "r-", lw=2, label="theory")
+    ax_hist.set_title(title, fontsize=9)
+    ax_hist.legend(fontsize=8)
+    x = np.sort(sample)
+    p = (np.arange(1, x.size + 1) - 0.5) / x.size
+    theo = _quantiles(law, p, ndtri)
+    ax_qq.plot(theo, x, ".", ms=2)
+    edge = max(abs(lo), abs(hi))
+    ax_qq.plot([-edge, edge], [-edge, edge], "r-", lw=1)
+    ax_qq.set_xlabel("theoretical quantile")
+    ax_qq.set_ylabel("sample quantile")
+    ax_qq.set_title("Q-Q", fontsize=9)
+
+
+def _quantiles(law: Law, p: np.ndarray, ndtri: Any) -> np.ndarray:
+    import numpy as np
+
+    from .spec import TRUNC_CUT
+
+    if law.family == "normal":
+        out: np.ndarray = ndtri(p) * law.std
+    elif law.family == "uniform":
+        b = law.bound or 0.0
+        out = (2 * p - 1) * b
+    else:
+        from scipy.special import ndtr
+
+        lo = ndtr(-TRUNC_CUT)
+        out = ndtri(lo + p * (1 - 2 * lo)) * law.sigma_pre
+    return np.asarray(out)
+
+
+def distributions_png(panels: Sequence[tuple[str, np.ndarray, Law]], path: str) -> None:
+    """One row per tensor: histogram with the theoretical density, and a Q-Q plot."""
+    plt = _pyplot()
+    rows = max(1, len(panels))
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 3.6 * rows), squeeze=False)
+    for (title, sample, law), (ax_h, ax_q) in zip(panels, axes, strict=False):
+        _hist_qq(ax_h, ax_q, sample, law, title)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def log_sparkline(values: Sequence[float], lo: float, hi: float) -> str:
+    """One character per value on a log scale between lo and hi (Unicode blocks)."""
+    blocks = "▁▂▃▄▅▆▇█"
+    span = max(hi - lo, 1e-12)
+    out = []
+    for v in values:
+        lv = math.log10(max(v, 1e-300))
+        out.append(blocks[min(len(blocks) - 1, max(0, int((lv - lo) / span * (len(blocks) - 1) + 0.5)))])
+    return "".join(out)
