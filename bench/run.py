@@ -1,16 +1,17 @@
-"""Benchmark kaiming against the naive way, on this machine, in one run.
+"""Benchmark kaiming against the naive way and the machine's floor, on this machine, in one run.
 
-Each measurement runs in a fresh process; wall time is measured around it and peak RSS is read
-from that process's own rusage (os.wait4), so the figures are comparable side by side.
-Prints a Markdown table of medians and ratios and writes it to bench/results.md.
+Every measurement runs in a fresh process, forked from a small interpreter so that its peak RSS
+(os.wait4) is its own. Prints a Markdown table of medians and ratios, writes it to
+bench/results.md, and replaces the block between the bench markers in README.md.
 
-    python bench/run.py            # all rows
-    python bench/run.py --quick    # fewer repeats
+    python bench/run.py            # every row (about 5 minutes)
+    python bench/run.py --quick    # fewer repeats, no 1e9 row
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import shutil
@@ -21,10 +22,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
 PY = sys.executable
 KAIMING = [PY, "-m", "kaiming_cli"]
 if shutil.which("kaiming", path=str(Path(PY).parent)):
     KAIMING = [str(Path(PY).parent / "kaiming")]
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 NAIVE_CHECK = """
 import numpy as np, scipy.stats as st, math
@@ -39,7 +43,6 @@ w = torch.empty(64, 3, 3, 3)
 fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(w)
 print(torch.nn.init.calculate_gain('relu') / math.sqrt(fan_out))
 """
-
 
 NAIVE_VERIFY = """
 import sys, math, numpy as np, scipy.stats as st
@@ -64,7 +67,6 @@ for name, entry in header.items():
 print(total)
 """
 
-# A fresh small interpreter forks the measured command, so the child's peak RSS is its own.
 MEASURE = (
     "import os, subprocess, sys, time\n"
     "t0 = time.perf_counter()\n"
@@ -82,22 +84,6 @@ def measure(cmd: list[str]) -> tuple[float, float]:
     return float(out[1]), int(out[2]) / 1024.0
 
 
-def make_checkpoint(path: Path, tensors: int = 16, side: int = 4096) -> None:
-    """tensors x (side, side) float32 kaiming_normal_(relu) weights: 1 GiB by default."""
-    import math
-
-    import numpy as np
-    from safetensors.numpy import save_file
-
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    std = np.float32(math.sqrt(2 / side))
-    save_file({f"layers.{i}.weight": rng.standard_normal((side, side), dtype=np.float32) * std
-               for i in range(tensors)}, str(path))
-
-
 def median_of(cmd: list[str], repeats: int, warmup: int = 1) -> tuple[float, float]:
     for _ in range(warmup):
         measure(cmd)
@@ -105,68 +91,108 @@ def median_of(cmd: list[str], repeats: int, warmup: int = 1) -> tuple[float, flo
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
+def make_checkpoint(path: Path, tensors: int, side: int, seed: int = 0) -> None:
+    """tensors x (side, side) float32 kaiming_normal_(relu) weights."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    std = np.float32(math.sqrt(2 / side))
+    save_file({f"{path.stem}.{i}.weight": rng.standard_normal((side, side), dtype=np.float32) * std
+               for i in range(tensors)}, str(path))
+
+
 def have_torch() -> bool:
     return subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode == 0
 
 
+Row = tuple[str, str, float, float, float, float, str]
+
+
+def fmt_time(t: float) -> str:
+    return "-" if math.isnan(t) else (f"{t * 1000:.0f} ms" if t < 10 else f"{t:.1f} s")
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = ["| work | compared with | kaiming | other | speed-up | kaiming RSS | other RSS | memory ratio | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for work, other, t_k, t_o, m_k, m_o, target in rows:
+        lines.append(f"| {work} | {other} | {fmt_time(t_k)} | {fmt_time(t_o)} | {t_o / t_k:.1f}x | {m_k:.0f} MB | "
+                     f"{m_o:.0f} MB | {m_o / m_k:.1f}x | {target} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--out", default=str(HERE / "results.md"))
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no 1e9 row")
     args = parser.parse_args()
-    fast, slow = (5, 1) if args.quick else (15, 3)
+    fast, slow = (5, 1) if args.quick else (21, 3)
+    rows: list[Row] = []
 
-    rows: list[tuple[str, str, float, float, float, float]] = []
+    # lookups against torch computing the same number
+    lookup_cmds = [["std", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu"],
+                   ["gain", "relu"], ["fan", "--shape", "64,3,3,3"]]
+    t_torch, m_torch = median_of([PY, "-c", TORCH_LOOKUP], max(3, fast // 4)) if have_torch() else (math.nan,) * 2
+    for cmd in lookup_cmds:
+        t, m = median_of(KAIMING + cmd, fast, warmup=2)
+        rows.append((f"`kaiming {' '.join(cmd)}`", "`python -c 'import torch; ...'`", t, t_torch, m, m_torch,
+                     ">= 15x, median < 120 ms"))
 
-    std_cmd = KAIMING + ["std", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu"]
-    t_std, m_std = median_of(std_cmd, fast, warmup=2)
-    if have_torch():
-        t_torch, m_torch = median_of([PY, "-c", TORCH_LOOKUP], max(3, fast // 3))
-        rows.append(("`kaiming std --shape 64,3,3,3`", "`python -c 'import torch; ...'` (same number)",
-                     t_std, t_torch, m_std, m_torch))
-    else:
-        rows.append(("`kaiming std --shape 64,3,3,3`", "(torch not installed)", t_std, float("nan"), m_std,
-                     float("nan")))
+    # check on 1e8 elements
+    check = KAIMING + ["check", "--shape", "10000,10000", "--nonlinearity", "relu", "-f", "json"]
+    t_check, m_check = median_of(check, slow)
+    t_naive, m_naive = median_of([PY, "-c", NAIVE_CHECK], 1, warmup=0)
+    rows.append(("`kaiming check --shape 10000,10000`", "numpy sample + `np.std` + `scipy.stats.kstest`",
+                 t_check, t_naive, m_check, m_naive, ">= 15x faster, >= 50x less memory"))
+    t_check1, m_check1 = median_of(check + ["--jobs", "1"], slow)
+    rows.append(("`check --shape 10000,10000 --jobs 2`", "the same with `--jobs 1`", t_check, t_check1, m_check,
+                 m_check1, "uses both cores"))
 
-    check_cmd = KAIMING + ["check", "--shape", "10000,10000", "--nonlinearity", "relu", "-f", "json"]
-    t_check, m_check = median_of(check_cmd, slow)
-    t_naive, m_naive = median_of([PY, "-c", NAIVE_CHECK], slow, warmup=0)
-    rows.append(("`kaiming check --shape 10000,10000`", "numpy sample + `np.std` + `scipy.stats.kstest` (1e8)",
-                 t_check, t_naive, m_check, m_naive))
+    # verify / identify on 1 GiB, page cache warm, against one np.sum pass over a memmap
+    one_gib = OUT / "model-1g.safetensors"
+    make_checkpoint(one_gib, 16, 4096)
+    t_floor, m_floor = median_of([PY, "-c", FLOOR, str(one_gib)], slow)
+    for name in ("verify", "identify"):
+        extra = ["--nonlinearity", "relu", "--no-config"] if name == "verify" else []
+        t, m = median_of(KAIMING + [name, str(one_gib), *extra, "-f", "json"], slow)
+        rows.append((f"`kaiming {name}` 1 GiB safetensors (16 × 4096²)", "floor: one `np.sum` pass over a memmap",
+                     t, t_floor, m, m_floor, "within 2x of the floor, RSS < 200 MB"))
+    t_naive_v, m_naive_v = median_of([PY, "-c", NAIVE_VERIFY, str(one_gib)], 1, warmup=0)
+    t_verify = rows[-2][2]
+    rows.append(("`kaiming verify` 1 GiB safetensors", "`safetensors.numpy.load_file` + `np.std` + `kstest` per tensor",
+                 t_verify, t_naive_v, rows[-2][4], m_naive_v, "(issue 4)"))
 
-    checkpoint = HERE / "out" / "model-1g.safetensors"
-    make_checkpoint(checkpoint)
-    measure([PY, "-c", FLOOR, str(checkpoint)])  # warm the page cache
-    verify_cmd = KAIMING + ["verify", str(checkpoint), "--nonlinearity", "relu", "--no-config", "-f", "json"]
-    t_verify, m_verify = median_of(verify_cmd, slow)
-    t_naive_v, m_naive_v = median_of([PY, "-c", NAIVE_VERIFY, str(checkpoint)], 1, warmup=0)
-    rows.append(("`kaiming verify` 1 GiB safetensors (16 x 4096²)",
-                 "`safetensors.numpy.load_file` + `np.std` + `kstest` per tensor", t_verify, t_naive_v, m_verify,
-                 m_naive_v))
-    t_floor, m_floor = median_of([PY, "-c", FLOOR, str(checkpoint)], slow)
-    identify_cmd = KAIMING + ["identify", str(checkpoint), "-f", "json"]
-    t_ident, m_ident = median_of(identify_cmd, slow)
-    rows.append(("`kaiming identify` 1 GiB safetensors", "floor: one `np.sum` pass over a memmap", t_ident, t_floor,
-                 m_ident, m_floor))
-    rows.append(("`kaiming verify` 1 GiB safetensors", "floor: one `np.sum` pass over a memmap", t_verify, t_floor,
-                 m_verify, m_floor))
+    # ten files, 2 GB: --jobs 2 against --jobs 1
+    shards = [OUT / "shards" / f"part-{i:02d}.safetensors" for i in range(10)]
+    for i, shard in enumerate(shards):
+        make_checkpoint(shard, 12, 2048, seed=1 + i)
+    many = KAIMING + ["verify", *map(str, shards), "--nonlinearity", "relu", "--no-config", "-f", "json"]
+    t2, m2 = median_of(many + ["--jobs", "2"], slow)
+    t1, m1 = median_of(many + ["--jobs", "1"], slow)
+    rows.append(("`verify` 10 files / 2 GB `--jobs 2`", "the same with `--jobs 1`", t2, t1, m2, m1, ">= 1.7x"))
 
-    lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; medians of {fast} (lookups) / {slow} (1e8) runs, peak RSS of the "
-        "process.",
-        "",
-        "| work | compared with | kaiming | naive | speed-up | kaiming RSS | naive RSS | memory ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for work, naive, t_k, t_n, m_k, m_n in rows:
-        lines.append(
-            f"| {work} | {naive} | {t_k * 1000:.0f} ms | {t_n * 1000:.0f} ms | {t_n / t_k:.1f}x | "
-            f"{m_k:.0f} MB | {m_n:.0f} MB | {m_n / m_k:.1f}x |"
-        )
-    text = "\n".join(lines) + "\n"
+    # scaling of check with n
+    scaling = ["", "| n | `check` wall | peak RSS | time / n |", "|---:|---:|---:|---:|"]
+    sizes = [10**6, 10**7, 10**8] + ([] if args.quick else [10**9])
+    for n in sizes:
+        t, m = median_of(KAIMING + ["check", "--shape", f"{n // 1000},1000", "-f", "json"], 1 if n >= 10**9 else slow)
+        scaling.append(f"| {n:.0e} | {fmt_time(t)} | {m:.0f} MB | {t / n * 1e9:.1f} ns |")
+
+    head = (f"Measured {time.strftime('%Y-%m-%d')} by `make bench` on {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}; medians of {fast} runs (lookups) or {slow} (large work), fresh "
+            "processes, page cache warm; peak RSS of each process.")
+    text = "\n".join([head, "", *table(rows), *scaling]) + "\n"
     print(text)
-    Path(args.out).write_text(text)
+    (HERE / "results.md").write_text(text)
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    if START in content and END in content:
+        before, rest = content.split(START, 1)
+        _, after = rest.split(END, 1)
+        readme.write_text(f"{before}{START}\n{text}{END}{after}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 F = TypeVar("F", bound=Callable[..., Any])
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100}
 EXAMPLE_SHAPE = (64, 3, 3, 3)
 
 
@@ -120,7 +119,7 @@ def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callab
 
 def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> Callable[[F], F]:
     def decorate(f: F) -> F:
-        f = click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+        f = click.option("-o", "--output", type=click.Path(allow_dash=True), default=None,
                          help="Write the formatted data to this file (atomically); - is stdout.")(f)
         f = click.option("-f", "--format", "fmt", type=click.Choice(formats), default="table",
                          show_default=True, help="Output format.")(f)
@@ -161,6 +160,10 @@ def err_console() -> Console:
 
 def write_atomic(path: str, text: str) -> None:
     """Write via a temporary file in the same folder and rename, so no half file is ever seen."""
+    import tempfile
+
+    if os.path.isdir(path):
+        raise KaimingError(f"cannot write {path!r}: it is a directory; give a file path with -o.")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     try:
         fd, tmp = tempfile.mkstemp(prefix=".kaiming-", dir=folder)
@@ -440,7 +443,7 @@ def parse_tests(value: str) -> tuple[str, ...]:
               help="Tests to run (also: ad).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker threads [default: the usable cores].")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Draw a histogram with the theoretical density and a Q-Q plot to this PNG.")
 @output_options()
 @click.pass_context
@@ -486,6 +489,22 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script.
+
+    \b
+    eval "$(kaiming completion bash)"        # in ~/.bashrc
+    kaiming completion fish > ~/.config/fish/completions/kaiming.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # click ships all three
+    click.echo(cls(cli, {}, "kaiming", "_KAIMING_COMPLETE").source())
+
+
 # --------------------------------------------------------------------------- verify
 
 SPEC_PARAMS = ("layout", "mode", "nonlinearity", "negative_slope", "distribution")
@@ -500,9 +519,9 @@ def _given(ctx: click.Context, name: str) -> bool:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @spec_options(with_shape=False)
-@click.option("--rules", type=click.Path(dir_okay=False), default=None,
+@click.option("--rules", type=click.Path(), default=None,
               help="TOML rules file ([[rule]] tables); overrides pyproject.toml.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--config", "config_path", type=click.Path(), default=None,
               help="Read [tool.kaiming] from this pyproject.toml instead of searching upwards.")
 @click.option("--no-config", is_flag=True, help="Ignore pyproject.toml.")
 @click.option("--tensor", "tensor_globs", multiple=True, metavar="GLOB",
@@ -518,7 +537,7 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="Tests to run per tensor (also: ad).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads.")
 @click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
@@ -650,7 +669,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
 @click.option("--spatial", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Height = width of the feature maps with --conv.")
 @click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of data and weights.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Also draw the std per layer to this PNG (needs kaiming[plot]).")
 @output_options()
 @click.pass_context

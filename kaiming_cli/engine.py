@@ -21,7 +21,11 @@ from .summary import EMPTY, Summary, merge, summarize
 CHUNK = 1 << 20
 
 Producer = Callable[[int, int, int], np.ndarray]
-"""``produce(index, start, stop)`` returns the values of elements ``start:stop`` (1-D)."""
+"""``produce(index, start, stop)`` returns the values of elements ``start:stop`` (1-D).
+
+The array may be a per-thread buffer that the next call in the same thread overwrites: use it
+before asking for the next chunk, and copy what must be kept.
+"""
 
 
 def default_jobs() -> int:

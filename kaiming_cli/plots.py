@@ -34,6 +34,8 @@ def _save(fig: Any, path: str) -> None:
     import os
     import tempfile
 
+    if os.path.isdir(path):
+        raise InputError(f"cannot write {path}: it is a directory; give a .png file path.")
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".kaiming-", suffix=".png", dir=folder)
@@ -46,6 +48,8 @@ def _save(fig: Any, path: str) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}; choose a writable location.") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import struct
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -106,9 +107,15 @@ def pread_opener(path: str, offset: int, dtype: str, disk: np.dtype | None = Non
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
             raise InputError(f"cannot open {path}: {exc.strerror}.") from None
+        local = threading.local()
 
         def produce(_i: int, start: int, stop: int) -> np.ndarray:
-            buf = np.empty(stop - start, dtype=disk)
+            # one buffer per worker thread, reused: a fresh 4 MB array per chunk costs ~1000
+            # page faults (measured: 0.27 s instead of 0.10 s to read 1 GiB from the page cache)
+            cached = getattr(local, "buf", None)
+            if cached is None or cached.size < stop - start:
+                cached = local.buf = np.empty(stop - start, dtype=disk)
+            buf = cached[: stop - start]
             want = buf.nbytes
             got = 0
             view = memoryview(buf).cast("B")  # type: ignore[arg-type,unused-ignore]
@@ -146,8 +153,10 @@ def stream_opener(make_stream: Callable[[], Any], skip: int, dtype: str, path: s
 def _read_exact(stream: Any, n: int, path: str) -> bytes:
     try:
         data = stream.read(n)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path} is corrupt: {exc}.") from None
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # zlib.error, lzma.LZMAError, BadZipFile (CRC), EOFError, ...
+        raise InputError(f"{path} is corrupt: {type(exc).__name__}: {exc}.") from None
     if len(data) != n:
         raise InputError(f"{path} is truncated: a member ends before its header says it does.")
     return bytes(data)
@@ -451,7 +460,20 @@ def _torch_source(path: str, name: str, tensor: Any, torch: Any) -> TensorSource
 # --------------------------------------------------------------------------- dispatch
 
 def read_path(path: str) -> list[TensorSource]:
-    """Every tensor in a file, a sharded folder or an index; ``InputError`` for anything unusable."""
+    """Every tensor in a file, a sharded folder or an index; ``InputError`` for anything unusable.
+
+    This is the boundary for hostile input: whatever a parser raises on a corrupt file becomes
+    one ``InputError`` line, never a traceback.
+    """
+    try:
+        return _read_path(path)
+    except (InputError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise InputError(f"{path} is corrupt or unreadable ({type(exc).__name__}: {str(exc)[:160]}).") from None
+
+
+def _read_path(path: str) -> list[TensorSource]:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{path} does not exist.")

@@ -126,6 +126,20 @@ def _power_summary(x: np.ndarray, work: type[np.floating[Any]]) -> Summary | Non
     if not math.isfinite(c):
         return None
     pivot = work(c)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected below and redone in float64
+        s1, s2, s3, s4, lo, hi = _block_sums(x, pivot, work, n)
+    if not math.isfinite(s1 + s2 + s3 + s4):
+        return None
+    c = float(pivot)
+    mean_d = s1 / n
+    m2 = max(0.0, s2 - n * mean_d**2)
+    m3 = s3 - 3 * mean_d * s2 + 2 * n * mean_d**3
+    m4 = max(0.0, s4 - 4 * mean_d * s3 + 6 * mean_d**2 * s2 - 3 * n * mean_d**4)
+    return Summary(n=n, mean=c + mean_d, m2=m2, m3=m3, m4=m4, min=lo, max=hi)
+
+
+def _block_sums(x: np.ndarray, pivot: np.floating[Any], work: type[np.floating[Any]],
+                n: int) -> tuple[float, float, float, float, float, float]:
     size = min(BLOCK, n)
     d_buf, q_buf, t_buf = np.empty(size, work), np.empty(size, work), np.empty(size, work)
     s1 = s2 = s3 = s4 = 0.0
@@ -143,14 +157,7 @@ def _power_summary(x: np.ndarray, work: type[np.floating[Any]]) -> Summary | Non
         np.multiply(q, q, out=t)
         s4 += float(t.sum())
         lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
-    if not math.isfinite(s1 + s2 + s3 + s4):
-        return None
-    c = float(pivot)
-    mean_d = s1 / n
-    m2 = max(0.0, s2 - n * mean_d**2)
-    m3 = s3 - 3 * mean_d * s2 + 2 * n * mean_d**3
-    m4 = max(0.0, s4 - 4 * mean_d * s3 + 6 * mean_d**2 * s2 - 3 * n * mean_d**4)
-    return Summary(n=n, mean=c + mean_d, m2=m2, m3=m3, m4=m4, min=lo, max=hi)
+    return s1, s2, s3, s4, lo, hi
 
 
 def _summarize_nonfinite(x: np.ndarray) -> Summary:

@@ -1,0 +1,164 @@
+"""Faults: interruption, unwritable outputs, vanishing files; and a matrix of bad inputs."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kaiming_cli.cli import cli
+
+
+def _big_npy(path: Path, n: int) -> None:
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n // 1000, 1000))
+    rng = np.random.default_rng(0)
+    for i in range(0, arr.shape[0], 1000):
+        arr[i:i + 1000] = rng.standard_normal((min(1000, arr.shape[0] - i), 1000), dtype=np.float32) * 0.04
+    arr.flush()
+    del arr
+
+
+def _opened(pid: int, target: Path) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(target) for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_verify_exits_130_and_leaves_no_output(tmp_path: Path) -> None:
+    data, out = tmp_path / "big.npy", tmp_path / "report.json"
+    _big_npy(data, 60_000_000)
+    cmd = [sys.executable, "-m", "kaiming_cli", "verify", str(data), "--no-config", "-j", "1", "-f", "json",
+           "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not _opened(proc.pid, data) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrupted" in err
+    assert not out.exists() and not list(tmp_path.glob(".kaiming-*"))
+
+
+def test_interrupt_in_verify_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kaiming_cli.verify as verify_module
+
+    np.save(tmp_path / "w.npy", np.zeros((4, 4), np.float32))
+
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify_module, "verify_sources", interrupted)
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "w.npy"), "-o", str(out)])
+    assert result.exit_code == 130 and not out.exists()
+
+
+def test_output_is_a_directory(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["std", "--shape", "4,4", "-o", str(tmp_path)])
+    assert result.exit_code == 3 and "is a directory" in result.stderr
+
+
+def test_plot_is_a_directory(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    result = CliRunner().invoke(cli, ["propagate", "--depth", "2", "--width", "4", "--plot", str(tmp_path)])
+    assert result.exit_code == 3 and "is a directory" in result.stderr
+
+
+def test_rules_is_a_directory(tmp_path: Path) -> None:
+    np.save(tmp_path / "w.npy", np.zeros((4, 4), np.float32))
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "w.npy"), "--rules", str(tmp_path)])
+    assert result.exit_code == 3 and "Traceback" not in result.stderr
+
+
+def test_read_only_file_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def erofs(*_a: object, **_k: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", erofs)
+    result = CliRunner().invoke(cli, ["std", "--shape", "4,4", "-o", str(tmp_path / "x.txt")])
+    assert result.exit_code == 3 and "Read-only file system" in result.stderr
+
+
+def test_unwritable_folder(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        target = Path("/proc/kaiming-cannot-write-here.json")  # not even root can create files in /proc
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "x.json"
+    result = CliRunner().invoke(cli, ["std", "--shape", "4,4", "-f", "json", "-o", str(target)])
+    assert result.exit_code == 3 and "cannot write" in result.stderr
+
+
+def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kaiming_cli.readers as readers
+
+    for name in ("a", "b"):
+        np.save(tmp_path / f"{name}.npy", np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32))
+    real = readers.read_path
+
+    def read_then_vanish(path: str) -> list:
+        sources = real(path)
+        if path.endswith("b.npy"):
+            os.unlink(path)  # listed, then gone before its data is read
+        return sources
+
+    monkeypatch.setattr(readers, "read_path", read_then_vanish)
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "a.npy"), str(tmp_path / "b.npy")])
+    assert result.exit_code == 3 and "b.npy" in result.stderr and "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- the matrix
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad")
+    (root / "corrupt.safetensors").write_bytes(b"\xff" * 64)
+    (root / "text.npy").write_text("not numpy")
+    (root / "empty.npz").write_bytes(b"")
+    (root / "dir").mkdir()
+    return {"corrupt": str(root / "corrupt.safetensors"), "text": str(root / "text.npy"),
+            "empty": str(root / "empty.npz"), "dir": str(root / "dir"), "missing": str(root / "missing.pt")}
+
+
+BAD_OPTIONS = [["--shape", "64,,3"], ["--shape", "0"], ["--nonlinearity", "gelu"], ["-a", "-1"], ["--alpha", "2"],
+               ["--layout", "paddle"], ["--mode", "fan"], ["--distribution", "cauchy"], ["--bogus"], ["-f", "xml"]]
+SHAPED = ["std", "check", "explain"]
+
+
+@pytest.mark.parametrize("command", SHAPED + ["fan"])
+@pytest.mark.parametrize("bad", BAD_OPTIONS, ids=lambda b: " ".join(b))
+def test_matrix_bad_options(command: str, bad: list[str]) -> None:
+    args = [command, *(["--shape", "4,4"] if "--shape" not in bad else []), *bad]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (0, 2), (args, result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("command", ["verify", "identify"])
+@pytest.mark.parametrize("kind", ["corrupt", "text", "empty", "dir", "missing"])
+def test_matrix_bad_files(command: str, kind: str, bad_files: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, [command, bad_files[kind]])
+    assert result.exit_code == 3, (command, kind, result.stderr)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["gain", "Relu"], ["gain", "leaky_relu", "-a", "nan"], ["propagate", "--conv", "4"],
+                                  ["propagate", "--depth", "0"], ["verify"], ["identify"], ["completion", "tcsh"],
+                                  ["nope"], ["check", "--shape", "4,4", "--samples", "-3"]])
+def test_matrix_other_usage_errors(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
