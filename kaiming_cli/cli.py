@@ -214,6 +214,12 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str) 
         make_console(ctx).print(content)
 
 
+def emit_as(ctx: click.Context, output: str | None, fmt: str,
+            renderers: dict[str, Callable[[], RenderableType | str]]) -> None:
+    """Render only the format asked for (each renderer is a thunk), then ``emit`` it."""
+    emit(ctx, output, renderers[fmt]())
+
+
 # --------------------------------------------------------------------------- the group
 
 class KaimingGroup(click.Group):
@@ -271,12 +277,10 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
     from . import render
 
-    if fmt == "json":
-        emit(ctx, output, render.to_json(spec.to_dict()))
-    elif fmt == "markdown":
-        emit(ctx, output, render.spec_markdown(spec))
-    else:
-        emit(ctx, output, render.spec_table(spec))
+    emit_as(ctx, output, fmt, {"json": lambda: render.to_json(spec.to_dict()),
+                               "markdown": lambda: render.spec_markdown(spec),
+                               "table": lambda: render.spec_table(spec)})
+    if fmt == "table":
         notes_to_stderr(spec.notes)
 
 
@@ -478,12 +482,9 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
         verdict = "PASS" if result.passed else "FAIL"
         distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
         click.echo(f"wrote {plot_path}", err=True)
-    if fmt == "json":
-        emit(ctx, output, render.to_json(result.to_dict()))
-    elif fmt == "markdown":
-        emit(ctx, output, render.check_markdown(result))
-    else:
-        emit(ctx, output, render.check_renderable(result))
+    emit_as(ctx, output, fmt, {"json": lambda: render.to_json(result.to_dict()),
+                               "markdown": lambda: render.check_markdown(result),
+                               "table": lambda: render.check_renderable(result)})
     if fmt != "table" or (output and output != "-"):
         click.echo(render.verdict_line(result), err=True)
     ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
@@ -579,14 +580,13 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     with progress_bar(sum(s.nbytes for s in sources)) as advance:
         result = verify_sources(sources, config, fallback, options, alpha=alpha, correction=correction, seed=seed,
                                 jobs=jobs, tests=tests, progress=advance)
-    renderers: dict[str, Callable[[], RenderableType | str]] = {
+    emit_as(ctx, output, fmt, {
         "json": lambda: render.to_json(result.to_dict()),
         "markdown": lambda: render.verify_markdown(result, detail),
         "junit": lambda: render.verify_junit(result),
         "github": lambda: render.verify_github(result),
         "table": lambda: render.verify_renderable(result, detail),
-    }
-    emit(ctx, output, renderers[fmt]())
+    })
     if plot_path:
         from .verify import plot_failures
 
@@ -644,13 +644,11 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(one, sources))
     summary = group_summary(results)
-    if fmt == "json":
-        emit(ctx, output, render.to_json({"layout": layout or "torch", "alpha": alpha, "summary": summary,
-                                          "tensors": [r.to_dict(top) for r in results]}))
-    elif fmt == "markdown":
-        emit(ctx, output, render.identify_markdown(results, summary))
-    else:
-        emit(ctx, output, render.identify_renderable(results, summary))
+    emit_as(ctx, output, fmt, {
+        "json": lambda: render.to_json({"layout": layout or "torch", "alpha": alpha, "summary": summary,
+                                        "tensors": [r.to_dict(top) for r in results]}),
+        "markdown": lambda: render.identify_markdown(results, summary),
+        "table": lambda: render.identify_renderable(results, summary)})
     click.echo(f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown", err=True)
 
 
@@ -696,12 +694,9 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
 
         propagate_png(result, plot_path)
         click.echo(f"wrote {plot_path}", err=True)
-    if fmt == "json":
-        emit(ctx, output, render.to_json(result.to_dict()))
-    elif fmt == "markdown":
-        emit(ctx, output, render.propagate_markdown(result))
-    else:
-        emit(ctx, output, render.propagate_renderable(result))
+    emit_as(ctx, output, fmt, {"json": lambda: render.to_json(result.to_dict()),
+                               "markdown": lambda: render.propagate_markdown(result),
+                               "table": lambda: render.propagate_renderable(result)})
 
 
 class progress_bar:

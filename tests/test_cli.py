@@ -172,3 +172,28 @@ class TestBadInput:
         assert run(runner, "std", "--shape", "64,,3")[0] == 2
         assert run(runner, "gain", "gelu")[0] == 2
         assert run(runner, "fan", "--shape", "5")[0] == 2
+
+
+def test_check_backend_torch_cli(runner: CliRunner) -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    code, out, _ = run(runner, "check", *HEADLINE, "--backend", "torch", "-f", "json")
+    doc = as_json(out)
+    assert code == 0 and doc["backend"] == "torch" and torch.__version__ in doc["backend_info"]
+    assert "kaiming_normal_(w, mode='fan_out', nonlinearity='relu')" in doc["backend_info"]
+
+
+def test_progress_bar_only_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from kaiming_cli.cli import progress_bar
+
+    with progress_bar(1 << 40) as advance:
+        assert advance is None  # pytest's stderr is not a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with progress_bar(1 << 40) as advance:
+        assert callable(advance)
+        advance(1000)
+    with progress_bar(10) as advance:
+        assert advance is None  # small runs need no bar

@@ -194,3 +194,10 @@ def test_holm_controls_the_run_false_alarm_rate() -> None:
     upper = st.binom(seeds, alpha).isf(1e-4)
     assert red["holm"] <= upper
     assert red["none"] > upper  # ~1 - (1 - 0.05)^24 = 71% of runs flag something without correction
+
+
+def test_jobs_do_not_change_verify(model_dir: Path) -> None:
+    args = [str(model_dir / "model-bf16.safetensors"), "--rules", str(model_dir / "rules.toml")]
+    one = CliRunner().invoke(cli, ["verify", *args, "-f", "json", "--jobs", "1"]).stdout
+    two = CliRunner().invoke(cli, ["verify", *args, "-f", "json", "--jobs", "2"]).stdout
+    assert one == two and json.loads(one)["passed"]
