@@ -556,7 +556,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     import fnmatch
     from pathlib import Path
 
-    preload("numpy", "scipy.special", "rich.table")
+    preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from . import render
     from .config import Rule, resolve_config
     from .readers import read_path
@@ -621,11 +621,10 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     kaiming identify flax_params.npz --layout jax --top 3 -f json
     """
     import fnmatch
-    from concurrent.futures import ThreadPoolExecutor
 
-    preload("numpy", "scipy.special", "rich.table")
+    preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from . import render
-    from .engine import default_jobs
+    from .engine import default_jobs, map_parallel
     from .identify import group_summary, identify_source
     from .readers import read_path
 
@@ -638,11 +637,11 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     shapes = {(s.file, s.name): s.shape for s in sources}
 
     def one(source: Any) -> Any:
-        return identify_source(source, layout=layout or "torch", alpha=alpha, seed=seed, jobs=workers,
+        return identify_source(source, layout=layout or "torch", alpha=alpha, seed=seed,
+                               jobs=1 if len(sources) > 1 else workers,
                                bias_fan_in=sibling_fan_in(source, shapes, layout or "torch"))
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, sources))
+    results = map_parallel(one, sources, workers, forkable=all(s.forkable for s in sources))
     summary = group_summary(results)
     emit_as(ctx, output, fmt, {
         "json": lambda: render.to_json({"layout": layout or "torch", "alpha": alpha, "summary": summary,

@@ -79,6 +79,8 @@ class TensorSource:
     open: Callable[[], tuple[Producer, bool, Callable[[], None]]] = field(repr=False)  # an Opener
     """Returns (producer, sequential, close)."""
     error: str | None = None
+    forkable: bool = True
+    """False when reading needs torch (forked children must not touch torch's thread pools)."""
 
     @property
     def numel(self) -> int:
@@ -441,7 +443,7 @@ def _torch_source(path: str, name: str, tensor: Any, torch: Any) -> TensorSource
     shape = tuple(int(d) for d in tensor.shape)
     if dtype is None:
         return TensorSource(path, name, shape, str(tensor.dtype), _no_open,
-                            error=f"dtype {tensor.dtype} is not supported")
+                            error=f"dtype {tensor.dtype} is not supported", forkable=False)
 
     def open_() -> tuple[Producer, bool, Callable[[], None]]:
         flat = tensor.detach().reshape(-1)
@@ -454,7 +456,7 @@ def _torch_source(path: str, name: str, tensor: Any, torch: Any) -> TensorSource
 
         return produce, False, lambda: None
 
-    return TensorSource(path, name, shape, dtype, open_)
+    return TensorSource(path, name, shape, dtype, open_, forkable=False)
 
 
 # --------------------------------------------------------------------------- dispatch

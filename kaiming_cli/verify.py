@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 from .battery import DEFAULT_TESTS, FLOAT32_REL_EPS, KS_MAX_SAMPLES, TestResult, run_battery
 from .check import Empirical, histogram_counts, law_of
 from .config import Config, Rule, first_match
-from .engine import default_jobs, scan, subsample_positions
+from .engine import default_jobs, map_parallel, scan, subsample_positions
 from .errors import InputError
 from .readers import TensorSource, is_float, mantissa_bits
 from .spec import InitSpec, make_spec
@@ -277,18 +276,22 @@ def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Ru
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
                    progress: Callable[[int], None] | None = None) -> VerifyResult:
     jobs = jobs or default_jobs()
+    many = jobs > 1 and len(sources) > 1
+    forkable = all(s.forkable for s in sources)
 
     def one(source: TensorSource) -> TensorResult:
-        return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
-                             jobs=jobs, max_ks=max_ks, tests=tests, progress=progress)
-
-    if jobs > 1 and len(sources) > 1:
-        # tensors in parallel too, so one tensor's tests overlap the next one's reading; every
+        # tensors in parallel (each read by one worker), or one tensor's chunks in parallel; every
         # result depends only on (seed, tensor), never on the scheduling
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(one, sources))
-    else:
-        results = [one(s) for s in sources]
+        return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
+                             jobs=1 if many else jobs, max_ks=max_ks, tests=tests,
+                             progress=None if many and forkable else progress)
+
+    if many and forkable:
+        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
+
+    results = map_parallel(one, sources, jobs, forkable=forkable)
+    if many and forkable and progress is not None:
+        progress(sum(s.numel for s in sources))
     return finalize(results, alpha, correction)
 
 

@@ -50,6 +50,38 @@ def test_ctrl_c_during_verify_exits_130_and_leaves_no_output(tmp_path: Path) -> 
     assert not out.exists() and not list(tmp_path.glob(".kaiming-*"))
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_worker_processes(tmp_path: Path) -> None:
+    """With --jobs 2 over several files the work runs in forked workers: Ctrl-C still ends in 130."""
+    files = [tmp_path / f"part{i}.npy" for i in range(3)]
+    for f in files:
+        _big_npy(f, 30_000_000)
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "kaiming_cli", "verify", *map(str, files), "--no-config", "-j", "2", "-f", "json",
+           "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not _children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    time.sleep(0.1)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert workers, "no worker process was started"
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and not out.exists()
+    time.sleep(0.2)
+    assert not any(os.path.exists(f"/proc/{w}") and "zombie" not in open(f"/proc/{w}/status").read().lower()
+                   for w in workers), "worker processes outlived the interrupt"
+
+
 def test_interrupt_in_verify_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import kaiming_cli.verify as verify_module
 
