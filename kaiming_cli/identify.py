@@ -26,6 +26,7 @@ from .laws import Law
 from .readers import TensorSource, is_float
 from .spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 from .summary import Summary
+from .verify import rel_eps_for, scan_source
 
 LN100 = math.log(100.0)
 #: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
@@ -251,8 +252,6 @@ HOPELESS_FACTOR = 100
 
 def identify_source(source: TensorSource, *, layout: str = "torch", alpha: float = 1e-3, seed: int = 0,
                     jobs: int = 1, max_ks: int = KS_MAX_SAMPLES, bias_fan_in: int | None = None) -> IdentifyResult:
-    from .verify import rel_eps_for, scan_source
-
     base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape, "dtype": source.dtype}
     if source.error:
         return IdentifyResult(**base, verdict="skipped", reason=source.error)
