@@ -117,10 +117,11 @@ def fmt_time(t: float) -> str:
 
 
 def table(rows: list[Row]) -> list[str]:
-    lines = ["| work | compared with | kaiming | other | speed-up | kaiming RSS | other RSS | memory ratio | target |",
+    lines = ["| work | compared with | kaiming | other | time ratio | kaiming RSS | other RSS | RSS ratio | target |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for work, other, t_k, t_o, m_k, m_o, target in rows:
-        lines.append(f"| {work} | {other} | {fmt_time(t_k)} | {fmt_time(t_o)} | {t_o / t_k:.1f}x | {m_k:.0f} MB | "
+        ratio = f"{t_k / t_o:.2f}x the floor" if "floor" in other else f"{t_o / t_k:.1f}x faster"
+        lines.append(f"| {work} | {other} | {fmt_time(t_k)} | {fmt_time(t_o)} | {ratio} | {m_k:.0f} MB | "
                      f"{m_o:.0f} MB | {m_o / m_k:.1f}x | {target} |")
     return lines
 
