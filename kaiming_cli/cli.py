@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -175,7 +176,7 @@ def write_atomic(path: str, text: str) -> None:
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException as exc:
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise KaimingError(f"cannot write {path!r}: {exc.strerror}; choose a writable location with -o.") from None
@@ -187,14 +188,6 @@ def file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def emit(ctx: click.Context, output: str | None, content: RenderableType | str) -> None:

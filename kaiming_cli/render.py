@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .spec import InitSpec
@@ -256,8 +256,6 @@ def check_markdown(result: CheckResult) -> str:
     out.append(f"**{verdict_line(result)}**\n")
     return "\n".join(out)
 
-
-Renderer = Callable[[Any], "RenderableType | str"]
 
 
 # --------------------------------------------------------------------------- verify
