@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
@@ -160,34 +159,14 @@ def err_console() -> Console:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file in the same folder and rename, so no half file is ever seen."""
-    import tempfile
+    """Write text atomically (see ``files.atomic_write``)."""
+    from .files import atomic_write
 
-    if os.path.isdir(path):
-        raise KaimingError(f"cannot write {path!r}: it is a directory; give a file path with -o.")
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".kaiming-", dir=folder)
-    except OSError as exc:
-        raise KaimingError(f"cannot write {path!r}: {exc.strerror}; choose a writable location with -o.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise KaimingError(f"cannot write {path!r}: {exc.strerror}; choose a writable location with -o.") from None
-        raise
 
-
-def file_mode() -> int:
-    """The mode a plain open() would give a new file (mkstemp's 0600 is too private)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+    atomic_write(path, write, "choose a writable location with -o")
 
 
 def emit(ctx: click.Context, output: str | None, content: RenderableType | str) -> None:
@@ -454,7 +433,7 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
     kaiming check --shape 256,128 --distribution uniform --backend torch -f json
     """
-    preload("scipy.special", "rich.table")
+    preload("scipy.special", *(["rich.table"] if fmt == "table" else []))
     from . import render
     from .check import run_check
 

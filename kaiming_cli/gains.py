@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 #: Slope that ``calculate_gain('leaky_relu')`` uses when no param is given.
 CALCULATE_GAIN_DEFAULT_SLOPE = 0.01
-#: Slope that ``kaiming_normal_``/``kaiming_uniform_`` pass by default (``a=0``).
-KAIMING_DEFAULT_SLOPE = 0.0
 #: ``nn.Linear``/``nn.Conv*`` default: ``kaiming_uniform_(w, a=math.sqrt(5))``.
 TORCH_DEFAULT_LAYER_SLOPE = math.sqrt(5.0)
 

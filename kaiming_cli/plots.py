@@ -31,28 +31,9 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str) -> None:
-    import os
-    import tempfile
+    from .files import atomic_write
 
-    if os.path.isdir(path):
-        raise InputError(f"cannot write {path}: it is a directory; give a .png file path.")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".kaiming-", suffix=".png", dir=folder)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}; choose a writable location.") from None
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100, format="png")
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}; choose a writable location.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), "choose a writable .png path")
 
 
 def propagate_png(result: PropagateResult, path: str) -> None:

@@ -65,6 +65,8 @@ def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
 
 
 Producer = Callable[[int, int, int], np.ndarray]
+Opener = Callable[[], tuple[Producer, bool, Callable[[], None]]]
+"""Opens a tensor for reading: (producer, sequential, close)."""
 
 
 @dataclass
@@ -76,8 +78,7 @@ class TensorSource:
     shape: tuple[int, ...]
     dtype: str
     """Canonical name (float32, bfloat16, ...); unsupported ones are kept, with ``error`` set."""
-    open: Callable[[], tuple[Producer, bool, Callable[[], None]]] = field(repr=False)  # an Opener
-    """Returns (producer, sequential, close)."""
+    open: Opener = field(repr=False)
     error: str | None = None
     forkable: bool = True
     """False when reading needs torch (forked children must not touch torch's thread pools)."""
@@ -93,9 +94,6 @@ class TensorSource:
 
 
 # --------------------------------------------------------------------------- raw readers
-
-Opener = Callable[[], tuple[Producer, bool, Callable[[], None]]]
-
 
 def pread_opener(path: str, offset: int, dtype: str, disk: np.dtype | None = None) -> Opener:
     """Chunks read with ``os.preadv`` at absolute offsets: random access, safe across threads.
