@@ -26,30 +26,6 @@ def _big_npy(path: Path, n: int) -> None:
     del arr
 
 
-def _opened(pid: int, target: Path) -> bool:
-    try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(target) for fd in os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return False
-
-
-@pytest.mark.slow
-def test_ctrl_c_during_verify_exits_130_and_leaves_no_output(tmp_path: Path) -> None:
-    data, out = tmp_path / "big.npy", tmp_path / "report.json"
-    _big_npy(data, 60_000_000)
-    cmd = [sys.executable, "-m", "kaiming_cli", "verify", str(data), "--no-config", "-j", "1", "-f", "json",
-           "-o", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not _opened(proc.pid, data) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "Interrupted" in err
-    assert not out.exists() and not list(tmp_path.glob(".kaiming-*"))
-
-
 def _children(pid: int) -> list[int]:
     try:
         return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
@@ -57,29 +33,77 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+# The child reads through a slowed ``os.preadv`` that leaves a marker on its first call, so the
+# signal lands while a read is certainly in progress, however fast the disk (a race CI once lost).
+_SLOW_READER = """
+import os, sys, time
+marker, pause = sys.argv[1], float(sys.argv[2])
+real = os.preadv
+def slow(fd, buffers, offset):
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+    time.sleep(pause)
+    return real(fd, buffers, offset)
+os.preadv = slow
+sys.argv = ["kaiming", *sys.argv[3:]]
+from kaiming_cli.cli import main
+main()
+"""
+
+
+def _interrupt_mid_read(tmp_path: Path, args: list[str]) -> tuple[subprocess.Popen[str], str, list[int]]:
+    """Start ``kaiming args`` with slowed reads, wait for its first read, then send SIGINT.
+
+    Returns the process, its stderr and the child processes it had when the signal was sent."""
+    marker = tmp_path / "first-read"
+    cmd = [sys.executable, "-c", _SLOW_READER, str(marker), "0.25", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    assert marker.exists(), "the child never started reading: " + (proc.stderr.read() if proc.poll() is not None
+                                                                   and proc.stderr else "timeout")
+    children = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc, err, children
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_verify_exits_130_and_leaves_no_output(tmp_path: Path) -> None:
+    data, out = tmp_path / "big.npy", tmp_path / "report.json"
+    _big_npy(data, 8_000_000)  # 8 chunks of 0.25 s each: the interrupt always lands mid-run
+    proc, err, _ = _interrupt_mid_read(tmp_path, ["verify", str(data), "--no-config", "-j", "1", "-f", "json",
+                                               "-o", str(out)])
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrupted" in err
+    assert not out.exists() and not list(tmp_path.glob(".kaiming-*"))
+
+
 @pytest.mark.slow
 def test_ctrl_c_with_worker_processes(tmp_path: Path) -> None:
     """With --jobs 2 over several files the work runs in forked workers: Ctrl-C still ends in 130."""
     files = [tmp_path / f"part{i}.npy" for i in range(3)]
     for f in files:
-        _big_npy(f, 30_000_000)
+        _big_npy(f, 4_000_000)
     out = tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "kaiming_cli", "verify", *map(str, files), "--no-config", "-j", "2", "-f", "json",
-           "-o", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not _children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    time.sleep(0.1)
-    workers = _children(proc.pid)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    proc, err, workers = _interrupt_mid_read(tmp_path, ["verify", *map(str, files), "--no-config", "-j", "2",
+                                                        "-f", "json", "-o", str(out)])
     assert workers, "no worker process was started"
     assert proc.returncode == 130, err
     assert "Traceback" not in err and not out.exists()
-    time.sleep(0.2)
-    assert not any(os.path.exists(f"/proc/{w}") and "zombie" not in open(f"/proc/{w}/status").read().lower()
-                   for w in workers), "worker processes outlived the interrupt"
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(_alive(w) for w in workers), "worker processes outlived the interrupt"
+
+
+def _alive(pid: int) -> bool:
+    """A process that still runs (a zombie waiting to be reaped by init does not count)."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
 
 
 def test_interrupt_in_verify_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +166,7 @@ def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         np.save(tmp_path / f"{name}.npy", np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32))
     real = readers.read_path
 
-    def read_then_vanish(path: str) -> list:
+    def read_then_vanish(path: str) -> list[readers.TensorSource]:
         sources = real(path)
         if path.endswith("b.npy"):
             os.unlink(path)  # listed, then gone before its data is read
