@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +46,20 @@ def test_core_never_imports_click_or_rich(module: str) -> None:
 
 def test_render_does_not_import_click() -> None:
     assert "click" not in _modules_after("import kaiming_cli.render")
+
+
+def test_verify_of_small_tensors_does_not_import_scipy_stats(tmp_path: Path) -> None:
+    """Small tensors (n < 100) take the exact KS law; it must not cost the ~0.6 s of scipy.stats."""
+    import numpy as np
+
+    path = tmp_path / "small.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((8, 8)).astype(np.float32) * 0.5)
+    code = ("from kaiming_cli.cli import cli\n"
+            f"try:\n    cli.main(['verify', {str(path)!r}, '--no-config', '-f', 'json'], standalone_mode=False)\n"
+            "except SystemExit:\n    pass")
+    loaded = _modules_after(code)
+    assert "kaiming_cli.battery" in loaded and "scipy.special" in loaded  # the battery really ran
+    assert "scipy.stats" not in loaded
 
 
 def test_std_answers_fast() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from kaiming_cli.battery import ad_inf_cdf, ks_test, run_battery
+from kaiming_cli.battery import ad_inf_cdf, kolmogorov_sf_exact, ks_test, run_battery
 from kaiming_cli.check import run_check
 from kaiming_cli.engine import scan
 from kaiming_cli.laws import Law
@@ -70,6 +70,21 @@ def test_ks_small_n_is_exact() -> None:
     d, p, _ = ks_test(Law("normal", 1.0), x)
     ref = st.kstest(x, "norm", method="exact")
     assert (d, p) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 10, 17, 31, 50, 64, 99, 100, 139])
+def test_exact_ks_law_matches_scipy_kstwo(n: int) -> None:
+    """Every branch (closed forms, Durbin's matrix, 2*smirnov) against SciPy's exact ``kstwo``."""
+    grid = np.concatenate([np.linspace(1e-4, 1 - 1e-4, 997),
+                           [0.5 / n, 1 / n, min(1 - 1e-9, 1 / n + 1e-9), (n - 1) / n, 0.5, 2 / math.sqrt(n)]])
+    for d in grid[(grid > 0) & (grid < 1)]:
+        ours, ref = kolmogorov_sf_exact(n, float(d)), float(st.kstwo.sf(d, n))
+        assert ours == pytest.approx(ref, rel=1e-8, abs=1e-14), (n, d)
+
+
+def test_exact_ks_law_edges() -> None:
+    assert kolmogorov_sf_exact(10, 1.0) == 0.0 and kolmogorov_sf_exact(10, 0.04) == 1.0
+    assert kolmogorov_sf_exact(1, 0.75) == pytest.approx(0.5)  # one point: D = max(u, 1-u) >= 1/2
 
 
 def test_kurtosis_z_matches_scipy() -> None:
