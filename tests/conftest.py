@@ -4,6 +4,14 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+
+# Property tests are deterministic (fixed example order, no example database carried between runs)
+# and never fail on a wall-clock deadline: a loaded CI machine must not turn a pass into a fail.
+# `HYPOTHESIS_PROFILE=explore` searches with fresh random examples instead.
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture
