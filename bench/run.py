@@ -54,22 +54,6 @@ for name, w in load_file(sys.argv[1]).items():
 
 FLOOR = """
 import sys, json, struct, numpy as np
-path = sys.argv[1]
-with open(path, 'rb') as f:
-    n = struct.unpack('<Q', f.read(8))[0]
-    header = json.loads(f.read(n))
-data = np.memmap(path, dtype=np.uint8, mode='r', offset=8 + n)
-total = 0.0
-for name, entry in header.items():
-    if name != '__metadata__':
-        begin, end = entry['data_offsets']
-        total += float(np.sum(data[begin:end].view(np.float32), dtype=np.float64))
-print(total)
-"""
-
-FLOOR_MANY = """
-import sys, json, struct, numpy as np
-from multiprocessing import get_context
 
 def one(path):
     with open(path, 'rb') as f:
@@ -83,9 +67,11 @@ jobs, paths = int(sys.argv[1]), sys.argv[2:]
 if jobs == 1:
     print(sum(map(one, paths)))
 else:
+    from multiprocessing import get_context
     with get_context('fork').Pool(jobs) as pool:
         print(sum(pool.map(one, paths, chunksize=1)))
 """
+"""The floor: one plain numpy pass over every value of the files (``FLOOR jobs path...``)."""
 
 MEASURE = (
     "import os, subprocess, sys, time\n"
@@ -176,7 +162,7 @@ def main() -> None:
     # verify / identify on 1 GiB, page cache warm, against one np.sum pass over a memmap
     one_gib = OUT / "model-1g.safetensors"
     make_checkpoint(one_gib, 16, 4096)
-    t_floor, m_floor = median_of([PY, "-c", FLOOR, str(one_gib)], slow)
+    t_floor, m_floor = median_of([PY, "-c", FLOOR, "1", str(one_gib)], slow)
     for name in ("verify", "identify"):
         extra = ["--nonlinearity", "relu", "--no-config"] if name == "verify" else []
         t, m = median_of(KAIMING + [name, str(one_gib), *extra, "-f", "json"], slow)
@@ -197,8 +183,8 @@ def main() -> None:
     t1, m1 = median_of(many + ["--jobs", "1"], noisy)
     rows.append(("`verify` 10 files / 2 GB `--jobs 2`", "the same with `--jobs 1`", t2, t1, m2, m1, ">= 1.7x"))
     # what two processes gain on this machine for the plainest memory-bound pass: the ceiling above
-    f2, n2 = median_of([PY, "-c", FLOOR_MANY, "2", *map(str, shards)], noisy)
-    f1, n1 = median_of([PY, "-c", FLOOR_MANY, "1", *map(str, shards)], noisy)
+    f2, n2 = median_of([PY, "-c", FLOOR, "2", *map(str, shards)], noisy)
+    f1, n1 = median_of([PY, "-c", FLOOR, "1", *map(str, shards)], noisy)
     rows.append(("`np.sum` over the same 10 files, 2 processes", "the same, 1 process", f2, f1, n2, n1,
                  "(this machine's own 2-process scaling)"))
 
