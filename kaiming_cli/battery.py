@@ -162,11 +162,20 @@ def range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]
     return t, p, f"max|x|/std0 = {t:.2f} (two-sided; this max is {side})"
 
 
-def ks_test(law: Law, sample: np.ndarray) -> tuple[float, float, str]:
-    """One-sample KS against the exact null CDF; ``sample`` is float64, any order."""
-    m = sample.size
+Edf = tuple[np.ndarray, np.ndarray]
+"""The sorted subsample and the null CDF at each value: what the EDF tests (KS, AD) share."""
+
+
+def edf_points(law: Law, sample: np.ndarray) -> Edf:
+    """Sort once and evaluate the CDF once, however many EDF tests run (~4 ms per 1e5 sort)."""
     x = np.sort(sample)
-    u = law.cdf(x)
+    return x, law.cdf(x)
+
+
+def ks_test(law: Law, sample: np.ndarray, edf: Edf | None = None) -> tuple[float, float, str]:
+    """One-sample KS against the exact null CDF; ``sample`` is float64, any order."""
+    x, u = edf if edf is not None else edf_points(law, sample)
+    m = x.size
     i = np.arange(1, m + 1, dtype=np.float64) / m
     d_plus_all = i - u
     d_minus_all = u - (i - 1.0 / m)
@@ -268,9 +277,10 @@ def ad_inf_cdf(z: float) -> float:
     )
 
 
-def ad_test(law: Law, sample: np.ndarray) -> tuple[float, float, str]:
-    m = sample.size
-    u = np.clip(law.cdf(np.sort(sample)), 1e-300, 1 - 1e-16)
+def ad_test(law: Law, sample: np.ndarray, edf: Edf | None = None) -> tuple[float, float, str]:
+    _, cdf = edf if edf is not None else edf_points(law, sample)
+    m = cdf.size
+    u = np.clip(cdf, 1e-300, 1 - 1e-16)
     k = np.arange(1, m + 1, dtype=np.float64)
     a2 = float(-m - np.sum((2 * k - 1) * (np.log(u) + np.log1p(-u[::-1]))) / m)
     p = min(1.0, max(0.0, 1.0 - ad_inf_cdf(a2)))
@@ -289,6 +299,7 @@ def run_battery(
     raw: list[tuple[str, float, float, str]] = []
     notes: list[str] = []
     ci = (math.nan, math.nan)
+    edf: Edf | None = None
     if s.n_nan or s.n_inf:
         raw.append(("finite", float(s.n_nan + s.n_inf), 0.0,
                     f"{s.n_nan} NaN and {s.n_inf} infinite values"))
@@ -307,10 +318,9 @@ def run_battery(
                 stat, p, detail = kurtosis_test(law, s)
             elif name == "range":
                 stat, p, detail = range_test(law, s, rel_eps)
-            elif name == "ks":
-                stat, p, detail = ks_test(law, sample)
-            elif name == "ad":
-                stat, p, detail = ad_test(law, sample)
+            elif name in ("ks", "ad"):
+                edf = edf if edf is not None else edf_points(law, sample)
+                stat, p, detail = (ks_test if name == "ks" else ad_test)(law, sample, edf)
             else:
                 raise ValueError(f"unknown test {name!r}: choose from {', '.join(ALL_TESTS)}.")
             raw.append((name, float(stat), float(p), detail))
