@@ -1,0 +1,90 @@
+"""JSON of every command on the README's examples, to show that a refactor changed no output.
+
+    python bench/json_snapshot.py write DIR     # run the commands, store their JSON in DIR
+    python bench/json_snapshot.py compare DIR   # run them again; exit 1 if any document differs
+
+Documents are compared byte for byte after removing the ``kaiming_version`` value. The inputs are the
+test suite's torchvision-style model (tests/models.py) saved in every format, with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COMMANDS: dict[str, list[str]] = {
+    "std": ["std", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu"],
+    "std-uniform": ["std", "--shape", "256,128", "--distribution", "uniform"],
+    "std-keras": ["std", "--shape", "3,3,64,128", "--layout", "keras", "--distribution", "truncated_normal"],
+    "gain": ["gain"],
+    "fan": ["fan", "--shape", "64,3,3,3"],
+    "explain": ["explain", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu"],
+    "check": ["check", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu"],
+    "check-keras": ["check", "--shape", "3,3,64,128", "--layout", "keras", "--distribution", "truncated_normal"],
+    "check-wrong": ["check", "--shape", "256,128", "--distribution", "uniform", "-n", "100000", "--seed", "3",
+                    "--tests", "mean,std,kurtosis,range,ks,ad"],
+    "check-torch": ["check", "--shape", "256,128", "--backend", "torch", "-n", "100000"],
+    "verify-rules-pt": ["verify", "{pt}", "--rules", "{rules}"],
+    "verify-rules-st": ["verify", "{safetensors}", "--rules", "{rules}"],
+    "verify-rules-bf16": ["verify", "{bf16}", "--rules", "{rules}"],
+    "verify-rules-npz": ["verify", "{npz}", "--rules", "{rules}", "--correction", "bh"],
+    "verify-glob": ["verify", "{pt}", "--tensor", "*conv*.weight", "--mode", "fan_out", "--nonlinearity", "relu"],
+    "verify-wrong": ["verify", "{wrong}", "--rules", "{rules}"],
+    "identify": ["identify", "{safetensors}"],
+    "identify-top": ["identify", "{npz}", "--top", "3"],
+    "propagate": ["propagate", "--nonlinearity", "relu", "--depth", "20", "--width", "64"],
+    "propagate-conv": ["propagate", "--nonlinearity", "tanh", "--conv", "3", "--width", "16", "--depth", "8"],
+}
+VERSION = re.compile(r'"kaiming_version": "[^"]*"')
+
+
+def inputs(folder: Path) -> dict[str, str]:
+    from tests.models import save_all
+
+    paths = {k: str(v) for k, v in save_all(folder).items()}
+    wrong = folder / "wrong"
+    wrong.mkdir()
+    paths["wrong"] = str(save_all(wrong, wrong="conv1")["safetensors"])
+    paths["rules"] = str(folder / "rules.toml")
+    return paths
+
+
+def documents() -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = inputs(Path(tmp))
+        docs = {}
+        for name, args in COMMANDS.items():
+            argv = [a.format(**paths) for a in args]
+            proc = subprocess.run([sys.executable, "-m", "kaiming_cli", *argv, "--no-config", "-f", "json"]
+                                  if argv[0] == "verify" else
+                                  [sys.executable, "-m", "kaiming_cli", *argv, "-f", "json"],
+                                  capture_output=True, text=True, cwd=tmp)
+            doc = VERSION.sub('"kaiming_version": ""', proc.stdout).replace(tmp, "TMP")
+            if not doc.strip():
+                raise SystemExit(f"{name}: no JSON (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+            docs[name] = f"exit {proc.returncode}\n{doc}"
+        return docs
+
+
+def main(argv: list[str]) -> int:
+    action, folder = argv[1], Path(argv[2])
+    docs = documents()
+    if action == "write":
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, doc in docs.items():
+            (folder / f"{name}.json").write_text(doc)
+        print(f"wrote {len(docs)} documents to {folder}")
+        return 0
+    differ = [name for name, doc in docs.items() if (folder / f"{name}.json").read_text() != doc]
+    print(f"{len(docs) - len(differ)} identical, {len(differ)} differ" + (f": {', '.join(differ)}" if differ else ""))
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
