@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .battery import DEFAULT_TESTS
-from .config import Config, Rule
-from .verify import TensorResult, array_source, finalize, verify_source
+from .io.config import Config, Rule
+from .runners.verify import TensorResult, array_source, finalize, verify_source
+from .stats.battery import DEFAULT_TESTS
 
 
 def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", mode: str = "fan_in",
@@ -29,7 +29,7 @@ def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", m
 
 def assert_init(tensor: Any, **options: Any) -> TensorResult:
     """Like ``verify_tensor``, but raise ``AssertionError`` with the readable report unless it passes."""
-    from .render import tensor_report
+    from .render.core import tensor_report
 
     result = verify_tensor(tensor, **options)
     if result.status != "pass":

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kaiming_cli.battery import KS_MAX_SAMPLES, BatteryResult, run_battery
-from kaiming_cli.engine import scan, subsample_positions
-from kaiming_cli.laws import Law
+from kaiming_cli.engine.stream import scan, subsample_positions
+from kaiming_cli.stats.battery import KS_MAX_SAMPLES, BatteryResult, run_battery
+from kaiming_cli.stats.laws import Law
 
 
 def battery_on(data: np.ndarray, law: Law, alpha: float = 1e-3, seed: int = 0,

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from kaiming_cli.explain import explain
-from kaiming_cli.spec import make_spec
+from kaiming_cli.theory.explain import explain
+from kaiming_cli.theory.spec import make_spec
 
 
 def sections(shape: tuple[int, ...], **kw: object) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaiming_cli.fans import compute_fans, parse_shape
+from kaiming_cli.theory.fans import compute_fans, parse_shape
 
 
 @pytest.mark.parametrize(

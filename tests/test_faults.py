@@ -107,7 +107,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_interrupt_in_verify_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kaiming_cli.verify as verify_module
+    import kaiming_cli.runners.verify as verify_module
 
     np.save(tmp_path / "w.npy", np.zeros((4, 4), np.float32))
 
@@ -160,7 +160,7 @@ def test_unwritable_folder(tmp_path: Path) -> None:
 
 
 def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kaiming_cli.readers as readers
+    import kaiming_cli.io.readers as readers
 
     for name in ("a", "b"):
         np.save(tmp_path / f"{name}.npy", np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32))

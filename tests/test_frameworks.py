@@ -12,7 +12,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from kaiming_cli.spec import make_spec
+from kaiming_cli.theory.spec import make_spec
 
 from .helpers import battery_on
 
@@ -80,7 +80,7 @@ def test_keras_samples_pass_our_check(keras, cls: str, dist: str) -> None:  # ty
 
 
 def _law(spec):  # type: ignore[no-untyped-def]
-    from kaiming_cli.check import law_of
+    from kaiming_cli.runners.check import law_of
 
     return law_of(spec)
 

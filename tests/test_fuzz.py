@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaiming_cli.config import Config, Rule
 from kaiming_cli.errors import InputError
-from kaiming_cli.readers import read_path
-from kaiming_cli.verify import verify_sources
+from kaiming_cli.io.config import Config, Rule
+from kaiming_cli.io.readers import read_path
+from kaiming_cli.runners.verify import verify_sources
 
 torch = pytest.importorskip("torch")
 FALLBACK = Rule(match="*", options={})

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kaiming_cli.gains import GAINS, NONLINEARITIES, gain, suggest_nonlinearity, variance_scale
+from kaiming_cli.theory.gains import GAINS, NONLINEARITIES, gain, suggest_nonlinearity, variance_scale
 
 # torch 2.13.0 calculate_gain docstring table: linear/conv/sigmoid 1, tanh 5/3, relu sqrt(2),
 # leaky_relu sqrt(2/(1+negative_slope^2)), selu 3/4.

@@ -9,11 +9,11 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kaiming_cli.config import Rule, first_match
-from kaiming_cli.fans import compute_fans, format_shape, parse_shape
-from kaiming_cli.gains import NONLINEARITIES, gain
-from kaiming_cli.render import clean, to_json
-from kaiming_cli.spec import make_spec
+from kaiming_cli.io.config import Rule, first_match
+from kaiming_cli.render.core import clean, to_json
+from kaiming_cli.theory.fans import compute_fans, format_shape, parse_shape
+from kaiming_cli.theory.gains import NONLINEARITIES, gain
+from kaiming_cli.theory.spec import make_spec
 
 dims = st.integers(min_value=1, max_value=4096)
 shapes = st.lists(dims, min_size=2, max_size=5).map(tuple)

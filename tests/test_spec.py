@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kaiming_cli.spec import TRUNC_STD_FACTOR, make_spec
+from kaiming_cli.theory.spec import TRUNC_STD_FACTOR, make_spec
 
 SQ5 = math.sqrt(5)
 

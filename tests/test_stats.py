@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from kaiming_cli.battery import ad_inf_cdf, kolmogorov_sf_exact, ks_test, run_battery
-from kaiming_cli.check import run_check
-from kaiming_cli.engine import scan
-from kaiming_cli.laws import Law
-from kaiming_cli.sampling import draw
-from kaiming_cli.spec import make_spec
-from kaiming_cli.summary import EMPTY, merge, summarize
+from kaiming_cli.engine.sampling import draw
+from kaiming_cli.engine.stream import scan
+from kaiming_cli.runners.check import run_check
+from kaiming_cli.stats.battery import ad_inf_cdf, kolmogorov_sf_exact, ks_test, run_battery
+from kaiming_cli.stats.laws import Law
+from kaiming_cli.stats.summary import EMPTY, merge, summarize
+from kaiming_cli.theory.spec import make_spec
 
 from .helpers import battery_on
 

@@ -15,12 +15,12 @@ torch = pytest.importorskip("torch")  # CI installs it (conftest turns a missing
 nn = torch.nn
 init = torch.nn.init
 
-from kaiming_cli.battery import run_battery  # noqa: E402
-from kaiming_cli.check import law_of, run_check  # noqa: E402
-from kaiming_cli.engine import scan, subsample_positions  # noqa: E402
-from kaiming_cli.gains import NONLINEARITIES  # noqa: E402
-from kaiming_cli.spec import make_spec  # noqa: E402
-from kaiming_cli.torch_backend import torch_producer  # noqa: E402
+from kaiming_cli.engine.stream import scan, subsample_positions  # noqa: E402
+from kaiming_cli.engine.torch_backend import torch_producer  # noqa: E402
+from kaiming_cli.runners.check import law_of, run_check  # noqa: E402
+from kaiming_cli.stats.battery import run_battery  # noqa: E402
+from kaiming_cli.theory.gains import NONLINEARITIES  # noqa: E402
+from kaiming_cli.theory.spec import make_spec  # noqa: E402
 
 SLOPES = [0.0, 0.01, 0.2, math.sqrt(5)]
 SHAPES = [(20, 30), (33, 16, 5), (64, 3, 3, 3), (8, 4, 3, 3, 3), (3, 7, 2, 1, 2)]
@@ -68,7 +68,7 @@ def test_fans_gain_std_bound_are_torchs(nl: str, a: float, mode: str, shape: tup
 
 
 def test_calculate_gain_default_slope() -> None:
-    from kaiming_cli.gains import gain
+    from kaiming_cli.theory.gains import gain
 
     assert gain("leaky_relu") == init.calculate_gain("leaky_relu")
 

@@ -13,8 +13,8 @@ import scipy.stats as st
 from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
-from kaiming_cli.config import Rule
-from kaiming_cli.verify import adjust, array_source, finalize, verify_source
+from kaiming_cli.io.config import Rule
+from kaiming_cli.runners.verify import adjust, array_source, finalize, verify_source
 
 from .models import save_all
 
@@ -206,9 +206,9 @@ def test_jobs_do_not_change_verify(model_dir: Path) -> None:
 @pytest.mark.slow
 def test_bf16_dequantization_keeps_ks_calibrated() -> None:
     """bf16 rounding alone breaks KS at large n (statistics.md 1.2.4); jittering restores it."""
-    from kaiming_cli.battery import ks_test
-    from kaiming_cli.laws import Law
-    from kaiming_cli.verify import dequantizer, tensor_seed
+    from kaiming_cli.runners.verify import dequantizer, tensor_seed
+    from kaiming_cli.stats.battery import ks_test
+    from kaiming_cli.stats.laws import Law
 
     seeds, alpha, n = 60, 0.05, 1_000_000  # measured: 63% raw rejections, 3% after jittering
     law = Law("normal", 0.05)

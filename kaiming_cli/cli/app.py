@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from .errors import ExitCode, KaimingError
-from .fans import LAYOUTS, MODES, format_shape, parse_shape
-from .gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
-from .spec import DISTRIBUTIONS, InitSpec, make_spec
+from ..errors import ExitCode, KaimingError
+from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
+from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
+from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -160,7 +160,7 @@ def err_console() -> Console:
 
 def write_atomic(path: str, text: str) -> None:
     """Write text atomically (see ``files.atomic_write``)."""
-    from .files import atomic_write
+    from ..io.files import atomic_write
 
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -247,7 +247,7 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
     kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
     """
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
-    from . import render
+    from ..render import core as render
 
     emit_as(ctx, output, fmt, {"json": lambda: render.to_json(spec.to_dict()),
                                "markdown": lambda: render.spec_markdown(spec),
@@ -276,9 +276,9 @@ def gain(ctx: click.Context, nonlinearity: str | None, negative_slope: float | N
     kaiming gain leaky_relu -a 0.2
     kaiming gain
     """
-    from . import render
-    from .gains import CALCULATE_GAIN_DEFAULT_SLOPE, GAINS
-    from .gains import gain as gain_of
+    from ..render import core as render
+    from ..theory.gains import CALCULATE_GAIN_DEFAULT_SLOPE, GAINS
+    from ..theory.gains import gain as gain_of
 
     names = [nonlinearity] if nonlinearity else list(GAINS)
     slope = 0.0 if negative_slope is None else negative_slope
@@ -322,7 +322,7 @@ def fan(ctx: click.Context, shape: tuple[int, ...], layout: str, fmt: str, outpu
     kaiming fan --shape 64,3,3,3
     kaiming fan --shape 3,3,64,128 --layout keras
     """
-    from .fans import LAYOUT_AXES, compute_fans
+    from ..theory.fans import LAYOUT_AXES, compute_fans
 
     try:
         fans = compute_fans(shape, layout)
@@ -331,7 +331,7 @@ def fan(ctx: click.Context, shape: tuple[int, ...], layout: str, fmt: str, outpu
     doc = {"shape": list(shape), "layout": layout, "axes": LAYOUT_AXES[layout], "fan_in": fans.fan_in,
            "fan_out": fans.fan_out, "fan_avg": (fans.fan_in + fans.fan_out) / 2,
            "receptive_field": fans.receptive_field}
-    from . import render
+    from ..render import core as render
 
     if fmt == "json":
         emit(ctx, output, render.to_json(doc))
@@ -355,8 +355,8 @@ def explain(ctx: click.Context, shape: tuple[int, ...] | None, layout: str, mode
     \b
     kaiming explain --shape 64,3,3,3 --mode fan_out --nonlinearity relu
     """
-    from . import render
-    from .explain import explain as explain_sections
+    from ..render import core as render
+    from ..theory.explain import explain as explain_sections
 
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
     sections = explain_sections(spec)
@@ -396,7 +396,7 @@ def preload(*modules: str) -> None:
 
 
 def parse_tests(value: str) -> tuple[str, ...]:
-    from .battery import ALL_TESTS
+    from ..stats.battery import ALL_TESTS
 
     names = tuple(t.strip() for t in value.split(",") if t.strip())
     bad = [t for t in names if t not in ALL_TESTS]
@@ -434,13 +434,13 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     kaiming check --shape 256,128 --distribution uniform --backend torch -f json
     """
     preload("scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from . import render
-    from .check import run_check
+    from ..render import core as render
+    from ..runners.check import run_check
 
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
     tests = parse_tests(tests_text)
     if backend == "torch":
-        from .torch_backend import torch_shape
+        from ..engine.torch_backend import torch_shape
 
         try:
             torch_shape(spec)
@@ -448,8 +448,8 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
             raise click.BadParameter(str(exc), param_hint="--backend") from None
     result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs)
     if plot_path:
-        from .check import law_of
-        from .plots import distributions_png
+        from ..render.plots import distributions_png
+        from ..runners.check import law_of
 
         verdict = "PASS" if result.passed else "FAIL"
         distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
@@ -529,10 +529,10 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     from pathlib import Path
 
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from . import render
-    from .config import Rule, resolve_config
-    from .readers import read_path
-    from .verify import verify_sources
+    from ..io.config import Rule, resolve_config
+    from ..io.readers import read_path
+    from ..render import core as render
+    from ..runners.verify import verify_sources
 
     tests = parse_tests(tests_text)
     config = resolve_config(rules, config_path, no_config, Path.cwd())
@@ -560,7 +560,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         "table": lambda: render.verify_renderable(result, detail),
     })
     if plot_path:
-        from .verify import plot_failures
+        from ..runners.verify import plot_failures
 
         plot_failures(result, sources, plot_path, seed=seed)
         click.echo(f"wrote {plot_path}", err=True)
@@ -595,16 +595,16 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     import fnmatch
 
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from . import render
-    from .engine import default_jobs, map_parallel
-    from .identify import group_summary, identify_source
-    from .readers import read_path
+    from ..engine.stream import default_jobs, map_parallel
+    from ..io.readers import read_path
+    from ..render import core as render
+    from ..runners.identify import group_summary, identify_source
 
     sources = [s for p in paths for s in read_path(p)]
     if tensor_globs:
         sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
     workers = jobs or default_jobs()
-    from .identify import sibling_fan_in
+    from ..runners.identify import sibling_fan_in
 
     shapes = {(s.file, s.name): s.shape for s in sources}
 
@@ -656,12 +656,12 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
     if conv and width * conv * conv * spatial * spatial * batch > 2_000_000_000:
         raise click.BadParameter("that convolution stack would need too much memory: lower --batch, --spatial "
                                  "or --width.", param_hint="--conv")
-    from . import render
-    from .propagate import propagate as run_propagate
+    from ..render import core as render
+    from ..runners.propagate import propagate as run_propagate
 
     result = run_propagate(nonlinearity, negative_slope, mode, depth, width, batch, seed, conv, spatial)
     if plot_path:
-        from .plots import propagate_png
+        from ..render.plots import propagate_png
 
         propagate_png(result, plot_path)
         click.echo(f"wrote {plot_path}", err=True)

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Producer
-from .errors import InputError
-from .spec import TRUNC_CUT, InitSpec, torch_call
+from ..errors import InputError
+from ..theory.spec import TRUNC_CUT, InitSpec, torch_call
+from .stream import Producer
 
 INSTALL_HINT = "install it with: pip install 'kaiming[torch]' (torch==2.13.0 is the tested version)"
 

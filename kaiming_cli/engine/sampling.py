@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import CHUNK, Producer, chunk_bounds
-from .laws import Law
-from .spec import TRUNC_CUT
+from ..stats.laws import Law
+from ..theory.spec import TRUNC_CUT
+from .stream import CHUNK, Producer, chunk_bounds
 
 
 def seeds(seed: int, n: int, chunk: int = CHUNK) -> tuple[np.random.SeedSequence, list[np.random.SeedSequence]]:

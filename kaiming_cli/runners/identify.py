@@ -19,13 +19,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .battery import KS_MAX_SAMPLES, run_battery
-from .fans import compute_fans
-from .gains import TORCH_DEFAULT_LAYER_SLOPE, gain
-from .laws import Law
-from .readers import TensorSource, is_float
-from .spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
-from .summary import Summary
+from ..io.readers import TensorSource, is_float
+from ..stats.battery import KS_MAX_SAMPLES, run_battery
+from ..stats.laws import Law
+from ..stats.summary import Summary
+from ..theory.fans import compute_fans
+from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
+from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 from .verify import rel_eps_for, scan_source
 
 LN100 = math.log(100.0)

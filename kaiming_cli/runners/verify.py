@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from .battery import DEFAULT_TESTS, FLOAT32_REL_EPS, KS_MAX_SAMPLES, TestResult, run_battery
+from ..engine.stream import default_jobs, map_parallel, scan, subsample_positions
+from ..errors import InputError
+from ..io.config import Config, Rule, first_match
+from ..io.readers import TensorSource, is_float, mantissa_bits
+from ..stats.battery import DEFAULT_TESTS, FLOAT32_REL_EPS, KS_MAX_SAMPLES, TestResult, run_battery
+from ..stats.summary import Summary
+from ..theory.spec import InitSpec, make_spec
 from .check import Empirical, histogram_counts, law_of
-from .config import Config, Rule, first_match
-from .engine import default_jobs, map_parallel, scan, subsample_positions
-from .errors import InputError
-from .readers import TensorSource, is_float, mantissa_bits
-from .spec import InitSpec, make_spec
-from .summary import Summary
 
 #: A run "looks trained" when at least this share of the tested tensors fails ...
 TRAINED_SHARE = 0.5
@@ -299,7 +299,7 @@ def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Ru
 
 def array_source(array: Any, name: str = "tensor") -> TensorSource:
     """A ``TensorSource`` over a numpy array or a torch tensor already in memory."""
-    from .readers import TORCH_DTYPES, decode
+    from ..io.readers import TORCH_DTYPES, decode
 
     if type(array).__module__.startswith("torch"):
         import torch
@@ -330,7 +330,7 @@ def array_source(array: Any, name: str = "tensor") -> TensorSource:
 
 def plot_failures(result: VerifyResult, sources: Sequence[TensorSource], path: str, seed: int = 0) -> None:
     """Histogram and Q-Q panels for the failing tensors (or, if none fail, the first tested ones)."""
-    from .plots import MAX_PANELS, distributions_png
+    from ..render.plots import MAX_PANELS, distributions_png
 
     by_key = {(s.file, s.name): s for s in sources}
     tested = [t for t in result.tensors if t.spec is not None and t.status in ("pass", "fail")]

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def file_mode() -> int:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .summary import EMPTY, Summary, merge, summarize
+from ..stats.summary import EMPTY, Summary, merge, summarize
 
 CHUNK = 1 << 20
 

@@ -13,12 +13,12 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .spec import InitSpec
+from ..theory.spec import InitSpec
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from .check import CheckResult
+    from ..runners.check import CheckResult
 
 SCHEMA = 1
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -186,7 +186,7 @@ def empirical_rows(result: CheckResult) -> list[tuple[str, str, str]]:
 
 
 def _law_excess_kurtosis(distribution: str) -> float:
-    from .laws import Law
+    from ..stats.laws import Law
 
     return Law(distribution, 1.0).excess_kurtosis
 
@@ -206,7 +206,7 @@ def check_renderable(result: CheckResult) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    from .check import expected_histogram, law_of
+    from ..runners.check import expected_histogram, law_of
 
     spec = result.spec
     emp = Table(title="empirical vs theory", title_justify="left")
@@ -261,7 +261,7 @@ def check_markdown(result: CheckResult) -> str:
 # --------------------------------------------------------------------------- verify
 
 if TYPE_CHECKING:
-    from .verify import TensorResult, VerifyResult
+    from ..runners.verify import TensorResult, VerifyResult
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta"}
 #: In a run that looks trained, list only this many failures in the table.
@@ -326,7 +326,7 @@ def verify_renderable(result: VerifyResult, detail: bool = False) -> RenderableT
         if t.status in ("fail", "error") or detail:
             line = f"{t.name}: {t.reason}" if t.reason else t.name
             if detail and t.histogram and t.spec is not None:
-                from .check import expected_histogram, law_of
+                from ..runners.check import expected_histogram, law_of
 
                 obs, exp = histogram_lines(t.histogram, expected_histogram(law_of(t.spec), sum(t.histogram),
                                                                              len(t.histogram)))
@@ -409,7 +409,7 @@ def tensor_report(t: TensorResult) -> str:
 # --------------------------------------------------------------------------- identify
 
 if TYPE_CHECKING:
-    from .identify import IdentifyResult
+    from ..runners.identify import IdentifyResult
 
 
 def runner_up(r: IdentifyResult) -> str:
@@ -472,7 +472,7 @@ def identify_markdown(results: Sequence[IdentifyResult], summary: Sequence[str])
 # --------------------------------------------------------------------------- propagate
 
 if TYPE_CHECKING:
-    from .propagate import PropagateResult
+    from ..runners.propagate import PropagateResult
 
 
 def selected_layers(depth: int) -> list[int]:

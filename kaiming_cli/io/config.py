@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .fans import LAYOUTS, MODES
-from .gains import NONLINEARITIES
-from .spec import DISTRIBUTIONS
+from ..errors import InputError
+from ..theory.fans import LAYOUTS, MODES
+from ..theory.gains import NONLINEARITIES
+from ..theory.spec import DISTRIBUTIONS
 
 if sys.version_info >= (3, 11):
     import tomllib

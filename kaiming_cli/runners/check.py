@@ -6,11 +6,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
-from .engine import default_jobs, scan, subsample_positions
-from .laws import Law
-from .spec import InitSpec
-from .summary import Summary
+from ..engine.stream import default_jobs, scan, subsample_positions
+from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
+from ..stats.laws import Law
+from ..stats.summary import Summary
+from ..theory.spec import InitSpec
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,14 @@ def run_check(
     """Sample ``samples`` values (default: one tensor of ``spec.shape``) and run the battery."""
     import numpy as np
 
-    from .sampling import producer, seeds
+    from ..engine.sampling import producer, seeds
 
     n = samples if samples is not None else math.prod(spec.shape)
     law = law_of(spec)
     sub_seed, chunk_seeds = seeds(seed, n)
     positions = subsample_positions(n, max_ks, sub_seed)
     if backend == "torch":
-        from .torch_backend import torch_producer
+        from ..engine.torch_backend import torch_producer
 
         produce, info = torch_producer(spec, seed)
         summary, sample = scan(n, produce, positions=positions, jobs=1)

@@ -6,13 +6,13 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from ..errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .laws import Law
-    from .propagate import PropagateResult
+    from ..runners.propagate import PropagateResult
+    from ..stats.laws import Law
 
 INSTALL_HINT = "install it with: pip install 'kaiming[plot]'"
 #: verify draws at most this many failing tensors.
@@ -31,7 +31,7 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str) -> None:
-    from .files import atomic_write
+    from ..io.files import atomic_write
 
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), "choose a writable .png path")
 
@@ -65,7 +65,7 @@ def _hist_qq(ax_hist: Any, ax_qq: Any, sample: np.ndarray, law: Law, title: str)
     import numpy as np
     from scipy.special import ndtri
 
-    from .check import histogram_edges
+    from ..runners.check import histogram_edges
 
     lo, hi = histogram_edges(law)
     grid = np.linspace(lo, hi, 400)
@@ -89,7 +89,7 @@ def _hist_qq(ax_hist: Any, ax_qq: Any, sample: np.ndarray, law: Law, title: str)
 def _quantiles(law: Law, p: np.ndarray, ndtri: Any) -> np.ndarray:
     import numpy as np
 
-    from .spec import TRUNC_CUT
+    from ..theory.spec import TRUNC_CUT
 
     if law.family == "normal":
         out: np.ndarray = ndtri(p) * law.std

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 #: name -> (numpy dtype on disk, mantissa bits or None for integers)
 DTYPES: dict[str, tuple[str, int | None]] = {

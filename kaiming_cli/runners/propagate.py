@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .gains import TORCH_DEFAULT_LAYER_SLOPE, gain
+from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
+from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,0 +1,1 @@
+"""Input and output: weight-file readers, rules files and atomic file writes."""

@@ -1,0 +1,1 @@
+"""Presentation: tables, JSON, Markdown, JUnit, GitHub annotations and plots. No click."""

@@ -1,0 +1,1 @@
+"""The command runners (check, verify, identify, propagate). They never import each other."""

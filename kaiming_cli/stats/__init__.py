@@ -1,0 +1,1 @@
+"""The statistics: laws, streaming summaries and the test battery that decides a verdict."""
