@@ -24,14 +24,14 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
 
-test: $(VENV)/.dev
-	$(BIN)/ruff check kaiming_cli tests bench
-	$(BIN)/mypy
+test: lint
 	$(BIN)/python -m pytest -q
 
+# ruff, mypy --strict, and the architecture's import contracts (pyproject.toml, docs/design.md).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check kaiming_cli tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .io.config import Config, Rule
-from .runners.verify import TensorResult, array_source, finalize, verify_source
+from .io.memory import array_source
+from .runners.verify import TensorResult, finalize, verify_source
 from .stats.battery import DEFAULT_TESTS
 
 

@@ -80,7 +80,7 @@ def test_keras_samples_pass_our_check(keras, cls: str, dist: str) -> None:  # ty
 
 
 def _law(spec):  # type: ignore[no-untyped-def]
-    from kaiming_cli.runners.check import law_of
+    from kaiming_cli.stats.empirical import law_of
 
     return law_of(spec)
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
+from kaiming_cli.io.memory import array_source
 from kaiming_cli.runners.identify import Candidate, candidates, identify_source, kl_divergence
-from kaiming_cli.runners.verify import array_source
 
 from .models import save_all
 

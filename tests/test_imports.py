@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,8 @@ def test_lookups_do_not_import_numpy_or_scipy(args: list[str]) -> None:
 
 @pytest.mark.parametrize("module", ["theory.gains", "theory.fans", "theory.spec", "theory.explain", "stats.laws",
                                     "stats.summary", "stats.battery", "engine.stream", "engine.sampling",
-                                    "runners.check", "errors", "io.files", "io.readers", "io.config",
+                                    "runners.check", "errors", "io.files", "io.readers", "io.config", "io.memory",
+                                    "stats.empirical", "engine.sources",
                                     "runners.verify", "runners.identify", "runners.propagate", "api"])
 def test_core_never_imports_click_or_rich(module: str) -> None:
     loaded = _modules_after(f"import kaiming_cli.{module}")
@@ -63,13 +63,19 @@ def test_verify_of_small_tensors_does_not_import_scipy_stats(tmp_path: Path) -> 
     assert "scipy.stats" not in loaded
 
 
-def test_std_answers_fast() -> None:
-    """The console script answers `std` in well under 150 ms (median of 7; cold runs excluded)."""
-    exe = [sys.executable, "-m", "kaiming_cli", "std", "--shape", "64,3,3,3"]
-    times = []
-    for _ in range(8):
-        t0 = time.perf_counter()
-        subprocess.run(exe, capture_output=True, check=True)
-        times.append(time.perf_counter() - t0)
-    median = sorted(times[1:])[3]
-    assert median < 0.25, f"median {median:.3f}s"  # generous bound for loaded CI; bench/ measures it
+@pytest.mark.parametrize(("fmt", "allowed"), [("json", {"click", "kaiming_cli"}),
+                                              ("table", {"click", "kaiming_cli", "rich"})])
+def test_lookups_import_nothing_heavy(fmt: str, allowed: set[str]) -> None:
+    """What a lookup imports beyond the standard library: its start-up cost, checked without a clock.
+
+    Its wall time is measured by `make bench` (docs/performance.md); a timed assertion here would fail on a
+    loaded machine.
+    """
+    code = ("import sys\nbefore = set(sys.modules)\nfrom kaiming_cli.cli import cli\n"
+            f"try:\n    cli.main(['std', '--shape', '64,3,3,3', '-f', {fmt!r}], standalone_mode=False)\n"
+            "except SystemExit:\n    pass\n"
+            "print('PACKAGES', *sorted({m.split('.')[0] for m in set(sys.modules) - before}"
+            " - set(sys.stdlib_module_names)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    packages = set(out.rsplit("PACKAGES", 1)[1].split())
+    assert packages == allowed

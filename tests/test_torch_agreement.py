@@ -17,8 +17,9 @@ init = torch.nn.init
 
 from kaiming_cli.engine.stream import scan, subsample_positions  # noqa: E402
 from kaiming_cli.engine.torch_backend import torch_producer  # noqa: E402
-from kaiming_cli.runners.check import law_of, run_check  # noqa: E402
+from kaiming_cli.runners.check import run_check  # noqa: E402
 from kaiming_cli.stats.battery import run_battery  # noqa: E402
+from kaiming_cli.stats.empirical import law_of  # noqa: E402
 from kaiming_cli.theory.gains import NONLINEARITIES  # noqa: E402
 from kaiming_cli.theory.spec import make_spec  # noqa: E402
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
 from kaiming_cli.io.config import Rule
-from kaiming_cli.runners.verify import adjust, array_source, finalize, verify_source
+from kaiming_cli.io.memory import array_source
+from kaiming_cli.runners.verify import adjust, finalize, verify_source
 
 from .models import save_all
 
@@ -206,7 +207,7 @@ def test_jobs_do_not_change_verify(model_dir: Path) -> None:
 @pytest.mark.slow
 def test_bf16_dequantization_keeps_ks_calibrated() -> None:
     """bf16 rounding alone breaks KS at large n (statistics.md 1.2.4); jittering restores it."""
-    from kaiming_cli.runners.verify import dequantizer, tensor_seed
+    from kaiming_cli.engine.sources import dequantizer, tensor_seed
     from kaiming_cli.stats.battery import ks_test
     from kaiming_cli.stats.laws import Law
 

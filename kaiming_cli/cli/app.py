@@ -449,7 +449,7 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs)
     if plot_path:
         from ..render.plots import distributions_png
-        from ..runners.check import law_of
+        from ..stats.empirical import law_of
 
         verdict = "PASS" if result.passed else "FAIL"
         distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
@@ -560,9 +560,10 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         "table": lambda: render.verify_renderable(result, detail),
     })
     if plot_path:
-        from ..runners.verify import plot_failures
+        from ..render.plots import MAX_PANELS, verify_failures_png
+        from ..runners.verify import failure_samples
 
-        plot_failures(result, sources, plot_path, seed=seed)
+        verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
         click.echo(f"wrote {plot_path}", err=True)
     if config.path:
         click.echo(f"rules: {config.path}", err=True)

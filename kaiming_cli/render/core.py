@@ -206,7 +206,7 @@ def check_renderable(result: CheckResult) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    from ..runners.check import expected_histogram, law_of
+    from ..stats.empirical import expected_histogram, law_of
 
     spec = result.spec
     emp = Table(title="empirical vs theory", title_justify="left")
@@ -326,7 +326,7 @@ def verify_renderable(result: VerifyResult, detail: bool = False) -> RenderableT
         if t.status in ("fail", "error") or detail:
             line = f"{t.name}: {t.reason}" if t.reason else t.name
             if detail and t.histogram and t.spec is not None:
-                from ..runners.check import expected_histogram, law_of
+                from ..stats.empirical import expected_histogram, law_of
 
                 obs, exp = histogram_lines(t.histogram, expected_histogram(law_of(t.spec), sum(t.histogram),
                                                                              len(t.histogram)))

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..runners.propagate import PropagateResult
+    from ..runners.verify import TensorResult
     from ..stats.laws import Law
 
 INSTALL_HINT = "install it with: pip install 'kaiming[plot]'"
@@ -65,7 +66,7 @@ def _hist_qq(ax_hist: Any, ax_qq: Any, sample: np.ndarray, law: Law, title: str)
     import numpy as np
     from scipy.special import ndtri
 
-    from ..runners.check import histogram_edges
+    from ..stats.empirical import histogram_edges
 
     lo, hi = histogram_edges(law)
     grid = np.linspace(lo, hi, 400)
@@ -114,6 +115,16 @@ def distributions_png(panels: Sequence[tuple[str, np.ndarray, Law]], path: str) 
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def verify_failures_png(samples: Sequence[tuple[TensorResult, np.ndarray, Law]], path: str) -> None:
+    """Histogram and Q-Q panels for verify's failing tensors (or the first tested ones)."""
+    panels = []
+    for t, sample, law in samples:
+        assert t.spec is not None
+        title = f"{t.name} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
+        panels.append((title, sample, law))
+    distributions_png(panels, path)
 
 
 def log_sparkline(values: Sequence[float], lo: float, hi: float) -> str:

@@ -8,39 +8,8 @@ from typing import Any
 
 from ..engine.stream import default_jobs, scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
-from ..stats.laws import Law
-from ..stats.summary import Summary
+from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..theory.spec import InitSpec
-
-
-@dataclass(frozen=True)
-class Empirical:
-    """What the sample looks like."""
-
-    n: int
-    n_ks: int
-    mean: float
-    std: float
-    rms: float
-    min: float
-    max: float
-    skewness: float
-    excess_kurtosis: float
-    std_ci: tuple[float, float]
-
-    @classmethod
-    def from_summary(cls, s: Summary, battery: BatteryResult) -> Empirical:
-        return cls(
-            n=s.n, n_ks=battery.n_ks, mean=s.mean, std=s.std, rms=s.rms, min=s.min, max=s.max,
-            skewness=s.skewness, excess_kurtosis=s.excess_kurtosis, std_ci=battery.std_ci,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n": self.n, "n_ks": self.n_ks, "mean": self.mean, "std": self.std, "rms": self.rms,
-            "min": self.min, "max": self.max, "skewness": self.skewness,
-            "excess_kurtosis": self.excess_kurtosis, "std_ci": list(self.std_ci),
-        }
 
 
 @dataclass(frozen=True)
@@ -77,10 +46,6 @@ class CheckResult:
             passed=self.passed,
         )
         return d
-
-
-def law_of(spec: InitSpec) -> Law:
-    return Law(spec.distribution, spec.std)
 
 
 def run_check(
@@ -120,31 +85,3 @@ def run_check(
         spec=spec, seed=seed, backend=backend, backend_info=info,
         empirical=Empirical.from_summary(summary, battery), battery=battery, histogram=hist, sample=sample,
     )
-
-
-HIST_BINS = 24
-
-
-def histogram_edges(law: Law) -> tuple[float, float]:
-    """A window that shows the whole law: the support, or +-4 std for the normal."""
-    edge = law.bound if law.bound is not None else 4.0 * law.std
-    return -edge * 1.05, edge * 1.05
-
-
-def histogram_counts(sample: Any, law: Law, bins: int = HIST_BINS) -> list[int]:
-    import numpy as np
-
-    lo, hi = histogram_edges(law)
-    counts, _ = np.histogram(np.clip(sample, lo, hi), bins=bins, range=(lo, hi))
-    return [int(c) for c in counts]
-
-
-def expected_histogram(law: Law, total: int, bins: int = HIST_BINS) -> list[float]:
-    """Counts the law predicts per bin (the edge bins also hold the clipped tails)."""
-    import numpy as np
-
-    lo, hi = histogram_edges(law)
-    edges = np.linspace(lo, hi, bins + 1)
-    cdf = law.cdf(edges)
-    cdf[0], cdf[-1] = 0.0, 1.0
-    return [float(v) for v in np.diff(cdf) * total]

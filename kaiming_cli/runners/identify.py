@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.sources import rel_eps_for, scan_source
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from ..stats.laws import Law
@@ -26,7 +27,6 @@ from ..stats.summary import Summary
 from ..theory.fans import compute_fans
 from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
-from .verify import rel_eps_for, scan_source
 
 LN100 = math.log(100.0)
 #: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.

@@ -9,21 +9,21 @@ their rounding cell, seeded) before the EDF tests, whose p-values rounding would
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from ..engine.stream import default_jobs, map_parallel, scan, subsample_positions
-from ..errors import InputError
+from ..engine.sources import rel_eps_for, scan_source
+from ..engine.stream import default_jobs, map_parallel
 from ..io.config import Config, Rule, first_match
-from ..io.readers import TensorSource, is_float, mantissa_bits
-from ..stats.battery import DEFAULT_TESTS, FLOAT32_REL_EPS, KS_MAX_SAMPLES, TestResult, run_battery
+from ..io.readers import TensorSource, is_float
+from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
+from ..stats.empirical import Empirical, histogram_counts, law_of
+from ..stats.laws import Law
 from ..stats.summary import Summary
 from ..theory.spec import InitSpec, make_spec
-from .check import Empirical, histogram_counts, law_of
 
 #: A run "looks trained" when at least this share of the tested tensors fails ...
 TRAINED_SHARE = 0.5
@@ -139,58 +139,12 @@ def adjust(pvalues: Sequence[float], method: str) -> list[float]:
 
 # --------------------------------------------------------------------------- one tensor
 
-def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
-    """Subsample and dequantization seeds keyed by the run seed and the tensor name."""
-    return np.random.SeedSequence([seed, zlib.crc32(name.encode())])
-
-
-def dequantizer(dtype: str, seed: np.random.SeedSequence) -> Callable[[np.ndarray], np.ndarray] | None:
-    """Spread each rounded value uniformly over its rounding cell, so EDF tests see a continuous law."""
-    bits = mantissa_bits(dtype)
-    if bits is None or bits >= 23:
-        return None
-
-    def jitter(x: np.ndarray) -> np.ndarray:
-        _m, e = np.frexp(x)
-        ulp = np.ldexp(1.0, e - 1 - bits)
-        ulp[x == 0] = 0.0
-        u = np.random.default_rng(seed).random(x.size) - 0.5
-        out: np.ndarray = x + u * ulp
-        return out
-
-    return jitter
-
-
-def rel_eps_for(dtype: str) -> float:
-    bits = mantissa_bits(dtype)
-    return FLOAT32_REL_EPS if bits is None or bits >= 23 else 2.0 ** -bits
-
-
 def choose(source: TensorSource, config: Config, fallback: Rule | None) -> Rule | None:
     return first_match(config.rules, source.name) or (fallback if fallback and _fallback_fits(source) else None)
 
 
 def _fallback_fits(source: TensorSource) -> bool:
     return len(source.shape) >= 2 and is_float(source.dtype)
-
-
-def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
-                progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]:
-    produce, sequential, close = source.open()
-    try:
-        key = tensor_seed(seed, source.name)
-        sub_seed, jitter_seed = key.spawn(2)
-        positions = subsample_positions(source.numel, max_ks, sub_seed)
-        wrapped = produce
-        if progress is not None:
-            def wrapped(i: int, start: int, stop: int) -> np.ndarray:
-                values = produce(i, start, stop)
-                progress(stop - start)
-                return values
-        return scan(source.numel, wrapped, positions=positions, jobs=1 if sequential else jobs,
-                    transform=dequantizer(source.dtype, jitter_seed))
-    finally:
-        close()
 
 
 def verify_source(source: TensorSource, rule: Rule | None, base_options: dict[str, Any], *, alpha: float,
@@ -295,50 +249,15 @@ def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Ru
     return finalize(results, alpha, correction)
 
 
-# --------------------------------------------------------------------------- in-memory tensors (the API)
-
-def array_source(array: Any, name: str = "tensor") -> TensorSource:
-    """A ``TensorSource`` over a numpy array or a torch tensor already in memory."""
-    from ..io.readers import TORCH_DTYPES, decode
-
-    if type(array).__module__.startswith("torch"):
-        import torch
-
-        t = array.detach().cpu().contiguous()
-        dtype = TORCH_DTYPES.get(str(t.dtype).replace("torch.", ""), str(t.dtype))
-        if dtype == "bfloat16":
-            flat = t.reshape(-1).view(torch.int16).numpy().view(np.uint16)
-        else:
-            flat = t.reshape(-1).numpy()
-        shape = tuple(int(d) for d in t.shape)
-    else:
-        arr = np.asarray(array)
-        if arr.dtype.hasobject:
-            raise InputError(f"{name}: object arrays are not weights.")
-        dtype = {np.dtype("float16"): "float16", np.dtype("float64"): "float64"}.get(arr.dtype, "float32")
-        if arr.dtype.kind in "iub":
-            dtype = str(arr.dtype)
-        flat = np.ascontiguousarray(arr).reshape(-1)
-        shape = tuple(int(d) for d in arr.shape)
-
-    def open_() -> tuple[Callable[[int, int, int], np.ndarray], bool, Callable[[], None]]:
-        return (lambda _i, a, b: decode(flat[a:b], dtype) if dtype in ("bfloat16", "float16")
-                else flat[a:b]), False, lambda: None
-
-    return TensorSource("<memory>", name, shape, dtype, open_)
-
-
-def plot_failures(result: VerifyResult, sources: Sequence[TensorSource], path: str, seed: int = 0) -> None:
-    """Histogram and Q-Q panels for the failing tensors (or, if none fail, the first tested ones)."""
-    from ..render.plots import MAX_PANELS, distributions_png
-
+def failure_samples(result: VerifyResult, sources: Sequence[TensorSource], limit: int,
+                    seed: int = 0) -> list[tuple[TensorResult, np.ndarray, Law]]:
+    """The EDF subsamples of the failing tensors (or, if none fail, the first tested ones), for plots."""
     by_key = {(s.file, s.name): s for s in sources}
     tested = [t for t in result.tensors if t.spec is not None and t.status in ("pass", "fail")]
     chosen = [t for t in tested if t.status == "fail"] or tested
-    panels = []
-    for t in chosen[:MAX_PANELS]:
+    out = []
+    for t in chosen[:limit]:
         assert t.spec is not None
         _summary, sample = scan_source(by_key[(t.file, t.name)], seed=seed, jobs=1, max_ks=KS_MAX_SAMPLES)
-        title = f"{t.name} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
-        panels.append((title, sample, law_of(t.spec)))
-    distributions_png(panels, path)
+        out.append((t, sample, law_of(t.spec)))
+    return out

@@ -1,0 +1,62 @@
+"""One tensor of a file through the engine: seeded subsample, dequantization of low-precision floats.
+
+Shared by verify and identify, so that both see exactly the same sample of a tensor.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+
+from ..io.readers import TensorSource, mantissa_bits
+from ..stats.battery import FLOAT32_REL_EPS
+from ..stats.summary import Summary
+from .stream import scan, subsample_positions
+
+
+def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """Subsample and dequantization seeds keyed by the run seed and the tensor name."""
+    return np.random.SeedSequence([seed, zlib.crc32(name.encode())])
+
+
+def dequantizer(dtype: str, seed: np.random.SeedSequence) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Spread each rounded value uniformly over its rounding cell, so EDF tests see a continuous law."""
+    bits = mantissa_bits(dtype)
+    if bits is None or bits >= 23:
+        return None
+
+    def jitter(x: np.ndarray) -> np.ndarray:
+        _m, e = np.frexp(x)
+        ulp = np.ldexp(1.0, e - 1 - bits)
+        ulp[x == 0] = 0.0
+        u = np.random.default_rng(seed).random(x.size) - 0.5
+        out: np.ndarray = x + u * ulp
+        return out
+
+    return jitter
+
+
+def rel_eps_for(dtype: str) -> float:
+    bits = mantissa_bits(dtype)
+    return FLOAT32_REL_EPS if bits is None or bits >= 23 else 2.0 ** -bits
+
+
+def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
+                progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]:
+    produce, sequential, close = source.open()
+    try:
+        key = tensor_seed(seed, source.name)
+        sub_seed, jitter_seed = key.spawn(2)
+        positions = subsample_positions(source.numel, max_ks, sub_seed)
+        wrapped = produce
+        if progress is not None:
+            def wrapped(i: int, start: int, stop: int) -> np.ndarray:
+                values = produce(i, start, stop)
+                progress(stop - start)
+                return values
+        return scan(source.numel, wrapped, positions=positions, jobs=1 if sequential else jobs,
+                    transform=dequantizer(source.dtype, jitter_seed))
+    finally:
+        close()
