@@ -42,3 +42,15 @@ def test_numpy_arrays_and_constants() -> None:
     assert verify_tensor(w, nonlinearity="relu").status == "pass"
     assert verify_tensor(np.ones(32), constant=1.0).status == "pass"
     assert verify_tensor(np.full(32, 0.5), constant=1.0).status == "fail"
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_tensors_are_refused_naming_the_dtype(dtype: str) -> None:
+    """A complex array used to be labelled float32 and passed (its imaginary part silently dropped)."""
+    from kaiming_cli.errors import InputError
+
+    w = (np.random.default_rng(0).standard_normal((64, 64)) * 0.1).astype(dtype)
+    with pytest.raises(InputError, match=dtype):
+        verify_tensor(w)
+    with pytest.raises(InputError, match=dtype):
+        verify_tensor(torch.from_numpy(w))

@@ -329,7 +329,7 @@ def fan(ctx: click.Context, shape: tuple[int, ...], layout: str, fmt: str, outpu
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shape") from None
     doc = {"shape": list(shape), "layout": layout, "axes": LAYOUT_AXES[layout], "fan_in": fans.fan_in,
-           "fan_out": fans.fan_out, "fan_avg": (fans.fan_in + fans.fan_out) / 2,
+           "fan_out": fans.fan_out, "fan_avg": fans.select("fan_avg"),
            "receptive_field": fans.receptive_field}
     from ..render import core as render
 

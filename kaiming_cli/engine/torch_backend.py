@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..theory.spec import TRUNC_CUT, InitSpec, torch_call
+from ..theory.spec import CalculateGain, InitSpec, torch_init_call
 from .stream import Producer
 
 INSTALL_HINT = "install it with: pip install 'kaiming[torch]' (torch==2.13.0 is the tested version)"
@@ -42,30 +42,23 @@ def torch_shape(spec: InitSpec) -> tuple[int, ...]:
 
 
 def torch_init(spec: InitSpec) -> tuple[Callable[[Any, Any], None], str]:
-    """The function that fills a tensor, and its exact call as text."""
-    torch = import_torch()
-    init = torch.nn.init
-    transposed = spec.layout == "torch-transpose"
-    call = torch_call(spec.mode, spec.nonlinearity, spec.negative_slope, spec.distribution, spec.std, transposed)
-    if spec.distribution == "truncated_normal":
-        sp = spec.std / 0.87962566103423978
+    """The function that fills a tensor, and its exact call as text (both from one ``TorchCall``)."""
+    init = import_torch().nn.init
+    call = torch_init_call(spec.mode, spec.nonlinearity, spec.negative_slope, spec.distribution, spec.std,
+                           spec.layout == "torch-transpose")
 
-        def fill(w: Any, g: Any) -> None:
-            init.trunc_normal_(w, mean=0.0, std=sp, a=-TRUNC_CUT * sp, b=TRUNC_CUT * sp, generator=g)
-    elif spec.mode == "fan_avg":
-        gain = init.calculate_gain(spec.nonlinearity, spec.negative_slope) if spec.nonlinearity == "leaky_relu" \
-            else init.calculate_gain(spec.nonlinearity)
-        xavier = init.xavier_normal_ if spec.distribution == "normal" else init.xavier_uniform_
+    def value(v: float | str | CalculateGain) -> Any:
+        if isinstance(v, CalculateGain):  # torch's own gain, not ours: the backend is the reference
+            return init.calculate_gain(v.nonlinearity, *(() if v.param is None else (v.param,)))
+        return v
 
-        def fill(w: Any, g: Any) -> None:
-            xavier(w, gain=gain, generator=g)
-    else:
-        mode = {"fan_in": "fan_out", "fan_out": "fan_in"}[spec.mode] if transposed else spec.mode
-        kaiming = init.kaiming_normal_ if spec.distribution == "normal" else init.kaiming_uniform_
+    function = getattr(init, call.function)
+    kwargs = {k: value(v) for k, v in call.kwargs}
 
-        def fill(w: Any, g: Any) -> None:
-            kaiming(w, a=spec.negative_slope, mode=mode, nonlinearity=spec.nonlinearity, generator=g)
-    return fill, call
+    def fill(w: Any, g: Any) -> None:
+        function(w, **kwargs, generator=g)
+
+    return fill, call.text()
 
 
 def torch_producer(spec: InitSpec, seed: int) -> tuple[Producer, str]:

@@ -13,13 +13,13 @@ from .readers import TensorSource
 
 def array_source(array: Any, name: str = "tensor") -> TensorSource:
     """A ``TensorSource`` over a numpy array or a torch tensor already in memory."""
-    from .readers import TORCH_DTYPES, decode
+    from .readers import TORCH_DTYPES, decode, numpy_dtype_name
 
     if type(array).__module__.startswith("torch"):
         import torch
 
         t = array.detach().cpu().contiguous()
-        dtype = TORCH_DTYPES.get(str(t.dtype).replace("torch.", ""), str(t.dtype))
+        dtype = _known(TORCH_DTYPES.get(str(t.dtype).replace("torch.", "")), str(t.dtype), name)
         if dtype == "bfloat16":
             flat = t.reshape(-1).view(torch.int16).numpy().view(np.uint16)
         else:
@@ -29,9 +29,7 @@ def array_source(array: Any, name: str = "tensor") -> TensorSource:
         arr = np.asarray(array)
         if arr.dtype.hasobject:
             raise InputError(f"{name}: object arrays are not weights.")
-        dtype = {np.dtype("float16"): "float16", np.dtype("float64"): "float64"}.get(arr.dtype, "float32")
-        if arr.dtype.kind in "iub":
-            dtype = str(arr.dtype)
+        dtype = _known(numpy_dtype_name(arr.dtype), str(arr.dtype), name)
         flat = np.ascontiguousarray(arr).reshape(-1)
         shape = tuple(int(d) for d in arr.shape)
 
@@ -40,3 +38,10 @@ def array_source(array: Any, name: str = "tensor") -> TensorSource:
                 else flat[a:b]), False, lambda: None
 
     return TensorSource("<memory>", name, shape, dtype, open_)
+
+
+def _known(dtype: str | None, given: str, name: str) -> str:
+    """The dtype's name among the ones kaiming reads, or an input error naming it (complex is not a weight)."""
+    if dtype is None:
+        raise InputError(f"{name}: dtype {given} is not supported: give a real floating-point or integer tensor.")
+    return dtype

@@ -183,14 +183,14 @@ def _npy_header(fp: Any, path: str) -> tuple[tuple[int, ...], str, np.dtype, int
     if dt.hasobject:
         raise InputError(f"{path} holds Python objects (dtype {dt}): refusing to unpickle it; "
                          "save plain numeric arrays.")
-    name = _numpy_dtype_name(dt)
+    name = numpy_dtype_name(dt)
     if name is None:
         raise InputError(f"{path}: dtype {dt} is not supported (float16/32/64, bfloat16 and integers are).")
     end = fp.tell() if hasattr(fp, "tell") else 0
     return tuple(int(d) for d in shape), name, dt, end - start
 
 
-def _numpy_dtype_name(dt: np.dtype) -> str | None:
+def numpy_dtype_name(dt: np.dtype) -> str | None:
     if dt.fields is not None or dt.subdtype is not None:
         return None
     for name, (code, _bits) in DTYPES.items():

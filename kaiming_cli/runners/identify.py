@@ -90,26 +90,26 @@ def candidates(shape: tuple[int, ...], layout: str, bias_fan_in: int | None = No
     out: list[Candidate] = []
     if len(shape) >= 2 or layout == "keras":
         fans = compute_fans(shape, layout)
-        fan = {"fan_in": fans.fan_in, "fan_out": fans.fan_out, "fan_avg": (fans.fan_in + fans.fan_out) / 2}
         for dist in ("normal", "uniform"):
             for mode in ("fan_in", "fan_out"):
                 for nl, a in GAIN_CHOICES:
                     g = gain(nl, a)
                     short = f"kaiming_{dist}_ {mode} {nl}" + (f"({a:g})" if nl == "leaky_relu" else "")
                     out.append(Candidate(_kaiming_label(dist, mode, nl, a), "kaiming", dist, mode, g,
-                                         g / math.sqrt(fan[mode]), short=short))
+                                         g / math.sqrt(fans.select(mode)), short=short))
         g5 = gain("leaky_relu", TORCH_DEFAULT_LAYER_SLOPE)
         out.append(Candidate("kaiming_uniform_(a=sqrt(5)) [PyTorch nn.Linear/nn.Conv default]", "torch_default",
-                             "uniform", "fan_in", g5, g5 / math.sqrt(fan["fan_in"]), short="PyTorch default"))
+                             "uniform", "fan_in", g5, g5 / math.sqrt(fans.select("fan_in")), short="PyTorch default"))
         for dist in ("normal", "uniform"):
-            out.append(Candidate(f"xavier_{dist}_()", "xavier", dist, "fan_avg", 1.0, 1 / math.sqrt(fan["fan_avg"]),
-                                 short=f"xavier_{dist}_"))
+            out.append(Candidate(f"xavier_{dist}_()", "xavier", dist, "fan_avg", 1.0,
+                                 1 / math.sqrt(fans.select("fan_avg")), short=f"xavier_{dist}_"))
             label = "lecun_normal (untruncated)" if dist == "normal" else "lecun_uniform"
-            out.append(Candidate(label, "lecun", dist, "fan_in", 1.0, 1 / math.sqrt(fan["fan_in"]), short=label))
+            out.append(Candidate(label, "lecun", dist, "fan_in", 1.0, 1 / math.sqrt(fans.select("fan_in")),
+                                 short=label))
         for name, mode, g in (("he_normal", "fan_in", math.sqrt(2)), ("lecun_normal", "fan_in", 1.0),
                               ("glorot_normal", "fan_avg", 1.0)):
             out.append(Candidate(f"{name} (Keras/JAX, truncated)", "keras_jax", "truncated_normal", mode, g,
-                                 g / math.sqrt(fan[mode]), short=f"{name} (Keras/JAX)"))
+                                 g / math.sqrt(fans.select(mode)), short=f"{name} (Keras/JAX)"))
     if bias_fan_in:
         bound = 1 / math.sqrt(bias_fan_in)
         out.append(Candidate(f"uniform_(-1/sqrt({bias_fan_in}), 1/sqrt({bias_fan_in})) [PyTorch bias default]",

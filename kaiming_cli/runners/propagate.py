@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.sampling import draw
+from ..stats.laws import Law
+from ..theory.fans import compute_fans
 from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 
 SELU_ALPHA = 1.6732632423543772
@@ -97,10 +100,10 @@ def inits(nonlinearity: str, a: float, mode: str) -> list[Init]:
 
 class Dense:
     def __init__(self, width: int) -> None:
-        self.fan_in = self.fan_out = width
+        self.shape = (width, width)
 
-    def weight(self, rng: np.random.Generator, std: float, uniform: bool, width: int) -> np.ndarray:
-        return _draw(rng, (width, width), std, uniform)
+    def weight(self, rng: np.random.Generator, std: float, uniform: bool) -> np.ndarray:
+        return _draw(rng, self.shape, std, uniform)
 
     @staticmethod
     def forward(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -118,10 +121,10 @@ class Conv2d:
 
     def __init__(self, channels: int, kernel: int) -> None:
         self.k = kernel
-        self.fan_in = self.fan_out = channels * kernel * kernel
+        self.shape = (channels, channels, kernel, kernel)
 
-    def weight(self, rng: np.random.Generator, std: float, uniform: bool, channels: int) -> np.ndarray:
-        return _draw(rng, (channels, channels, self.k, self.k), std, uniform)
+    def weight(self, rng: np.random.Generator, std: float, uniform: bool) -> np.ndarray:
+        return _draw(rng, self.shape, std, uniform)
 
     def _cols(self, x: np.ndarray) -> np.ndarray:
         p = self.k // 2
@@ -143,18 +146,7 @@ class Conv2d:
 
 
 def _draw(rng: np.random.Generator, shape: tuple[int, ...], std: float, uniform: bool) -> np.ndarray:
-    if uniform:
-        b = math.sqrt(3) * std
-        return (rng.random(shape, dtype=np.float32) * np.float32(2 * b) - np.float32(b)).astype(np.float32)
-    return rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
-
-
-def _fan(layer: Dense | Conv2d, mode: str) -> float:
-    if mode == "fan_out":
-        return float(layer.fan_out)
-    if mode == "fan_avg":
-        return (layer.fan_in + layer.fan_out) / 2
-    return float(layer.fan_in)
+    return draw(rng, Law("uniform" if uniform else "normal", std), math.prod(shape)).reshape(shape)
 
 
 def propagate(nonlinearity: str = "relu", negative_slope: float = 0.0, mode: str = "fan_in", depth: int = 50,
@@ -169,9 +161,9 @@ def propagate(nonlinearity: str = "relu", negative_slope: float = 0.0, mode: str
         rng = np.random.default_rng(seed)
         x = rng.standard_normal(shape, dtype=np.float32)
         grad_out = rng.standard_normal(shape, dtype=np.float32)
-        std = init.gain / math.sqrt(_fan(layer, init.mode))
+        std = init.gain / math.sqrt(compute_fans(layer.shape).select(init.mode))
         uniform = init.label.startswith("PyTorch default")
-        weights = [layer.weight(rng, std, uniform, width) for _ in range(depth)]
+        weights = [layer.weight(rng, std, uniform) for _ in range(depth)]
         pre: list[np.ndarray] = []
         forward_std = []
         for w in weights:

@@ -66,23 +66,51 @@ def _swap_mode(mode: str) -> str:
     return {"fan_in": "fan_out", "fan_out": "fan_in"}.get(mode, mode)
 
 
-def torch_call(mode: str, nonlinearity: str, a: float, distribution: str, std: float, transposed: bool) -> str:
+@dataclass(frozen=True)
+class CalculateGain:
+    """``torch.nn.init.calculate_gain(nonlinearity[, param])`` as an argument of another call."""
+
+    nonlinearity: str
+    param: float | None = None
+
+    def text(self) -> str:
+        extra = f", {_num(self.param)}" if self.param is not None else ""
+        return f"torch.nn.init.calculate_gain({self.nonlinearity!r}{extra})"
+
+
+@dataclass(frozen=True)
+class TorchCall:
+    """A ``torch.nn.init`` call on a tensor ``w``: the one description that both the text shown to the
+    user and the torch backend's real call are made from."""
+
+    function: str
+    kwargs: tuple[tuple[str, float | str | CalculateGain], ...]
+
+    def text(self) -> str:
+        def arg(value: float | str | CalculateGain) -> str:
+            if isinstance(value, CalculateGain):
+                return value.text()
+            return repr(value) if isinstance(value, str) else _num(value)
+
+        return f"torch.nn.init.{self.function}(w, " + ", ".join(f"{k}={arg(v)}" for k, v in self.kwargs) + ")"
+
+
+def torch_init_call(mode: str, nonlinearity: str, a: float, distribution: str, std: float,
+                    transposed: bool) -> TorchCall:
     """The ``torch.nn.init`` call giving this law on a tensor of the torch (or transposed) layout."""
-    torch_mode = _swap_mode(mode) if transposed else mode
     if distribution == "truncated_normal":
         sp = std / TRUNC_STD_FACTOR
-        return (
-            f"torch.nn.init.trunc_normal_(w, mean=0.0, std={_num(sp)}, "
-            f"a={_num(-TRUNC_CUT * sp)}, b={_num(TRUNC_CUT * sp)})"
-        )
+        return TorchCall("trunc_normal_", (("mean", 0.0), ("std", sp), ("a", -TRUNC_CUT * sp), ("b", TRUNC_CUT * sp)))
     if mode == "fan_avg":
         fn = "xavier_normal_" if distribution == "normal" else "xavier_uniform_"
-        gain_arg = f"torch.nn.init.calculate_gain({nonlinearity!r}"
-        gain_arg += f", {_num(a)})" if nonlinearity == "leaky_relu" else ")"
-        return f"torch.nn.init.{fn}(w, gain={gain_arg})"
+        return TorchCall(fn, (("gain", CalculateGain(nonlinearity, a if nonlinearity == "leaky_relu" else None)),))
     fn = "kaiming_normal_" if distribution == "normal" else "kaiming_uniform_"
-    a_arg = f"a={_num(a)}, " if a != 0 else ""
-    return f"torch.nn.init.{fn}(w, {a_arg}mode={torch_mode!r}, nonlinearity={nonlinearity!r})"
+    slope: tuple[tuple[str, float], ...] = (("a", a),) if a != 0 else ()
+    return TorchCall(fn, (*slope, ("mode", _swap_mode(mode) if transposed else mode), ("nonlinearity", nonlinearity)))
+
+
+def torch_call(mode: str, nonlinearity: str, a: float, distribution: str, std: float, transposed: bool) -> str:
+    return torch_init_call(mode, nonlinearity, a, distribution, std, transposed).text()
 
 
 _KERAS_NAMED = {
