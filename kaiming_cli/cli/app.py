@@ -596,25 +596,14 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     import fnmatch
 
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from ..engine.stream import default_jobs, map_parallel
     from ..io.readers import read_path
     from ..render import core as render
-    from ..runners.identify import group_summary, identify_source
+    from ..runners.identify import group_summary, identify_sources
 
     sources = [s for p in paths for s in read_path(p)]
     if tensor_globs:
         sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
-    workers = jobs or default_jobs()
-    from ..runners.identify import sibling_fan_in
-
-    shapes = {(s.file, s.name): s.shape for s in sources}
-
-    def one(source: Any) -> Any:
-        return identify_source(source, layout=layout or "torch", alpha=alpha, seed=seed,
-                               jobs=1 if len(sources) > 1 else workers,
-                               bias_fan_in=sibling_fan_in(source, shapes, layout or "torch"))
-
-    results = map_parallel(one, sources, workers, forkable=all(s.forkable for s in sources))
+    results = identify_sources(sources, layout=layout or "torch", alpha=alpha, seed=seed, jobs=jobs)
     summary = group_summary(results)
     emit_as(ctx, output, fmt, {
         "json": lambda: render.to_json({"layout": layout or "torch", "alpha": alpha, "summary": summary,

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.stream import default_jobs, scan, subsample_positions
+from ..engine.parallel import default_jobs
+from ..engine.stream import scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..theory.spec import InitSpec

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.parallel import Progress, map_sources
 from ..engine.sources import rel_eps_for, scan_source
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
@@ -307,6 +309,18 @@ def identify_source(source: TensorSource, *, layout: str = "torch", alpha: float
                           aliases=tuple(aliases), near=tuple(near),
                           confidence=confidence, pvalue=battery.pvalue, reason=reason,
                           fitted=None if battery.passed else fitted, n=summary.n, empirical_std=summary.std)
+
+
+def identify_sources(sources: Sequence[TensorSource], *, layout: str = "torch", alpha: float = 1e-3, seed: int = 0,
+                     jobs: int | None = None) -> list[IdentifyResult]:
+    """Every tensor, under the engine's one parallel policy; biases see their sibling weight's fan_in."""
+    shapes = {(s.file, s.name): s.shape for s in sources}
+
+    def one(source: TensorSource, inner_jobs: int, _progress: Progress | None) -> IdentifyResult:
+        return identify_source(source, layout=layout, alpha=alpha, seed=seed, jobs=inner_jobs,
+                               bias_fan_in=sibling_fan_in(source, shapes, layout))
+
+    return map_sources(one, sources, jobs)
 
 
 def group_summary(results: list[IdentifyResult]) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.parallel import Progress, map_sources
 from ..engine.sources import rel_eps_for, scan_source
-from ..engine.stream import default_jobs, map_parallel
 from ..io.config import Config, Rule, first_match
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
@@ -229,23 +229,11 @@ def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Ru
                    base_options: dict[str, Any], *, alpha: float, correction: str, seed: int = 0,
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
                    progress: Callable[[int], None] | None = None) -> VerifyResult:
-    jobs = jobs or default_jobs()
-    many = jobs > 1 and len(sources) > 1
-    forkable = all(s.forkable for s in sources)
-
-    def one(source: TensorSource) -> TensorResult:
-        # tensors in parallel (each read by one worker), or one tensor's chunks in parallel; every
-        # result depends only on (seed, tensor), never on the scheduling
+    def one(source: TensorSource, inner_jobs: int, inner_progress: Progress | None) -> TensorResult:
         return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
-                             jobs=1 if many else jobs, max_ks=max_ks, tests=tests,
-                             progress=None if many and forkable else progress)
+                             jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress)
 
-    if many and forkable:
-        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
-
-    results = map_parallel(one, sources, jobs, forkable=forkable)
-    if many and forkable and progress is not None:
-        progress(sum(s.numel for s in sources))
+    results = map_sources(one, sources, jobs, progress)
     return finalize(results, alpha, correction)
 
 
