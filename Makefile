@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # torch is pinned: a plain `torch` would pull a multi-GB CUDA build; 2.13.0 is a local CPU wheel.
 TORCH  := torch==2.13.0
 
-.PHONY: run test lint bench readme test-frameworks clean
+.PHONY: run test lint bench docs test-frameworks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,9 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py
 
-readme: $(VENV)/.dev
-	$(BIN)/python tests/readme_help.py --write
+# rewrites the --help blocks of docs/cli.md from the real CLI (tests/test_docs.py fails when they are stale)
+docs: $(VENV)/.installed
+	$(BIN)/python tests/docs_help.py --write
 
 test-frameworks: $(VENV)/.dev
 	$(BIN)/python -m pip install -q jax jaxlib keras

@@ -1,4 +1,7 @@
-"""Keep the README's `--help` blocks equal to the real output: `python tests/readme_help.py --write`."""
+"""Keep the `--help` blocks of docs/cli.md equal to the real output: `make docs` rewrites them.
+
+A block is ``<!-- help:CMD -->`` + a ```text fence + ``<!-- /help -->``; ``help:`` alone is the group.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+CLI_MD = ROOT / "docs" / "cli.md"
 BLOCK = re.compile(r"<!-- help:(?P<cmd>[a-z ]*) -->\n```text\n(?P<body>.*?)```\n<!-- /help -->", re.S)
 
 
@@ -34,6 +38,6 @@ def rewrite(text: str) -> str:
 
 if __name__ == "__main__":
     if "--write" in sys.argv:
-        README.write_text(rewrite(README.read_text()))
-    for cmd, body in blocks(README.read_text()):
+        CLI_MD.write_text(rewrite(CLI_MD.read_text()))
+    for cmd, body in blocks(CLI_MD.read_text()):
         print(cmd or "(group)", "ok" if body == real_help(cmd) else "DIFFERS")
