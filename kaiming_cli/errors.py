@@ -1,4 +1,4 @@
-"""Exit codes (the contract in cli.md) and the exceptions that carry them. No click here."""
+"""Exit codes (the contract in docs/cli.md) and the exceptions that carry them. No click here."""
 
 from __future__ import annotations
 

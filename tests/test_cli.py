@@ -1,4 +1,4 @@
-"""The command contract of cli.md: every command, exit code and format."""
+"""The command contract of docs/cli.md: every command, exit code and format."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fan rules for the four layouts, against the frameworks' code written out (init-semantics.md 3.3, 4.2, 5.3)."""
+"""Fan rules for the four layouts, against the frameworks' code written out (docs/init-semantics.md §3.1, §3.3, §3.4)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_torch_transpose(shape: tuple[int, ...], fan_in: int, fan_out: int) -> N
     [
         ((3, 5), 3, 5),  # Dense kernel (in, out)
         ((3, 3, 16, 32), 144, 288),  # keras compute_fans((3,3,16,32)) == (144, 288)
-        ((3, 3, 64, 128), 576, 1152),  # init-semantics row 29/30
+        ((3, 3, 64, 128), 576, 1152),  # docs/init-semantics.md §3.3
         ((3, 3, 3, 64, 128), 1728, 3456),  # DHWIO, row 43
         ((5, 16, 33), 80, 165),  # Conv1D kernel (k, in, out)
     ],

@@ -18,7 +18,7 @@ EXPECTED = {
 
 
 def test_registry_is_torchs_list() -> None:
-    # the Literal of calculate_gain's nonlinearity argument in torch 2.13.0 (init-semantics.md 3.1)
+    # the Literal of calculate_gain's nonlinearity argument in torch 2.13.0 (docs/init-semantics.md §2)
     assert set(NONLINEARITIES) == set(EXPECTED) | {"leaky_relu"}
 
 
@@ -32,7 +32,7 @@ def test_fixed_gains(name: str, value: float) -> None:
     "a,expected",
     [
         (0.0, 1.4142135623730951),  # kaiming_* default a=0: the ReLU gain
-        (0.01, 1.4141428569978354),  # calculate_gain('leaky_relu') default (init-semantics 3.2)
+        (0.01, 1.4141428569978354),  # calculate_gain('leaky_relu') default (docs/init-semantics.md §2)
         (0.2, 1.3867504905630728),  # sqrt(2/1.04)
         (math.sqrt(5), 0.5773502691896257),  # nn.Linear default: sqrt(1/3)
         (1.0, 1.0),  # a = 1 is the identity: linear

@@ -67,7 +67,7 @@ def test_truth_is_the_verdict_or_indistinguishable(shape: tuple[int, ...]) -> No
 
 
 def test_large_tensor_separates_everything_but_relu_and_leaky() -> None:
-    """statistics.md 1.4: on 3072x768 only relu <-> leaky_relu(0.01) cannot be separated."""
+    """docs/statistics.md §7: on 3072x768 only relu <-> leaky_relu(0.01) cannot be separated."""
     shape = (3072, 768)
     for i, truth in enumerate(candidates(shape, "torch")):
         r = identify_source(array_source(torch_sample(truth, shape, seed=100 + i), "w"))

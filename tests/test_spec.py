@@ -1,4 +1,4 @@
-"""Theoretical std, bound and truncation against init-semantics.md section 12 (formula columns)."""
+"""Theoretical std, bound and truncation against docs/init-semantics.md §8 (formula columns)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def test_ks_matches_scipy(family: str, scipy_args: tuple, n: int) -> None:
         d, p, _ = ks_test(law, x)
         ref = st.kstest(x, scipy_args[0], args=scipy_args[1])
         assert d == pytest.approx(ref.statistic, rel=1e-10)
-        if ref.pvalue > 1e-6:  # Stephens' form: within 2% for n >= 100 (statistics.md 1.2.1)
+        if ref.pvalue > 1e-6:  # Stephens' form: within 2% for n >= 100 (docs/statistics.md §2.5)
             assert p == pytest.approx(ref.pvalue, rel=0.03, abs=1e-4)
 
 
@@ -114,7 +114,7 @@ def test_range_test_normal_formula() -> None:
 
 
 def test_ad_inf_matches_stephens_critical_values() -> None:
-    # case-0 critical values: 2.492 (5%), 3.857 (1%) (statistics.md 1.2.5)
+    # case-0 critical values: 2.492 (5%), 3.857 (1%) (docs/statistics.md §2.6)
     assert ad_inf_cdf(2.492) == pytest.approx(0.95, abs=5e-4)
     assert ad_inf_cdf(3.857) == pytest.approx(0.99, abs=5e-4)
     assert ad_inf_cdf(1.933) == pytest.approx(0.90, abs=5e-4)

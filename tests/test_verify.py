@@ -206,7 +206,7 @@ def test_jobs_do_not_change_verify(model_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_bf16_dequantization_keeps_ks_calibrated() -> None:
-    """bf16 rounding alone breaks KS at large n (statistics.md 1.2.4); jittering restores it."""
+    """bf16 rounding alone breaks KS at large n (docs/statistics.md §5); jittering restores it."""
     from kaiming_cli.engine.sources import dequantizer, tensor_seed
     from kaiming_cli.stats.battery import ks_test
     from kaiming_cli.stats.laws import Law

@@ -195,7 +195,7 @@ def emit_as(ctx: click.Context, output: str | None, fmt: str,
 # --------------------------------------------------------------------------- the group
 
 class KaimingGroup(click.Group):
-    """Maps our exceptions to the exit codes of cli.md, and never shows a traceback by default."""
+    """Maps our exceptions to the exit codes of docs/cli.md, and never shows a traceback by default."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -3,7 +3,7 @@
 The tensor has the spec's shape in a layout torch understands, and the init function is called
 with exactly the options a PyTorch user would pass, seeded through a ``torch.Generator``. When
 more values are asked for than the tensor holds, the same call is repeated on the same tensor,
-as the reference tables in init-semantics.md were produced.
+as the reference values of docs/init-semantics.md §8 were produced.
 """
 
 from __future__ import annotations

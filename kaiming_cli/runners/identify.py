@@ -1,7 +1,7 @@
 """``kaiming identify``: which init most likely produced a tensor, by exact likelihood.
 
 For the three families the log-likelihood depends only on (n, S = sum x^2, M = max|x|), so one
-streaming pass scores every candidate (statistics.md 1.4):
+streaming pass scores every candidate (docs/statistics.md §7):
 
     normal(s):      -n/2 ln(2 pi s^2) - S / (2 s^2)
     uniform(b):     -n ln(2b)                                   if M <= b, else -inf

@@ -1,4 +1,4 @@
-"""The per-tensor test battery (statistics.md 1.1-1.2) and its Bonferroni combination.
+"""The per-tensor test battery (docs/statistics.md §2, §3) and its Bonferroni combination.
 
 Every test compares the data with the fully specified null law (no parameter is estimated),
 so each p-value is valid as it stands:
