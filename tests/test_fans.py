@@ -1,4 +1,4 @@
-"""Fan rules for the four layouts, against the frameworks' code written out (docs/init-semantics.md §3.1, §3.3, §3.4)."""
+"""Fan rules for the four layouts, against the frameworks' code written out (docs/init-semantics.md §3)."""
 
 from __future__ import annotations
 
