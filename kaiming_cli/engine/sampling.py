@@ -23,11 +23,11 @@ def seeds(seed: int, n: int, chunk: int = CHUNK) -> tuple[np.random.SeedSequence
 
 def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
     """``size`` float32 draws of ``law``."""
-    if law.family == "normal":
+    if law.distribution == "normal":
         out = rng.standard_normal(size, dtype=np.float32)
         out *= np.float32(law.std)
         return out
-    if law.family == "uniform":
+    if law.distribution == "uniform":
         # [-b, b) like torch's uniform_: from + (to - from) * U[0, 1)
         bound = law.bound
         assert bound is not None
@@ -35,7 +35,7 @@ def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
         out *= np.float32(2 * bound)
         out -= np.float32(bound)
         return out
-    if law.family == "truncated_normal":
+    if law.distribution == "truncated_normal":
         out = np.empty(size, dtype=np.float32)
         filled = 0
         while filled < size:
@@ -46,7 +46,7 @@ def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
             filled += z.size
         out *= np.float32(law.sigma_pre)
         return out
-    raise ValueError(f"unknown law {law.family!r}")
+    raise ValueError(f"unknown law {law.distribution!r}")
 
 
 def producer(law: Law, chunk_seeds: list[np.random.SeedSequence]) -> Producer:

@@ -92,9 +92,9 @@ def _quantiles(law: Law, p: np.ndarray, ndtri: Any) -> np.ndarray:
 
     from ..theory.spec import TRUNC_CUT
 
-    if law.family == "normal":
+    if law.distribution == "normal":
         out: np.ndarray = ndtri(p) * law.std
-    elif law.family == "uniform":
+    elif law.distribution == "uniform":
         b = law.bound or 0.0
         out = (2 * p - 1) * b
     else:

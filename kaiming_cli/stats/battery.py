@@ -94,7 +94,7 @@ def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, tuple[fl
     """Variance test with the mean known to be 0; returns (ratio, p, CI of sigma, detail)."""
     n, ss = s.n, s.sumsq
     ratio = math.sqrt(ss / n) / law.std
-    if law.family == "normal":
+    if law.distribution == "normal":
         from scipy.special import chdtr, chdtrc, chdtri
 
         t = ss / law.std**2
@@ -133,7 +133,7 @@ def anscombe_glynn_z(b2: float, n: int) -> float:
 
 def kurtosis_test(law: Law, s: Summary) -> tuple[float, float, str]:
     g2 = s.excess_kurtosis
-    if law.family == "normal":
+    if law.distribution == "normal":
         z = anscombe_glynn_z(g2 + 3.0, s.n)
     else:
         # log(b2) is less skewed than b2: measured tail 1.2x nominal at n = 1728 instead of 1.5x
@@ -310,9 +310,9 @@ def run_battery(
             elif name == "std":
                 stat, p, ci, detail = std_test(law, s, alpha)
             elif name == "kurtosis":
-                min_n = 20 if law.family == "normal" else KURTOSIS_MIN_N_BOUNDED
+                min_n = 20 if law.distribution == "normal" else KURTOSIS_MIN_N_BOUNDED
                 if s.n < min_n or s.m2 == 0:
-                    notes.append(f"kurtosis test not run: a {law.family} null needs n >= {min_n} for a "
+                    notes.append(f"kurtosis test not run: a {law.distribution} null needs n >= {min_n} for a "
                                  "calibrated p-value.")
                     continue
                 stat, p, detail = kurtosis_test(law, s)

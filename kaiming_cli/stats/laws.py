@@ -37,16 +37,16 @@ def _trunc_even_moments(c: float) -> tuple[float, float, float, float]:
     return out[0], out[1], out[2], out[3]
 
 
-def _standardized_moments(family: str) -> tuple[float, float, float]:
-    """(mu4, mu6, mu8) of the family scaled to unit variance."""
-    if family == "normal":
+def _standardized_moments(distribution: str) -> tuple[float, float, float]:
+    """(mu4, mu6, mu8) of the distribution scaled to unit variance."""
+    if distribution == "normal":
         return 3.0, 15.0, 105.0
-    if family == "uniform":  # U(-sqrt3, sqrt3): E x^2k = 3^k / (2k+1)
+    if distribution == "uniform":  # U(-sqrt3, sqrt3): E x^2k = 3^k / (2k+1)
         return 9.0 / 5.0, 27.0 / 7.0, 9.0
-    if family == "truncated_normal":
+    if distribution == "truncated_normal":
         m2, m4, m6, m8 = _trunc_even_moments(TRUNC_CUT)
         return m4 / m2**2, m6 / m2**3, m8 / m2**4
-    raise ValueError(f"unknown law {family!r}")
+    raise ValueError(f"unknown law {distribution!r}")
 
 
 def kurtosis_avar(mu4: float, mu6: float, mu8: float) -> float:
@@ -59,9 +59,9 @@ def kurtosis_avar(mu4: float, mu6: float, mu8: float) -> float:
 
 @dataclass(frozen=True)
 class Law:
-    """A zero-mean null law with a given std."""
+    """A zero-mean null law with a given std; ``distribution`` is normal, uniform or truncated_normal."""
 
-    family: str
+    distribution: str
     std: float
 
     @property
@@ -71,15 +71,15 @@ class Law:
     @property
     def bound(self) -> float | None:
         """Edge of the support: the uniform bound or the truncation point; None if unbounded."""
-        if self.family == "uniform":
+        if self.distribution == "uniform":
             return SQRT3 * self.std
-        if self.family == "truncated_normal":
+        if self.distribution == "truncated_normal":
             return TRUNC_CUT * self.sigma_pre
         return None
 
     @property
     def kurtosis(self) -> float:
-        return _standardized_moments(self.family)[0]
+        return _standardized_moments(self.distribution)[0]
 
     @property
     def excess_kurtosis(self) -> float:
@@ -87,7 +87,7 @@ class Law:
 
     @property
     def kurtosis_avar(self) -> float:
-        return kurtosis_avar(*_standardized_moments(self.family))
+        return kurtosis_avar(*_standardized_moments(self.distribution))
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """CDF evaluated with ``ndtr``: 10-20x cheaper than ``scipy.stats`` distributions."""
@@ -95,9 +95,9 @@ class Law:
         from scipy.special import ndtr
 
         out: np.ndarray
-        if self.family == "normal":
+        if self.distribution == "normal":
             out = ndtr(x / self.std)
-        elif self.family == "uniform":
+        elif self.distribution == "uniform":
             b = SQRT3 * self.std
             out = np.clip((x + b) / (2 * b), 0.0, 1.0)
         else:
@@ -110,13 +110,13 @@ class Law:
         """log P(max|x| <= m) for n iid draws."""
         if m <= 0:
             return -math.inf
-        if self.family == "normal":
+        if self.distribution == "normal":
             return n * math.log1p(-math.erfc(m / (self.std * SQRT2)))
         bound = self.bound
         assert bound is not None
         if m >= bound:
             return 0.0
-        if self.family == "uniform":
+        if self.distribution == "uniform":
             return n * math.log(m / bound)
         t = m / self.sigma_pre
         return n * (math.log(math.erf(t / SQRT2)) - math.log(math.erf(TRUNC_CUT / SQRT2)))
