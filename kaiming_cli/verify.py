@@ -141,7 +141,8 @@ def adjust(pvalues: Sequence[float], method: str) -> list[float]:
 
 def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
     """Subsample and dequantization seeds keyed by the run seed and the tensor name."""
-    return np.random.SeedSequence([seed, zlib.crc32(name.encode())])
+    # surrogatepass: a name may hold a lone surrogate (a \udxxx escape in a safetensors header)
+    return np.random.SeedSequence([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))])
 
 
 def dequantizer(dtype: str, seed: np.random.SeedSequence) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -330,6 +331,7 @@ def array_source(array: Any, name: str = "tensor") -> TensorSource:
 
 def plot_failures(result: VerifyResult, sources: Sequence[TensorSource], path: str, seed: int = 0) -> None:
     """Histogram and Q-Q panels for the failing tensors (or, if none fail, the first tested ones)."""
+    from .escape import plot_title
     from .plots import MAX_PANELS, distributions_png
 
     by_key = {(s.file, s.name): s for s in sources}
@@ -339,6 +341,6 @@ def plot_failures(result: VerifyResult, sources: Sequence[TensorSource], path: s
     for t in chosen[:MAX_PANELS]:
         assert t.spec is not None
         _summary, sample = scan_source(by_key[(t.file, t.name)], seed=seed, jobs=1, max_ks=KS_MAX_SAMPLES)
-        title = f"{t.name} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
+        title = f"{plot_title(t.name)} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
         panels.append((title, sample, law_of(t.spec)))
     distributions_png(panels, path)
