@@ -112,6 +112,19 @@ def npz_case(extra_args: Sequence[str]) -> Callable[[Path], list[str]]:
     return build
 
 
+def pt_case(extra_args: Sequence[str]) -> Callable[[Path], list[str]]:
+    """A torch checkpoint: its keys are any str (pickle keeps lone surrogates)."""
+
+    def build(folder: Path) -> list[str]:
+        import torch
+
+        torch.save({name: torch.zeros(4, 4) for name in ALL_NAMES}, folder / "m.pt")
+        (folder / "rules.toml").write_text(RULES_FAIL)
+        return ["verify", "m.pt", "--rules", "rules.toml", *extra_args]
+
+    return build
+
+
 def identify_case(extra_args: Sequence[str]) -> Callable[[Path], list[str]]:
     def build(folder: Path) -> list[str]:
         write_safetensors(folder / "m.safetensors", list(ALL_NAMES), scale=0.02, shape=(16, 16))
@@ -322,6 +335,8 @@ def _cases() -> list[Case]:
                               extra=expect(NPZ_NAMES)))
     cases.append(Case("text-names-npz-table", npz_case([]), exit=1,
                       extra=table_shows(["[/bold] p", "a|b|c", "@octocat #1"])))
+    cases += [Case("text-names-pt-json", pt_case(["-f", "json"]), exit=1, fmt="json", extra=json_names(ALL_NAMES)),
+              Case("text-names-pt-table", pt_case([]), exit=1, extra=FORMATS["table"][1](ALL_NAMES))]
     identify_rows = len(ALL_NAMES)
     cases += [
         Case("text-identify-table", identify_case([]), exit=0, extra=table_shows(["[/bold] p", "\\ud800"])),
