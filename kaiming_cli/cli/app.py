@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from ..errors import ExitCode, KaimingError
+from ..render.escape import message as shown
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
 from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
 from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
@@ -201,7 +202,7 @@ class KaimingGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KaimingError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(shown(f"Error: {exc}"), err=True)  # messages quote names and paths from files
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -214,8 +215,8 @@ class KaimingGroup(click.Group):
         except Exception as exc:  # a bug: one line, traceback only on request
             if os.environ.get("KAIMING_DEBUG") == "1":
                 raise
-            click.echo(f"Internal error (a bug in kaiming): {type(exc).__name__}: {exc}. "
-                       "Set KAIMING_DEBUG=1 for the traceback.", err=True)
+            click.echo(shown(f"Internal error (a bug in kaiming): {type(exc).__name__}: {exc}. "
+                             "Set KAIMING_DEBUG=1 for the traceback."), err=True)
             ctx.exit(ExitCode.INTERNAL)
 
 
@@ -564,9 +565,9 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         from ..runners.verify import failure_samples
 
         verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+        click.echo(shown(f"wrote {plot_path}"), err=True)
     if config.path:
-        click.echo(f"rules: {config.path}", err=True)
+        click.echo(shown(f"rules: {config.path}"), err=True)
     click.echo(result.summary(), err=True)
     code = ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
     ctx.exit(code)

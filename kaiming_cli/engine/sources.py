@@ -18,7 +18,8 @@ from .stream import scan, subsample_positions
 
 def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
     """Subsample and dequantization seeds keyed by the run seed and the tensor name."""
-    return np.random.SeedSequence([seed, zlib.crc32(name.encode())])
+    # surrogatepass: a name may hold a lone surrogate (a \udxxx escape in a safetensors header)
+    return np.random.SeedSequence([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))])
 
 
 def dequantizer(dtype: str, seed: np.random.SeedSequence) -> Callable[[np.ndarray], np.ndarray] | None:

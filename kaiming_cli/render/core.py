@@ -1,8 +1,9 @@
 """Rendering: the one place that turns result objects into tables, JSON and Markdown.
 
 Renderers are pure functions of a result. Floats are rounded for display only; JSON carries
-full precision, and NaN/Infinity become ``null`` (strict JSON). Rich is imported lazily so
-that JSON output and the lookups stay cheap.
+full precision, and NaN/Infinity become ``null`` (strict JSON). Text from files (tensor names,
+paths, dtype strings) reaches every format through ``escape``; Rich cells are ``Text``, never
+markup. Rich is imported lazily so that JSON output and the lookups stay cheap.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..theory.spec import InitSpec
+from . import escape
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from rich.text import Text
 
     from ..runners.check import CheckResult
 
@@ -52,8 +55,11 @@ def clean(obj: Any) -> Any:
 
 
 def to_json(doc: dict[str, Any]) -> str:
+    """One JSON document in ASCII (names round-trip exactly, see ``escape``); no ``##[`` in a log line."""
     full = {"schema": SCHEMA, "kaiming_version": version(), **doc}
-    return json.dumps(clean(full), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(clean(full), indent=2, allow_nan=False, ensure_ascii=True)
+    # '##[' can only occur inside a string ('#' is never JSON syntax): write its second '#' as \u0023
+    return text.replace("##[", "#\\u0023[") + "\n"
 
 
 def fmt(x: float | None, digits: int = 4) -> str:
@@ -117,13 +123,26 @@ def rich_kv_table(title: str, rows: Iterable[tuple[str, str]]) -> RenderableType
     return table
 
 
-def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|").replace("\n", " ")
+class Markup(str):
+    """A Markdown cell that is kaiming's own markup (``**FAIL**``, a code span): ``md_table`` keeps it."""
 
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+
+def md_cell(text: str) -> str:
+    return text if isinstance(text, Markup) else escape.markdown_text(text)
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A GitHub pipe table; every cell that is not ``Markup`` is escaped as text."""
+    out = ["| " + " | ".join(md_cell(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(out) + "\n"
+
+
+def cell(text: str) -> Text:
+    """A Rich table cell from text that may come from a file: never parsed as markup, controls shown."""
+    from rich.text import Text
+
+    return Text(escape.terminal(text))
 
 
 def spec_table(spec: InitSpec) -> RenderableType:
@@ -248,7 +267,7 @@ def check_markdown(result: CheckResult) -> str:
     out.append("")
     out.append(md_table(
         ["test", "statistic", "p-value", "result", "detail"],
-        [(t.name, fmt(t.statistic, 4), fmt_p(t.pvalue), "ok" if t.passed else "**FAIL**", t.detail)
+        [(t.name, fmt(t.statistic, 4), fmt_p(t.pvalue), "ok" if t.passed else Markup("**FAIL**"), t.detail)
          for t in result.battery.tests],
     ))
     out.append("")
@@ -316,15 +335,16 @@ def verify_renderable(result: VerifyResult, detail: bool = False) -> RenderableT
             t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t),
             fmt_p(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-",
         ]
-        table.add_row(*cells, Text(t.status.upper() if t.status != "pass" else "ok",
-                                   style=STATUS_STYLE[t.status]))
+        table.add_row(*map(cell, cells), Text(t.status.upper() if t.status != "pass" else "ok",
+                                              style=STATUS_STYLE[t.status]))
     parts: list[RenderableType] = [table]
     if result.trained and not detail:
         parts.append(Text(f"showing the {len(shown)} strongest of {result.count('fail')} failures; "
                           "--detail lists every tensor", style="yellow"))
     for t in result.tensors if detail else [t for t in shown if t.status in ("fail", "error")]:
         if t.status in ("fail", "error") or detail:
-            line = f"{t.name}: {t.reason}" if t.reason else t.name
+            name = escape.shorten(t.name, escape.NAME_LIMIT)
+            line = escape.message(f"{name}: {t.reason}" if t.reason else name)
             if detail and t.histogram and t.spec is not None:
                 from ..stats.empirical import expected_histogram, law_of
 
@@ -336,7 +356,8 @@ def verify_renderable(result: VerifyResult, detail: bool = False) -> RenderableT
 
 
 def verify_markdown(result: VerifyResult, detail: bool = False) -> str:
-    rows = [(t.file, t.name, shape_text(t.shape), t.dtype, f"`{expected_text(t)}`", ratio_text(t),
+    rows = [(Markup(escape.markdown_code(t.file)), Markup(escape.markdown_code(t.name)), shape_text(t.shape),
+             Markup(escape.markdown_code(t.dtype)), Markup(escape.markdown_code(expected_text(t))), ratio_text(t),
              fmt_p(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-",
              ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
             for t in verify_rows(result, detail)]
@@ -346,8 +367,8 @@ def verify_markdown(result: VerifyResult, detail: bool = False) -> str:
 
 
 def verify_junit(result: VerifyResult) -> str:
-    from xml.sax.saxutils import quoteattr
-
+    """JUnit XML, well-formed whatever the names hold (``escape.xml_attr``)."""
+    attr = escape.xml_attr
     by_file: dict[str, list[TensorResult]] = {}
     for t in result.tensors:
         by_file.setdefault(t.file, []).append(t)
@@ -355,28 +376,23 @@ def verify_junit(result: VerifyResult) -> str:
            f'<testsuites name="kaiming verify" tests="{len(result.tensors)}" failures="{result.count("fail")}" '
            f'errors="{result.count("error")}" skipped="{result.count("skip")}">']
     for file, tensors in by_file.items():
-        out.append(f'  <testsuite name={quoteattr(file)} tests="{len(tensors)}" '
+        out.append(f'  <testsuite name={attr(file)} tests="{len(tensors)}" '
                    f'failures="{sum(t.status == "fail" for t in tensors)}" '
                    f'errors="{sum(t.status == "error" for t in tensors)}" '
                    f'skipped="{sum(t.status == "skip" for t in tensors)}">')
         for t in tensors:
-            out.append(f'    <testcase classname={quoteattr(file)} name={quoteattr(t.name)}>')
-            msg = quoteattr(f"{expected_text(t)}: {t.reason}")
+            out.append(f'    <testcase classname={attr(file)} name={attr(t.name)}>')
+            msg = attr(f"{expected_text(t)}: {t.reason}")
             if t.status == "fail":
                 out.append(f"      <failure message={msg}/>")
             elif t.status == "error":
                 out.append(f"      <error message={msg}/>")
             elif t.status == "skip":
-                out.append(f"      <skipped message={quoteattr(t.reason)}/>")
+                out.append(f"      <skipped message={attr(t.reason)}/>")
             out.append("    </testcase>")
         out.append("  </testsuite>")
     out.append("</testsuites>")
     return "\n".join(out) + "\n"
-
-
-def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
 def verify_github(result: VerifyResult) -> str:
@@ -384,17 +400,21 @@ def verify_github(result: VerifyResult) -> str:
     lines = []
     for t in result.tensors:
         if t.status in ("fail", "error"):
-            title = _gh_escape(f"kaiming: {t.name}", prop=True)
-            msg = _gh_escape(f"{t.name} {shape_text(t.shape)} {t.dtype}: expected {expected_text(t)}; {t.reason}")
-            lines.append(f"::error file={_gh_escape(t.file, prop=True)},title={title}::{msg}")
+            name = escape.shorten(t.name, escape.NAME_LIMIT)
+            title = escape.github_property(f"kaiming: {name}")
+            msg = escape.github_data(f"{name} {shape_text(t.shape)} {t.dtype}: expected {expected_text(t)}; "
+                                     f"{t.reason}")
+            file = escape.github_property(t.file, escape.MESSAGE_LIMIT)  # a path is kept whole to link the file
+            lines.append(f"::error file={file},title={title}::{msg}")
     level = "notice" if result.passed else "error"
-    lines.append(f"::{level} title=kaiming verify::{_gh_escape(result.summary())}")
+    lines.append(f"::{level} title=kaiming verify::{escape.github_data(result.summary())}")
     return "\n".join(lines) + "\n"
 
 
 def tensor_report(t: TensorResult) -> str:
     """A plain-text report of one tensor (what assert_init raises with)."""
-    lines = [f"{t.name} {shape_text(t.shape)} {t.dtype}: {t.status.upper()} vs {expected_text(t)}"]
+    lines = [f"{escape.terminal(t.name)} {shape_text(t.shape)} {escape.terminal(t.dtype)}: {t.status.upper()} "
+             f"vs {expected_text(t)}"]
     if t.spec is not None and t.empirical is not None:
         lines.append(f"  std {t.empirical.std:.6g} vs theory {t.spec.std:.6g} (ratio {ratio_text(t)}), "
                      f"mean {t.empirical.mean:.3g}, max|x| {max(abs(t.empirical.min), abs(t.empirical.max)):.6g}")
@@ -402,7 +422,7 @@ def tensor_report(t: TensorResult) -> str:
         mark = "ok  " if test.passed else "FAIL"
         lines.append(f"  {mark} {test.name:9s} p = {fmt_p(test.pvalue):>9s}  {test.detail}")
     if t.reason:
-        lines.append(f"  reason: {t.reason}")
+        lines.append(f"  reason: {escape.message(t.reason)}")
     return "\n".join(lines)
 
 
@@ -460,13 +480,14 @@ def identify_renderable(results: Sequence[IdentifyResult], summary: Sequence[str
     for col in IDENTIFY_HEADERS:
         table.add_column(col, overflow="fold")
     for row in identify_rows(results):
-        table.add_row(*row, style="yellow" if row[2].startswith("unknown") else None)
+        table.add_row(*map(cell, row), style="yellow" if row[2].startswith("unknown") else None)
     return Group(table, Text("\n".join(summary), style="bold"))
 
 
 def identify_markdown(results: Sequence[IdentifyResult], summary: Sequence[str]) -> str:
     head = "### kaiming identify\n\n" + "".join(f"- {line}\n" for line in summary) + "\n"
-    return head + md_table(IDENTIFY_HEADERS, identify_rows(results))
+    rows = [(Markup(escape.markdown_code(name)), *rest) for name, *rest in identify_rows(results)]
+    return head + md_table(IDENTIFY_HEADERS, rows)
 
 
 # --------------------------------------------------------------------------- propagate

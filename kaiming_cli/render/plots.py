@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from .escape import plot_title
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,7 +75,7 @@ def _hist_qq(ax_hist: Any, ax_qq: Any, sample: np.ndarray, law: Law, title: str)
     # density from the CDF, the same law the tests use
     cdf = law.cdf(grid)
     ax_hist.plot(grid[1:], np.diff(cdf) / np.diff(grid), "r-", lw=2, label="theory")
-    ax_hist.set_title(title, fontsize=9)
+    ax_hist.set_title(title, fontsize=9, parse_math=False)  # a '$' in a tensor name is not mathtext
     ax_hist.legend(fontsize=8)
     x = np.sort(sample)
     p = (np.arange(1, x.size + 1) - 0.5) / x.size
@@ -106,14 +107,22 @@ def _quantiles(law: Law, p: np.ndarray, ndtri: Any) -> np.ndarray:
 
 
 def distributions_png(panels: Sequence[tuple[str, np.ndarray, Law]], path: str) -> None:
-    """One row per tensor: histogram with the theoretical density, and a Q-Q plot."""
+    """One row per tensor: histogram with the theoretical density, and a Q-Q plot.
+
+    Titles hold tensor names (``escape.plot_title``): a glyph the font lacks is drawn as a box,
+    without matplotlib's warning (one stderr line per character).
+    """
+    import warnings
+
     plt = _pyplot()
     rows = max(1, len(panels))
     fig, axes = plt.subplots(rows, 2, figsize=(11, 3.6 * rows), squeeze=False)
-    for (title, sample, law), (ax_h, ax_q) in zip(panels, axes, strict=False):
-        _hist_qq(ax_h, ax_q, sample, law, title)
-    fig.tight_layout()
-    _save(fig, path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        for (title, sample, law), (ax_h, ax_q) in zip(panels, axes, strict=False):
+            _hist_qq(ax_h, ax_q, sample, law, title)
+        fig.tight_layout()
+        _save(fig, path)
     plt.close(fig)
 
 
@@ -122,7 +131,7 @@ def verify_failures_png(samples: Sequence[tuple[TensorResult, np.ndarray, Law]],
     panels = []
     for t, sample, law in samples:
         assert t.spec is not None
-        title = f"{t.name} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
+        title = f"{plot_title(t.name)} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
         panels.append((title, sample, law))
     distributions_png(panels, path)
 

@@ -6,7 +6,8 @@ A case says which exit code it expects; the harness checks for every case, whate
 - no marker file appears (a payload that ran would leave one) and no special file was replaced;
 - stderr is at most two lines with no traceback;
 - every output (stdout and any ``-o`` file) parses in its format (strict XML, JSON) and holds no raw
-  control character, and no line starts with ``::`` unless it is one of kaiming's own annotations.
+  control character, no line starts with ``::`` (after spaces) unless it is one of kaiming's own
+  annotations, and no line holds ``##[`` (GitHub's legacy command prefix, honoured mid-line).
 """
 
 from __future__ import annotations
@@ -105,8 +106,10 @@ def check_text(text: str, where: str) -> None:
     bad = RAW_CONTROL.search(text)
     assert bad is None, f"raw control character {bad.group()!r} in {where}"
     for line in text.splitlines():
-        if line.startswith("::"):
+        # GitHub's runner takes '::cmd' after leading spaces, and the legacy '##[cmd]' anywhere in a line
+        if line.lstrip().startswith("::"):
             assert OWN_ANNOTATION.match(line), f"injected workflow command in {where}: {line[:80]!r}"
+        assert "##[" not in line, f"injected legacy workflow command in {where}: {line[:80]!r}"
 
 
 def parse(text: str, fmt: str | None, where: str) -> None:
