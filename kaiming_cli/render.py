@@ -332,7 +332,16 @@ def verify_renderable(result: VerifyResult, detail: bool = False) -> RenderableT
                                                                              len(t.histogram)))
                 line += f"\n    sample │{obs}│  theory │{exp}│"
             parts.append(Text(line, style=STATUS_STYLE.get(t.status, "")))
+    parts += [Text(line, style=STATUS_STYLE["error"]) for line in gate_lines(result)]
     return Group(*parts)
+
+
+def gate_lines(result: VerifyResult) -> list[str]:
+    """Files that could not be read, and why an empty run fails: shown with every format."""
+    lines = [f"unreadable: {e.reason}" for e in result.errors]
+    if result.empty and not result.has_errors:
+        lines.append(result.summary())
+    return lines
 
 
 def verify_markdown(result: VerifyResult, detail: bool = False) -> str:
@@ -340,6 +349,7 @@ def verify_markdown(result: VerifyResult, detail: bool = False) -> str:
              fmt_p(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-",
              ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
             for t in verify_rows(result, detail)]
+    rows += [(e.file, "-", "-", "-", "-", "-", "-", "❌ error", e.reason) for e in result.errors]
     head = f"### kaiming verify\n\n**{result.summary()}**\n\n"
     return head + md_table(["file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]", "p adj.", "status",
                             "reason"], rows)
@@ -351,9 +361,21 @@ def verify_junit(result: VerifyResult) -> str:
     by_file: dict[str, list[TensorResult]] = {}
     for t in result.tensors:
         by_file.setdefault(t.file, []).append(t)
+    gate = result.empty and not result.has_errors  # one failing testcase says why an empty run fails
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name="kaiming verify" tests="{len(result.tensors)}" failures="{result.count("fail")}" '
-           f'errors="{result.count("error")}" skipped="{result.count("skip")}">']
+           f'<testsuites name="kaiming verify" tests="{len(result.tensors) + len(result.errors) + gate}" '
+           f'failures="{result.count("fail") + gate}" errors="{result.count("error") + len(result.errors)}" '
+           f'skipped="{result.count("skip")}">']
+    for e in result.errors:
+        out += [f'  <testsuite name={quoteattr(e.file)} tests="1" failures="0" errors="1" skipped="0">',
+                f'    <testcase classname={quoteattr(e.file)} name="(read the file)">',
+                f"      <error message={quoteattr(e.reason)}/>",
+                "    </testcase>", "  </testsuite>"]
+    if gate:
+        out += ['  <testsuite name="kaiming verify" tests="1" failures="1" errors="0" skipped="0">',
+                '    <testcase classname="kaiming verify" name="(tested tensors)">',
+                f"      <failure message={quoteattr(gate_lines(result)[-1])}/>",
+                "    </testcase>", "  </testsuite>"]
     for file, tensors in by_file.items():
         out.append(f'  <testsuite name={quoteattr(file)} tests="{len(tensors)}" '
                    f'failures="{sum(t.status == "fail" for t in tensors)}" '
@@ -387,6 +409,9 @@ def verify_github(result: VerifyResult) -> str:
             title = _gh_escape(f"kaiming: {t.name}", prop=True)
             msg = _gh_escape(f"{t.name} {shape_text(t.shape)} {t.dtype}: expected {expected_text(t)}; {t.reason}")
             lines.append(f"::error file={_gh_escape(t.file, prop=True)},title={title}::{msg}")
+    for e in result.errors:
+        title = _gh_escape("kaiming: unreadable file", prop=True)
+        lines.append(f"::error file={_gh_escape(e.file, prop=True)},title={title}::{_gh_escape(e.reason)}")
     level = "notice" if result.passed else "error"
     lines.append(f"::{level} title=kaiming verify::{_gh_escape(result.summary())}")
     return "\n".join(lines) + "\n"
