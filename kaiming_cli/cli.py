@@ -92,7 +92,16 @@ class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
 SHAPE = ShapeType()
 ALPHA = AlphaType()
-SEED = click.IntRange(0, MAX_SEED)
+
+
+class SeedRange(click.IntRange):
+    """0 <= seed < 2^64, said in that short form in help and errors (not as 20 digits)."""
+
+    def _describe_range(self) -> str:
+        return "0<=x<2^64"
+
+
+SEED = SeedRange(0, MAX_SEED)
 JOBS = click.IntRange(1, MAX_JOBS)
 
 
