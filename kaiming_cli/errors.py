@@ -12,6 +12,8 @@ class ExitCode(IntEnum):
     INPUT = 3
     INTERNAL = 4
     INTERRUPTED = 130
+    PIPE = 141
+    """stderr closed under us: 128 + SIGPIPE, the code a shell shows for a tool killed by SIGPIPE."""
 
 
 class KaimingError(Exception):

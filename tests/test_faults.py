@@ -160,6 +160,7 @@ def test_unwritable_folder(tmp_path: Path) -> None:
 
 
 def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kaiming_cli.io.inputs as inputs
     import kaiming_cli.io.readers as readers
 
     for name in ("a", "b"):
@@ -172,7 +173,7 @@ def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             os.unlink(path)  # listed, then gone before its data is read
         return sources
 
-    monkeypatch.setattr(readers, "read_path", read_then_vanish)
+    monkeypatch.setattr(inputs, "read_path", read_then_vanish)
     result = CliRunner().invoke(cli, ["verify", str(tmp_path / "a.npy"), str(tmp_path / "b.npy")])
     assert result.exit_code == 3 and "b.npy" in result.stderr and "Traceback" not in result.stderr
 

@@ -87,3 +87,49 @@ def test_every_truncation_point_of_the_header(tmp_path: Path, kind: str) -> None
     for cut in range(0, min(len(data), 400), 7):
         path.write_bytes(data[:cut])
         _run(path)
+
+
+# --------------------------------------------------------------------------- option values
+
+#: Values that have broken number parsers, ranges and paths: NaN, infinities, signed zero, extremes,
+#: subnormals, integers past 64 bits and past Python's 4300-digit limit, empty and odd text.
+EXTREME = ["nan", "inf", "-inf", "-0", "0", "-1", "1e308", "1e-320", str(2**64), "9" * 4400, "", " ", "é",
+           "\x1b[31m", "\udcff", "1e30", "0x10", "1_000", "4,4", str(10**12)]
+#: Every option of every command that takes a value, with base arguments that make the command valid.
+OPTIONS: dict[str, tuple[list[str], list[str]]] = {
+    "std": (["--shape", "4,4"], ["--shape", "--layout", "--mode", "--nonlinearity", "-a", "--distribution", "-f",
+                                 "-o"]),
+    "fan": (["--shape", "4,4"], ["--shape", "--layout", "-f", "-o"]),
+    "gain": (["leaky_relu"], ["-a", "-f", "-o"]),
+    "explain": (["--shape", "4,4"], ["--shape", "-a", "-f", "-o"]),
+    "check": (["--shape", "64,64"], ["--shape", "-n", "-s", "--alpha", "--backend", "--tests", "-j", "--plot", "-a",
+                                     "-o"]),
+    "verify": (["w.npy", "--no-config"], ["--tensor", "--alpha", "--correction", "-s", "--tests", "-j", "--rules",
+                                          "--config", "-a", "--plot", "-o", "--layout", "--mode"]),
+    "identify": (["w.npy"], ["--tensor", "--layout", "--top", "--alpha", "-s", "-j", "-o"]),
+    "propagate": (["--depth", "3", "--width", "8"], ["--nonlinearity", "-a", "--mode", "--depth", "--width", "--batch",
+                                                     "--conv", "--spatial", "-s", "--plot", "-o"]),
+}
+
+
+@pytest.mark.parametrize("command", sorted(OPTIONS))
+def test_every_option_with_extreme_values(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 0-3 (2 for a value out of range, stating the range), never 4, never a traceback or a hang."""
+    from click.testing import CliRunner
+
+    from kaiming_cli.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    np.save("w.npy", (np.random.default_rng(0).standard_normal((64, 64)) * 0.177).astype(np.float32))
+    base, options = OPTIONS[command]
+    for option in options:
+        for value in EXTREME:
+            result = CliRunner().invoke(cli, [command, *base, option, value])
+            unexpected = result.exception is not None and not isinstance(result.exception, SystemExit)
+            assert result.exit_code in (0, 1, 2, 3) and not unexpected, (option, value[:40], result.stderr[-300:])
+            assert "Traceback" not in result.stderr
+            if result.exit_code == 2:
+                assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+            for leftover in Path(".").iterdir():
+                if leftover.name != "w.npy" and leftover.is_file():
+                    leftover.unlink()

@@ -14,6 +14,7 @@ from ..errors import ExitCode, KaimingError
 from ..render.escape import message as shown
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
 from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
+from ..theory.limits import MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
 from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class SlopeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
 
 class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
-    """A significance level in the open interval (0, 1); FloatRange lets NaN through."""
+    """A significance level in [MIN_ALPHA, 1); FloatRange lets NaN through."""
 
     name = "FLOAT"
 
@@ -84,13 +85,32 @@ class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             alpha = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number: give alpha in (0, 1), e.g. 0.001.", param, ctx)
-        if not 0 < alpha < 1:  # False for NaN too
-            self.fail(f"alpha {value!r} is not in the open interval (0, 1): e.g. 0.001 or 0.01.", param, ctx)
+        problem = alpha_problem(alpha)
+        if problem is not None:
+            self.fail(problem, param, ctx)
         return alpha
 
 
 SHAPE = ShapeType()
 ALPHA = AlphaType()
+
+
+class SeedRange(click.IntRange):
+    """0 <= seed < 2^64, said in that short form in help and errors (not as 20 digits)."""
+
+    def _describe_range(self) -> str:
+        return "0<=x<2^64"
+
+
+SEED = SeedRange(0, MAX_SEED)
+JOBS = click.IntRange(1, MAX_JOBS)
+
+
+def path_given(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An output path must name something: ``-o ''`` is a usage error, not a write to the cwd."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("the path is empty: give a file name (or - for stdout).")
+    return value
 
 
 # --------------------------------------------------------------------------- shared options
@@ -120,7 +140,7 @@ def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callab
 
 def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> Callable[[F], F]:
     def decorate(f: F) -> F:
-        f = click.option("-o", "--output", type=click.Path(allow_dash=True), default=None,
+        f = click.option("-o", "--output", type=click.Path(allow_dash=True), default=None, callback=path_given,
                          help="Write the formatted data to this file (atomically); - is stdout.")(f)
         f = click.option("-f", "--format", "fmt", type=click.Choice(formats), default="table",
                          show_default=True, help="Output format.")(f)
@@ -147,10 +167,18 @@ def make_console(ctx: click.Context, file: Any = None) -> Console:
     if file is not None:
         return Console(file=file, width=100, color_system=None, force_terminal=False, soft_wrap=False)
     if color == "never":
-        return Console(color_system=None, no_color=True)
-    if color == "always":
-        return Console(force_terminal=True)
-    return Console()
+        console = Console(color_system=None, no_color=True)
+    elif color == "always":
+        console = Console(force_terminal=True)
+    else:
+        console = Console()
+    console.on_broken_pipe = _pipe_gone  # type: ignore[method-assign]
+    return console
+
+
+def _pipe_gone() -> None:
+    """Rich's default exits with 1 on EPIPE; raise instead, so ``emit`` decides (see there)."""
+    raise BrokenPipeError
 
 
 def err_console() -> Console:
@@ -159,19 +187,33 @@ def err_console() -> Console:
     return Console(stderr=True)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write text atomically (see ``files.atomic_write``)."""
-    from ..io.files import atomic_write
+def write_text(path: str, text: str) -> None:
+    """Write text to ``-o`` (atomically for regular files; see ``files.write_output``)."""
+    from ..io.files import write_output
 
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+    # backslashreplace: a lone surrogate that reached this far is shown, never a crash
+    data = text.encode("utf-8", "backslashreplace")
+    write_output(path, lambda fh: fh.write(data), "choose a writable location with -o")
 
-    atomic_write(path, write, "choose a writable location with -o")
+
+def silence(stream: Any) -> None:
+    """After EPIPE: point the stream's descriptor at /dev/null, so nothing more (not even the flush
+    at exit) fails. The recipe of https://docs.python.org/3/library/signal.html#note-on-sigpipe."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real descriptor (a test runner's buffer)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def emit(ctx: click.Context, output: str | None, content: RenderableType | str) -> None:
-    """Send data to stdout or to ``-o``; tables are rendered as plain text into files."""
+    """Send data to stdout or to ``-o``; tables are rendered as plain text into files.
+
+    A reader that has gone away (``| head``, ``| true``) is not an error: the data stops, the run
+    goes on and exits with the code it earned, so a failing gate still fails under ``pipefail``.
+    """
     if output and output != "-":
         if isinstance(content, str):
             text = content
@@ -179,12 +221,16 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str) 
             buf = io.StringIO()
             make_console(ctx, file=buf).print(content)
             text = buf.getvalue()
-        write_atomic(output, text)
+        write_text(output, text)
         return
-    if isinstance(content, str):
-        click.echo(content, nl=False)
-    else:
-        make_console(ctx).print(content)
+    try:
+        if isinstance(content, str):
+            click.echo(content, nl=False)
+        else:
+            make_console(ctx).print(content)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence(sys.stdout)
 
 
 def emit_as(ctx: click.Context, output: str | None, fmt: str,
@@ -202,22 +248,41 @@ class KaimingGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KaimingError as exc:
-            click.echo(shown(f"Error: {exc}"), err=True)  # messages quote names and paths from files
+            say(shown(f"Error: {exc}"))  # messages quote names and paths from files
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+            say("Interrupted.")
             ctx.exit(ExitCode.INTERRUPTED)
+        except click.UsageError as exc:  # a bad option of a command: two lines, not click's usage block
+            say(f"Error: {exc.format_message()}")
+            if exc.ctx is not None:
+                say(f"Try '{exc.ctx.command_path} --help' for help.")
+            ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # stdout is handled in emit(); this is stderr (or both) gone: nothing can be said any
+            # more, so end as a shell reports a process killed by SIGPIPE (128 + 13), never 0
+            silence(sys.stdout)
+            silence(sys.stderr)
+            ctx.exit(ExitCode.PIPE)
         except MemoryError:
-            click.echo("Error: out of memory; use --samples to test fewer values.", err=True)
+            say("Error: out of memory; use --samples to test fewer values.")
             ctx.exit(ExitCode.INPUT)
         except Exception as exc:  # a bug: one line, traceback only on request
             if os.environ.get("KAIMING_DEBUG") == "1":
                 raise
-            click.echo(shown(f"Internal error (a bug in kaiming): {type(exc).__name__}: {exc}. "
-                             "Set KAIMING_DEBUG=1 for the traceback."), err=True)
+            say(shown(f"Internal error (a bug in kaiming): {type(exc).__name__}: {exc}. "
+                      "Set KAIMING_DEBUG=1 for the traceback."))
             ctx.exit(ExitCode.INTERNAL)
+
+
+def say(message: str) -> None:
+    """One line on stderr; if stderr is gone (``2>&1 | true``) the message is dropped, the exit code stays."""
+    try:
+        click.echo(message, err=True)
+    except BrokenPipeError:
+        silence(sys.stderr)
 
 
 @click.group(cls=KaimingGroup, context_settings=CONTEXT)
@@ -259,7 +324,7 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
 
 def notes_to_stderr(notes: tuple[str, ...] | list[str]) -> None:
     for note in notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(shown(f"note: {note}"), err=True)
 
 
 @cli.command()
@@ -409,18 +474,18 @@ def parse_tests(value: str) -> tuple[str, ...]:
 
 @cli.command()
 @spec_options()
-@click.option("-n", "--samples", type=click.IntRange(min=1), default=None,
+@click.option("-n", "--samples", type=click.IntRange(1, MAX_SAMPLES), default=None,
               help="How many values to test [default: every element of the shape; more repeats the init].")
-@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the sample.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
               help="False-alarm rate of the whole verdict.")
 @click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
               help="Sample with numpy, or with the real torch.nn.init function.")
 @click.option("--tests", "tests_text", default="mean,std,kurtosis,range,ks", show_default=True,
               help="Tests to run (also: ad).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+@click.option("-j", "--jobs", type=JOBS, default=None,
               help="Worker threads [default: the usable cores].")
-@click.option("--plot", "plot_path", type=click.Path(), default=None,
+@click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Draw a histogram with the theoretical density and a Q-Q plot to this PNG.")
 @output_options()
 @click.pass_context
@@ -440,6 +505,8 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
 
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
     tests = parse_tests(tests_text)
+    check_sample_size(shape, samples)
+    distinct_outputs({"-o": output or "-", "--plot": plot_path})
     if backend == "torch":
         from ..engine.torch_backend import torch_shape
 
@@ -463,6 +530,23 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
 
 
+def check_sample_size(shape: tuple[int, ...], samples: int | None) -> None:
+    """``check`` samples every element by default: a huge shape needs ``--samples`` (exit 2, not hours)."""
+    import math
+
+    if samples is None and math.prod(shape) > MAX_SAMPLES:
+        raise click.BadParameter(
+            f"{format_shape(shape)} has {math.prod(shape):.3g} elements and check draws at most {MAX_SAMPLES:.0e} "
+            "values: give --samples N (N <= 1e9) to test a sample of that shape.", param_hint="--shape")
+
+
+def distinct_outputs(outputs: dict[str, str | None], inputs: list[str] | None = None) -> None:
+    """Exit 2 when an output is an input or both outputs are one file (see ``files.check_distinct``)."""
+    from ..io.files import check_distinct
+
+    check_distinct(outputs, inputs or [])
+
+
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
@@ -476,7 +560,7 @@ def completion(shell: str) -> None:
 
     cls = get_completion_class(shell)
     assert cls is not None  # click ships all three
-    click.echo(cls(cli, {}, "kaiming", "_KAIMING_COMPLETE").source())
+    emit(click.get_current_context(), None, cls(cli, {}, "kaiming", "_KAIMING_COMPLETE").source() + "\n")
 
 
 # --------------------------------------------------------------------------- verify
@@ -505,20 +589,23 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--correction", type=click.Choice(["holm", "bonferroni", "bh", "none"]), default="holm",
               show_default=True, envvar="KAIMING_CORRECTION", show_envvar=True,
               help="Multiple-testing correction across tensors (bh: false discovery rate).")
-@click.option("-s", "--seed", type=int, default=0, show_default=True, envvar="KAIMING_SEED",
+@click.option("-s", "--seed", type=SEED, default=0, show_default=True, envvar="KAIMING_SEED",
               help="Seed of the EDF subsample and of bf16/fp16 dequantization.")
 @click.option("--tests", "tests_text", default="mean,std,kurtosis,range,ks", show_default=True,
               help="Tests to run per tensor (also: ad).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads.")
+@click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
 @click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")
-@click.option("--plot", "plot_path", type=click.Path(), default=None,
+@click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
+@click.option("--allow-empty", is_flag=True,
+              help="Pass a run that tested no tensor (by default it fails: a gate must not pass on nothing).")
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
 def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
            negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, plot_path: str | None, fmt: str, output: str | None) -> None:
+           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, fmt: str,
+           output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
     \b
@@ -526,12 +613,12 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     kaiming verify ckpt.pt --tensor '*conv*.weight' --mode fan_out --nonlinearity relu
     kaiming verify shards/ -f github
     """
-    import fnmatch
+    from dataclasses import replace
     from pathlib import Path
 
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.config import Rule, resolve_config
-    from ..io.readers import read_path
+    from ..io.inputs import read_paths, select_tensors
     from ..render import core as render
     from ..runners.verify import verify_sources
 
@@ -547,12 +634,15 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     fallback = None
     if explicit or not config.rules:
         fallback = Rule(match="*", options=explicit, origin="command line")
-    sources = [s for p in paths for s in read_path(p)]
-    if tensor_globs:
-        sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
+    distinct_outputs({"-o": output or "-", "--plot": plot_path}, [*paths, *config.files])
+    found, errors = read_paths(paths)
+    distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
+    sources, globs = select_tensors(found, tensor_globs)
     with progress_bar(sum(s.nbytes for s in sources)) as advance:
         result = verify_sources(sources, config, fallback, options, alpha=alpha, correction=correction, seed=seed,
                                 jobs=jobs, tests=tests, progress=advance)
+    result = replace(result, errors=tuple(errors), globs=globs, found=len(found) if tensor_globs else None,
+                     allow_empty=allow_empty)
     emit_as(ctx, output, fmt, {
         "json": lambda: render.to_json(result.to_dict()),
         "markdown": lambda: render.verify_markdown(result, detail),
@@ -566,9 +656,12 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
 
         verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
         click.echo(shown(f"wrote {plot_path}"), err=True)
+    unmatched = "; ".join(f"{what} matched no tensor" for what in result.unmatched())
     if config.path:
-        click.echo(shown(f"rules: {config.path}"), err=True)
-    click.echo(result.summary(), err=True)
+        click.echo(shown(f"rules: {config.path}" + (f" ({unmatched})" if unmatched else "")), err=True)
+    elif unmatched:
+        click.echo(shown(f"note: {unmatched}"), err=True)
+    click.echo(shown(result.summary()), err=True)
     code = ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
     ctx.exit(code)
 
@@ -582,8 +675,8 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Candidates listed per tensor.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
               help="Level of the goodness-of-fit check of the winner (below it: unknown).")
-@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the EDF subsample.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads.")
+@click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the EDF subsample.")
+@click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
 @output_options()
 @click.pass_context
 def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str, ...], layout: str | None,
@@ -594,24 +687,30 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     kaiming identify model.safetensors
     kaiming identify flax_params.npz --layout jax --top 3 -f json
     """
-    import fnmatch
-
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from ..io.readers import read_path
+    from ..io.inputs import read_paths, select_tensors
     from ..render import core as render
     from ..runners.identify import group_summary, identify_sources
 
-    sources = [s for p in paths for s in read_path(p)]
-    if tensor_globs:
-        sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
-    results = identify_sources(sources, layout=layout or "torch", alpha=alpha, seed=seed, jobs=jobs)
-    summary = group_summary(results)
+    found, errors = read_paths(paths)
+    distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
+    sources, globs = select_tensors(found, tensor_globs)
+    results, failed = identify_sources(sources, layout=layout or "torch", alpha=alpha, seed=seed, jobs=jobs)
+    errors += failed
+    summary = group_summary(results) + [f"unreadable: {e.reason}" for e in errors]
+    summary += [f"--tensor {g.match!r} matched no tensor" for g in globs if not g.matched]
     emit_as(ctx, output, fmt, {
         "json": lambda: render.to_json({"layout": layout or "torch", "alpha": alpha, "summary": summary,
+                                        "errors": [e.to_dict() for e in errors],
                                         "tensors": [r.to_dict(top) for r in results]}),
         "markdown": lambda: render.identify_markdown(results, summary),
         "table": lambda: render.identify_renderable(results, summary)})
-    click.echo(f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown", err=True)
+    line = f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown"
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        line += f"; unreadable: {errors[0].reason}{more}"
+    click.echo(shown(line), err=True)
+    ctx.exit(ExitCode.INPUT if errors else ExitCode.OK)
 
 
 @cli.command()
@@ -628,8 +727,8 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
               help="2-D convolutions with an odd KxK kernel instead of dense layers (try --width 64).")
 @click.option("--spatial", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Height = width of the feature maps with --conv.")
-@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of data and weights.")
-@click.option("--plot", "plot_path", type=click.Path(), default=None,
+@click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of data and weights.")
+@click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Also draw the std per layer to this PNG (needs kaiming[plot]).")
 @output_options()
 @click.pass_context
@@ -647,6 +746,8 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
     if conv and width * conv * conv * spatial * spatial * batch > 2_000_000_000:
         raise click.BadParameter("that convolution stack would need too much memory: lower --batch, --spatial "
                                  "or --width.", param_hint="--conv")
+    check_propagate_size(depth, width, batch, conv, spatial)
+    distinct_outputs({"-o": output or "-", "--plot": plot_path})
     from ..render import core as render
     from ..runners.propagate import propagate as run_propagate
 
@@ -659,6 +760,17 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
     emit_as(ctx, output, fmt, {"json": lambda: render.to_json(result.to_dict()),
                                "markdown": lambda: render.propagate_markdown(result),
                                "table": lambda: render.propagate_renderable(result)})
+
+
+def check_propagate_size(depth: int, width: int, batch: int, conv: int | None, spatial: int) -> None:
+    """Every layer's float32 weights and pre-activations of one init are held at once: bound them (exit 2)."""
+    k, s = (conv, spatial) if conv else (1, 1)
+    need = 4 * depth * (width * width * k * k + batch * width * s * s)
+    if need > MAX_PROPAGATE_BYTES:
+        raise click.BadParameter(
+            f"--depth {depth} --width {width} --batch {batch} would hold {need / 2**30:.3g} GiB of weights and "
+            f"activations, over the {MAX_PROPAGATE_BYTES // 2**30} GiB limit: lower --depth, --width or --batch.",
+            param_hint="--depth/--width/--batch")
 
 
 class progress_bar:

@@ -8,15 +8,17 @@ tensor's name wins.
 from __future__ import annotations
 
 import fnmatch
-import math
+import os
+import stat
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..theory.fans import LAYOUTS, MODES
 from ..theory.gains import NONLINEARITIES
+from ..theory.limits import alpha_problem, shown, slope_problem
 from ..theory.spec import DISTRIBUTIONS
 
 if sys.version_info >= (3, 11):
@@ -27,6 +29,14 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CORRECTIONS = ("holm", "bonferroni", "bh", "none")
 SPEC_KEYS = ("layout", "mode", "nonlinearity", "negative_slope", "distribution")
 RULE_KEYS = {"match", "skip", "constant", *SPEC_KEYS}
+#: A rules file or pyproject.toml larger than this is refused unread (real ones are a few KB).
+MAX_CONFIG_BYTES = 1 << 20
+#: Rules per file: every tensor is matched against each rule in turn.
+MAX_RULES = 1000
+#: Characters in one rule's ``match`` glob.
+MAX_GLOB = 1000
+#: Largest ``constant`` value (beyond it float32 weights cannot hold it anyway).
+MAX_CONSTANT = 3.4e38
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class Config:
     alpha: float | None = None
     correction: str | None = None
     path: str | None = None
+    files: tuple[str, ...] = ()
+    """The files this config was read from (an output must never replace them)."""
 
 
 def first_match(rules: tuple[Rule, ...], name: str) -> Rule | None:
@@ -69,8 +81,8 @@ def _fail(where: str, message: str) -> InputError:
 
 
 def _check_choice(where: str, key: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise _fail(where, f"{key} = {value!r} is not one of {', '.join(choices)}.")
+    if not isinstance(value, str) or value not in choices:
+        raise _fail(where, f"{key} = {shown(value)} is not one of {', '.join(choices)}.")
 
 
 def parse_rule(raw: Any, where: str) -> Rule:
@@ -78,17 +90,17 @@ def parse_rule(raw: Any, where: str) -> Rule:
         raise _fail(where, "a rule must be a table with at least `match = \"glob\"`.")
     unknown = sorted(set(raw) - RULE_KEYS)
     if unknown:
-        raise _fail(where, f"unknown key {unknown[0]!r}; a rule takes {', '.join(sorted(RULE_KEYS))}.")
+        raise _fail(where, f"unknown key {shown(unknown[0])}; a rule takes {', '.join(sorted(RULE_KEYS))}.")
     match = raw.get("match")
-    if not isinstance(match, str) or not match:
-        raise _fail(where, "`match` must be a non-empty glob string, e.g. \"*conv*.weight\".")
+    if not isinstance(match, str) or not match or len(match) > MAX_GLOB:
+        raise _fail(where, f"`match` must be a glob string of 1 to {MAX_GLOB} characters, e.g. \"*conv*.weight\".")
     skip = raw.get("skip", False)
     if not isinstance(skip, bool):
         raise _fail(where, "`skip` must be true or false.")
     constant = raw.get("constant")
     if constant is not None and (isinstance(constant, bool) or not isinstance(constant, (int, float))
-                                 or not math.isfinite(constant)):
-        raise _fail(where, "`constant` must be a finite number.")
+                                 or not -MAX_CONSTANT <= constant <= MAX_CONSTANT):  # False for NaN too
+        raise _fail(where, f"`constant` must be a number in [-{MAX_CONSTANT:g}, {MAX_CONSTANT:g}].")
     options = {k: raw[k] for k in SPEC_KEYS if k in raw}
     if "layout" in options:
         _check_choice(where, "layout", options["layout"], LAYOUTS)
@@ -99,10 +111,10 @@ def parse_rule(raw: Any, where: str) -> Rule:
     if "distribution" in options:
         _check_choice(where, "distribution", options["distribution"], DISTRIBUTIONS)
     if "negative_slope" in options:
-        a = options["negative_slope"]
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a < 0:
-            raise _fail(where, "`negative_slope` must be a finite number >= 0.")
-        options["negative_slope"] = float(a)
+        problem = slope_problem(options["negative_slope"])
+        if problem is not None:
+            raise _fail(where, f"`negative_slope`: {problem}")
+        options["negative_slope"] = float(options["negative_slope"])
     if (skip or constant is not None) and options:
         raise _fail(where, "a `skip` or `constant` rule takes no spec options.")
     if skip and constant is not None:
@@ -113,53 +125,94 @@ def parse_rule(raw: Any, where: str) -> Rule:
 
 def parse_config(table: dict[str, Any], where: str, rule_key: str) -> Config:
     alpha = table.get("alpha")
-    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
-                              or not 0 < alpha < 1):
-        raise _fail(where, f"alpha = {alpha!r} must be a number in (0, 1).")
+    problem = None if alpha is None else alpha_problem(alpha)
+    if problem is not None:
+        raise _fail(where, problem)
     correction = table.get("correction")
     if correction is not None:
         _check_choice(where, "correction", correction, CORRECTIONS)
     unknown = sorted(set(table) - {"alpha", "correction", rule_key})
     if unknown:
-        raise _fail(where, f"unknown key {unknown[0]!r}; expected alpha, correction and [[{rule_key}]] tables.")
+        raise _fail(where, f"unknown key {shown(unknown[0])}; expected alpha, correction and [[{rule_key}]] "
+                           "tables.")
     raw_rules = table.get(rule_key, [])
     if not isinstance(raw_rules, list):
         raise _fail(where, f"`{rule_key}` must be an array of tables ([[{rule_key}]]).")
+    if len(raw_rules) > MAX_RULES:
+        raise _fail(where, f"{len(raw_rules)} rules: at most {MAX_RULES} are supported; merge rules with globs.")
     rules = tuple(parse_rule(r, f"{where} rule {i + 1}") for i, r in enumerate(raw_rules))
     return Config(rules=rules, alpha=None if alpha is None else float(alpha), correction=correction, path=where)
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def _read_config_bytes(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_CONFIG_BYTES; a FIFO or device is refused, never waited on."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path} is not a regular file (a folder, FIFO or device); give a TOML file.")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise InputError(f"{path} is {st.st_size} bytes: config files are limited to {MAX_CONFIG_BYTES} bytes.")
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            return fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    data = _read_config_bytes(path)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InputError(f"{path} grew beyond {MAX_CONFIG_BYTES} bytes while read: config files are limited.")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not valid TOML: it is not UTF-8 text.") from None
+    except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path} is not valid TOML: {exc}.") from None
+    except ValueError:  # an integer beyond Python's 4300-digit limit for str -> int
+        raise InputError(f"{path} holds a number too long to read (over 4300 digits); give a plain number.") from None
+    except RecursionError:
+        raise InputError(f"{path} nests arrays or tables too deeply to read; kaiming's keys are never nested "
+                         "more than two levels.") from None
 
 
 def load_rules_file(path: str) -> Config:
-    return parse_config(_load_toml(Path(path)), str(path), "rule")
+    return replace(parse_config(_load_toml(Path(path)), str(path), "rule"), files=(str(path),))
 
 
 def find_pyproject(start: Path) -> Path | None:
-    """The nearest ``pyproject.toml`` at or above ``start``."""
+    """The nearest ``pyproject.toml`` at or above ``start``; one that exists but is not a regular file
+    (a FIFO, a device, a dangling symlink: a pull request can commit those) is an error, not skipped."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             return candidate
+        if os.path.lexists(candidate):
+            raise InputError(f"{candidate} is not a regular file (a folder, FIFO, device or broken symlink); "
+                             "fix it, or pass --no-config or --rules FILE.")
     return None
 
 
 def load_pyproject(path: Path) -> Config:
     data = _load_toml(path)
-    table = data.get("tool", {}).get("kaiming")
+    tool = data.get("tool")
+    if tool is None:
+        return Config(files=(str(path),))
+    if not isinstance(tool, dict):
+        raise InputError(f"{path}: `tool` must be a table (as in [tool.kaiming]), not {shown(tool)}.")
+    table = tool.get("kaiming")
     if table is None:
-        return Config()
+        return Config(files=(str(path),))
     if not isinstance(table, dict):
         raise InputError(f"{path}: [tool.kaiming] must be a table.")
-    return parse_config(table, f"{path} [tool.kaiming]", "rule")
+    return replace(parse_config(table, f"{path} [tool.kaiming]", "rule"), files=(str(path),))
 
 
 def resolve_config(rules: str | None, config: str | None, no_config: bool, cwd: Path) -> Config:

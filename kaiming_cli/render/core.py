@@ -352,16 +352,28 @@ def verify_renderable(result: VerifyResult, detail: bool = False) -> RenderableT
                                                                              len(t.histogram)))
                 line += f"\n    sample │{obs}│  theory │{exp}│"
             parts.append(Text(line, style=STATUS_STYLE.get(t.status, "")))
+    parts += [Text(escape.message(line), style=STATUS_STYLE["error"]) for line in gate_lines(result)]
     return Group(*parts)
 
 
+def gate_lines(result: VerifyResult) -> list[str]:
+    """Files that could not be read, and why an empty run fails: shown with every format."""
+    lines = [f"unreadable: {e.reason}" for e in result.errors]
+    if result.empty and not result.has_errors:
+        lines.append(result.summary())
+    return lines
+
+
 def verify_markdown(result: VerifyResult, detail: bool = False) -> str:
-    rows = [(Markup(escape.markdown_code(t.file)), Markup(escape.markdown_code(t.name)), shape_text(t.shape),
+    rows: list[tuple[str, ...]] = [
+        (Markup(escape.markdown_code(t.file)), Markup(escape.markdown_code(t.name)), shape_text(t.shape),
              Markup(escape.markdown_code(t.dtype)), Markup(escape.markdown_code(expected_text(t))), ratio_text(t),
              fmt_p(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-",
              ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
             for t in verify_rows(result, detail)]
-    head = f"### kaiming verify\n\n**{result.summary()}**\n\n"
+    rows += [(Markup(escape.markdown_code(e.file)), "-", "-", "-", "-", "-", "-", "❌ error", e.reason)
+             for e in result.errors]
+    head = f"### kaiming verify\n\n**{escape.markdown_text(result.summary())}**\n\n"
     return head + md_table(["file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]", "p adj.", "status",
                             "reason"], rows)
 
@@ -372,9 +384,21 @@ def verify_junit(result: VerifyResult) -> str:
     by_file: dict[str, list[TensorResult]] = {}
     for t in result.tensors:
         by_file.setdefault(t.file, []).append(t)
+    gate = result.empty and not result.has_errors  # one failing testcase says why an empty run fails
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name="kaiming verify" tests="{len(result.tensors)}" failures="{result.count("fail")}" '
-           f'errors="{result.count("error")}" skipped="{result.count("skip")}">']
+           f'<testsuites name="kaiming verify" tests="{len(result.tensors) + len(result.errors) + gate}" '
+           f'failures="{result.count("fail") + gate}" errors="{result.count("error") + len(result.errors)}" '
+           f'skipped="{result.count("skip")}">']
+    for e in result.errors:
+        out += [f'  <testsuite name={attr(e.file)} tests="1" failures="0" errors="1" skipped="0">',
+                f'    <testcase classname={attr(e.file)} name="(read the file)">',
+                f"      <error message={attr(e.reason)}/>",
+                "    </testcase>", "  </testsuite>"]
+    if gate:
+        out += ['  <testsuite name="kaiming verify" tests="1" failures="1" errors="0" skipped="0">',
+                '    <testcase classname="kaiming verify" name="(tested tensors)">',
+                f"      <failure message={attr(gate_lines(result)[-1])}/>",
+                "    </testcase>", "  </testsuite>"]
     for file, tensors in by_file.items():
         out.append(f'  <testsuite name={attr(file)} tests="{len(tensors)}" '
                    f'failures="{sum(t.status == "fail" for t in tensors)}" '
@@ -406,6 +430,10 @@ def verify_github(result: VerifyResult) -> str:
                                      f"{t.reason}")
             file = escape.github_property(t.file, escape.MESSAGE_LIMIT)  # a path is kept whole to link the file
             lines.append(f"::error file={file},title={title}::{msg}")
+    for e in result.errors:
+        title = escape.github_property("kaiming: unreadable file")
+        file = escape.github_property(e.file, escape.MESSAGE_LIMIT)
+        lines.append(f"::error file={file},title={title}::{escape.github_data(e.reason)}")
     level = "notice" if result.passed else "error"
     lines.append(f"::{level} title=kaiming verify::{escape.github_data(result.summary())}")
     return "\n".join(lines) + "\n"
@@ -481,11 +509,11 @@ def identify_renderable(results: Sequence[IdentifyResult], summary: Sequence[str
         table.add_column(col, overflow="fold")
     for row in identify_rows(results):
         table.add_row(*map(cell, row), style="yellow" if row[2].startswith("unknown") else None)
-    return Group(table, Text("\n".join(summary), style="bold"))
+    return Group(table, Text("\n".join(escape.message(line) for line in summary), style="bold"))
 
 
 def identify_markdown(results: Sequence[IdentifyResult], summary: Sequence[str]) -> str:
-    head = "### kaiming identify\n\n" + "".join(f"- {line}\n" for line in summary) + "\n"
+    head = "### kaiming identify\n\n" + "".join(f"- {escape.markdown_text(line)}\n" for line in summary) + "\n"
     rows = [(Markup(escape.markdown_code(name)), *rest) for name, *rest in identify_rows(results)]
     return head + md_table(IDENTIFY_HEADERS, rows)
 

@@ -33,9 +33,9 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str) -> None:
-    from ..io.files import atomic_write
+    from ..io.files import write_output
 
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), "choose a writable .png path")
+    write_output(path, lambda fh: fig.savefig(fh, dpi=100, format="png"), "choose a writable .png path")
 
 
 def propagate_png(result: PropagateResult, path: str) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 
 from ..engine.parallel import Progress, map_sources
 from ..engine.sources import rel_eps_for, scan_source
+from ..errors import InputError
+from ..io.inputs import FileError
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from ..stats.laws import Law
@@ -312,15 +314,23 @@ def identify_source(source: TensorSource, *, layout: str = "torch", alpha: float
 
 
 def identify_sources(sources: Sequence[TensorSource], *, layout: str = "torch", alpha: float = 1e-3, seed: int = 0,
-                     jobs: int | None = None) -> list[IdentifyResult]:
-    """Every tensor, under the engine's one parallel policy; biases see their sibling weight's fan_in."""
+                     jobs: int | None = None) -> tuple[list[IdentifyResult], list[FileError]]:
+    """Every tensor, under the engine's one parallel policy; biases see their sibling weight's fan_in.
+
+    A tensor whose data fails to read is reported as skipped with an error, and the others are still identified.
+    """
     shapes = {(s.file, s.name): s.shape for s in sources}
 
-    def one(source: TensorSource, inner_jobs: int, _progress: Progress | None) -> IdentifyResult:
-        return identify_source(source, layout=layout, alpha=alpha, seed=seed, jobs=inner_jobs,
-                               bias_fan_in=sibling_fan_in(source, shapes, layout))
+    def one(source: TensorSource, inner_jobs: int, _progress: Progress | None) -> tuple[IdentifyResult, str | None]:
+        try:
+            return identify_source(source, layout=layout, alpha=alpha, seed=seed, jobs=inner_jobs,
+                                   bias_fan_in=sibling_fan_in(source, shapes, layout)), None
+        except InputError as exc:
+            return IdentifyResult(source.file, source.name, source.shape, source.dtype, "skipped",
+                                  reason=str(exc)), str(exc)
 
-    return map_sources(one, sources, jobs)
+    outcomes = map_sources(one, sources, jobs)
+    return [r for r, _ in outcomes], [FileError(r.file, why) for r, why in outcomes if why is not None]
 
 
 def group_summary(results: list[IdentifyResult]) -> list[str]:

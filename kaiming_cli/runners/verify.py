@@ -17,7 +17,9 @@ import numpy as np
 
 from ..engine.parallel import Progress, map_sources
 from ..engine.sources import rel_eps_for, scan_source
+from ..errors import InputError
 from ..io.config import Config, Rule, first_match
+from ..io.inputs import FileError, GlobCount
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
@@ -82,31 +84,89 @@ class VerifyResult:
     correction: str
     trained: bool = False
     notes: tuple[str, ...] = ()
+    errors: tuple[FileError, ...] = ()
+    """Paths that could not be read (each also makes the exit code 3)."""
+    rules: tuple[GlobCount, ...] = ()
+    """Per rule of the config: how many tensors it decided."""
+    globs: tuple[GlobCount, ...] = ()
+    """Per ``--tensor`` glob: how many of the files' tensors it selected."""
+    found: int | None = None
+    """Tensors in the files before ``--tensor`` filtered them (None: no filter)."""
+    allow_empty: bool = False
+    """A run that tested no tensor passes only when this is set (``--allow-empty``)."""
+
+    @property
+    def tested(self) -> int:
+        """Tensors that got a verdict from a test (statistical or constant), pass or fail."""
+        return sum(t.status in ("pass", "fail") for t in self.tensors)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was tested and that is not allowed: the gate must not pass on nothing."""
+        return self.tested == 0 and not self.allow_empty
 
     @property
     def passed(self) -> bool:
-        return all(t.status in ("pass", "skip") for t in self.tensors)
+        return not self.empty and not self.errors and all(t.status in ("pass", "skip") for t in self.tensors)
 
     @property
     def has_errors(self) -> bool:
-        return any(t.status == "error" for t in self.tensors)
+        return bool(self.errors) or any(t.status == "error" for t in self.tensors)
 
     def count(self, status: str) -> int:
         return sum(t.status == status for t in self.tensors)
+
+    def unmatched(self) -> list[str]:
+        """Rules and ``--tensor`` globs that matched no tensor, for a note."""
+        rules = [f"rule {i + 1} {r.match!r}" for i, r in enumerate(self.rules) if not r.matched]
+        return rules + [f"--tensor {g.match!r}" for g in self.globs if not g.matched]
+
+    def empty_reason(self) -> str:
+        """Why no tensor was tested, in words."""
+        n = len(self.tensors)
+        if self.found == 0 or (self.found is None and n == 0):
+            return "the input files hold no tensors" if not self.errors else "no file could be read"
+        if n == 0:
+            globs = ", ".join(repr(g.match) for g in self.globs)
+            return f"--tensor {globs} matched none of the {self.found} tensors"
+        if self.count("skip") == n:
+            by_rule = sum(t.reason.startswith("skipped by rule") for t in self.tensors)
+            how = f" ({by_rule} by skip rules, {n - by_rule} matched by no rule)" if 0 < by_rule < n else \
+                " by skip rules" if by_rule == n else " (no rule and no spec option covers them)"
+            return f"all {n} tensors were skipped{how}"
+        return f"none of the {n} tensors could be tested"
+
+    def first_error(self) -> str | None:
+        if self.errors:
+            return self.errors[0].reason
+        for t in self.tensors:
+            if t.status == "error":
+                return f"{t.name}: {t.reason}"
+        return None
 
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "skip", "error") if self.count(s)]
         verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not self.count("fail") else "FAIL")
         line = f"{verdict}: {len(self.tensors)} tensors: {', '.join(parts) or 'none'} " \
                f"(alpha = {self.alpha:g}, {self.correction} across tested tensors)"
+        if self.errors:
+            more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+            line += f"; unreadable: {self.errors[0].reason}{more}"
+        elif self.has_errors:
+            line += f"; first error: {self.first_error()}"
+        if self.tested == 0 and not self.has_errors:
+            line = f"FAIL: no tensor was tested: {self.empty_reason()}; pass --allow-empty if that is expected" \
+                if self.empty else f"PASS: no tensor was tested ({self.empty_reason()}), allowed by --allow-empty"
         if self.trained:
             line += ". The weights look TRAINED, not freshly initialized: most tensors miss their init law " \
                     "by a wide margin."
         return line
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "alpha": self.alpha, "correction": self.correction,
+        return {"passed": self.passed, "alpha": self.alpha, "correction": self.correction, "tested": self.tested,
                 "looks_trained": self.trained, "summary": self.summary(), "notes": list(self.notes),
+                "rules": [r.to_dict() for r in self.rules], "tensor_globs": [g.to_dict() for g in self.globs],
+                "errors": [e.to_dict() for e in self.errors],
                 "tensors": [t.to_dict() for t in self.tensors]}
 
 
@@ -163,7 +223,10 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: dict[st
     if source.numel == 0:
         return replace(base, reason="empty tensor")
     if rule.constant is not None:
-        summary, _ = scan_source(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
+        try:
+            summary, _ = scan_source(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
+        except InputError as exc:
+            return replace(base, status="error", constant=rule.constant, reason=str(exc))
         return constant_result(base, summary, rule.constant)
     if not is_float(source.dtype):
         return replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
@@ -172,7 +235,10 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: dict[st
         spec = make_spec(source.shape, **{**base_options, **rule.options})
     except ValueError as exc:
         return replace(base, status="error", reason=str(exc))
-    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
+    try:
+        summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
+    except InputError as exc:  # the data fails to read (truncated, vanished): this tensor is an error
+        return replace(base, status="error", spec=spec, reason=str(exc))
     law = law_of(spec)
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype))
     return replace(
@@ -234,7 +300,9 @@ def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Ru
                              jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress)
 
     results = map_sources(one, sources, jobs, progress)
-    return finalize(results, alpha, correction)
+    chosen = [choose(source, config, fallback) for source in sources]
+    counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
+    return replace(finalize(results, alpha, correction), rules=counts)
 
 
 def failure_samples(result: VerifyResult, sources: Sequence[TensorSource], limit: int,

@@ -33,6 +33,8 @@ LAYOUT_AXES: dict[str, str] = {
 
 #: Largest element count we accept: numpy indexes with int64.
 MAX_ELEMENTS = 2**63 - 1
+#: Most dimensions a shape may have (numpy's own limit is 64).
+MAX_DIMS = 64
 
 
 @dataclass(frozen=True)
@@ -107,27 +109,38 @@ def format_shape(shape: tuple[int, ...]) -> str:
 def parse_shape(text: str) -> tuple[int, ...]:
     """Parse ``64,3,3,3`` or ``64x3x3x3`` (spaces and brackets tolerated) into a tuple."""
     cleaned = text.strip().strip("()[]").replace("x", ",").replace("X", ",").replace(" ", "")
+    shown = _shown(text)
     if not cleaned:
-        raise ValueError(f"shape {text!r} is empty: give positive integers like 64,3,3,3.")
+        raise ValueError(f"shape {shown} is empty: give positive integers like 64,3,3,3.")
     parts = cleaned.split(",")
     if parts and parts[-1] == "" and len(parts) > 1:  # allow a trailing comma, as in (10,)
         parts = parts[:-1]
+    if len(parts) > MAX_DIMS:
+        raise ValueError(f"shape {shown} has {len(parts)} dimensions: at most {MAX_DIMS} are supported.")
     dims: list[int] = []
     for part in parts:
         if part == "":
             raise ValueError(
-                f"shape {text!r} has an empty dimension: give positive integers like 64,3,3,3."
+                f"shape {shown} has an empty dimension: give positive integers like 64,3,3,3."
             )
+        if len(part) > 20:  # more digits than 2**63 has: refused before int() parses it
+            raise ValueError(f"shape {shown} has a dimension of {len(part)} characters: each dimension must "
+                             f"be a positive integer up to {MAX_ELEMENTS}.")
         try:
             value = int(part)
         except ValueError:
             raise ValueError(
-                f"shape {text!r} has a non-integer dimension {part!r}: give positive integers "
+                f"shape {shown} has a non-integer dimension {_shown(part)}: give positive integers "
                 "like 64,3,3,3 or 64x3x3x3."
             ) from None
         if value <= 0:
             raise ValueError(
-                f"shape {text!r} has dimension {value}: every dimension must be a positive integer."
+                f"shape {shown} has dimension {value}: every dimension must be a positive integer."
             )
         dims.append(value)
     return tuple(dims)
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A value quoted for an error message, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .limits import slope_problem
+
 #: Slope that ``calculate_gain('leaky_relu')`` uses when no param is given.
 CALCULATE_GAIN_DEFAULT_SLOPE = 0.01
 #: ``nn.Linear``/``nn.Conv*`` default: ``kaiming_uniform_(w, a=math.sqrt(5))``.
@@ -93,11 +95,10 @@ def unknown_nonlinearity_message(name: str) -> str:
 
 
 def validate_slope(a: float) -> None:
-    """Reject slopes that cannot describe a leaky ReLU (NaN, infinite or negative)."""
-    if not math.isfinite(a) or a < 0:
-        raise ValueError(
-            f"negative slope {a!r} is not valid: give a finite number >= 0 (e.g. 0.01, 0.2)."
-        )
+    """Reject slopes that cannot describe a leaky ReLU (NaN, infinite, negative or beyond MAX_SLOPE)."""
+    problem = slope_problem(a)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def gain(nonlinearity: str, negative_slope: float | None = None) -> float:

@@ -59,7 +59,7 @@ class Case:
     needle: str | None = None          # must appear in stderr (case-insensitive)
     fmt: str | None = None             # format of stdout to parse: json, junit, markdown, github, table
     outputs: tuple[str, ...] = ()      # files (relative to the folder) that must exist afterwards and parse as fmt
-    protected: tuple[str, ...] = ()    # paths that must be unchanged (same inode and type) afterwards
+    protected: tuple[str, ...] = ()    # paths (relative: to the folder) that must be unchanged afterwards
     root_only: bool = False            # needs root (mknod); skipped only when not root
     stdin_closed_stdout: bool = False  # stdout is a pipe whose reader has gone (`| true`)
     extra: Callable[[Path, Outcome], None] | None = None  # further case-specific assertions
@@ -79,7 +79,7 @@ def run(case: Case, folder: Path) -> Outcome:
     argv = case.build(folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIMING", "FORCE_COLOR", "CLICOLOR"))}
     env.update({"NO_COLOR": "1", "COLUMNS": "100", "PYTHONDONTWRITEBYTECODE": "1", **case.env})
-    before = {p: _snapshot(Path(p)) for p in case.protected}
+    before = {p: _snapshot(folder / p) for p in case.protected}  # an absolute p stays as it is
     out, err = folder / ".stdout", folder / ".stderr"
     cmd = [sys.executable, "-c", _MEASURE, str(out), str(err), str(folder), sys.executable, "-m", "kaiming_cli", *argv]
     if case.stdin_closed_stdout:
@@ -98,7 +98,7 @@ def run(case: Case, folder: Path) -> Outcome:
     outcome = Outcome(int(code_text), out.read_bytes().decode("utf-8", "replace"),
                       err.read_bytes().decode("utf-8", "replace"), int(kb) / 1024.0)
     for p, snap in before.items():
-        assert _snapshot(Path(p)) == snap, f"{p} was replaced or changed type"
+        assert _snapshot(folder / p) == snap, f"{p} was replaced or changed type"
     return outcome
 
 
@@ -130,7 +130,8 @@ def check(case: Case, folder: Path) -> Outcome:
     assert outcome.rss_mb < case.max_rss_mb, f"peak RSS {outcome.rss_mb:.0f} MB"
     assert not (folder / MARKER).exists(), "a payload ran"
     check_text(outcome.stderr, "stderr")
-    parse(outcome.stdout, case.fmt, "stdout")
+    if outcome.stdout or not case.outputs:  # with -o, stdout is rightly empty
+        parse(outcome.stdout, case.fmt, "stdout")
     for name in case.outputs:
         path = folder / name
         assert path.is_file(), f"{name} was not written"
