@@ -12,6 +12,7 @@ from .io.config import Config, Rule
 from .io.memory import array_source
 from .runners.verify import TensorResult, finalize, verify_source
 from .stats.battery import DEFAULT_TESTS
+from .theory.spec import SpecOptions
 
 
 def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", mode: str = "fan_in",
@@ -20,11 +21,10 @@ def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", m
                   tests: tuple[str, ...] = DEFAULT_TESTS) -> TensorResult:
     """Test a numpy array or torch tensor against the spec options (or an exact constant)."""
     source = array_source(tensor, name)
-    options = {"layout": layout, "mode": mode, "nonlinearity": nonlinearity, "negative_slope": float(negative_slope),
-               "distribution": distribution}
-    rule = Rule(match=name, constant=None if constant is None else float(constant),
-                options={} if constant is not None else options, origin="verify_tensor")
-    result = verify_source(source, rule, {}, alpha=alpha, seed=seed, tests=tests)
+    options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=float(negative_slope),
+                          distribution=distribution)
+    rule = Rule(match=name, constant=None if constant is None else float(constant), origin="verify_tensor")
+    result = verify_source(source, rule, options, alpha=alpha, seed=seed, tests=tests)
     return finalize([result], alpha, "none").tensors[0]
 
 

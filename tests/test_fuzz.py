@@ -20,6 +20,7 @@ from kaiming_cli.errors import InputError
 from kaiming_cli.io.config import Config, Rule
 from kaiming_cli.io.readers import read_path
 from kaiming_cli.runners.verify import verify_sources
+from kaiming_cli.theory.spec import SpecOptions
 
 torch = pytest.importorskip("torch")
 FALLBACK = Rule(match="*", options={})
@@ -56,7 +57,7 @@ VALID = _valid_files()
 def _run(path: Path) -> None:
     try:
         sources = read_path(str(path))
-        verify_sources(sources, Config(), FALLBACK, {}, alpha=1e-3, correction="holm", jobs=1)
+        verify_sources(sources, Config(), FALLBACK, SpecOptions(), alpha=1e-3, correction="holm", jobs=1)
     except InputError as exc:
         assert "\n" not in str(exc).strip()
 

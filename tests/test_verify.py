@@ -16,6 +16,7 @@ from kaiming_cli.cli import cli
 from kaiming_cli.io.config import Rule
 from kaiming_cli.io.memory import array_source
 from kaiming_cli.runners.verify import adjust, finalize, verify_source
+from kaiming_cli.theory.spec import SpecOptions
 
 from .models import save_all
 
@@ -189,7 +190,7 @@ def test_holm_controls_the_run_false_alarm_rate() -> None:
     fallback = Rule(match="*", options={"mode": "fan_out", "nonlinearity": "relu"})
     red = {"holm": 0, "none": 0}
     for seed in range(seeds):
-        raw = [verify_source(s, fallback, {}, alpha=alpha, seed=seed) for s in _checkpoint(seed)]
+        raw = [verify_source(s, fallback, SpecOptions(), alpha=alpha, seed=seed) for s in _checkpoint(seed)]
         for method in red:
             red[method] += not finalize(raw, alpha, method).passed
     upper = st.binom(seeds, alpha).isf(1e-4)

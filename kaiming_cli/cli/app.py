@@ -6,7 +6,7 @@ import io
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -15,7 +15,7 @@ from ..render.escape import message as shown
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
 from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
 from ..theory.limits import MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
-from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
+from ..theory.spec import DISTRIBUTIONS, SPEC_KEYS, InitSpec, SpecOptions, SpecOverrides, make_spec
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -565,9 +565,6 @@ def completion(shell: str) -> None:
 
 # --------------------------------------------------------------------------- verify
 
-SPEC_PARAMS = ("layout", "mode", "nonlinearity", "negative_slope", "distribution")
-
-
 def _given(ctx: click.Context, name: str) -> bool:
     from click.core import ParameterSource
 
@@ -628,9 +625,9 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         alpha = config.alpha
     if not _given(ctx, "correction") and config.correction is not None:
         correction = config.correction
-    options = {"layout": layout, "mode": mode, "nonlinearity": nonlinearity, "negative_slope": negative_slope,
-               "distribution": distribution}
-    explicit = {k: v for k, v in options.items() if _given(ctx, k)}
+    options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=negative_slope,
+                          distribution=distribution)
+    explicit = cast(SpecOverrides, {k: getattr(options, k) for k in SPEC_KEYS if _given(ctx, k)})
     fallback = None
     if explicit or not config.rules:
         fallback = Rule(match="*", options=explicit, origin="command line")

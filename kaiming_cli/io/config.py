@@ -13,13 +13,13 @@ import stat
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import InputError
 from ..theory.fans import LAYOUTS, MODES
 from ..theory.gains import NONLINEARITIES
 from ..theory.limits import alpha_problem, shown, slope_problem
-from ..theory.spec import DISTRIBUTIONS
+from ..theory.spec import DISTRIBUTIONS, SPEC_KEYS, SpecOverrides
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +27,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 CORRECTIONS = ("holm", "bonferroni", "bh", "none")
-SPEC_KEYS = ("layout", "mode", "nonlinearity", "negative_slope", "distribution")
 RULE_KEYS = {"match", "skip", "constant", *SPEC_KEYS}
 #: A rules file or pyproject.toml larger than this is refused unread (real ones are a few KB).
 MAX_CONFIG_BYTES = 1 << 20
@@ -46,7 +45,7 @@ class Rule:
     match: str
     skip: bool = False
     constant: float | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: SpecOverrides = field(default_factory=lambda: SpecOverrides())
     """Spec options (long names, underscores) this rule sets."""
     origin: str = "command line"
 
@@ -101,7 +100,7 @@ def parse_rule(raw: Any, where: str) -> Rule:
     if constant is not None and (isinstance(constant, bool) or not isinstance(constant, (int, float))
                                  or not -MAX_CONSTANT <= constant <= MAX_CONSTANT):  # False for NaN too
         raise _fail(where, f"`constant` must be a number in [-{MAX_CONSTANT:g}, {MAX_CONSTANT:g}].")
-    options = {k: raw[k] for k in SPEC_KEYS if k in raw}
+    options = cast(SpecOverrides, {k: raw[k] for k in SPEC_KEYS if k in raw})  # each value checked below
     if "layout" in options:
         _check_choice(where, "layout", options["layout"], LAYOUTS)
     if "mode" in options:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,12 +25,16 @@ from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_batte
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import Law
 from ..stats.summary import Summary
-from ..theory.spec import InitSpec, make_spec
+from ..theory.spec import InitSpec, SpecOptions
 
 #: A run "looks trained" when at least this share of the tested tensors fails ...
 TRAINED_SHARE = 0.5
 #: ... with a median |log(std / std0)| beyond this (a 25% scale error) or a heavy tail.
 TRAINED_LOG_RATIO = math.log(1.25)
+
+
+#: What became of one tensor: tested and passed or failed, skipped (no rule asked for it), or an error.
+Status = Literal["pass", "fail", "skip", "error"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class TensorResult:
     name: str
     shape: tuple[int, ...]
     dtype: str
-    status: str
+    status: Status
     """pass, fail, skip or error."""
     rule: str
     """Which rule decided what this tensor should be."""
@@ -113,7 +117,7 @@ class VerifyResult:
     def has_errors(self) -> bool:
         return bool(self.errors) or any(t.status == "error" for t in self.tensors)
 
-    def count(self, status: str) -> int:
+    def count(self, status: Status) -> int:
         return sum(t.status == status for t in self.tensors)
 
     def unmatched(self) -> list[str]:
@@ -207,7 +211,7 @@ def _fallback_fits(source: TensorSource) -> bool:
     return len(source.shape) >= 2 and is_float(source.dtype)
 
 
-def verify_source(source: TensorSource, rule: Rule | None, base_options: dict[str, Any], *, alpha: float,
+def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOptions, *, alpha: float,
                   seed: int = 0, jobs: int = 1, max_ks: int = KS_MAX_SAMPLES,
                   tests: tuple[str, ...] = DEFAULT_TESTS, progress: Callable[[int], None] | None = None
                   ) -> TensorResult:
@@ -232,7 +236,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: dict[st
         return replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
                                                     "give it a constant or skip rule")
     try:
-        spec = make_spec(source.shape, **{**base_options, **rule.options})
+        spec = base_options.overridden(rule.options).spec(source.shape)
     except ValueError as exc:
         return replace(base, status="error", reason=str(exc))
     try:
@@ -271,7 +275,7 @@ def finalize(results: Iterable[TensorResult], alpha: float, correction: str) -> 
     adjusted = adjust([results[i].pvalue or 0.0 for i in tested], correction)
     for i, p_adj in zip(tested, adjusted, strict=True):
         r = results[i]
-        status = "pass" if p_adj > alpha else "fail"
+        status: Status = "pass" if p_adj > alpha else "fail"
         reason = r.reason if status == "fail" else ""
         if status == "fail" and not reason:
             reason = "rejected after the correction across tensors"
@@ -292,7 +296,7 @@ def looks_trained(tested: Sequence[TensorResult]) -> bool:
 
 
 def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Rule | None,
-                   base_options: dict[str, Any], *, alpha: float, correction: str, seed: int = 0,
+                   base_options: SpecOptions, *, alpha: float, correction: str, seed: int = 0,
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
                    progress: Callable[[int], None] | None = None) -> VerifyResult:
     def one(source: TensorSource, inner_jobs: int, inner_progress: Progress | None) -> TensorResult:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -60,6 +60,16 @@ class TestResult:
                 "passed": self.passed, "detail": self.detail}
 
 
+class ConfidenceInterval(NamedTuple):
+    """An interval for a parameter (as SciPy's ``ConfidenceInterval``): ``low, high = ci`` unpacks it."""
+
+    low: float
+    high: float
+
+    def scaled(self, factor: float) -> ConfidenceInterval:
+        return ConfidenceInterval(self.low * factor, self.high * factor)
+
+
 @dataclass(frozen=True)
 class BatteryResult:
     """All tests on one tensor, and their combined verdict."""
@@ -69,7 +79,8 @@ class BatteryResult:
     pvalue: float
     """Bonferroni-combined p-value: min(1, k * min p)."""
     passed: bool
-    std_ci: tuple[float, float]
+    std_ci: ConfidenceInterval
+    """Of the std itself, at level 1 - alpha."""
     n_ks: int
     """How many values the EDF tests used."""
     notes: tuple[str, ...] = field(default=())
@@ -90,7 +101,7 @@ def mean_test(law: Law, s: Summary) -> tuple[float, float, str]:
     return z, _two_sided_normal_p(z), f"z = {z:+.2f} for mean {s.mean:.3g}"
 
 
-def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, tuple[float, float], str]:
+def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, ConfidenceInterval, str]:
     """Variance test with the mean known to be 0; returns (ratio, p, CI of sigma, detail)."""
     n, ss = s.n, s.sumsq
     ratio = math.sqrt(ss / n) / law.std
@@ -99,7 +110,8 @@ def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, tuple[fl
 
         t = ss / law.std**2
         p = min(1.0, 2.0 * min(float(chdtr(n, t)), float(chdtrc(n, t))))
-        ci = (math.sqrt(ss / float(chdtri(n, alpha / 2))), math.sqrt(ss / float(chdtri(n, 1 - alpha / 2))))
+        ci = ConfidenceInterval(math.sqrt(ss / float(chdtri(n, alpha / 2))),
+                                math.sqrt(ss / float(chdtri(n, 1 - alpha / 2))))
         how = "chi-square, exact"
     else:
         se = math.sqrt((law.kurtosis - 1.0) / n)
@@ -108,7 +120,7 @@ def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, tuple[fl
         zc = _z_quantile(alpha / 2)
         rms = math.sqrt(ss / n)
         upper = rms / math.sqrt(1 - zc * se) if zc * se < 1 else math.inf
-        ci = (rms / math.sqrt(1 + zc * se), upper)
+        ci = ConfidenceInterval(rms / math.sqrt(1 + zc * se), upper)
         how = f"kurtosis-aware z = {z:+.2f}"
     detail = f"std/std0 = {ratio:.4f}, CI [{ci[0] / law.std:.4f}, {ci[1] / law.std:.4f}] ({how})"
     return ratio, p, ci, detail
@@ -298,7 +310,7 @@ def run_battery(
     """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni."""
     raw: list[tuple[str, float, float, str]] = []
     notes: list[str] = []
-    ci = (math.nan, math.nan)
+    ci = ConfidenceInterval(math.nan, math.nan)
     edf: Edf | None = None
     if s.n_nan or s.n_inf:
         raw.append(("finite", float(s.n_nan + s.n_inf), 0.0,

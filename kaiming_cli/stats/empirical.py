@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..theory.spec import InitSpec
-from .battery import BatteryResult
+from .battery import BatteryResult, ConfidenceInterval
 from .laws import Law
 from .summary import Summary
 
@@ -27,7 +27,7 @@ class Empirical:
     max: float
     skewness: float
     excess_kurtosis: float
-    std_ci: tuple[float, float]
+    std_ci: ConfidenceInterval
 
     @classmethod
     def from_summary(cls, s: Summary, battery: BatteryResult) -> Empirical:

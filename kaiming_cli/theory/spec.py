@@ -8,8 +8,8 @@ its std is exactly ``std`` (Keras/TF/JAX ``VarianceScaling``). Standard-library 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal, TypedDict
 
 from .fans import LAYOUTS, MODES, Fans, compute_fans
 from .gains import GAINS, unknown_nonlinearity_message, validate_slope, variance_scale
@@ -205,3 +205,36 @@ def make_spec(
         call=call,
         notes=tuple(notes),
     )
+
+
+class SpecOverrides(TypedDict, total=False):
+    """Some of the spec options: what a rule (or an explicit flag) sets over the run's options."""
+
+    layout: str
+    mode: str
+    nonlinearity: str
+    negative_slope: float
+    distribution: str
+
+
+@dataclass(frozen=True)
+class SpecOptions:
+    """The options that, with a shape, make a spec: every command's spec flags and a rule's keys."""
+
+    layout: str = "torch"
+    mode: str = "fan_in"
+    nonlinearity: str = "leaky_relu"
+    negative_slope: float = 0.0
+    distribution: str = "normal"
+
+    def overridden(self, overrides: SpecOverrides) -> SpecOptions:
+        return replace(self, **overrides)
+
+    def spec(self, shape: tuple[int, ...]) -> InitSpec:
+        """The spec for a tensor of ``shape``; ``ValueError`` with a user-facing message if it has none."""
+        return make_spec(shape, layout=self.layout, mode=self.mode, nonlinearity=self.nonlinearity,
+                         negative_slope=self.negative_slope, distribution=self.distribution)
+
+
+#: The spec option names, in the order the CLI and rules list them.
+SPEC_KEYS: tuple[str, ...] = tuple(f.name for f in fields(SpecOptions))
