@@ -13,6 +13,7 @@ import click
 from .errors import ExitCode, KaimingError
 from .fans import LAYOUTS, MODES, format_shape, parse_shape
 from .gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
+from .limits import DEFAULT_MAX_TENSORS, Limits
 from .spec import DISTRIBUTIONS, InitSpec, make_spec
 
 if TYPE_CHECKING:
@@ -126,6 +127,11 @@ def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> 
         return f
 
     return decorate
+
+
+max_tensors_option = click.option(
+    "--max-tensors", type=click.IntRange(min=1), default=DEFAULT_MAX_TENSORS, show_default=True,
+    help="Refuse a file with more tensors than this (a guard against crafted files; raise it for huge checkpoints).")
 
 
 def build_spec(shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
@@ -512,12 +518,14 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
+@max_tensors_option
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
 def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
            negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, plot_path: str | None, fmt: str, output: str | None) -> None:
+           jobs: int | None, detail: bool, plot_path: str | None, max_tensors: int, fmt: str,
+           output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
     \b
@@ -546,7 +554,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     fallback = None
     if explicit or not config.rules:
         fallback = Rule(match="*", options=explicit, origin="command line")
-    sources = [s for p in paths for s in read_path(p)]
+    sources = [s for p in paths for s in read_path(p, Limits(max_tensors=max_tensors))]
     if tensor_globs:
         sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
     with progress_bar(sum(s.nbytes for s in sources)) as advance:
@@ -582,10 +590,12 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
               help="Level of the goodness-of-fit check of the winner (below it: unknown).")
 @click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the EDF subsample.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads.")
+@max_tensors_option
 @output_options()
 @click.pass_context
 def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str, ...], layout: str | None,
-             top: int, alpha: float, seed: int, jobs: int | None, fmt: str, output: str | None) -> None:
+             top: int, alpha: float, seed: int, jobs: int | None, max_tensors: int, fmt: str,
+             output: str | None) -> None:
     """Rank the init schemes that could have produced each tensor.
 
     \b
@@ -600,7 +610,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     from .identify import group_summary, identify_source
     from .readers import read_path
 
-    sources = [s for p in paths for s in read_path(p)]
+    sources = [s for p in paths for s in read_path(p, Limits(max_tensors=max_tensors))]
     if tensor_globs:
         sources = [s for s in sources if any(fnmatch.fnmatchcase(s.name, g) for g in tensor_globs)]
     workers = jobs or default_jobs()

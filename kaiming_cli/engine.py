@@ -11,7 +11,7 @@ and the subsample positions depend only on n and the seed, never on the number o
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -33,8 +33,30 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-def chunk_bounds(n: int, chunk: int = CHUNK) -> list[tuple[int, int]]:
-    return [(start, min(n, start + chunk)) for start in range(0, n, chunk)]
+class ChunkBounds:
+    """``(start, stop)`` of each chunk of range(n), computed on demand: a list would cost memory per chunk
+    before any work is done (2^42 entries for a crafted 2^31 x 2^31 shape)."""
+
+    def __init__(self, n: int, chunk: int = CHUNK) -> None:
+        if chunk <= 0:
+            raise ValueError(f"chunk must be positive, not {chunk}")
+        self.n, self.chunk = max(n, 0), chunk
+
+    def __len__(self) -> int:
+        return -(-self.n // self.chunk)
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start = i * self.chunk
+        return start, min(self.n, start + self.chunk)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return (self[i] for i in range(len(self)))
+
+
+def chunk_bounds(n: int, chunk: int = CHUNK) -> ChunkBounds:
+    return ChunkBounds(n, chunk)
 
 
 def subsample_positions(n: int, m: int, seed: np.random.SeedSequence) -> np.ndarray | None:
