@@ -142,6 +142,8 @@ class InputFile:
     """How reports name it: the real path when a symlink was followed, else the path as given."""
     ident: tuple[int, int]
     size: int
+    where: str
+    """How messages name it: ``link -> real path`` when a symlink was followed, escaped if need be."""
 
 
 _FILE_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
@@ -163,7 +165,7 @@ def vet(path: str) -> InputFile:
         kind = _FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
         raise InputError(f"{named} is {kind}, not a regular file; kaiming reads only regular files "
                          "(a symlink to a device, FIFO or socket is refused).")
-    return InputFile(path, real, real if linked else path, (st.st_dev, st.st_ino), st.st_size)
+    return InputFile(path, real, real if linked else path, (st.st_dev, st.st_ino), st.st_size, named)
 
 
 def open_vetted(f: InputFile) -> int:
@@ -171,11 +173,11 @@ def open_vetted(f: InputFile) -> int:
     try:
         fd = os.open(f.real, _OPEN_FLAGS)
     except OSError as exc:
-        raise InputError(f"cannot open {display(f.label)}: {exc.strerror}.") from None
+        raise InputError(f"cannot open {f.where}: {exc.strerror}.") from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != f.ident:
         os.close(fd)
-        raise InputError(f"{display(f.label)} was replaced while kaiming read it; run it again on a stable checkout.")
+        raise InputError(f"{f.where} was replaced while kaiming read it; run it again on a stable checkout.")
     return fd
 
 
@@ -229,7 +231,7 @@ def pread_opener(f: InputFile, offset: int, dtype: str, disk: np.dtype | None = 
             if cached is None or cached.size < stop - start:
                 cached = local.buf = np.empty(stop - start, dtype=disk)
             buf = cached[: stop - start]
-            read_into(fd, buf, offset + start * disk.itemsize, f.label)
+            read_into(fd, buf, offset + start * disk.itemsize, f.where)
             values = decode(buf, dtype)
             return np.negative(values, out=values) if negate else values
 
@@ -238,7 +240,7 @@ def pread_opener(f: InputFile, offset: int, dtype: str, disk: np.dtype | None = 
     return open_
 
 
-def read_into(fd: int, buf: np.ndarray, offset: int, label: str) -> None:
+def read_into(fd: int, buf: np.ndarray, offset: int, where: str) -> None:
     """Fill ``buf`` from ``offset`` with ``os.preadv``; a short file is an error (never a fault, as with mmap)."""
     want = buf.nbytes
     got = 0
@@ -247,9 +249,9 @@ def read_into(fd: int, buf: np.ndarray, offset: int, label: str) -> None:
         try:
             n = os.preadv(fd, [view[got:]], offset + got)
         except OSError as exc:
-            raise InputError(f"cannot read {display(label)}: {exc.strerror}.") from None
+            raise InputError(f"cannot read {where}: {exc.strerror}.") from None
         if n == 0:
-            raise InputError(f"{display(label)} is truncated: the data ends before its header says it does.")
+            raise InputError(f"{where} is truncated: the data ends before its header says it does.")
         got += n
 
 
@@ -311,15 +313,15 @@ def _numpy_dtype_name(dt: np.dtype) -> str | None:
 def read_npy(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
     fd = open_vetted(f)
     with os.fdopen(fd, "rb") as fp:
-        shape, dtype, disk, header = _npy_header(fp, display(f.label))
+        shape, dtype, disk, header = _npy_header(fp, f.where)
     numel = math.prod(shape)
     if header + numel * disk.itemsize > f.size:
-        raise InputError(f"{display(f.label)} is truncated: its header promises {numel} values, the file holds fewer.")
+        raise InputError(f"{f.where} is truncated: its header promises {numel} values, the file holds fewer.")
     return [TensorSource(f.label, Path(f.path).stem, shape, dtype, pread_opener(f, header, dtype, disk))]
 
 
 def read_npz(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
-    where = display(f.label)
+    where = f.where
     with opened(f) as fd:
         members = read_directory(fd, f.size, where, limits.max_members)
         arrays = [m for m in members.values() if m.name.endswith(".npy")]
@@ -329,7 +331,7 @@ def read_npz(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource
 
 
 def _npz_member(f: InputFile, fd: int, member: Member) -> TensorSource:
-    where = display(f.label)
+    where = f.where
     name = member.name[:-4]
     check_name(where, name)
     shape, dtype, disk, header = _npy_header(MemberReader(fd, member, where), f"{where} (member {quote(name)})")
@@ -349,7 +351,7 @@ def _member_stream(f: InputFile, member: Member) -> Callable[[], MemberReader]:
 
     def make() -> MemberReader:
         fd = open_vetted(f)
-        reader = MemberReader(fd, member, display(f.label))
+        reader = MemberReader(fd, member, f.where)
         original_close = reader.close
 
         def close() -> None:
@@ -503,7 +505,7 @@ def _skip_metadata(cur: _Header) -> None:
 
 
 def read_safetensors(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
-    where = display(f.label)
+    where = f.where
     with opened(f) as fd:
         head = os.pread(fd, 8, 0)
         if len(head) < 8:
@@ -564,7 +566,7 @@ def _safetensors_entry(where: str, name: str, entry: Any) -> tuple[tuple[int, ..
 
 
 def read_safetensors_index(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
-    where = display(f.label)
+    where = f.where
     if f.size > MAX_INDEX:
         raise InputError(f"{where} is {f.size} bytes, more than the limit of {MAX_INDEX} for a safetensors index.")
     with opened(f) as fd:
@@ -648,7 +650,7 @@ def _read_path(path: str, limits: Limits) -> list[TensorSource]:
 
 def _readable(f: InputFile) -> InputFile:
     if not os.access(f.real, os.R_OK):
-        raise InputError(f"cannot read {display(f.label)}: permission denied.")
+        raise InputError(f"cannot read {f.where}: permission denied.")
     return f
 
 

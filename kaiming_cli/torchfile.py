@@ -36,7 +36,6 @@ from .readers import (
     TensorSource,
     check_name,
     decode,
-    display,
     itemsize,
     no_open,
     opened,
@@ -488,7 +487,7 @@ def flatten(root: Any, where: str, limits: Limits) -> list[tuple[str, TensorRef]
 # --------------------------------------------------------------------------- the file
 
 def read_torch(f: InputFile, limits: Limits) -> list[TensorSource]:
-    where = display(f.label)
+    where = f.where
     with opened(f) as fd:
         head = os.pread(fd, len(_LEGACY_MAGIC), 0)
         if not head.startswith(b"PK\x03\x04"):
@@ -541,7 +540,7 @@ def _big_endian(fd: int, member: Member | None, where: str) -> bool:
 def _source(f: InputFile, name: str, ref: TensorRef, members: dict[str, Member], prefix: str,
             big_endian: bool) -> tuple[TensorSource, int]:
     """The tensor's source and the byte size of its storage (0 when it is not read)."""
-    where = display(f.label)
+    where = f.where
     shape = ref.shape
     if ref.dtype not in DTYPES:
         return TensorSource(f.label, name, shape, ref.dtype, no_open,
@@ -594,7 +593,7 @@ def _strided_opener(f: InputFile, start: int, shape: tuple[int, ...], stride: tu
     def open_() -> tuple[Producer, bool, Callable[[], None]]:
         raw = np.empty(span, dtype=disk)
         with opened(f) as fd:
-            read_into(fd, raw, start, f.label)
+            read_into(fd, raw, start, f.where)
         view = np.lib.stride_tricks.as_strided(raw, shape=shape, strides=tuple(s * disk.itemsize for s in stride),
                                                writeable=False)
 
