@@ -166,8 +166,8 @@ class _Unpickler:
                 return self.stack.pop()
             handler = ops.get(op)
             if handler is None:
-                raise InputError(f"{self.where}: its pickle uses opcode {op:#04x}, which torch.save never writes "
-                                 "(torch.load with weights_only=True refuses it too); refusing the file.")
+                raise InputError(f"{self.where}: its pickle uses opcode {op:#04x}, which torch.load(weights_only=True) "
+                                 "refuses too; re-save it with torch.save's default pickle protocol (2).")
             handler()
         raise self._corrupt("its pickle ends without STOP (truncated)")
 

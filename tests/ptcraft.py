@@ -77,6 +77,7 @@ def write_pt(path: Path, body: bytes, storages: dict[str, bytes], prefix: str = 
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr(f"{prefix}/data.pkl", b"\x80\x02" + body + b".")
         zf.writestr(f"{prefix}/byteorder", b"little")
+        zf.writestr(f"{prefix}/version", b"3\n")
         for key, data in storages.items():
             zf.writestr(f"{prefix}/data/{key}", data)
     return path
