@@ -4,7 +4,7 @@ Formats: ``.npy`` (``allow_pickle`` never: object dtypes are refused from the he
 (one directory parse per archive; stored members are read in place, deflated ones decompressed as a
 stream; sizes, ratios and overlaps are checked against zip bombs), ``.safetensors`` (the header is
 walked entry by entry with bounded memory: length, dtypes, shapes, offsets inside the data and not
-overlapping), a sharded safetensors folder or its ``*.index.json``, and ``.pt``/``.pth``/``.bin``
+overlapping), a sharded safetensors folder or its ``*.index.json``, and ``.pt``/``.pth``/``.bin``/``.ckpt``
 through ``torchfile`` (torch's zip format, read without torch and without running pickled code).
 
 Only regular files are opened: a path (or a folder entry, or an index's shard) is resolved, checked
@@ -62,7 +62,8 @@ SAFETENSORS_DTYPES = {
 }
 #: torch dtype names (``str(t.dtype)`` without ``torch.``) kaiming reads, for in-memory tensors (the API)
 TORCH_DTYPES = {name: name for name in DTYPES}
-SUFFIXES = (".npy", ".npz", ".safetensors", ".pt", ".pth", ".bin", ".json")
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+SUFFIXES = (".npy", ".npz", ".safetensors", *TORCH_SUFFIXES, ".json")
 DEFAULT_LIMITS = Limits()
 
 
@@ -292,8 +293,9 @@ def _npy_header(fp: Any, where: str) -> tuple[tuple[int, ...], str, np.dtype, in
     if dt.hasobject:
         raise InputError(f"{where} holds Python objects: refusing to unpickle it; save plain numeric arrays.")
     name = _numpy_dtype_name(dt)
-    if name is None:
-        raise InputError(f"{where}: dtype {dt} is not supported (float16/32/64, bfloat16 and integers are).")
+    if name is None:  # a structured dtype's field names come from the file: never quote them
+        what = "a structured dtype" if dt.fields is not None or dt.subdtype is not None else f"dtype {dt.str}"
+        raise InputError(f"{where}: {what} is not supported (float16/32/64, bfloat16 and integers are).")
     shape = tuple(int(d) for d in shape)
     check_shape(where, "array", shape)
     return shape, name, dt, fp.tell() - start
@@ -511,11 +513,12 @@ def read_safetensors(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[Tens
         if len(head) < 8:
             raise InputError(f"{where} is not a safetensors file: shorter than its 8-byte header length.")
         (n,) = struct.unpack("<Q", head)
+        # the length is the file's first 8 bytes: never print it (a symlink to a secret would leak them)
         if n > limits.max_header:
-            raise InputError(f"{where}: the header claims {n} bytes, more than the limit of {limits.max_header} "
-                             "(16 MiB plus 2 KiB per tensor that --max-tensors allows).")
+            raise InputError(f"{where}: the header claims more than the limit of {limits.max_header} bytes "
+                             "(16 MiB plus 2 KiB per tensor that --max-tensors allows): not a safetensors file?")
         if 8 + n > f.size:
-            raise InputError(f"{where}: the header claims {n} bytes but the file has {f.size}: corrupt or "
+            raise InputError(f"{where}: the header claims more bytes than the file's {f.size}: corrupt or "
                              "not a safetensors file.")
         raw = pread_exact(fd, n, 8, where)
     entries = _header_entries(raw, where, limits)
@@ -638,13 +641,13 @@ def _read_path(path: str, limits: Limits) -> list[TensorSource]:
     if name.endswith(".index.json"):
         return read_safetensors_index(_readable(vet(path)), limits)
     reader = READERS.get(suffix)
-    if reader is None and suffix in (".pt", ".pth", ".bin"):
+    if reader is None and suffix in TORCH_SUFFIXES:
         from .torchfile import read_torch
 
         reader = read_torch
     if reader is None:
         raise InputError(f"{display(path)}: unsupported file type {display(suffix or '(none)')}; give .npy, .npz, "
-                         ".safetensors, a sharded folder or its .index.json, or .pt/.pth/.bin.")
+                         ".safetensors, a sharded folder or its .index.json, or .pt/.pth/.bin/.ckpt.")
     return reader(_readable(vet(path)), limits)
 
 

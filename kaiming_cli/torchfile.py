@@ -553,6 +553,7 @@ def _source(f: InputFile, name: str, ref: TensorRef, members: dict[str, Member],
         raise InputError(f"{where}: the storage of tensor {quote(name)} is {state}; corrupt or crafted checkpoint.")
     size = itemsize(ref.dtype)
     contiguous, extent, disjoint = _layout(shape, ref.stride)
+    contiguous = contiguous or math.prod(shape) == 0  # nothing to read, whatever the strides say
     if math.prod(shape) and not disjoint:
         raise InputError(f"{where}: tensor {quote(name)} views {math.prod(shape)} elements through overlapping "
                          "strides (an expand()-ed or as_strided view repeats stored values, which no test may "

@@ -38,7 +38,8 @@ def test_lookups_do_not_import_numpy_or_scipy(args: list[str]) -> None:
 
 @pytest.mark.parametrize("module", ["gains", "fans", "spec", "laws", "summary", "engine", "sampling",
                                     "battery", "check", "explain", "errors", "files",
-                                    "readers", "config", "verify", "identify", "propagate", "api"])
+                                    "readers", "limits", "ziparchive", "torchfile", "config", "verify",
+                                    "identify", "propagate", "api"])
 def test_core_never_imports_click_or_rich(module: str) -> None:
     loaded = _modules_after(f"import kaiming_cli.{module}")
     assert "click" not in loaded and "rich" not in loaded

@@ -352,3 +352,35 @@ class TestLazyChunks:
         draws = [(np.random.default_rng(a).random(3), np.random.default_rng(b).random(3))
                  for a, b in zip(spawned, (lazy[i] for i in range(4)), strict=True)]
         assert len(lazy) == 4 and all(np.array_equal(x, y) for x, y in draws)
+
+
+def _zip64_archive(name: bytes, data: bytes) -> bytes:
+    """One stored member whose directory entry keeps its sizes and offset in a zip64 extra field, as
+    torch's writer does for members past 4 GiB (here forced for a small one)."""
+    crc = zipfile.crc32(data)
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 45, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0)
+    extra = struct.pack("<HH3Q", 1, 24, len(data), len(data), 0)
+    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 45, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                          len(name), len(extra), 0, 0, 0, 0, 0xFFFFFFFF) + name + extra
+    body = local + name + data
+    cd_offset, record_at = len(body), len(body) + len(central)
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 1, 1, len(central), cd_offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, record_at, 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return body + central + record + locator + end
+
+
+def test_zip64_sizes_and_offsets_are_read_from_the_extra_field(tmp_path: Path) -> None:
+    from kaiming_cli.ziparchive import MemberReader, read_directory
+
+    data = np.arange(10, dtype=np.float32).tobytes()
+    path = tmp_path / "z.zip"
+    path.write_bytes(_zip64_archive(b"a/data/0", data))
+    assert zipfile.ZipFile(path).read("a/data/0") == data  # a valid archive by Python's own reader
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        member = read_directory(fd, path.stat().st_size, "z.zip", 10)["a/data/0"]
+        assert (member.size, member.compressed_size, member.header_offset) == (len(data), len(data), 0)
+        assert MemberReader(fd, member, "z.zip").read() == data
+    finally:
+        os.close(fd)
