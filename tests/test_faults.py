@@ -167,8 +167,8 @@ def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         np.save(tmp_path / f"{name}.npy", np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32))
     real = readers.read_path
 
-    def read_then_vanish(path: str) -> list[readers.TensorSource]:
-        sources = real(path)
+    def read_then_vanish(path: str, *limits: readers.Limits) -> list[readers.TensorSource]:
+        sources = real(path, *limits)
         if path.endswith("b.npy"):
             os.unlink(path)  # listed, then gone before its data is read
         return sources

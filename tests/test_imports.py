@@ -38,7 +38,8 @@ def test_lookups_do_not_import_numpy_or_scipy(args: list[str]) -> None:
 @pytest.mark.parametrize("module", ["theory.gains", "theory.fans", "theory.spec", "theory.explain", "stats.laws",
                                     "stats.summary", "stats.battery", "engine.stream", "engine.sampling",
                                     "runners.check", "errors", "io.files", "io.readers", "io.config", "io.memory",
-                                    "stats.empirical", "engine.sources",
+                                    "io.limits", "io.ziparchive", "io.torchfile", "io.inputs", "theory.limits",
+                                    "stats.empirical", "engine.sources", "engine.parallel", "about",
                                     "runners.verify", "runners.identify", "runners.propagate", "api"])
 def test_core_never_imports_click_or_rich(module: str) -> None:
     loaded = _modules_after(f"import kaiming_cli.{module}")

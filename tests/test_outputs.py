@@ -287,8 +287,8 @@ class TestGate:
         kaiming_weights(tmp_path / "b.npy", seed=1)
         real = readers.read_path
 
-        def read_then_vanish(path: str) -> list[readers.TensorSource]:
-            sources = real(path)
+        def read_then_vanish(path: str, *limits: readers.Limits) -> list[readers.TensorSource]:
+            sources = real(path, *limits)
             if path.endswith("b.npy"):
                 os.unlink(path)
             return sources

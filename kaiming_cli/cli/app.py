@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 
 from ..errors import ExitCode, KaimingError
+from ..io.limits import DEFAULT_MAX_TENSORS, Limits
 from ..render.escape import message as shown
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
 from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
@@ -147,6 +148,11 @@ def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> 
         return f
 
     return decorate
+
+
+max_tensors_option = click.option(
+    "--max-tensors", type=click.IntRange(min=1), default=DEFAULT_MAX_TENSORS, show_default=True,
+    help="Refuse a file with more tensors than this (a guard against crafted files; raise it for huge checkpoints).")
 
 
 def build_spec(shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
@@ -596,12 +602,13 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
 @click.option("--allow-empty", is_flag=True,
               help="Pass a run that tested no tensor (by default it fails: a gate must not pass on nothing).")
+@max_tensors_option
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
 def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
            negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, fmt: str,
+           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int, fmt: str,
            output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
@@ -632,7 +639,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     if explicit or not config.rules:
         fallback = Rule(match="*", options=explicit, origin="command line")
     distinct_outputs({"-o": output or "-", "--plot": plot_path}, [*paths, *config.files])
-    found, errors = read_paths(paths)
+    found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
     sources, globs = select_tensors(found, tensor_globs)
     with progress_bar(sum(s.nbytes for s in sources)) as advance:
@@ -674,10 +681,12 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
               help="Level of the goodness-of-fit check of the winner (below it: unknown).")
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the EDF subsample.")
 @click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
+@max_tensors_option
 @output_options()
 @click.pass_context
 def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str, ...], layout: str | None,
-             top: int, alpha: float, seed: int, jobs: int | None, fmt: str, output: str | None) -> None:
+             top: int, alpha: float, seed: int, jobs: int | None, max_tensors: int, fmt: str,
+             output: str | None) -> None:
     """Rank the init schemes that could have produced each tensor.
 
     \b
@@ -689,7 +698,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     from ..render import core as render
     from ..runners.identify import group_summary, identify_sources
 
-    found, errors = read_paths(paths)
+    found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
     sources, globs = select_tensors(found, tensor_globs)
     results, failed = identify_sources(sources, layout=layout or "torch", alpha=alpha, seed=seed, jobs=jobs)

@@ -14,11 +14,27 @@ from ..theory.spec import TRUNC_CUT
 from .stream import CHUNK, Producer, chunk_bounds
 
 
-def seeds(seed: int, n: int, chunk: int = CHUNK) -> tuple[np.random.SeedSequence, list[np.random.SeedSequence]]:
+class ChunkSeeds:
+    """Chunk i's seed, made on demand: equal to ``parent.spawn(count)[i]`` without a list of ``count`` seeds."""
+
+    def __init__(self, parent: np.random.SeedSequence, count: int) -> None:
+        self.parent, self.count = parent, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> np.random.SeedSequence:
+        if not 0 <= i < self.count:
+            raise IndexError(i)
+        p = self.parent
+        return np.random.SeedSequence(p.entropy, spawn_key=(*p.spawn_key, i), pool_size=p.pool_size)
+
+
+def seeds(seed: int, n: int, chunk: int = CHUNK) -> tuple[np.random.SeedSequence, ChunkSeeds]:
     """(subsample seed, per-chunk seeds) derived from the user's seed."""
     root = np.random.SeedSequence(seed)
     sub, chunks = root.spawn(2)
-    return sub, chunks.spawn(len(chunk_bounds(n, chunk)))
+    return sub, ChunkSeeds(chunks, len(chunk_bounds(n, chunk)))
 
 
 def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
@@ -49,7 +65,7 @@ def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
     raise ValueError(f"unknown law {law.distribution!r}")
 
 
-def producer(law: Law, chunk_seeds: list[np.random.SeedSequence]) -> Producer:
+def producer(law: Law, chunk_seeds: ChunkSeeds) -> Producer:
     def produce(i: int, start: int, stop: int) -> np.ndarray:
         return draw(np.random.default_rng(chunk_seeds[i]), law, stop - start)
 

@@ -10,7 +10,7 @@ and the subsample positions depend only on n and the seed, never on the number o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -27,8 +27,30 @@ before asking for the next chunk, and copy what must be kept.
 """
 
 
-def chunk_bounds(n: int, chunk: int = CHUNK) -> list[tuple[int, int]]:
-    return [(start, min(n, start + chunk)) for start in range(0, n, chunk)]
+class ChunkBounds:
+    """``(start, stop)`` of each chunk of range(n), computed on demand: a list would cost memory per chunk
+    before any work is done (2^42 entries for a crafted 2^31 x 2^31 shape)."""
+
+    def __init__(self, n: int, chunk: int = CHUNK) -> None:
+        if chunk <= 0:
+            raise ValueError(f"chunk must be positive, not {chunk}")
+        self.n, self.chunk = max(n, 0), chunk
+
+    def __len__(self) -> int:
+        return -(-self.n // self.chunk)
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start = i * self.chunk
+        return start, min(self.n, start + self.chunk)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return (self[i] for i in range(len(self)))
+
+
+def chunk_bounds(n: int, chunk: int = CHUNK) -> ChunkBounds:
+    return ChunkBounds(n, chunk)
 
 
 def subsample_positions(n: int, m: int, seed: np.random.SeedSequence) -> np.ndarray | None:

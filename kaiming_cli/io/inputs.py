@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+from .limits import Limits
 from .readers import TensorSource, read_path
 
 
@@ -35,13 +36,13 @@ class GlobCount:
         return {"match": self.match, "matched": self.matched, "origin": self.origin}
 
 
-def read_paths(paths: Iterable[str]) -> tuple[list[TensorSource], list[FileError]]:
+def read_paths(paths: Iterable[str], limits: Limits | None = None) -> tuple[list[TensorSource], list[FileError]]:
     """Every tensor of every path, and one ``FileError`` per path that cannot be read."""
     found: list[TensorSource] = []
     errors: list[FileError] = []
     for path in paths:
         try:
-            found.extend(read_path(path))
+            found.extend(read_path(path, limits or Limits()))
         except InputError as exc:
             errors.append(FileError(path, str(exc)))
     return found, errors

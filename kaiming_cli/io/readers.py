@@ -1,31 +1,52 @@
 """Weight-file readers that stream tensors in chunks and never run code from a file.
 
 Formats: ``.npy`` (``allow_pickle`` never: object dtypes are refused from the header), ``.npz``
-(stored members are read in place, compressed ones decompressed as a stream; sizes, ratios and
-overlaps are checked against zip bombs), ``.safetensors`` (header validated: length, dtypes, shapes,
-offsets inside the data and not overlapping), a sharded safetensors folder or its
-``*.index.json``, and ``.pt``/``.pth``/``.bin`` through ``torch.load(weights_only=True)``.
+(one directory parse per archive; stored members are read in place, deflated ones decompressed as a
+stream; sizes, ratios and overlaps are checked against zip bombs), ``.safetensors`` (the header is
+walked entry by entry with bounded memory: length, dtypes, shapes, offsets inside the data and not
+overlapping), a sharded safetensors folder or its ``*.index.json``, and ``.pt``/``.pth``/``.bin``/``.ckpt``
+through ``torchfile`` (torch's zip format, read without torch and without running pickled code).
+
+Only regular files are opened: a path (or a folder entry, or an index's shard) is resolved, checked
+with ``stat`` and opened non-blocking, and the opened descriptor is checked again, so a FIFO, a
+device or a socket (or a symlink to one, such as ``/dev/stdin`` or ``/dev/zero``) is refused without
+ever blocking. A symlinked file is reported by its real path. Error messages never quote file bytes.
 
 Uncompressed data is read with ``os.preadv`` into a chunk-sized buffer rather than memory-mapped,
-so resident memory stays at a few chunks however large the file is.
+so resident memory stays at a few chunks however large the file is, and a file truncated while it
+is read gives an error instead of SIGBUS. Every count a file declares is capped (``limits``).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
+import re
+import stat
 import struct
 import threading
-import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from .limits import (
+    MAX_HEADER_ENTRY,
+    MAX_INDEX,
+    MAX_INDEX_CONTAINERS,
+    MAX_METADATA,
+    MAX_METADATA_ENTRIES,
+    MAX_NAME,
+    MAX_NDIM,
+    Limits,
+)
+from .ziparchive import STORED, Member, MemberReader, pread_exact, read_directory
 
 #: name -> (numpy dtype on disk, mantissa bits or None for integers)
 DTYPES: dict[str, tuple[str, int | None]] = {
@@ -39,10 +60,11 @@ SAFETENSORS_DTYPES = {
     "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8",
     "BOOL": "bool",
 }
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
-#: deflate cannot compress beyond ~1032:1; more means a crafted archive.
-MAX_ZIP_RATIO = 1100
-SUFFIXES = (".npy", ".npz", ".safetensors", ".pt", ".pth", ".bin", ".json")
+#: torch dtype names (``str(t.dtype)`` without ``torch.``) kaiming reads, for in-memory tensors (the API)
+TORCH_DTYPES = {name: name for name in DTYPES}
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+SUFFIXES = (".npy", ".npz", ".safetensors", *TORCH_SUFFIXES, ".json")
+DEFAULT_LIMITS = Limits()
 
 
 def is_float(dtype: str) -> bool:
@@ -51,6 +73,10 @@ def is_float(dtype: str) -> bool:
 
 def mantissa_bits(dtype: str) -> int | None:
     return DTYPES.get(dtype, ("", None))[1]
+
+
+def itemsize(dtype: str) -> int:
+    return np.dtype(DTYPES[dtype][0]).itemsize
 
 
 def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
@@ -62,6 +88,17 @@ def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     if dtype == "float16":
         return raw.astype(np.float32)
     return raw.astype(np.float64)
+
+
+def display(text: str) -> str:
+    """A path or name as it may appear in a message: quoted and escaped unless plainly printable."""
+    return text if text.isprintable() else repr(text)
+
+
+def quote(name: str, limit: int = 80) -> str:
+    """A name from a file, for a message: repr (control characters escaped), cut to ``limit``."""
+    text = repr(name[:limit])
+    return text + "..." if len(name) > limit else text
 
 
 Producer = Callable[[int, int, int], np.ndarray]
@@ -93,20 +130,99 @@ class TensorSource:
         return self.numel * (np.dtype(spec[0]).itemsize if spec else 1)
 
 
+# --------------------------------------------------------------------------- regular files only
+
+@dataclass(frozen=True)
+class InputFile:
+    """A regular file vetted for reading (``vet``); every later open checks it is still the same file."""
+
+    path: str
+    """As given (or as found in a folder)."""
+    real: str
+    label: str
+    """How reports name it: the real path when a symlink was followed, else the path as given."""
+    ident: tuple[int, int]
+    size: int
+    where: str
+    """How messages name it: ``link -> real path`` when a symlink was followed, escaped if need be."""
+
+
+_FILE_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+               stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def vet(path: str) -> InputFile:
+    """Resolve symlinks and check, without opening anything, that ``path`` is a regular file."""
+    real = os.path.realpath(path)
+    linked = real != os.path.abspath(path)
+    named = f"{display(path)} -> {display(real)}" if linked else display(path)
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        raise InputError(f"cannot read {named}: {exc.strerror}.") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise InputError(f"{named} is {kind}, not a regular file; kaiming reads only regular files "
+                         "(a symlink to a device, FIFO or socket is refused).")
+    return InputFile(path, real, real if linked else path, (st.st_dev, st.st_ino), st.st_size, named)
+
+
+def open_vetted(f: InputFile) -> int:
+    """A descriptor on ``f``, opened without blocking and checked to be the very file that was vetted."""
+    try:
+        fd = os.open(f.real, _OPEN_FLAGS)
+    except OSError as exc:
+        raise InputError(f"cannot open {f.where}: {exc.strerror}.") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != f.ident:
+        os.close(fd)
+        raise InputError(f"{f.where} was replaced while kaiming read it; run it again on a stable checkout.")
+    return fd
+
+
+@contextmanager
+def opened(f: InputFile) -> Iterator[int]:
+    fd = open_vetted(f)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def check_name(where: str, name: str) -> None:
+    if len(name) > MAX_NAME:
+        raise InputError(f"{where}: a tensor name is {len(name)} characters long, more than the limit of {MAX_NAME}; "
+                         "refusing the file (no real checkpoint has such names).")
+
+
+def check_shape(where: str, name: str, shape: tuple[int, ...]) -> None:
+    if len(shape) > MAX_NDIM:
+        raise InputError(f"{where}: tensor {quote(name)} has {len(shape)} dimensions, more than the limit of "
+                         f"{MAX_NDIM}.")
+    if any(d < 0 for d in shape):
+        raise InputError(f"{where}: tensor {quote(name)} has a negative dimension {list(shape)}; corrupt file.")
+
+
+def too_many_tensors(where: str, limits: Limits) -> InputError:
+    return InputError(f"{where}: more than {limits.max_tensors} tensors in one file (the --max-tensors limit); "
+                      "raise --max-tensors if this is a real checkpoint.")
+
+
 # --------------------------------------------------------------------------- raw readers
 
-def pread_opener(path: str, offset: int, dtype: str, disk: np.dtype | None = None) -> Opener:
-    """Chunks read with ``os.preadv`` at absolute offsets: random access, safe across threads.
+def pread_opener(f: InputFile, offset: int, dtype: str, disk: np.dtype | None = None,
+                 negate: bool = False) -> Opener:
+    """Chunks read with ``os.preadv`` at absolute offsets: random access, safe across threads and forks.
 
-    ``disk`` overrides the on-disk dtype (a big-endian .npy, say).
+    ``disk`` overrides the on-disk dtype (a big-endian .npy, say); ``negate`` flips the sign (a torch
+    tensor saved with its negative bit set).
     """
     disk = np.dtype(DTYPES[dtype][0]) if disk is None else disk
 
     def open_() -> tuple[Producer, bool, Callable[[], None]]:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as exc:
-            raise InputError(f"cannot open {path}: {exc.strerror}.") from None
+        fd = open_vetted(f)
         local = threading.local()
 
         def produce(_i: int, start: int, stop: int) -> np.ndarray:
@@ -116,33 +232,39 @@ def pread_opener(path: str, offset: int, dtype: str, disk: np.dtype | None = Non
             if cached is None or cached.size < stop - start:
                 cached = local.buf = np.empty(stop - start, dtype=disk)
             buf = cached[: stop - start]
-            want = buf.nbytes
-            got = 0
-            view = memoryview(buf).cast("B")  # type: ignore[arg-type,unused-ignore]
-            while got < want:
-                try:
-                    n = os.preadv(fd, [view[got:]], offset + start * disk.itemsize + got)
-                except OSError as exc:
-                    raise InputError(f"cannot read {path}: {exc.strerror}.") from None
-                if n == 0:
-                    raise InputError(f"{path} is truncated: the data ends before its header says it does.")
-                got += n
-            return decode(buf, dtype)
+            read_into(fd, buf, offset + start * disk.itemsize, f.where)
+            values = decode(buf, dtype)
+            return np.negative(values, out=values) if negate else values
 
         return produce, False, lambda: os.close(fd)
 
     return open_
 
 
-def stream_opener(make_stream: Callable[[], Any], skip: int, dtype: str, path: str, disk: np.dtype) -> Opener:
-    """Chunks read in order from a decompressing stream (compressed .npz members)."""
+def read_into(fd: int, buf: np.ndarray, offset: int, where: str) -> None:
+    """Fill ``buf`` from ``offset`` with ``os.preadv``; a short file is an error (never a fault, as with mmap)."""
+    want = buf.nbytes
+    got = 0
+    view = memoryview(buf).cast("B")  # type: ignore[arg-type,unused-ignore]
+    while got < want:
+        try:
+            n = os.preadv(fd, [view[got:]], offset + got)
+        except OSError as exc:
+            raise InputError(f"cannot read {where}: {exc.strerror}.") from None
+        if n == 0:
+            raise InputError(f"{where} is truncated: the data ends before its header says it does.")
+        got += n
+
+
+def stream_opener(make_stream: Callable[[], Any], skip: int, dtype: str, disk: np.dtype) -> Opener:
+    """Chunks read in order from a decompressing stream (deflated .npz members)."""
 
     def open_() -> tuple[Producer, bool, Callable[[], None]]:
         stream = make_stream()
-        _read_exact(stream, skip, path)
+        stream.read(skip)
 
         def produce(_i: int, start: int, stop: int) -> np.ndarray:
-            data = _read_exact(stream, (stop - start) * disk.itemsize, path)
+            data = stream.read((stop - start) * disk.itemsize)
             return decode(np.frombuffer(data, dtype=disk), dtype)
 
         return produce, True, stream.close
@@ -150,23 +272,11 @@ def stream_opener(make_stream: Callable[[], Any], skip: int, dtype: str, path: s
     return open_
 
 
-def _read_exact(stream: Any, n: int, path: str) -> bytes:
-    try:
-        data = stream.read(n)
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # zlib.error, lzma.LZMAError, BadZipFile (CRC), EOFError, ...
-        raise InputError(f"{path} is corrupt: {type(exc).__name__}: {exc}.") from None
-    if len(data) != n:
-        raise InputError(f"{path} is truncated: a member ends before its header says it does.")
-    return bytes(data)
-
-
 # --------------------------------------------------------------------------- .npy / .npz
 
-def _npy_header(fp: Any, path: str) -> tuple[tuple[int, ...], str, np.dtype, int]:
+def _npy_header(fp: Any, where: str) -> tuple[tuple[int, ...], str, np.dtype, int]:
     """(shape, canonical dtype, disk dtype, header length) from an .npy stream; refuses object dtypes."""
-    start = fp.tell() if hasattr(fp, "tell") else 0
+    start = fp.tell()
     fmt = np.lib.format
     try:
         version = fmt.read_magic(fp)
@@ -175,19 +285,20 @@ def _npy_header(fp: Any, path: str) -> tuple[tuple[int, ...], str, np.dtype, int
         elif version == (2, 0):
             shape, _fortran, dt = fmt.read_array_header_2_0(fp)
         else:
-            raise InputError(f"{path}: .npy format version {version} is not supported (1.0 and 2.0 are).")
-    except InputError:
+            raise InputError(f"{where}: .npy format version {version} is not supported (1.0 and 2.0 are).")
+    except (InputError, MemoryError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # numpy raises ValueError/SyntaxError/... on a bad header
-        raise InputError(f"{path} is not a valid .npy file: {exc}.") from None
+    except Exception:  # numpy raises ValueError/SyntaxError/... and quotes the header: never echo it
+        raise InputError(f"{where} is not a valid .npy file (bad magic string or header).") from None
     if dt.hasobject:
-        raise InputError(f"{path} holds Python objects (dtype {dt}): refusing to unpickle it; "
-                         "save plain numeric arrays.")
+        raise InputError(f"{where} holds Python objects: refusing to unpickle it; save plain numeric arrays.")
     name = numpy_dtype_name(dt)
-    if name is None:
-        raise InputError(f"{path}: dtype {dt} is not supported (float16/32/64, bfloat16 and integers are).")
-    end = fp.tell() if hasattr(fp, "tell") else 0
-    return tuple(int(d) for d in shape), name, dt, end - start
+    if name is None:  # a structured dtype's field names come from the file: never quote them
+        what = "a structured dtype" if dt.fields is not None or dt.subdtype is not None else f"dtype {dt.str}"
+        raise InputError(f"{where}: {what} is not supported (float16/32/64, bfloat16 and integers are).")
+    shape = tuple(int(d) for d in shape)
+    check_shape(where, "array", shape)
+    return shape, name, dt, fp.tell() - start
 
 
 def numpy_dtype_name(dt: np.dtype) -> str | None:
@@ -201,145 +312,249 @@ def numpy_dtype_name(dt: np.dtype) -> str | None:
     return None
 
 
-def read_npy(path: str) -> list[TensorSource]:
-    try:
-        with open(path, "rb") as fp:
-            shape, dtype, disk, header = _npy_header(fp, path)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+def read_npy(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
+    fd = open_vetted(f)
+    with os.fdopen(fd, "rb") as fp:
+        shape, dtype, disk, header = _npy_header(fp, f.where)
     numel = math.prod(shape)
-    if header + numel * disk.itemsize > os.path.getsize(path):
-        raise InputError(f"{path} is truncated: its header promises {numel} values, the file holds fewer.")
-    return [TensorSource(path, Path(path).stem, shape, dtype, pread_opener(path, header, dtype, disk))]
+    if header + numel * disk.itemsize > f.size:
+        raise InputError(f"{f.where} is truncated: its header promises {numel} values, the file holds fewer.")
+    return [TensorSource(f.label, Path(f.path).stem, shape, dtype, pread_opener(f, header, dtype, disk))]
 
 
-def _npz_checks(zf: zipfile.ZipFile, path: str) -> None:
-    spans = []
-    for info in zf.infolist():
-        if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
-            raise InputError(f"{path}: member {info.filename!r} expands {info.file_size / info.compress_size:.0f}:1 "
-                             "(a zip bomb?); refusing it.")
-        spans.append((info.header_offset, info.header_offset + 30 + len(info.filename) + info.compress_size))
-    spans.sort()
-    for (_a0, a1), (b0, _b1) in zip(spans, spans[1:], strict=False):
-        if b0 < a1:
-            raise InputError(f"{path}: zip members overlap (a crafted archive, e.g. a zip bomb); refusing it.")
+def read_npz(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
+    where = f.where
+    with opened(f) as fd:
+        members = read_directory(fd, f.size, where, limits.max_members)
+        arrays = [m for m in members.values() if m.name.endswith(".npy")]
+        if len(arrays) > limits.max_tensors:
+            raise too_many_tensors(where, limits)
+        return [_npz_member(f, fd, m) for m in arrays]
 
 
-def read_npz(path: str) -> list[TensorSource]:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputError(f"{path} is not a valid .npz (zip) file: {exc}.") from None
-    with zf:
-        _npz_checks(zf, path)
-        sources = []
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
-            name = info.filename[:-4]
-            try:
-                with zf.open(info) as member:
-                    shape, dtype, disk, header = _npy_header(member, f"{path}:{info.filename}")
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-                raise InputError(f"{path} is corrupt ({info.filename}): {exc}.") from None
-            expected = header + math.prod(shape) * disk.itemsize
-            if info.file_size != expected:
-                raise InputError(f"{path}: member {info.filename!r} declares {info.file_size} bytes but its header "
-                                 f"implies {expected}; refusing a lying archive.")
-            if info.compress_type == zipfile.ZIP_STORED:
-                offset = _stored_data_offset(path, info) + header
-                if offset - header + info.file_size > os.path.getsize(path):
-                    raise InputError(f"{path} is truncated ({info.filename}).")
-                opener = pread_opener(path, offset, dtype, disk)
-            else:
-                opener = stream_opener(_member_stream(path, info.filename), header, dtype, path, disk)
-            sources.append(TensorSource(path, name, shape, dtype, opener))
-    return sources
+def _npz_member(f: InputFile, fd: int, member: Member) -> TensorSource:
+    where = f.where
+    name = member.name[:-4]
+    check_name(where, name)
+    shape, dtype, disk, header = _npy_header(MemberReader(fd, member, where), f"{where} (member {quote(name)})")
+    expected = header + math.prod(shape) * disk.itemsize
+    if member.size != expected:
+        raise InputError(f"{where}: member {quote(member.name)} declares {member.size} bytes but its header "
+                         f"implies {expected}; refusing a lying archive.")
+    if member.method == STORED:
+        opener = pread_opener(f, member.data_offset + header, dtype, disk)
+    else:
+        opener = stream_opener(_member_stream(f, member), header, dtype, disk)
+    return TensorSource(f.label, name, shape, dtype, opener)
 
 
-def _stored_data_offset(path: str, info: zipfile.ZipInfo) -> int:
-    with open(path, "rb") as fp:
-        fp.seek(info.header_offset)
-        local = fp.read(30)
-    if len(local) != 30 or local[:4] != b"PK\x03\x04":
-        raise InputError(f"{path} is corrupt: bad local header for {info.filename!r}.")
-    name_len, extra_len = struct.unpack("<HH", local[26:30])
-    return int(info.header_offset) + 30 + int(name_len) + int(extra_len)
+def _member_stream(f: InputFile, member: Member) -> Callable[[], MemberReader]:
+    """A fresh reader of one deflated member on its own descriptor (closed with the reader)."""
 
-
-def _member_stream(path: str, member: str) -> Callable[[], Any]:
-    def make() -> Any:
-        zf = zipfile.ZipFile(path)
-        stream = zf.open(member)
-        original_close = stream.close
+    def make() -> MemberReader:
+        fd = open_vetted(f)
+        reader = MemberReader(fd, member, f.where)
+        original_close = reader.close
 
         def close() -> None:
             original_close()
-            zf.close()
+            os.close(fd)
 
-        stream.close = close  # type: ignore[method-assign]
-        return stream
+        reader.close = close  # type: ignore[method-assign]
+        return reader
 
     return make
 
 
 # --------------------------------------------------------------------------- safetensors
 
-def read_safetensors(path: str) -> list[TensorSource]:
+# The header is one JSON object. It is walked member by member: names with the C string scanner,
+# tensor entries with a regular expression bounded to MAX_HEADER_ENTRY characters (sre keeps state
+# per repetition, so it never sees more), ``__metadata__`` skipped string by string without being
+# built. Memory stays near the header's own size, never the ~25x of json.loads on crafted nesting.
+_WS = re.compile(r"[ \t\n\r]*")
+_JSON_STR = r'"[^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*"'
+_JSON_INT = r"-?[0-9]{1,20}"
+_JSON_INTS = r"\[[ \t\n\r]*(?:" + _JSON_INT + r"(?:[ \t\n\r]*,[ \t\n\r]*" + _JSON_INT + r")*)?[ \t\n\r]*\]"
+_ENTRY_MEMBER = _JSON_STR + r"[ \t\n\r]*:[ \t\n\r]*(?:" + _JSON_STR + "|" + _JSON_INT + "|" + _JSON_INTS + ")"
+_ENTRY = re.compile(r"\{[ \t\n\r]*(?:" + _ENTRY_MEMBER + r"[ \t\n\r]*(?:,[ \t\n\r]*" + _ENTRY_MEMBER
+                    + r"[ \t\n\r]*)*)?\}")
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+class _Header:
+    """A cursor over a safetensors header, decoded as latin-1 (one character per byte, exact offsets)."""
+
+    def __init__(self, raw: bytes, where: str) -> None:
+        self.where = where
+        _check_utf8(raw, where)
+        self.text = raw.decode("latin-1")
+        self.pos = 0
+
+    def fail(self, what: str) -> InputError:
+        return InputError(f"{self.where}: the safetensors header is not valid JSON ({what} at byte {self.pos}).")
+
+    def skip_ws(self) -> None:
+        m = _WS.match(self.text, self.pos)
+        self.pos = m.end() if m else self.pos
+
+    def expect(self, char: str) -> None:
+        self.skip_ws()
+        if not self.text.startswith(char, self.pos):
+            raise self.fail(f"expected {char!r}")
+        self.pos += 1
+
+    def peek(self) -> str:
+        self.skip_ws()
+        return self.text[self.pos:self.pos + 1]
+
+    def string_end(self) -> int:
+        """End of the JSON string at the cursor, without keeping its value."""
+        if self.peek() != '"':
+            raise self.fail("expected a string")
+        try:
+            _value, end = _scanstring(self.text, self.pos + 1)
+        except ValueError:
+            raise self.fail("bad string") from None
+        return end
+
+    def key(self) -> str:
+        end = self.string_end()  # the cursor is now on the opening quote
+        key: str = json.loads(self.text[self.pos:end].encode("latin-1"))  # the real UTF-8 text, escapes resolved
+        self.pos = end
+        self.expect(":")
+        self.skip_ws()
+        return key
+
+    def separator(self) -> bool:
+        """True after a ',' (another member follows), False after the closing '}'."""
+        char = self.peek()
+        if char not in (",", "}"):
+            raise self.fail("expected ',' or '}'")
+        self.pos += 1
+        return char == ","
+
+
+def _check_utf8(raw: bytes, where: str) -> None:
+    """Validate UTF-8 a MiB at a time: decoding the whole header at once may cost 4 bytes per byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as fp:
-            head = fp.read(8)
-            if len(head) < 8:
-                raise InputError(f"{path} is not a safetensors file: shorter than its 8-byte header length.")
-            (n,) = struct.unpack("<Q", head)
-            if n > MAX_SAFETENSORS_HEADER or 8 + n > size:
-                raise InputError(f"{path}: the header claims {n} bytes but the file has {size}: corrupt or "
-                                 "not a safetensors file.")
-            raw = fp.read(n)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: the safetensors header is not valid JSON ({exc}).") from None
-    if not isinstance(header, dict):
-        raise InputError(f"{path}: the safetensors header is not a JSON object.")
-    data_start, data_len = 8 + n, size - 8 - n
+        for i in range(0, len(raw), 1 << 20):
+            decoder.decode(raw[i:i + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: the safetensors header is not valid UTF-8.") from None
+
+
+def _header_entries(raw: bytes, where: str, limits: Limits) -> list[tuple[str, Any]]:
+    """(name, entry) for each tensor of a safetensors header, checked against the limits."""
+    cur = _Header(raw, where)
+    entries: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    if cur.peek() != "{":
+        raise InputError(f"{where}: the safetensors header is not a JSON object.")
+    cur.pos += 1
+    more = cur.peek() != "}"
+    if not more:
+        cur.pos += 1
+    while more:
+        name = cur.key()
+        if name == "__metadata__":
+            _skip_metadata(cur)
+        else:
+            check_name(where, name)
+            if len(entries) >= limits.max_tensors:
+                raise too_many_tensors(where, limits)
+            if name in seen:
+                raise InputError(f"{where}: tensor {quote(name)} appears twice in the header (lying header).")
+            seen.add(name)
+            m = _ENTRY.match(cur.text, cur.pos, cur.pos + MAX_HEADER_ENTRY)
+            if m is None:
+                raise InputError(f"{where}: header entry {quote(name)} is malformed (needs dtype, shape and "
+                                 f"data_offsets, in at most {MAX_HEADER_ENTRY} bytes).")
+            try:
+                entries.append((name, json.loads(m.group().encode("latin-1"))))
+            except ValueError:
+                raise InputError(f"{where}: header entry {quote(name)} is malformed (needs dtype, shape and "
+                                 "data_offsets).") from None
+            cur.pos = m.end()
+        more = cur.separator()
+    cur.skip_ws()
+    if cur.pos != len(cur.text):
+        raise cur.fail("extra data after the header object")
+    return entries
+
+
+def _skip_metadata(cur: _Header) -> None:
+    """Step over ``__metadata__`` (strings to strings) without building it, within the limits."""
+    start = cur.pos
+    cur.expect("{")
+    more = cur.peek() != "}"
+    if not more:
+        cur.pos += 1
+    count = 0
+    while more:
+        cur.pos = cur.string_end()
+        cur.expect(":")
+        if cur.peek() != '"':
+            raise InputError(f"{cur.where}: __metadata__ must map strings to strings (the safetensors format).")
+        cur.pos = cur.string_end()
+        count += 1
+        if count > MAX_METADATA_ENTRIES or cur.pos - start > MAX_METADATA:
+            raise InputError(f"{cur.where}: __metadata__ exceeds its limit of {MAX_METADATA_ENTRIES} entries or "
+                             f"{MAX_METADATA // (1 << 20)} MiB; refusing the file.")
+        more = cur.separator()
+
+
+def read_safetensors(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
+    where = f.where
+    with opened(f) as fd:
+        head = os.pread(fd, 8, 0)
+        if len(head) < 8:
+            raise InputError(f"{where} is not a safetensors file: shorter than its 8-byte header length.")
+        (n,) = struct.unpack("<Q", head)
+        # the length is the file's first 8 bytes: never print it (a symlink to a secret would leak them)
+        if n > limits.max_header:
+            raise InputError(f"{where}: the header claims more than the limit of {limits.max_header} bytes "
+                             "(16 MiB plus 2 KiB per tensor that --max-tensors allows): not a safetensors file?")
+        if 8 + n > f.size:
+            raise InputError(f"{where}: the header claims more bytes than the file's {f.size}: corrupt or "
+                             "not a safetensors file.")
+        raw = pread_exact(fd, n, 8, where)
+    entries = _header_entries(raw, where, limits)
+    del raw
+    data_start, data_len = 8 + n, f.size - 8 - n
     sources: list[TensorSource] = []
     spans: list[tuple[int, int, str]] = []
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        shape, dtype, begin, end = _safetensors_entry(path, name, entry)
+    for name, entry in entries:
+        shape, dtype, begin, end = _safetensors_entry(where, name, entry)
         if not 0 <= begin <= end <= data_len:
-            raise InputError(f"{path}: tensor {name!r} has offsets [{begin}, {end}] outside the {data_len}-byte "
+            raise InputError(f"{where}: tensor {quote(name)} has offsets [{begin}, {end}] outside the {data_len}-byte "
                              "data section (truncated or lying header).")
         spans.append((begin, end, name))
         if dtype is None:
-            src = TensorSource(path, name, shape, str(entry.get("dtype")), _no_open, error=(
-                f"dtype {entry.get('dtype')} is not supported (F64, F32, F16, BF16 and integers are)"))
+            src = TensorSource(f.label, name, shape, str(entry.get("dtype"))[:40], no_open, error=(
+                f"dtype {quote(str(entry.get('dtype')), 40)} is not supported (F64, F32, F16, BF16 and integers are)"))
         else:
-            itemsize = np.dtype(DTYPES[dtype][0]).itemsize
-            if end - begin != math.prod(shape) * itemsize:
-                raise InputError(f"{path}: tensor {name!r} spans {end - begin} bytes but its shape and dtype need "
-                                 f"{math.prod(shape) * itemsize}.")
-            src = TensorSource(path, name, shape, dtype, pread_opener(path, data_start + begin, dtype))
+            if end - begin != math.prod(shape) * itemsize(dtype):
+                raise InputError(f"{where}: tensor {quote(name)} spans {end - begin} bytes but its shape and dtype "
+                                 f"need {math.prod(shape) * itemsize(dtype)}.")
+            src = TensorSource(f.label, name, shape, dtype, pread_opener(f, data_start + begin, dtype))
         sources.append(src)
     spans.sort()
     for (_a0, a1, an), (b0, _b1, bn) in zip(spans, spans[1:], strict=False):
         if b0 < a1:
-            raise InputError(f"{path}: tensors {an!r} and {bn!r} overlap in the data section (lying header).")
+            raise InputError(f"{where}: tensors {quote(an)} and {quote(bn)} overlap in the data section "
+                             "(lying header).")
     return sources
 
 
-def _no_open() -> tuple[Producer, bool, Callable[[], None]]:
+def no_open() -> tuple[Producer, bool, Callable[[], None]]:
     raise InputError("this tensor cannot be read")
 
 
-def _safetensors_entry(path: str, name: str, entry: Any) -> tuple[tuple[int, ...], str | None, int, int]:
-    bad = InputError(f"{path}: header entry {name!r} is malformed (needs dtype, shape and data_offsets).")
+def _safetensors_entry(where: str, name: str, entry: Any) -> tuple[tuple[int, ...], str | None, int, int]:
+    bad = InputError(f"{where}: header entry {quote(name)} is malformed (needs dtype, shape and data_offsets).")
     if not isinstance(entry, dict):
         raise bad
     shape, offsets, dt = entry.get("shape"), entry.get("data_offsets"), entry.get("dtype")
@@ -349,153 +564,105 @@ def _safetensors_entry(path: str, name: str, entry: Any) -> tuple[tuple[int, ...
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
             or not isinstance(dt, str)):
         raise bad
+    check_shape(where, name, tuple(shape))
     return tuple(shape), SAFETENSORS_DTYPES.get(dt), offsets[0], offsets[1]
 
 
-def read_safetensors_index(path: str) -> list[TensorSource]:
+def read_safetensors_index(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
+    where = f.where
+    if f.size > MAX_INDEX:
+        raise InputError(f"{where} is {f.size} bytes, more than the limit of {MAX_INDEX} for a safetensors index.")
+    with opened(f) as fd:
+        raw = pread_exact(fd, f.size, 0, where)
+    if raw.count(b"{") + raw.count(b"[") > MAX_INDEX_CONTAINERS:
+        raise InputError(f"{where} nests more than {MAX_INDEX_CONTAINERS} JSON objects or arrays; "
+                         "not a safetensors index.")
     try:
-        with open(path, encoding="utf-8") as fh:
-            index = json.load(fh)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}.") from None
+        index = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InputError(f"{where} is not valid JSON.") from None
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-        raise InputError(f"{path} has no weight_map: not a safetensors index.")
-    folder = Path(path).parent
+        raise InputError(f"{where} has no weight_map: not a safetensors index.")
+    folder = Path(f.path).parent  # shards sit next to the index as named (a symlinked index: its folder)
     sources: list[TensorSource] = []
     for shard in sorted(set(weight_map.values())):
-        shard_path = (folder / shard).resolve()
-        if folder.resolve() not in shard_path.parents:
-            raise InputError(f"{path}: shard {shard!r} points outside the index's folder; refusing it.")
-        if not shard_path.is_file():
-            raise InputError(f"{path}: shard {shard!r} is missing.")
-        in_shard = read_safetensors(str(shard_path))
+        in_shard = read_safetensors(_shard_file(where, folder, shard), limits)
         names = {s.name for s in in_shard}
-        missing = [k for k, v in weight_map.items() if v == shard and k not in names]
-        if missing:
-            raise InputError(f"{path}: {missing[0]!r} is mapped to {shard} but not in it.")
+        missing = next((k for k, v in weight_map.items() if v == shard and k not in names), None)
+        if missing is not None:
+            raise InputError(f"{where}: {quote(missing)} is mapped to {quote(shard)} but not in it.")
         sources += in_shard
     return sources
 
 
-# --------------------------------------------------------------------------- torch
-
-def read_torch(path: str) -> list[TensorSource]:
-    try:
-        import torch
-    except ImportError:
-        raise InputError(f"{path}: reading .pt/.pth/.bin files needs PyTorch; "
-                         "install it with: pip install 'kaiming[torch]'.") from None
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch warns about pickle protocols; we report errors ourselves
-            obj = _torch_load(torch, path)
-    except MemoryError:
-        raise
-    except Exception as exc:  # torch raises many types for hostile or corrupt files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise InputError(f"{path} contains pickled code or objects, which kaiming never loads "
-                             f"(torch.load weights_only=True refused it: {first[:160]}).") from None
-        raise InputError(f"{path} is not a readable PyTorch file: {first[:200]}.") from None
-    sources = []
-    for name, tensor in _flatten(obj, ""):
-        sources.append(_torch_source(path, name, tensor, torch))
-    return sources
-
-
-def _torch_load(torch: Any, path: str) -> Any:
-    """``weights_only=True`` always; memory-mapped when the file is in torch's zip format."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError as exc:
-        if "mmap" not in str(exc):
-            raise
-        return torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
-
-
-def _flatten(obj: Any, prefix: str) -> Iterator[tuple[str, Any]]:
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        yield prefix or "tensor", obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            yield from _flatten(v, f"{prefix}.{i}" if prefix else str(i))
-
-
-TORCH_DTYPES = {"float32": "float32", "float64": "float64", "float16": "float16", "bfloat16": "bfloat16",
-                "int64": "int64", "int32": "int32", "int16": "int16", "int8": "int8", "uint8": "uint8",
-                "bool": "bool"}
-
-
-def _torch_source(path: str, name: str, tensor: Any, torch: Any) -> TensorSource:
-    dtype = TORCH_DTYPES.get(str(tensor.dtype).replace("torch.", ""))
-    shape = tuple(int(d) for d in tensor.shape)
-    if dtype is None:
-        return TensorSource(path, name, shape, str(tensor.dtype), _no_open,
-                            error=f"dtype {tensor.dtype} is not supported", forkable=False)
-
-    def open_() -> tuple[Producer, bool, Callable[[], None]]:
-        flat = tensor.detach().reshape(-1)
-
-        def produce(_i: int, start: int, stop: int) -> np.ndarray:
-            part = flat[start:stop]
-            if dtype == "bfloat16":
-                return decode(part.view(torch.int16).numpy().view(np.uint16), dtype)
-            return decode(part.numpy(), dtype)
-
-        return produce, False, lambda: None
-
-    return TensorSource(path, name, shape, dtype, open_, forkable=False)
+def _shard_file(where: str, folder: Path, shard: str) -> InputFile:
+    """A shard named in an index: a relative path inside the index's folder (symlinks then followed)."""
+    parts = PurePosixPath(shard).parts
+    if not shard or "\x00" in shard or "\\" in shard or PurePosixPath(shard).is_absolute() or ".." in parts:
+        raise InputError(f"{where}: shard {quote(shard)} points outside the index's folder; refusing it.")
+    path = str(folder / shard)
+    if not os.path.lexists(path):
+        raise InputError(f"{where}: shard {quote(shard)} is missing.")
+    return vet(path)
 
 
 # --------------------------------------------------------------------------- dispatch
 
-def read_path(path: str) -> list[TensorSource]:
+READERS: dict[str, Callable[[InputFile, Limits], list[TensorSource]]] = {
+    ".npy": read_npy, ".npz": read_npz, ".safetensors": read_safetensors,
+}
+
+
+def read_path(path: str, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
     """Every tensor in a file, a sharded folder or an index; ``InputError`` for anything unusable.
 
     This is the boundary for hostile input: whatever a parser raises on a corrupt file becomes
-    one ``InputError`` line, never a traceback.
+    one ``InputError`` line (naming the exception type, never quoting its text: it may hold file
+    bytes), never a traceback.
     """
     try:
-        return _read_path(path)
+        return _read_path(path, limits)
     except (InputError, MemoryError, KeyboardInterrupt):
         raise
+    except RecursionError:
+        raise InputError(f"{display(path)} nests too deeply to be a weight file; refusing it.") from None
     except Exception as exc:
-        raise InputError(f"{path} is corrupt or unreadable ({type(exc).__name__}: {str(exc)[:160]}).") from None
+        raise InputError(f"{display(path)} is corrupt or unreadable ({type(exc).__name__}).") from None
 
 
-def _read_path(path: str) -> list[TensorSource]:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{path} does not exist.")
-    if p.is_dir():
-        index = sorted(p.glob("*.safetensors.index.json"))
-        if index:
-            return read_safetensors_index(str(index[0]))
-        shards = sorted(p.glob("*.safetensors"))
-        if not shards:
-            raise InputError(f"{path} is a folder without .safetensors files or an index: give a weight file.")
-        return [s for shard in shards for s in read_safetensors(str(shard))]
-    suffix = p.suffix.lower()
-    if p.name.endswith(".index.json"):
-        return read_safetensors_index(path)
-    readers: dict[str, Callable[[str], list[TensorSource]]] = {
-        ".npy": read_npy, ".npz": read_npz, ".safetensors": read_safetensors,
-        ".pt": read_torch, ".pth": read_torch, ".bin": read_torch,
-    }
-    reader = readers.get(suffix)
+def _read_path(path: str, limits: Limits) -> list[TensorSource]:
+    if not os.path.lexists(path):
+        raise InputError(f"{display(path)} does not exist.")
+    if os.path.isdir(path):
+        return _read_folder(path, limits)
+    name = Path(path).name
+    suffix = Path(path).suffix.lower()
+    if name.endswith(".index.json"):
+        return read_safetensors_index(_readable(vet(path)), limits)
+    reader = READERS.get(suffix)
+    if reader is None and suffix in TORCH_SUFFIXES:
+        from .torchfile import read_torch
+
+        reader = read_torch
     if reader is None:
-        raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; give .npy, .npz, .safetensors, "
-                         "a sharded folder or its .index.json, or .pt/.pth/.bin.")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"cannot read {path}: permission denied.")
-    return reader(path)
+        raise InputError(f"{display(path)}: unsupported file type {display(suffix or '(none)')}; give .npy, .npz, "
+                         ".safetensors, a sharded folder or its .index.json, or .pt/.pth/.bin/.ckpt.")
+    return reader(_readable(vet(path)), limits)
+
+
+def _readable(f: InputFile) -> InputFile:
+    if not os.access(f.real, os.R_OK):
+        raise InputError(f"cannot read {f.where}: permission denied.")
+    return f
+
+
+def _read_folder(path: str, limits: Limits) -> list[TensorSource]:
+    p = Path(path)
+    index = sorted(p.glob("*.safetensors.index.json"))
+    if index:
+        return read_safetensors_index(_readable(vet(str(index[0]))), limits)
+    shards = sorted(p.glob("*.safetensors"))
+    if not shards:
+        raise InputError(f"{display(path)} is a folder without .safetensors files or an index: give a weight file.")
+    return [s for shard in shards for s in read_safetensors(_readable(vet(str(shard))), limits)]

@@ -111,12 +111,19 @@ class Law:
         if m <= 0:
             return -math.inf
         if self.distribution == "normal":
-            return n * math.log1p(-math.erfc(m / (self.std * SQRT2)))
+            z = m / (self.std * SQRT2)
+            tail = math.erfc(z)  # log1p(-tail) is exact near 1; log(erf) near 0, where erfc rounds to 1
+            return n * (math.log1p(-tail) if tail < 0.5 else _log(math.erf(z)))
         bound = self.bound
         assert bound is not None
         if m >= bound:
             return 0.0
         if self.distribution == "uniform":
-            return n * math.log(m / bound)
+            return n * _log(m / bound)
         t = m / self.sigma_pre
-        return n * (math.log(math.erf(t / SQRT2)) - math.log(math.erf(TRUNC_CUT / SQRT2)))
+        return n * (_log(math.erf(t / SQRT2)) - math.log(math.erf(TRUNC_CUT / SQRT2)))
+
+
+def _log(x: float) -> float:
+    """log, with log(0) = -inf: a denormal maximum (a crafted file's) underflows the probability to 0."""
+    return math.log(x) if x > 0 else -math.inf
