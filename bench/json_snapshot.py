@@ -1,14 +1,16 @@
-"""JSON of every command on the README's examples, to show that a refactor changed no output.
+"""Output of every command on the README's examples, to show that a refactor changed no output.
 
-    python bench/json_snapshot.py write DIR     # run the commands, store their JSON in DIR
+    python bench/json_snapshot.py write DIR     # run the commands, store their JSON (and Markdown, table) in DIR
     python bench/json_snapshot.py compare DIR   # run them again; exit 1 if any document differs
 
-Documents are compared byte for byte after removing the ``kaiming_version`` value. The inputs are the
-test suite's torchvision-style model (tests/models.py) saved in every format, with a fixed seed.
+Documents are compared byte for byte after removing the ``kaiming_version`` value and the temporary folder's
+name. The inputs are the test suite's torchvision-style model (tests/models.py) saved in every format, with a
+fixed seed. JSON is the contract; the Markdown and 100-column table outputs are compared too.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -55,20 +57,23 @@ def inputs(folder: Path) -> dict[str, str]:
     return paths
 
 
+FORMATS = ("json", "markdown", "table")
+
+
 def documents() -> dict[str, str]:
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         paths = inputs(Path(tmp))
         docs = {}
         for name, args in COMMANDS.items():
-            argv = [a.format(**paths) for a in args]
-            proc = subprocess.run([sys.executable, "-m", "kaiming_cli", *argv, "--no-config", "-f", "json"]
-                                  if argv[0] == "verify" else
-                                  [sys.executable, "-m", "kaiming_cli", *argv, "-f", "json"],
-                                  capture_output=True, text=True, cwd=tmp)
-            doc = VERSION.sub('"kaiming_version": ""', proc.stdout).replace(tmp, "TMP")
-            if not doc.strip():
-                raise SystemExit(f"{name}: no JSON (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
-            docs[name] = f"exit {proc.returncode}\n{doc}"
+            argv = [a.format(**paths) for a in args] + (["--no-config"] if args[0] == "verify" else [])
+            for fmt in FORMATS:
+                proc = subprocess.run([sys.executable, "-m", "kaiming_cli", *argv, "-f", fmt],
+                                      capture_output=True, text=True, cwd=tmp, env=env)
+                doc = VERSION.sub('"kaiming_version": ""', proc.stdout).replace(tmp, "TMP")
+                if not doc.strip():
+                    raise SystemExit(f"{name}: no output (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+                docs[f"{name}.{fmt}"] = f"exit {proc.returncode}\n{doc}"
         return docs
 
 
@@ -78,10 +83,10 @@ def main(argv: list[str]) -> int:
     if action == "write":
         folder.mkdir(parents=True, exist_ok=True)
         for name, doc in docs.items():
-            (folder / f"{name}.json").write_text(doc)
+            (folder / name).write_text(doc)
         print(f"wrote {len(docs)} documents to {folder}")
         return 0
-    differ = [name for name, doc in docs.items() if (folder / f"{name}.json").read_text() != doc]
+    differ = [name for name, doc in docs.items() if (folder / name).read_text() != doc]
     print(f"{len(docs) - len(differ)} identical, {len(differ)} differ" + (f": {', '.join(differ)}" if differ else ""))
     return 1 if differ else 0
 

@@ -13,9 +13,9 @@ __all__ = ["verify_tensor", "assert_init"]
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from importlib.metadata import version
+        from .about import version
 
-        return version("kaiming")
+        return version()
     if name in ("verify_tensor", "assert_init"):
         from . import api
 

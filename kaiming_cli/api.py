@@ -30,7 +30,7 @@ def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", m
 
 def assert_init(tensor: Any, **options: Any) -> TensorResult:
     """Like ``verify_tensor``, but raise ``AssertionError`` with the readable report unless it passes."""
-    from .render.core import tensor_report
+    from .render.report import tensor_report
 
     result = verify_tensor(tensor, **options)
     if result.status != "pass":

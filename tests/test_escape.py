@@ -22,7 +22,12 @@ from markdown_it import MarkdownIt
 
 from kaiming_cli.engine.sources import tensor_seed
 from kaiming_cli.render import escape
-from kaiming_cli.render.core import md_table, tensor_report, to_json, verify_github, verify_junit, verify_renderable
+from kaiming_cli.render.github import verify as verify_github
+from kaiming_cli.render.json import document as to_json
+from kaiming_cli.render.junit import verify as verify_junit
+from kaiming_cli.render.markdown import table as md_table
+from kaiming_cli.render.report import tensor_report
+from kaiming_cli.render.table import verify as verify_renderable
 from kaiming_cli.runners.verify import TensorResult, VerifyResult
 
 # any code point, lone surrogates included (hypothesis leaves them out unless asked)

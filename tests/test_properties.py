@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kaiming_cli.io.config import Rule, first_match
-from kaiming_cli.render.core import clean, to_json
+from kaiming_cli.render.json import clean
+from kaiming_cli.render.json import document as to_json
 from kaiming_cli.theory.fans import compute_fans, format_shape, parse_shape
 from kaiming_cli.theory.gains import NONLINEARITIES, gain
 from kaiming_cli.theory.spec import make_spec

@@ -12,6 +12,7 @@ import click
 
 from ..errors import ExitCode, KaimingError
 from ..io.limits import DEFAULT_MAX_TENSORS, Limits
+from ..render import formatter
 from ..render.escape import message as shown
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
 from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
@@ -239,12 +240,6 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str) 
         silence(sys.stdout)
 
 
-def emit_as(ctx: click.Context, output: str | None, fmt: str,
-            renderers: dict[str, Callable[[], RenderableType | str]]) -> None:
-    """Render only the format asked for (each renderer is a thunk), then ``emit`` it."""
-    emit(ctx, output, renderers[fmt]())
-
-
 # --------------------------------------------------------------------------- the group
 
 class KaimingGroup(click.Group):
@@ -291,8 +286,18 @@ def say(message: str) -> None:
         silence(sys.stderr)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``, from the one place the version is looked up (``about.version``)."""
+    if value and not ctx.resilient_parsing:
+        from ..about import version
+
+        click.echo(f"kaiming, version {version()}")
+        ctx.exit()
+
+
 @click.group(cls=KaimingGroup, context_settings=CONTEXT)
-@click.version_option(package_name="kaiming", prog_name="kaiming")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               help="Colour in tables: auto follows the terminal and NO_COLOR.")
 def cli(color: str) -> None:
@@ -319,11 +324,7 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
     kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
     """
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
-    from ..render import core as render
-
-    emit_as(ctx, output, fmt, {"json": lambda: render.to_json(spec.to_dict()),
-                               "markdown": lambda: render.spec_markdown(spec),
-                               "table": lambda: render.spec_table(spec)})
+    emit(ctx, output, formatter(fmt).std(spec))
     if fmt == "table":
         notes_to_stderr(spec.notes)
 
@@ -348,37 +349,12 @@ def gain(ctx: click.Context, nonlinearity: str | None, negative_slope: float | N
     kaiming gain leaky_relu -a 0.2
     kaiming gain
     """
-    from ..render import core as render
-    from ..theory.gains import CALCULATE_GAIN_DEFAULT_SLOPE, GAINS
-    from ..theory.gains import gain as gain_of
+    from ..theory.gains import gain_table
 
-    names = [nonlinearity] if nonlinearity else list(GAINS)
-    slope = 0.0 if negative_slope is None else negative_slope
-    entries = [
-        {"nonlinearity": n, "negative_slope": slope if GAINS[n].uses_slope else None,
-         "gain": gain_of(n, slope), "formula": GAINS[n].formula, "reference": GAINS[n].reference}
-        for n in names
-    ]
-    notes: list[str] = []
-    if "leaky_relu" in names and negative_slope is None:
-        notes.append(
-            f"leaky_relu uses a = 0 here, as kaiming_* does; calculate_gain('leaky_relu') alone uses "
-            f"a = {CALCULATE_GAIN_DEFAULT_SLOPE}: gain {gain_of('leaky_relu', CALCULATE_GAIN_DEFAULT_SLOPE)!r}."
-        )
-    if negative_slope not in (None, 0.0) and nonlinearity and not GAINS[nonlinearity].uses_slope:
-        notes.append(f"-a is ignored: {nonlinearity} does not use a slope.")
-    if fmt == "json":
-        doc: dict[str, Any] = dict(entries[0]) if nonlinearity else {"gains": entries}
-        doc["notes"] = notes
-        emit(ctx, output, render.to_json(doc))
-        return
-    if nonlinearity and fmt == "table":
-        emit(ctx, output, f"{entries[0]['gain']!r}\n")
-    elif fmt == "markdown":
-        emit(ctx, output, render.gain_markdown(entries))
-    else:
-        emit(ctx, output, render.gain_table(entries))
-    notes_to_stderr(notes)
+    table = gain_table(nonlinearity, negative_slope)
+    emit(ctx, output, formatter(fmt).gain(table))
+    if fmt != "json":
+        notes_to_stderr(table.notes)
 
 
 @cli.command()
@@ -394,26 +370,13 @@ def fan(ctx: click.Context, shape: tuple[int, ...], layout: str, fmt: str, outpu
     kaiming fan --shape 64,3,3,3
     kaiming fan --shape 3,3,64,128 --layout keras
     """
-    from ..theory.fans import LAYOUT_AXES, compute_fans
+    from ..theory.fans import fan_facts
 
     try:
-        fans = compute_fans(shape, layout)
+        facts = fan_facts(shape, layout)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shape") from None
-    doc = {"shape": list(shape), "layout": layout, "axes": LAYOUT_AXES[layout], "fan_in": fans.fan_in,
-           "fan_out": fans.fan_out, "fan_avg": fans.select("fan_avg"),
-           "receptive_field": fans.receptive_field}
-    from ..render import core as render
-
-    if fmt == "json":
-        emit(ctx, output, render.to_json(doc))
-        return
-    rows = [(k, str(v)) for k, v in doc.items() if k not in ("shape", "layout")]
-    rows.insert(0, ("shape", f"{format_shape(shape)} ({layout})"))
-    if fmt == "markdown":
-        emit(ctx, output, render.md_table(["quantity", "value"], rows))
-    else:
-        emit(ctx, output, render.rich_kv_table(f"kaiming fan: {format_shape(shape)}", rows))
+    emit(ctx, output, formatter(fmt).fan(facts))
 
 
 @cli.command()
@@ -427,27 +390,15 @@ def explain(ctx: click.Context, shape: tuple[int, ...] | None, layout: str, mode
     \b
     kaiming explain --shape 64,3,3,3 --mode fan_out --nonlinearity relu
     """
-    from ..render import core as render
     from ..theory.explain import explain as explain_sections
 
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
-    sections = explain_sections(spec)
     notes = list(spec.notes)
     if shape is None:
         notes.insert(0, f"no --shape given: the numbers below are for {format_shape(EXAMPLE_SHAPE)}.")
-    if fmt == "json":
-        emit(ctx, output, render.to_json({"spec": spec.to_dict(), "notes": notes, "sections": [
-            {"key": s.key, "title": s.title, "text": s.text} for s in sections]}))
-        return
-    if fmt == "markdown":
-        body = "".join(f"### {s.title}\n\n{s.text}\n\n" for s in sections)
-        emit(ctx, output, "".join(f"> note: {n}\n\n" for n in notes) + body)
-        return
-    from rich.console import Group
-    from rich.panel import Panel
-
-    emit(ctx, output, Group(*[Panel(s.text, title=s.title, title_align="left") for s in sections]))
-    notes_to_stderr(notes)
+    emit(ctx, output, formatter(fmt).explain(spec, explain_sections(spec), notes))
+    if fmt == "table":
+        notes_to_stderr(notes)
 
 
 # --------------------------------------------------------------------------- check
@@ -506,7 +457,6 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     kaiming check --shape 256,128 --distribution uniform --backend torch -f json
     """
     preload("scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from ..render import core as render
     from ..runners.check import run_check
 
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
@@ -528,11 +478,11 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
         verdict = "PASS" if result.passed else "FAIL"
         distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
         click.echo(f"wrote {plot_path}", err=True)
-    emit_as(ctx, output, fmt, {"json": lambda: render.to_json(result.to_dict()),
-                               "markdown": lambda: render.check_markdown(result),
-                               "table": lambda: render.check_renderable(result)})
+    emit(ctx, output, formatter(fmt).check(result))
     if fmt != "table" or (output and output != "-"):
-        click.echo(render.verdict_line(result), err=True)
+        from ..render.text import verdict_line
+
+        click.echo(verdict_line(result), err=True)
     ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
 
 
@@ -623,7 +573,6 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.config import Rule, resolve_config
     from ..io.inputs import read_paths, select_tensors
-    from ..render import core as render
     from ..runners.verify import verify_sources
 
     tests = parse_tests(tests_text)
@@ -647,13 +596,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
                                 jobs=jobs, tests=tests, progress=advance)
     result = replace(result, errors=tuple(errors), globs=globs, found=len(found) if tensor_globs else None,
                      allow_empty=allow_empty)
-    emit_as(ctx, output, fmt, {
-        "json": lambda: render.to_json(result.to_dict()),
-        "markdown": lambda: render.verify_markdown(result, detail),
-        "junit": lambda: render.verify_junit(result),
-        "github": lambda: render.verify_github(result),
-        "table": lambda: render.verify_renderable(result, detail),
-    })
+    emit(ctx, output, formatter(fmt).verify(result, detail))
     if plot_path:
         from ..render.plots import MAX_PANELS, verify_failures_png
         from ..runners.verify import failure_samples
@@ -695,8 +638,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import read_paths, select_tensors
-    from ..render import core as render
-    from ..runners.identify import group_summary, identify_sources
+    from ..runners.identify import IdentifyReport, group_summary, identify_sources
 
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
@@ -705,12 +647,8 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     errors += failed
     summary = group_summary(results) + [f"unreadable: {e.reason}" for e in errors]
     summary += [f"--tensor {g.match!r} matched no tensor" for g in globs if not g.matched]
-    emit_as(ctx, output, fmt, {
-        "json": lambda: render.to_json({"layout": layout or "torch", "alpha": alpha, "summary": summary,
-                                        "errors": [e.to_dict() for e in errors],
-                                        "tensors": [r.to_dict(top) for r in results]}),
-        "markdown": lambda: render.identify_markdown(results, summary),
-        "table": lambda: render.identify_renderable(results, summary)})
+    report = IdentifyReport(results, summary, layout or "torch", alpha, errors)
+    emit(ctx, output, formatter(fmt).identify(report, top))
     line = f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown"
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -754,7 +692,6 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
                                  "or --width.", param_hint="--conv")
     check_propagate_size(depth, width, batch, conv, spatial)
     distinct_outputs({"-o": output or "-", "--plot": plot_path})
-    from ..render import core as render
     from ..runners.propagate import propagate as run_propagate
 
     result = run_propagate(nonlinearity, negative_slope, mode, depth, width, batch, seed, conv, spatial)
@@ -763,9 +700,7 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
 
         propagate_png(result, plot_path)
         click.echo(f"wrote {plot_path}", err=True)
-    emit_as(ctx, output, fmt, {"json": lambda: render.to_json(result.to_dict()),
-                               "markdown": lambda: render.propagate_markdown(result),
-                               "table": lambda: render.propagate_renderable(result)})
+    emit(ctx, output, formatter(fmt).propagate(result))
 
 
 def check_propagate_size(depth: int, width: int, batch: int, conv: int | None, spatial: int) -> None:

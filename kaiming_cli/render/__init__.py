@@ -1,1 +1,23 @@
-"""Presentation: tables, JSON, Markdown, JUnit, GitHub annotations and plots. No click."""
+"""Presentation: one module per output format behind one interface, plus the plots. No click.
+
+Each format module (``table``, ``json``, ``markdown``, and for verify ``junit`` and ``github``) offers the
+same functions, one per command, taking the command's result: ``std(spec)``, ``gain(table)``,
+``fan(facts)``, ``explain(spec, sections, notes)``, ``check(result)``, ``verify(result, detail)``,
+``identify(report, top)``, ``propagate(result)``. A format that does not apply to a command lacks the
+function. Format-independent text lives in ``text``; escaping of text from files in ``escape``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Every output format, by its ``-f`` name.
+FORMATS = ("table", "json", "markdown", "junit", "github")
+
+
+def formatter(fmt: str) -> ModuleType:
+    """The module that renders ``fmt`` (imported on demand: JSON output never loads Rich)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    return importlib.import_module(f"{__name__}.{fmt}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -134,14 +133,3 @@ def verify_failures_png(samples: Sequence[tuple[TensorResult, np.ndarray, Law]],
         title = f"{plot_title(t.name)} {t.status.upper()}: expected {t.spec.distribution} std {t.spec.std:.4g}"
         panels.append((title, sample, law))
     distributions_png(panels, path)
-
-
-def log_sparkline(values: Sequence[float], lo: float, hi: float) -> str:
-    """One character per value on a log scale between lo and hi (Unicode blocks)."""
-    blocks = "▁▂▃▄▅▆▇█"
-    span = max(hi - lo, 1e-12)
-    out = []
-    for v in values:
-        lv = math.log10(max(v, 1e-300))
-        out.append(blocks[min(len(blocks) - 1, max(0, int((lv - lo) / span * (len(blocks) - 1) + 0.5)))])
-    return "".join(out)

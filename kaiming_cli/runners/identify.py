@@ -333,6 +333,21 @@ def identify_sources(sources: Sequence[TensorSource], *, layout: str = "torch", 
     return [r for r, _ in outcomes], [FileError(r.file, why) for r, why in outcomes if why is not None]
 
 
+@dataclass(frozen=True)
+class IdentifyReport:
+    """A whole ``identify`` run: every tensor's result, the grouped summary and the files that failed."""
+
+    results: list[IdentifyResult]
+    summary: list[str]
+    layout: str
+    alpha: float
+    errors: list[FileError] = field(default_factory=list)
+
+    def to_dict(self, top: int = 5) -> dict[str, Any]:
+        return {"layout": self.layout, "alpha": self.alpha, "summary": self.summary,
+                "errors": [e.to_dict() for e in self.errors], "tensors": [r.to_dict(top) for r in self.results]}
+
+
 def group_summary(results: list[IdentifyResult]) -> list[str]:
     """Lines like ``52 conv weights: kaiming_normal_(...)``: tensors grouped by kind under the label
     that explains most of them (a tensor is explained by its verdict and everything it cannot be

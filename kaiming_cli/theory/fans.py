@@ -57,6 +57,13 @@ class Fans:
         raise ValueError(f"mode {mode!r} is not supported: use one of {', '.join(MODES)}.")
 
 
+def fan_facts(shape: tuple[int, ...], layout: str = "torch") -> dict[str, object]:
+    """What ``kaiming fan`` answers, in the order it shows them."""
+    fans = compute_fans(shape, layout)
+    return {"shape": list(shape), "layout": layout, "axes": LAYOUT_AXES[layout], "fan_in": fans.fan_in,
+            "fan_out": fans.fan_out, "fan_avg": fans.select("fan_avg"), "receptive_field": fans.receptive_field}
+
+
 def numel(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 

@@ -123,3 +123,45 @@ def variance_scale(nonlinearity: str, negative_slope: float) -> float:
         validate_slope(negative_slope)
         return 2.0 / (1 + negative_slope**2)
     return gain(nonlinearity) ** 2
+
+
+@dataclass(frozen=True)
+class GainEntry:
+    """One row of ``kaiming gain``: a nonlinearity's gain at a slope, with its formula and source."""
+
+    nonlinearity: str
+    negative_slope: float | None
+    """The slope used, or None where the nonlinearity has none."""
+    gain: float
+    formula: str
+    reference: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"nonlinearity": self.nonlinearity, "negative_slope": self.negative_slope, "gain": self.gain,
+                "formula": self.formula, "reference": self.reference}
+
+
+@dataclass(frozen=True)
+class GainTable:
+    """What ``kaiming gain`` answers: one entry (a nonlinearity was named) or all, and notes on the slope."""
+
+    entries: tuple[GainEntry, ...]
+    notes: tuple[str, ...]
+    single: bool
+
+
+def gain_table(nonlinearity: str | None = None, negative_slope: float | None = None) -> GainTable:
+    """The gain of one nonlinearity (or of all), at ``negative_slope`` (default 0, as ``kaiming_*`` uses)."""
+    names = [nonlinearity] if nonlinearity else list(GAINS)
+    slope = 0.0 if negative_slope is None else negative_slope
+    entries = tuple(GainEntry(n, slope if GAINS[n].uses_slope else None, gain(n, slope), GAINS[n].formula,
+                              GAINS[n].reference) for n in names)
+    notes: list[str] = []
+    if "leaky_relu" in names and negative_slope is None:
+        notes.append(
+            f"leaky_relu uses a = 0 here, as kaiming_* does; calculate_gain('leaky_relu') alone uses "
+            f"a = {CALCULATE_GAIN_DEFAULT_SLOPE}: gain {gain('leaky_relu', CALCULATE_GAIN_DEFAULT_SLOPE)!r}."
+        )
+    if negative_slope not in (None, 0.0) and nonlinearity and not GAINS[nonlinearity].uses_slope:
+        notes.append(f"-a is ignored: {nonlinearity} does not use a slope.")
+    return GainTable(entries, tuple(notes), single=nonlinearity is not None)

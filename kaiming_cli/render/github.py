@@ -1,0 +1,31 @@
+"""GitHub Actions workflow commands (verify only): one annotation per failing tensor or unreadable file,
+then a notice or error with the summary. Every value is escaped by GitHub's rules (``escape.github_*``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import escape
+from . import text as t_
+
+if TYPE_CHECKING:
+    from ..runners.verify import VerifyResult
+
+
+def verify(result: VerifyResult, detail: bool = False) -> str:
+    lines = []
+    for t in result.tensors:
+        if t.status in ("fail", "error"):
+            name = escape.shorten(t.name, escape.NAME_LIMIT)
+            title = escape.github_property(f"kaiming: {name}")
+            msg = escape.github_data(f"{name} {t_.shape_text(t.shape)} {t.dtype}: expected {t_.expected_text(t)}; "
+                                     f"{t.reason}")
+            file = escape.github_property(t.file, escape.MESSAGE_LIMIT)  # a path is kept whole to link the file
+            lines.append(f"::error file={file},title={title}::{msg}")
+    for e in result.errors:
+        title = escape.github_property("kaiming: unreadable file")
+        file = escape.github_property(e.file, escape.MESSAGE_LIMIT)
+        lines.append(f"::error file={file},title={title}::{escape.github_data(e.reason)}")
+    level = "notice" if result.passed else "error"
+    lines.append(f"::{level} title=kaiming verify::{escape.github_data(result.summary())}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,51 @@
+"""JUnit XML for CI test reports (verify only): well-formed whatever the names hold (``escape.xml_attr``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import escape
+from . import text as t_
+
+if TYPE_CHECKING:
+    from ..runners.verify import TensorResult, VerifyResult
+
+
+def verify(result: VerifyResult, detail: bool = False) -> str:
+    attr = escape.xml_attr
+    by_file: dict[str, list[TensorResult]] = {}
+    for t in result.tensors:
+        by_file.setdefault(t.file, []).append(t)
+    gate = result.empty and not result.has_errors  # one failing testcase says why an empty run fails
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuites name="kaiming verify" tests="{len(result.tensors) + len(result.errors) + gate}" '
+           f'failures="{result.count("fail") + gate}" errors="{result.count("error") + len(result.errors)}" '
+           f'skipped="{result.count("skip")}">']
+    for e in result.errors:
+        out += [f'  <testsuite name={attr(e.file)} tests="1" failures="0" errors="1" skipped="0">',
+                f'    <testcase classname={attr(e.file)} name="(read the file)">',
+                f"      <error message={attr(e.reason)}/>",
+                "    </testcase>", "  </testsuite>"]
+    if gate:
+        out += ['  <testsuite name="kaiming verify" tests="1" failures="1" errors="0" skipped="0">',
+                '    <testcase classname="kaiming verify" name="(tested tensors)">',
+                f"      <failure message={attr(t_.gate_lines(result)[-1])}/>",
+                "    </testcase>", "  </testsuite>"]
+    for file, tensors in by_file.items():
+        out.append(f'  <testsuite name={attr(file)} tests="{len(tensors)}" '
+                   f'failures="{sum(t.status == "fail" for t in tensors)}" '
+                   f'errors="{sum(t.status == "error" for t in tensors)}" '
+                   f'skipped="{sum(t.status == "skip" for t in tensors)}">')
+        for t in tensors:
+            out.append(f'    <testcase classname={attr(file)} name={attr(t.name)}>')
+            msg = attr(f"{t_.expected_text(t)}: {t.reason}")
+            if t.status == "fail":
+                out.append(f"      <failure message={msg}/>")
+            elif t.status == "error":
+                out.append(f"      <error message={msg}/>")
+            elif t.status == "skip":
+                out.append(f"      <skipped message={attr(t.reason)}/>")
+            out.append("    </testcase>")
+        out.append("  </testsuite>")
+    out.append("</testsuites>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,99 @@
+"""GitHub-flavoured Markdown (job summaries, PR comments): the ``markdown`` format.
+
+Every cell is escaped as text unless it is kaiming's own markup (``Markup``); names, paths and dtypes are
+code spans (``escape.markdown_code``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from . import escape
+from . import text as t_
+
+if TYPE_CHECKING:
+    from ..runners.check import CheckResult
+    from ..runners.identify import IdentifyReport
+    from ..runners.propagate import PropagateResult
+    from ..runners.verify import VerifyResult
+    from ..theory.explain import Section
+    from ..theory.gains import GainTable
+    from ..theory.spec import InitSpec
+
+
+class Markup(str):
+    """A Markdown cell that is kaiming's own markup (``**FAIL**``, a code span): ``table`` keeps it."""
+
+
+def md_cell(text: str) -> str:
+    return text if isinstance(text, Markup) else escape.markdown_text(text)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A GitHub pipe table; every cell that is not ``Markup`` is escaped as text."""
+    out = ["| " + " | ".join(md_cell(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def code(text: str) -> Markup:
+    return Markup(escape.markdown_code(text))
+
+
+def std(spec: InitSpec) -> str:
+    return f"### `{spec.call}`\n\n" + table(["quantity", "value"], t_.spec_rows(spec))
+
+
+def gain(gains: GainTable) -> str:
+    return table(t_.GAIN_HEADERS, t_.gain_rows(gains))
+
+
+def fan(facts: dict[str, object]) -> str:
+    return table(["quantity", "value"], t_.fan_rows(facts))
+
+
+def explain(spec: InitSpec, sections: Sequence[Section], notes: Sequence[str]) -> str:
+    body = "".join(f"### {s.title}\n\n{s.text}\n\n" for s in sections)
+    return "".join(f"> note: {n}\n\n" for n in notes) + body
+
+
+def check(result: CheckResult) -> str:
+    spec = result.spec
+    out = [f"### kaiming check: `{spec.call}`\n", table(["quantity", "value"], t_.spec_rows(spec)), ""]
+    out.append(table(["quantity", "empirical", "theory"], t_.empirical_rows(result)))
+    out.append("")
+    out.append(table(["test", "statistic", "p-value", "result", "detail"],
+                     [(name, statistic, p, "ok" if passed else Markup("**FAIL**"), detail)
+                      for name, statistic, p, passed, detail in t_.test_rows(result)]))
+    out.append("")
+    out += [f"> note: {n}" for n in t_.check_notes(result)]
+    out.append(f"**{t_.verdict_line(result)}**\n")
+    return "\n".join(out)
+
+
+def verify(result: VerifyResult, detail: bool = False) -> str:
+    rows: list[tuple[str, ...]] = [
+        (code(t.file), code(t.name), t_.shape_text(t.shape), code(t.dtype), code(t_.expected_text(t)),
+         t_.ratio_text(t), t_.adjusted_text(t),
+         ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
+        for t in t_.verify_rows(result, detail)]
+    rows += [(code(e.file), "-", "-", "-", "-", "-", "-", "❌ error", e.reason) for e in result.errors]
+    head = f"### kaiming verify\n\n**{escape.markdown_text(result.summary())}**\n\n"
+    return head + table(["file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]", "p adj.", "status",
+                         "reason"], rows)
+
+
+def identify(report: IdentifyReport, top: int = 5) -> str:
+    head = "### kaiming identify\n\n" + "".join(f"- {escape.markdown_text(line)}\n" for line in report.summary) + "\n"
+    rows = [(code(name), *rest) for name, *rest in t_.identify_rows(report.results)]
+    return head + table(t_.IDENTIFY_HEADERS, rows)
+
+
+def propagate(result: PropagateResult) -> str:
+    out = [f"### {t_.propagate_title(result)}\n"]
+    for direction in ("forward", "backward"):
+        headers, rows = t_.propagate_rows(result, direction)
+        out.append(f"**{direction}**\n\n" + table(headers, rows))
+    out.append("```\n" + t_.propagate_chart(result) + "\n```\n")
+    return "\n".join(out)

@@ -1,0 +1,305 @@
+"""Text that every output format shares: numbers, shapes, labels, sparklines, the rows of each report.
+
+Format-independent pieces only; each format module (table, markdown, json, junit, github) arranges them.
+Text from files is not escaped here: that is each format's job, through ``escape``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ..theory.spec import InitSpec
+
+if TYPE_CHECKING:
+    from ..runners.check import CheckResult
+    from ..runners.identify import IdentifyResult
+    from ..runners.propagate import PropagateResult
+    from ..runners.verify import TensorResult, VerifyResult
+    from ..theory.gains import GainTable
+
+#: Block heights of a linear sparkline (blank for zero) and of a log-scale one (every value has a bar).
+BLOCKS = " ▁▂▃▄▅▆▇█"
+LOG_BLOCKS = BLOCKS[1:]
+#: In a run that looks trained, list only this many failures.
+TRAINED_ROWS = 10
+CHART_WIDTH = 48
+
+
+def num(x: float | None, digits: int = 4) -> str:
+    """A number for display: ``digits`` significant digits, scientific when very small or large."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return str(x)
+    ax = abs(x)
+    if ax != 0 and (ax < 1e-3 or ax >= 1e6):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def pvalue(p: float) -> str:
+    return "<1e-300" if p == 0 else (f"{p:.3g}" if p >= 1e-3 else f"{p:.2e}")
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def sparkline(values: Sequence[float], lo: float, hi: float, blocks: str = BLOCKS,
+              scale: Callable[[float], float] = float) -> str:
+    """One block per value, its height the value's place between ``lo`` and ``hi`` (after ``scale``)."""
+    steps = len(blocks) - 1
+    span = hi - lo
+    if span <= 0:
+        return blocks[0] * len(values)
+    return "".join(blocks[min(steps, max(0, round((scale(v) - lo) / span * steps)))] for v in values)
+
+
+def log10_floor(v: float) -> float:
+    return math.log10(max(v, 1e-300))
+
+
+# --------------------------------------------------------------------------- specs, gains, fans
+
+def law_text(spec: InitSpec) -> str:
+    if spec.distribution == "uniform":
+        return f"U(-{num(spec.bound, 6)}, {num(spec.bound, 6)})"
+    if spec.distribution == "truncated_normal":
+        return f"N(0, {num(spec.sigma_pre, 6)}²) cut at ±{num(spec.bound, 6)}"
+    return f"N(0, {num(spec.std, 6)}²)"
+
+
+def spec_rows(spec: InitSpec) -> list[tuple[str, str]]:
+    rows = [
+        ("shape", f"{shape_text(spec.shape)} ({spec.layout} layout)"),
+        ("fan_in / fan_out", f"{spec.fan_in} / {spec.fan_out} (receptive field {spec.receptive_field})"),
+        ("mode → fan", f"{spec.mode} → {num(spec.fan, 8)}"),
+        ("gain", f"{num(spec.gain, 10)} ({spec.nonlinearity}"
+                 + (f", a={spec.negative_slope:g})" if spec.nonlinearity == "leaky_relu" else ")")),
+        ("std = gain/√fan", num(spec.std, 10)),
+    ]
+    if spec.distribution == "uniform" and spec.bound is not None:
+        rows.append(("uniform bound = √3·std", num(spec.bound, 10)))
+    elif spec.distribution == "truncated_normal" and spec.sigma_pre is not None and spec.bound is not None:
+        rows.append(("sigma_pre = std/0.8796", num(spec.sigma_pre, 10)))
+        rows.append(("cut at ±2·sigma_pre", num(spec.bound, 10)))
+    rows.append(("law", law_text(spec)))
+    rows.append(("call", spec.call))
+    return rows
+
+
+GAIN_HEADERS = ("nonlinearity", "formula", "gain", "source")
+
+
+def gain_rows(table: GainTable) -> list[tuple[str, str, str, str]]:
+    return [(e.nonlinearity, e.formula, num(e.gain, 10), e.reference) for e in table.entries]
+
+
+def fan_rows(facts: dict[str, object]) -> list[tuple[str, str]]:
+    shape = facts["shape"]
+    assert isinstance(shape, list)
+    rows = [("shape", f"{','.join(map(str, shape))} ({facts['layout']})")]
+    return rows + [(k, str(v)) for k, v in facts.items() if k not in ("shape", "layout")]
+
+
+# --------------------------------------------------------------------------- check
+
+def histogram_lines(observed: Sequence[int], expected: Sequence[float]) -> tuple[str, str]:
+    top = max(max(observed, default=0), max(expected, default=0.0))
+    return sparkline(observed, 0.0, top), sparkline(expected, 0.0, top)
+
+
+def _law_excess_kurtosis(distribution: str) -> float:
+    from ..stats.laws import Law
+
+    return Law(distribution, 1.0).excess_kurtosis
+
+
+def empirical_rows(result: CheckResult) -> list[tuple[str, str, str]]:
+    spec, emp = result.spec, result.empirical
+    lo, hi = emp.std_ci
+    return [
+        ("n", f"{emp.n}" + (f" (EDF tests on {emp.n_ks})" if emp.n_ks < emp.n else ""), ""),
+        ("std", num(emp.std, 6), num(spec.std, 6)),
+        ("std / theory", f"{num(emp.rms / spec.std, 5)}  CI [{num(lo / spec.std, 5)}, {num(hi / spec.std, 5)}]", "1"),
+        ("mean", num(emp.mean, 4), "0"),
+        ("min / max", f"{num(emp.min, 5)} / {num(emp.max, 5)}",
+         f"±{num(spec.bound, 6)}" if spec.bound is not None else "unbounded"),
+        ("excess kurtosis", num(emp.excess_kurtosis, 4), num(_law_excess_kurtosis(spec.distribution), 4)),
+        ("skewness", num(emp.skewness, 4), "0"),
+    ]
+
+
+def test_rows(result: CheckResult) -> list[tuple[str, str, str, bool, str]]:
+    return [(t.name, num(t.statistic, 4), pvalue(t.pvalue), t.passed, t.detail) for t in result.battery.tests]
+
+
+def verdict_line(result: CheckResult) -> str:
+    b = result.battery
+    word = "PASS" if b.passed else "FAIL"
+    how = "consistent with" if b.passed else "inconsistent with"
+    return (
+        f"{word}: the sample is {how} {law_text(result.spec)} at alpha = {b.alpha:g} "
+        f"(combined p = {pvalue(b.pvalue)}, {len(b.tests)} tests, Bonferroni)"
+    )
+
+
+def check_notes(result: CheckResult) -> list[str]:
+    return list(result.spec.notes) + list(result.battery.notes) + list(result.notes)
+
+
+def check_histogram(result: CheckResult) -> tuple[str, str] | None:
+    if not result.histogram:
+        return None
+    from ..stats.empirical import expected_histogram, law_of
+
+    expected = expected_histogram(law_of(result.spec), sum(result.histogram), len(result.histogram))
+    return histogram_lines(result.histogram, expected)
+
+
+# --------------------------------------------------------------------------- verify
+
+def spec_label(spec: InitSpec) -> str:
+    """A compact name of the law for narrow tables: ``normal fan_out relu``."""
+    nl = spec.nonlinearity + (f"(a={spec.negative_slope:g})" if spec.nonlinearity == "leaky_relu"
+                              and spec.negative_slope else "")
+    layout = "" if spec.layout == "torch" else f" [{spec.layout}]"
+    return f"{spec.distribution} {spec.mode} {nl}{layout}"
+
+
+def expected_text(t: TensorResult) -> str:
+    if t.spec is not None:
+        return spec_label(t.spec)
+    if t.constant is not None:
+        return f"constant {t.constant:g}"
+    return "-"
+
+
+def ratio_text(t: TensorResult) -> str:
+    if t.std_ratio is None or t.empirical is None or t.spec is None:
+        return "-"
+    lo, hi = t.empirical.std_ci
+    return f"{t.std_ratio:.3f} [{lo / t.spec.std:.3f}, {hi / t.spec.std:.3f}]"
+
+
+def adjusted_text(t: TensorResult) -> str:
+    return pvalue(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-"
+
+
+def verify_rows(result: VerifyResult, detail: bool) -> list[TensorResult]:
+    rows = list(result.tensors)
+    if result.trained and not detail:
+        failed = sorted((t for t in rows if t.status == "fail"), key=lambda t: t.pvalue_adjusted or 0.0)
+        return failed[:TRAINED_ROWS]
+    return rows
+
+
+def tensor_histogram(t: TensorResult) -> tuple[str, str] | None:
+    if not t.histogram or t.spec is None:
+        return None
+    from ..stats.empirical import expected_histogram, law_of
+
+    return histogram_lines(t.histogram, expected_histogram(law_of(t.spec), sum(t.histogram), len(t.histogram)))
+
+
+def gate_lines(result: VerifyResult) -> list[str]:
+    """Files that could not be read, and why an empty run fails: shown with every format."""
+    lines = [f"unreadable: {e.reason}" for e in result.errors]
+    if result.empty and not result.has_errors:
+        lines.append(result.summary())
+    return lines
+
+
+# --------------------------------------------------------------------------- identify
+
+IDENTIFY_HEADERS = ("tensor", "shape", "verdict", "confidence", "fit p", "runner-up", "cannot be told from")
+
+
+def runner_up(r: IdentifyResult) -> str:
+    """The best candidate that is a different law from the verdict, with its log-likelihood gap."""
+    if not r.ranked:
+        return "-"
+    best = r.ranked[0]
+    for s in r.ranked[1:]:
+        if s.candidate.label not in r.indistinguishable and math.isfinite(s.loglik):
+            return f"{s.candidate.short or s.candidate.label} (ΔLL {best.loglik - s.loglik:.3g})"
+    return "-"
+
+
+def cannot_tell(r: IdentifyResult, limit: int = 2) -> str:
+    shorts = {s.candidate.label: s.candidate.short or s.candidate.label for s in r.ranked}
+    labels = [shorts.get(lab, lab) for lab in r.indistinguishable]
+    if not labels:
+        return "-"
+    extra = f" +{len(labels) - limit} more" if len(labels) > limit else ""
+    return "; ".join(labels[:limit]) + extra
+
+
+def verdict_short(r: IdentifyResult) -> str:
+    if r.ranked and r.verdict == r.ranked[0].candidate.label:
+        return r.ranked[0].candidate.short or r.verdict
+    return r.verdict
+
+
+def identify_rows(results: Sequence[IdentifyResult]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for r in results:
+        conf = "-" if math.isnan(r.confidence) else f"{r.confidence:.3f}"
+        fit = pvalue(r.pvalue) if r.pvalue is not None else "-"
+        verdict = verdict_short(r) + (f" ({r.reason})" if r.verdict in ("unknown", "skipped") and r.reason else "")
+        rows.append((r.name, shape_text(r.shape) or "scalar", verdict, conf, fit, runner_up(r), cannot_tell(r)))
+    return rows
+
+
+# --------------------------------------------------------------------------- propagate
+
+def selected_layers(depth: int) -> list[int]:
+    """1-based layers shown in tables: first, quarters, last."""
+    picks = {1, max(1, depth // 4), max(1, depth // 2), max(1, 3 * depth // 4), depth}
+    return sorted(picks)
+
+
+def propagate_rows(result: PropagateResult, direction: str) -> tuple[list[str], list[list[str]]]:
+    layers = selected_layers(result.depth)
+    headers = ["init"] + [f"L{layer}" for layer in layers]
+    rows = []
+    for run in result.runs:
+        values = run.forward_std if direction == "forward" else run.backward_std
+        rows.append([run.init.label] + [num(values[layer - 1], 3) for layer in layers])
+    return headers, rows
+
+
+def _downsample_log(values: Sequence[float], width: int) -> list[float]:
+    """At most ``width`` points, each the geometric mean of its bin (log-scale charts)."""
+    if len(values) <= width:
+        return list(values)
+    out = []
+    for i in range(width):
+        lo, hi = i * len(values) // width, (i + 1) * len(values) // width
+        logs = [math.log(max(v, 1e-300)) for v in values[lo:hi]]
+        out.append(math.exp(sum(logs) / len(logs)))
+    return out
+
+
+def propagate_chart(result: PropagateResult) -> str:
+    everything = [v for r in result.runs for v in r.forward_std + r.backward_std if v > 0]
+    lo = math.floor(math.log10(min(everything))) if everything else -1
+    hi = math.ceil(math.log10(max(everything))) if everything else 1
+    names = [r.init.label.split(" (")[0].replace("kaiming, gain ", "kaiming g=") for r in result.runs]
+    width = max(len(n) for n in names)
+    lines = [f"std per layer (log scale: ▁ = 1e{lo}, █ = 1e{hi}), layer 1 on the left"]
+    for title, attr in (("forward ", "forward_std"), ("backward", "backward_std")):
+        for name, run in zip(names, result.runs, strict=True):
+            spark = sparkline(_downsample_log(getattr(run, attr), CHART_WIDTH), lo, hi, LOG_BLOCKS, log10_floor)
+            lines.append(f"{title} {name:<{width}} │{spark}│")
+    return "\n".join(lines)
+
+
+def propagate_title(result: PropagateResult) -> str:
+    kind = f"{result.conv}x{result.conv} conv, {result.width} channels, {result.spatial}x{result.spatial}" \
+        if result.conv else f"fully connected, width {result.width}"
+    return f"kaiming propagate: {result.nonlinearity}, depth {result.depth}, {kind}, batch {result.batch}"
