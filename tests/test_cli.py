@@ -187,7 +187,7 @@ def test_check_backend_torch_cli(runner: CliRunner) -> None:
 def test_progress_bar_only_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from kaiming_cli.cli.app import progress_bar
+    from kaiming_cli.cli.output import progress_bar
 
     with progress_bar(1 << 40) as advance:
         assert advance is None  # pytest's stderr is not a terminal

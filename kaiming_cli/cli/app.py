@@ -1,243 +1,42 @@
-"""The command line: parse, call the core, render, exit. The only module that imports click."""
+"""The commands: parse (params), call one runner, hand the result to its format (render), write it (output),
+and map every error to its exit code (``KaimingGroup``). The cli package is the only one that imports click."""
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import Any, NoReturn, cast
 
 import click
 
 from ..errors import ExitCode, KaimingError
-from ..io.limits import DEFAULT_MAX_TENSORS, Limits
+from ..io.limits import Limits
 from ..render import formatter
 from ..render.escape import message as shown
-from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
-from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
-from ..theory.limits import MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
-from ..theory.spec import DISTRIBUTIONS, SPEC_KEYS, InitSpec, SpecOptions, SpecOverrides, make_spec
+from ..theory.fans import LAYOUTS, format_shape
+from ..theory.limits import MAX_SAMPLES
+from ..theory.spec import SPEC_KEYS, SpecOptions, SpecOverrides
+from .output import distinct_outputs, emit, notes_to_stderr, progress_bar, say, silence
+from .params import (
+    ALPHA,
+    EXAMPLE_SHAPE,
+    JOBS,
+    SEED,
+    SHAPE,
+    NonlinearityType,
+    SlopeType,
+    build_spec,
+    check_propagate_size,
+    check_sample_size,
+    given_on_command_line,
+    max_tensors_option,
+    output_options,
+    parse_tests,
+    path_given,
+    spec_options,
+)
 
-if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
-
-F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100}
-EXAMPLE_SHAPE = (64, 3, 3, 3)
-
-
-# --------------------------------------------------------------------------- parameter types
-
-class ShapeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
-    name = "SHAPE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
-        if isinstance(value, tuple):
-            return value
-        try:
-            return parse_shape(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class NonlinearityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
-    """A choice with a did-you-mean hint (click.Choice only lists the options)."""
-
-    name = "NONLINEARITY"
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(NONLINEARITIES) + "]"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        if value in NONLINEARITIES:
-            return str(value)
-        self.fail(unknown_nonlinearity_message(str(value)), param, ctx)
-
-    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-        from click.shell_completion import CompletionItem
-
-        return [CompletionItem(n) for n in NONLINEARITIES if n.startswith(incomplete)]
-
-
-class SlopeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
-    name = "FLOAT"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            a = float(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a number: give the leaky-ReLU slope, e.g. 0.01.", param, ctx)
-        try:
-            validate_slope(a)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        return a
-
-
-class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
-    """A significance level in [MIN_ALPHA, 1); FloatRange lets NaN through."""
-
-    name = "FLOAT"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        try:
-            alpha = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number: give alpha in (0, 1), e.g. 0.001.", param, ctx)
-        problem = alpha_problem(alpha)
-        if problem is not None:
-            self.fail(problem, param, ctx)
-        return alpha
-
-
-SHAPE = ShapeType()
-ALPHA = AlphaType()
-
-
-class SeedRange(click.IntRange):
-    """0 <= seed < 2^64, said in that short form in help and errors (not as 20 digits)."""
-
-    def _describe_range(self) -> str:
-        return "0<=x<2^64"
-
-
-SEED = SeedRange(0, MAX_SEED)
-JOBS = click.IntRange(1, MAX_JOBS)
-
-
-def path_given(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """An output path must name something: ``-o ''`` is a usage error, not a write to the cwd."""
-    if value is not None and not value.strip():
-        raise click.BadParameter("the path is empty: give a file name (or - for stdout).")
-    return value
-
-
-# --------------------------------------------------------------------------- shared options
-
-def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callable[[F], F]:
-    def decorate(f: F) -> F:
-        shape = [click.option("--shape", type=SHAPE, required=shape_required,
-                              help="Weight shape, e.g. 64,3,3,3 or 64x3x3x3.")] if with_shape else []
-        options = shape + [
-            click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
-                         help="Axes: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
-            click.option("--mode", type=click.Choice(MODES), default="fan_in", show_default=True,
-                         help="Which fan sets the scale."),
-            click.option("--nonlinearity", type=NonlinearityType(), default="leaky_relu", show_default=True,
-                         help="The activation AFTER this layer; only selects the gain."),
-            click.option("-a", "--negative-slope", type=SlopeType(), default=0.0, show_default=True,
-                         help="Leaky-ReLU slope (0, as in torch's kaiming_*); ignored by other nonlinearities."),
-            click.option("--distribution", type=click.Choice(DISTRIBUTIONS), default="normal", show_default=True,
-                         help="normal, uniform, or truncated_normal (±2 sigma, Keras/JAX he_normal)."),
-        ]
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorate
-
-
-def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> Callable[[F], F]:
-    def decorate(f: F) -> F:
-        f = click.option("-o", "--output", type=click.Path(allow_dash=True), default=None, callback=path_given,
-                         help="Write the formatted data to this file (atomically); - is stdout.")(f)
-        f = click.option("-f", "--format", "fmt", type=click.Choice(formats), default="table",
-                         show_default=True, help="Output format.")(f)
-        return f
-
-    return decorate
-
-
-max_tensors_option = click.option(
-    "--max-tensors", type=click.IntRange(min=1), default=DEFAULT_MAX_TENSORS, show_default=True,
-    help="Refuse a file with more tensors than this (a guard against crafted files; raise it for huge checkpoints).")
-
-
-def build_spec(shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
-               negative_slope: float, distribution: str) -> InitSpec:
-    try:
-        return make_spec(shape or EXAMPLE_SHAPE, layout=layout, mode=mode, nonlinearity=nonlinearity,
-                         negative_slope=negative_slope, distribution=distribution)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--shape") from None
-
-
-# --------------------------------------------------------------------------- output
-
-def make_console(ctx: click.Context, file: Any = None) -> Console:
-    from rich.console import Console
-
-    color = (ctx.find_root().params.get("color") or "auto") if ctx else "auto"
-    if file is not None:
-        return Console(file=file, width=100, color_system=None, force_terminal=False, soft_wrap=False)
-    if color == "never":
-        console = Console(color_system=None, no_color=True)
-    elif color == "always":
-        console = Console(force_terminal=True)
-    else:
-        console = Console()
-    console.on_broken_pipe = _pipe_gone  # type: ignore[method-assign]
-    return console
-
-
-def _pipe_gone() -> None:
-    """Rich's default exits with 1 on EPIPE; raise instead, so ``emit`` decides (see there)."""
-    raise BrokenPipeError
-
-
-def err_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def write_text(path: str, text: str) -> None:
-    """Write text to ``-o`` (atomically for regular files; see ``files.write_output``)."""
-    from ..io.files import write_output
-
-    # backslashreplace: a lone surrogate that reached this far is shown, never a crash
-    data = text.encode("utf-8", "backslashreplace")
-    write_output(path, lambda fh: fh.write(data), "choose a writable location with -o")
-
-
-def silence(stream: Any) -> None:
-    """After EPIPE: point the stream's descriptor at /dev/null, so nothing more (not even the flush
-    at exit) fails. The recipe of https://docs.python.org/3/library/signal.html#note-on-sigpipe."""
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real descriptor (a test runner's buffer)
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
-
-
-def emit(ctx: click.Context, output: str | None, content: RenderableType | str) -> None:
-    """Send data to stdout or to ``-o``; tables are rendered as plain text into files.
-
-    A reader that has gone away (``| head``, ``| true``) is not an error: the data stops, the run
-    goes on and exits with the code it earned, so a failing gate still fails under ``pipefail``.
-    """
-    if output and output != "-":
-        if isinstance(content, str):
-            text = content
-        else:
-            buf = io.StringIO()
-            make_console(ctx, file=buf).print(content)
-            text = buf.getvalue()
-        write_text(output, text)
-        return
-    try:
-        if isinstance(content, str):
-            click.echo(content, nl=False)
-        else:
-            make_console(ctx).print(content)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        silence(sys.stdout)
 
 
 # --------------------------------------------------------------------------- the group
@@ -276,14 +75,6 @@ class KaimingGroup(click.Group):
             say(shown(f"Internal error (a bug in kaiming): {type(exc).__name__}: {exc}. "
                       "Set KAIMING_DEBUG=1 for the traceback."))
             ctx.exit(ExitCode.INTERNAL)
-
-
-def say(message: str) -> None:
-    """One line on stderr; if stderr is gone (``2>&1 | true``) the message is dropped, the exit code stays."""
-    try:
-        click.echo(message, err=True)
-    except BrokenPipeError:
-        silence(sys.stderr)
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -327,11 +118,6 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
     emit(ctx, output, formatter(fmt).std(spec))
     if fmt == "table":
         notes_to_stderr(spec.notes)
-
-
-def notes_to_stderr(notes: tuple[str, ...] | list[str]) -> None:
-    for note in notes:
-        click.echo(shown(f"note: {note}"), err=True)
 
 
 @cli.command()
@@ -418,17 +204,6 @@ def preload(*modules: str) -> None:
     threading.Thread(target=work, name="kaiming-preload", daemon=True).start()
 
 
-def parse_tests(value: str) -> tuple[str, ...]:
-    from ..stats.battery import ALL_TESTS
-
-    names = tuple(t.strip() for t in value.split(",") if t.strip())
-    bad = [t for t in names if t not in ALL_TESTS]
-    if bad or not names:
-        raise click.BadParameter(f"unknown test(s) {', '.join(bad) or '(none)'}: choose from {', '.join(ALL_TESTS)}.",
-                                 param_hint="--tests")
-    return names
-
-
 @cli.command()
 @spec_options()
 @click.option("-n", "--samples", type=click.IntRange(1, MAX_SAMPLES), default=None,
@@ -486,23 +261,6 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
 
 
-def check_sample_size(shape: tuple[int, ...], samples: int | None) -> None:
-    """``check`` samples every element by default: a huge shape needs ``--samples`` (exit 2, not hours)."""
-    import math
-
-    if samples is None and math.prod(shape) > MAX_SAMPLES:
-        raise click.BadParameter(
-            f"{format_shape(shape)} has {math.prod(shape):.3g} elements and check draws at most {MAX_SAMPLES:.0e} "
-            "values: give --samples N (N <= 1e9) to test a sample of that shape.", param_hint="--shape")
-
-
-def distinct_outputs(outputs: dict[str, str | None], inputs: list[str] | None = None) -> None:
-    """Exit 2 when an output is an input or both outputs are one file (see ``files.check_distinct``)."""
-    from ..io.files import check_distinct
-
-    check_distinct(outputs, inputs or [])
-
-
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
@@ -520,11 +278,6 @@ def completion(shell: str) -> None:
 
 
 # --------------------------------------------------------------------------- verify
-
-def _given(ctx: click.Context, name: str) -> bool:
-    from click.core import ParameterSource
-
-    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 @cli.command()
@@ -567,35 +320,31 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     kaiming verify ckpt.pt --tensor '*conv*.weight' --mode fan_out --nonlinearity relu
     kaiming verify shards/ -f github
     """
-    from dataclasses import replace
     from pathlib import Path
 
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from ..io.config import Rule, resolve_config
+    from ..io.config import resolve_config
     from ..io.inputs import read_paths, select_tensors
-    from ..runners.verify import verify_sources
+    from ..runners.verify import fallback_rule, verify_sources
 
     tests = parse_tests(tests_text)
     config = resolve_config(rules, config_path, no_config, Path.cwd())
-    if not _given(ctx, "alpha") and config.alpha is not None:
+    if not given_on_command_line(ctx, "alpha") and config.alpha is not None:
         alpha = config.alpha
-    if not _given(ctx, "correction") and config.correction is not None:
+    if not given_on_command_line(ctx, "correction") and config.correction is not None:
         correction = config.correction
     options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=negative_slope,
                           distribution=distribution)
-    explicit = cast(SpecOverrides, {k: getattr(options, k) for k in SPEC_KEYS if _given(ctx, k)})
-    fallback = None
-    if explicit or not config.rules:
-        fallback = Rule(match="*", options=explicit, origin="command line")
+    explicit = cast(SpecOverrides, {k: getattr(options, k) for k in SPEC_KEYS if given_on_command_line(ctx, k)})
     distinct_outputs({"-o": output or "-", "--plot": plot_path}, [*paths, *config.files])
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
     sources, globs = select_tensors(found, tensor_globs)
     with progress_bar(sum(s.nbytes for s in sources)) as advance:
-        result = verify_sources(sources, config, fallback, options, alpha=alpha, correction=correction, seed=seed,
-                                jobs=jobs, tests=tests, progress=advance)
-    result = replace(result, errors=tuple(errors), globs=globs, found=len(found) if tensor_globs else None,
-                     allow_empty=allow_empty)
+        result = verify_sources(sources, config, fallback_rule(config, explicit), options, alpha=alpha,
+                                correction=correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
+                                errors=errors, globs=globs, found=len(found) if tensor_globs else None,
+                                allow_empty=allow_empty)
     emit(ctx, output, formatter(fmt).verify(result, detail))
     if plot_path:
         from ..render.plots import MAX_PANELS, verify_failures_png
@@ -701,41 +450,6 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
         propagate_png(result, plot_path)
         click.echo(f"wrote {plot_path}", err=True)
     emit(ctx, output, formatter(fmt).propagate(result))
-
-
-def check_propagate_size(depth: int, width: int, batch: int, conv: int | None, spatial: int) -> None:
-    """Every layer's float32 weights and pre-activations of one init are held at once: bound them (exit 2)."""
-    k, s = (conv, spatial) if conv else (1, 1)
-    need = 4 * depth * (width * width * k * k + batch * width * s * s)
-    if need > MAX_PROPAGATE_BYTES:
-        raise click.BadParameter(
-            f"--depth {depth} --width {width} --batch {batch} would hold {need / 2**30:.3g} GiB of weights and "
-            f"activations, over the {MAX_PROPAGATE_BYTES // 2**30} GiB limit: lower --depth, --width or --batch.",
-            param_hint="--depth/--width/--batch")
-
-
-class progress_bar:
-    """A Rich progress bar on stderr for large runs in a terminal; a no-op otherwise."""
-
-    THRESHOLD = 256 * 1024 * 1024
-
-    def __init__(self, total_bytes: int) -> None:
-        self.total = total_bytes
-        self.progress: Any = None
-
-    def __enter__(self) -> Callable[[int], None] | None:
-        if self.total < self.THRESHOLD or not sys.stderr.isatty():
-            return None
-        from rich.progress import Progress
-
-        self.progress = Progress(console=err_console(), transient=True)
-        self.progress.start()
-        task = self.progress.add_task("verifying", total=self.total // 4)
-        return lambda n: self.progress.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
 
 
 def main() -> NoReturn:

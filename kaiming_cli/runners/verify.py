@@ -25,7 +25,7 @@ from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_batte
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import Law
 from ..stats.summary import Summary
-from ..theory.spec import InitSpec, SpecOptions
+from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
 
 #: A run "looks trained" when at least this share of the tested tensors fails ...
 TRAINED_SHARE = 0.5
@@ -295,10 +295,25 @@ def looks_trained(tested: Sequence[TensorResult]) -> bool:
     return effects[len(effects) // 2] > TRAINED_LOG_RATIO or kurt[len(kurt) // 2] > 1.0
 
 
+def fallback_rule(config: Config, explicit: SpecOverrides) -> Rule | None:
+    """The rule for tensors no ``[[rule]]`` matches: the spec options given on the command line, or, with no
+    rules at all, the defaults (floating-point tensors of 2 or more dimensions only)."""
+    if explicit or not config.rules:
+        return Rule(match="*", options=explicit, origin="command line")
+    return None
+
+
 def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Rule | None,
                    base_options: SpecOptions, *, alpha: float, correction: str, seed: int = 0,
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
-                   progress: Callable[[int], None] | None = None) -> VerifyResult:
+                   progress: Callable[[int], None] | None = None, errors: Sequence[FileError] = (),
+                   globs: tuple[GlobCount, ...] = (), found: int | None = None,
+                   allow_empty: bool = False) -> VerifyResult:
+    """Every source under the engine's parallel policy, corrected across tensors.
+
+    ``errors`` (files that could not be read), ``globs`` and ``found`` (the ``--tensor`` selection and how many
+    tensors it chose from) are reported with the result; ``allow_empty`` lets a run that tested nothing pass.
+    """
     def one(source: TensorSource, inner_jobs: int, inner_progress: Progress | None) -> TensorResult:
         return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
                              jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress)
@@ -306,7 +321,8 @@ def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Ru
     results = map_sources(one, sources, jobs, progress)
     chosen = [choose(source, config, fallback) for source in sources]
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
-    return replace(finalize(results, alpha, correction), rules=counts)
+    return replace(finalize(results, alpha, correction), rules=counts, errors=tuple(errors), globs=globs,
+                   found=found, allow_empty=allow_empty)
 
 
 def failure_samples(result: VerifyResult, sources: Sequence[TensorSource], limit: int,

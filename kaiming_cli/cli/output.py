@@ -1,0 +1,133 @@
+"""Where output goes: stdout or ``-o`` (atomically for regular files), stderr lines, and what happens when
+the reader of a pipe has gone. Rendering itself is ``render/``'s; this only moves text."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..render.escape import message as shown
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+def make_console(ctx: click.Context, file: Any = None) -> Console:
+    from rich.console import Console
+
+    color = (ctx.find_root().params.get("color") or "auto") if ctx else "auto"
+    if file is not None:
+        return Console(file=file, width=100, color_system=None, force_terminal=False, soft_wrap=False)
+    if color == "never":
+        console = Console(color_system=None, no_color=True)
+    elif color == "always":
+        console = Console(force_terminal=True)
+    else:
+        console = Console()
+    console.on_broken_pipe = _pipe_gone  # type: ignore[method-assign]
+    return console
+
+
+def _pipe_gone() -> None:
+    """Rich's default exits with 1 on EPIPE; raise instead, so ``emit`` decides (see there)."""
+    raise BrokenPipeError
+
+
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write text to ``-o`` (atomically for regular files; see ``files.write_output``)."""
+    from ..io.files import write_output
+
+    # backslashreplace: a lone surrogate that reached this far is shown, never a crash
+    data = text.encode("utf-8", "backslashreplace")
+    write_output(path, lambda fh: fh.write(data), "choose a writable location with -o")
+
+
+def silence(stream: Any) -> None:
+    """After EPIPE: point the stream's descriptor at /dev/null, so nothing more (not even the flush
+    at exit) fails. The recipe of https://docs.python.org/3/library/signal.html#note-on-sigpipe."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real descriptor (a test runner's buffer)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def emit(ctx: click.Context, output: str | None, content: RenderableType | str) -> None:
+    """Send data to stdout or to ``-o``; tables are rendered as plain text into files.
+
+    A reader that has gone away (``| head``, ``| true``) is not an error: the data stops, the run
+    goes on and exits with the code it earned, so a failing gate still fails under ``pipefail``.
+    """
+    if output and output != "-":
+        if isinstance(content, str):
+            text = content
+        else:
+            buf = io.StringIO()
+            make_console(ctx, file=buf).print(content)
+            text = buf.getvalue()
+        write_text(output, text)
+        return
+    try:
+        if isinstance(content, str):
+            click.echo(content, nl=False)
+        else:
+            make_console(ctx).print(content)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence(sys.stdout)
+
+
+def say(message: str) -> None:
+    """One line on stderr; if stderr is gone (``2>&1 | true``) the message is dropped, the exit code stays."""
+    try:
+        click.echo(message, err=True)
+    except BrokenPipeError:
+        silence(sys.stderr)
+
+
+def notes_to_stderr(notes: tuple[str, ...] | list[str]) -> None:
+    for note in notes:
+        click.echo(shown(f"note: {note}"), err=True)
+
+
+def distinct_outputs(outputs: dict[str, str | None], inputs: list[str] | None = None) -> None:
+    """Exit 2 when an output is an input or both outputs are one file (see ``files.check_distinct``)."""
+    from ..io.files import check_distinct
+
+    check_distinct(outputs, inputs or [])
+
+
+class progress_bar:
+    """A Rich progress bar on stderr for large runs in a terminal; a no-op otherwise."""
+
+    THRESHOLD = 256 * 1024 * 1024
+
+    def __init__(self, total_bytes: int) -> None:
+        self.total = total_bytes
+        self.progress: Any = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if self.total < self.THRESHOLD or not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress
+
+        self.progress = Progress(console=err_console(), transient=True)
+        self.progress.start()
+        task = self.progress.add_task("verifying", total=self.total // 4)
+        return lambda n: self.progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()

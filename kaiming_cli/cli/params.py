@@ -1,0 +1,196 @@
+"""Click parameters: value types with one-line errors that state the accepted range, and the option groups
+that several commands share. Values are checked here (exit 2) before any work starts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..io.limits import DEFAULT_MAX_TENSORS
+from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
+from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
+from ..theory.limits import MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
+from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+EXAMPLE_SHAPE = (64, 3, 3, 3)
+
+
+class ShapeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    name = "SHAPE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_shape(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class NonlinearityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A choice with a did-you-mean hint (click.Choice only lists the options)."""
+
+    name = "NONLINEARITY"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(NONLINEARITIES) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in NONLINEARITIES:
+            return str(value)
+        self.fail(unknown_nonlinearity_message(str(value)), param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in NONLINEARITIES if n.startswith(incomplete)]
+
+
+class SlopeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            a = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number: give the leaky-ReLU slope, e.g. 0.01.", param, ctx)
+        try:
+            validate_slope(a)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return a
+
+
+class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A significance level in [MIN_ALPHA, 1); FloatRange lets NaN through."""
+
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            alpha = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number: give alpha in (0, 1), e.g. 0.001.", param, ctx)
+        problem = alpha_problem(alpha)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return alpha
+
+
+SHAPE = ShapeType()
+
+
+ALPHA = AlphaType()
+
+
+class SeedRange(click.IntRange):
+    """0 <= seed < 2^64, said in that short form in help and errors (not as 20 digits)."""
+
+    def _describe_range(self) -> str:
+        return "0<=x<2^64"
+
+
+SEED = SeedRange(0, MAX_SEED)
+
+
+JOBS = click.IntRange(1, MAX_JOBS)
+
+
+def path_given(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An output path must name something: ``-o ''`` is a usage error, not a write to the cwd."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("the path is empty: give a file name (or - for stdout).")
+    return value
+
+
+def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        shape = [click.option("--shape", type=SHAPE, required=shape_required,
+                              help="Weight shape, e.g. 64,3,3,3 or 64x3x3x3.")] if with_shape else []
+        options = shape + [
+            click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
+                         help="Axes: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
+            click.option("--mode", type=click.Choice(MODES), default="fan_in", show_default=True,
+                         help="Which fan sets the scale."),
+            click.option("--nonlinearity", type=NonlinearityType(), default="leaky_relu", show_default=True,
+                         help="The activation AFTER this layer; only selects the gain."),
+            click.option("-a", "--negative-slope", type=SlopeType(), default=0.0, show_default=True,
+                         help="Leaky-ReLU slope (0, as in torch's kaiming_*); ignored by other nonlinearities."),
+            click.option("--distribution", type=click.Choice(DISTRIBUTIONS), default="normal", show_default=True,
+                         help="normal, uniform, or truncated_normal (±2 sigma, Keras/JAX he_normal)."),
+        ]
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        f = click.option("-o", "--output", type=click.Path(allow_dash=True), default=None, callback=path_given,
+                         help="Write the formatted data to this file (atomically); - is stdout.")(f)
+        f = click.option("-f", "--format", "fmt", type=click.Choice(formats), default="table",
+                         show_default=True, help="Output format.")(f)
+        return f
+
+    return decorate
+
+
+max_tensors_option = click.option(
+    "--max-tensors", type=click.IntRange(min=1), default=DEFAULT_MAX_TENSORS, show_default=True,
+    help="Refuse a file with more tensors than this (a guard against crafted files; raise it for huge checkpoints).")
+
+
+def build_spec(shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
+               negative_slope: float, distribution: str) -> InitSpec:
+    try:
+        return make_spec(shape or EXAMPLE_SHAPE, layout=layout, mode=mode, nonlinearity=nonlinearity,
+                         negative_slope=negative_slope, distribution=distribution)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shape") from None
+
+
+def parse_tests(value: str) -> tuple[str, ...]:
+    from ..stats.battery import ALL_TESTS
+
+    names = tuple(t.strip() for t in value.split(",") if t.strip())
+    bad = [t for t in names if t not in ALL_TESTS]
+    if bad or not names:
+        raise click.BadParameter(f"unknown test(s) {', '.join(bad) or '(none)'}: choose from {', '.join(ALL_TESTS)}.",
+                                 param_hint="--tests")
+    return names
+
+
+def check_sample_size(shape: tuple[int, ...], samples: int | None) -> None:
+    """``check`` samples every element by default: a huge shape needs ``--samples`` (exit 2, not hours)."""
+
+    if samples is None and math.prod(shape) > MAX_SAMPLES:
+        raise click.BadParameter(
+            f"{format_shape(shape)} has {math.prod(shape):.3g} elements and check draws at most {MAX_SAMPLES:.0e} "
+            "values: give --samples N (N <= 1e9) to test a sample of that shape.", param_hint="--shape")
+
+
+def given_on_command_line(ctx: click.Context, name: str) -> bool:
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def check_propagate_size(depth: int, width: int, batch: int, conv: int | None, spatial: int) -> None:
+    """Every layer's float32 weights and pre-activations of one init are held at once: bound them (exit 2)."""
+    k, s = (conv, spatial) if conv else (1, 1)
+    need = 4 * depth * (width * width * k * k + batch * width * s * s)
+    if need > MAX_PROPAGATE_BYTES:
+        raise click.BadParameter(
+            f"--depth {depth} --width {width} --batch {batch} would hold {need / 2**30:.3g} GiB of weights and "
+            f"activations, over the {MAX_PROPAGATE_BYTES // 2**30} GiB limit: lower --depth, --width or --batch.",
+            param_hint="--depth/--width/--batch")
