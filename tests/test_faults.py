@@ -114,7 +114,7 @@ def test_interrupt_in_verify_in_process(tmp_path: Path, monkeypatch: pytest.Monk
     def interrupted(*_a: object, **_k: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(verify_module, "verify_sources", interrupted)
+    monkeypatch.setattr(verify_module, "run_verify", interrupted)
     out = tmp_path / "out.json"
     result = CliRunner().invoke(cli, ["verify", str(tmp_path / "w.npy"), "-o", str(out)])
     assert result.exit_code == 130 and not out.exists()

@@ -21,7 +21,7 @@ from kaiming_cli.errors import InputError
 from kaiming_cli.io.config import Config, Rule
 from kaiming_cli.io.readers import read_path
 from kaiming_cli.runners.identify import identify_source
-from kaiming_cli.runners.verify import verify_sources
+from kaiming_cli.runners.verify import run_verify
 from kaiming_cli.theory.spec import SpecOptions
 from tests import ptcraft as pt
 
@@ -61,7 +61,7 @@ def _run(path: Path) -> None:
     """Read, verify and identify: a result, or one InputError line."""
     try:
         sources = read_path(str(path))
-        verify_sources(sources, Config(), FALLBACK, SpecOptions(), alpha=1e-3, correction="holm", jobs=1)
+        run_verify(sources, Config(), FALLBACK, SpecOptions(), alpha=1e-3, correction="holm", jobs=1)
         for source in sources:
             identify_source(source)
     except InputError as exc:

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
-from kaiming_cli.runners.propagate import Conv2d, propagate
+from kaiming_cli.runners.propagate import Conv2d
+from kaiming_cli.runners.propagate import run_propagate as propagate
 
 
 def by_label(result, prefix: str):  # type: ignore[no-untyped-def]

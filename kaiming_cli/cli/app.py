@@ -325,7 +325,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.config import resolve_config
     from ..io.inputs import read_paths, select_tensors
-    from ..runners.verify import fallback_rule, verify_sources
+    from ..runners.verify import fallback_rule, run_verify
 
     tests = parse_tests(tests_text)
     config = resolve_config(rules, config_path, no_config, Path.cwd())
@@ -341,7 +341,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
     sources, globs = select_tensors(found, tensor_globs)
     with progress_bar(sum(s.nbytes for s in sources)) as advance:
-        result = verify_sources(sources, config, fallback_rule(config, explicit), options, alpha=alpha,
+        result = run_verify(sources, config, fallback_rule(config, explicit), options, alpha=alpha,
                                 correction=correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
                                 allow_empty=allow_empty)
@@ -387,12 +387,12 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import read_paths, select_tensors
-    from ..runners.identify import IdentifyReport, group_summary, identify_sources
+    from ..runners.identify import IdentifyReport, group_summary, run_identify
 
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
     sources, globs = select_tensors(found, tensor_globs)
-    results, failed = identify_sources(sources, layout=layout or "torch", alpha=alpha, seed=seed, jobs=jobs)
+    results, failed = run_identify(sources, layout=layout or "torch", alpha=alpha, seed=seed, jobs=jobs)
     errors += failed
     summary = group_summary(results) + [f"unreadable: {e.reason}" for e in errors]
     summary += [f"--tensor {g.match!r} matched no tensor" for g in globs if not g.matched]
@@ -441,7 +441,7 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
                                  "or --width.", param_hint="--conv")
     check_propagate_size(depth, width, batch, conv, spatial)
     distinct_outputs({"-o": output or "-", "--plot": plot_path})
-    from ..runners.propagate import propagate as run_propagate
+    from ..runners.propagate import run_propagate
 
     result = run_propagate(nonlinearity, negative_slope, mode, depth, width, batch, seed, conv, spatial)
     if plot_path:

@@ -313,7 +313,7 @@ def identify_source(source: TensorSource, *, layout: str = "torch", alpha: float
                           fitted=None if battery.passed else fitted, n=summary.n, empirical_std=summary.std)
 
 
-def identify_sources(sources: Sequence[TensorSource], *, layout: str = "torch", alpha: float = 1e-3, seed: int = 0,
+def run_identify(sources: Sequence[TensorSource], *, layout: str = "torch", alpha: float = 1e-3, seed: int = 0,
                      jobs: int | None = None) -> tuple[list[IdentifyResult], list[FileError]]:
     """Every tensor, under the engine's one parallel policy; biases see their sibling weight's fan_in.
 

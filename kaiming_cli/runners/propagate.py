@@ -149,7 +149,7 @@ def _draw(rng: np.random.Generator, shape: tuple[int, ...], std: float, uniform:
     return draw(rng, Law("uniform" if uniform else "normal", std), math.prod(shape)).reshape(shape)
 
 
-def propagate(nonlinearity: str = "relu", negative_slope: float = 0.0, mode: str = "fan_in", depth: int = 50,
+def run_propagate(nonlinearity: str = "relu", negative_slope: float = 0.0, mode: str = "fan_in", depth: int = 50,
               width: int = 512, batch: int = 256, seed: int = 0, conv: int | None = None,
               spatial: int = 8) -> PropagateResult:
     """Forward and backward std per layer for each init (same data and weights noise for all)."""

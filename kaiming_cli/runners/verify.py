@@ -303,7 +303,7 @@ def fallback_rule(config: Config, explicit: SpecOverrides) -> Rule | None:
     return None
 
 
-def verify_sources(sources: Sequence[TensorSource], config: Config, fallback: Rule | None,
+def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule | None,
                    base_options: SpecOptions, *, alpha: float, correction: str, seed: int = 0,
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
                    progress: Callable[[int], None] | None = None, errors: Sequence[FileError] = (),
