@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from kaiming_cli.theory.spec import make_spec
-
-from .helpers import battery_on
+from tests.helpers import battery_on
 
 pytestmark = pytest.mark.frameworks
 

@@ -13,8 +13,7 @@ from click.testing import CliRunner
 from kaiming_cli.cli import cli
 from kaiming_cli.io.memory import array_source
 from kaiming_cli.runners.identify import Candidate, candidates, identify_source, kl_divergence
-
-from .models import save_all
+from tests.models import save_all
 
 torch = pytest.importorskip("torch")
 init = torch.nn.init

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 from kaiming_cli.cli import cli
-
-from .docs_help import CLI_MD, ROOT, blocks, real_help
+from tests.docs_help import CLI_MD, ROOT, blocks, real_help
 
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]

@@ -16,8 +16,7 @@ from kaiming_cli.stats.battery import ad_inf_cdf, kolmogorov_sf_exact, ks_test, 
 from kaiming_cli.stats.laws import Law
 from kaiming_cli.stats.summary import EMPTY, merge, summarize
 from kaiming_cli.theory.spec import make_spec
-
-from .helpers import battery_on
+from tests.helpers import battery_on
 
 SP = 1.0 / 0.87962566103423978
 
@@ -250,7 +249,7 @@ def test_nan_fails_with_a_count() -> None:
 
 def test_peak_memory_is_bounded_for_a_large_shape() -> None:
     """check on 5e7 elements (200 MB as float32) stays far below the tensor's size."""
-    from .rss import peak_rss_mb
+    from tests.rss import peak_rss_mb
 
     code, peak = peak_rss_mb([sys.executable, "-m", "kaiming_cli", "check", "--shape", "5000,10000", "-f", "json"])
     assert code == 0 and peak < 200, f"peak RSS {peak:.0f} MB"

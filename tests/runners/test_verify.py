@@ -17,8 +17,7 @@ from kaiming_cli.io.config import Rule
 from kaiming_cli.io.memory import array_source
 from kaiming_cli.runners.verify import adjust, finalize, verify_source
 from kaiming_cli.theory.spec import SpecOptions
-
-from .models import save_all
+from tests.models import save_all
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
