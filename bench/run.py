@@ -2,7 +2,7 @@
 
 Every measurement runs in a fresh process, forked from a small interpreter so that its peak RSS
 (os.wait4) is its own. Prints a Markdown table of medians and ratios, writes it to
-bench/results.md, and replaces the block between the bench markers in README.md.
+bench/results.md, and replaces the block between the bench markers in docs/performance.md.
 
     python bench/run.py            # every row (about 5 minutes)
     python bench/run.py --quick    # fewer repeats, no 1e9 row
@@ -201,12 +201,12 @@ def main() -> None:
     text = "\n".join([head, "", *table(rows), *scaling]) + "\n"
     print(text)
     (HERE / "results.md").write_text(text)
-    readme = ROOT / "README.md"
-    content = readme.read_text()
+    page = ROOT / "docs" / "performance.md"
+    content = page.read_text()
     if START in content and END in content:
         before, rest = content.split(START, 1)
         _, after = rest.split(END, 1)
-        readme.write_text(f"{before}{START}\n{text}{END}{after}")
+        page.write_text(f"{before}{START}\n{text}{END}{after}")
 
 
 if __name__ == "__main__":
