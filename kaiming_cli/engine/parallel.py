@@ -44,8 +44,8 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
     Forked processes when the items allow it (file readers hold no threads or locks): measured
     1.6x on two cores where threads gave 1.2x, because many short numpy calls per chunk contend
     for the GIL. ``fn`` and the items are inherited by fork, never pickled; only results travel.
-    Threads otherwise (torch-backed tensors: forking after torch has started its thread pools is
-    unsafe).
+    Threads otherwise: a source that lives in a torch tensor (the Python API) is not forkable, since forking
+    after torch has started its thread pools is unsafe. Files are read without torch and always forkable.
     """
     global _FORKED_WORK
     if jobs <= 1 or len(items) <= 1:

@@ -15,7 +15,8 @@ def array_source(array: Any, name: str = "tensor") -> TensorSource:
     """A ``TensorSource`` over a numpy array or a torch tensor already in memory."""
     from .readers import TORCH_DTYPES, decode, numpy_dtype_name
 
-    if type(array).__module__.startswith("torch"):
+    is_torch = type(array).__module__.startswith("torch")
+    if is_torch:
         import torch
 
         t = array.detach().cpu().contiguous()
@@ -37,7 +38,8 @@ def array_source(array: Any, name: str = "tensor") -> TensorSource:
         return (lambda _i, a, b: decode(flat[a:b], dtype) if dtype in ("bfloat16", "float16")
                 else flat[a:b]), False, lambda: None
 
-    return TensorSource("<memory>", name, shape, dtype, open_)
+    # a torch tensor may be backed by torch's thread pools: never fork with it (engine/parallel.py)
+    return TensorSource("<memory>", name, shape, dtype, open_, forkable=not is_torch)
 
 
 def _known(dtype: str | None, given: str, name: str) -> str:
