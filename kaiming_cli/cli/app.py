@@ -252,12 +252,12 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
 
         verdict = "PASS" if result.passed else "FAIL"
         distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+        say(f"wrote {plot_path}")
     emit(ctx, output, formatter(fmt).check(result))
     if fmt != "table" or (output and output != "-"):
         from ..render.text import verdict_line
 
-        click.echo(verdict_line(result), err=True)
+        say(verdict_line(result))
     ctx.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
 
 
@@ -351,13 +351,13 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         from ..runners.verify import failure_samples
 
         verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
-        click.echo(shown(f"wrote {plot_path}"), err=True)
+        say(shown(f"wrote {plot_path}"))
     unmatched = "; ".join(f"{what} matched no tensor" for what in result.unmatched())
     if config.path:
-        click.echo(shown(f"rules: {config.path}" + (f" ({unmatched})" if unmatched else "")), err=True)
+        say(shown(f"rules: {config.path}" + (f" ({unmatched})" if unmatched else "")))
     elif unmatched:
-        click.echo(shown(f"note: {unmatched}"), err=True)
-    click.echo(shown(result.summary()), err=True)
+        say(shown(f"note: {unmatched}"))
+    say(shown(result.summary()))
     code = ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
     ctx.exit(code)
 
@@ -402,7 +402,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         line += f"; unreadable: {errors[0].reason}{more}"
-    click.echo(shown(line), err=True)
+    say(shown(line))
     ctx.exit(ExitCode.INPUT if errors else ExitCode.OK)
 
 
@@ -448,7 +448,7 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
         from ..render.plots import propagate_png
 
         propagate_png(result, plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+        say(f"wrote {plot_path}")
     emit(ctx, output, formatter(fmt).propagate(result))
 
 

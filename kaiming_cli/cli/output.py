@@ -99,7 +99,7 @@ def say(message: str) -> None:
 
 def notes_to_stderr(notes: tuple[str, ...] | list[str]) -> None:
     for note in notes:
-        click.echo(shown(f"note: {note}"), err=True)
+        say(shown(f"note: {note}"))
 
 
 def distinct_outputs(outputs: dict[str, str | None], inputs: list[str] | None = None) -> None:

@@ -185,10 +185,13 @@ class TestClosedPipe:
         code, err = self.run_closed(["verify", "t.npy", "--no-config", "-f", "json"], tmp_path)
         assert code == 1 and "Traceback" not in err and "FAIL" in err
 
-    def test_stderr_closed_too_is_never_0(self, tmp_path: Path) -> None:
+    def test_stderr_closed_too_keeps_the_earned_code(self, tmp_path: Path) -> None:
+        """``kaiming verify ... 2>&1 | head``: messages are dropped, the exit code is still the verdict."""
         kaiming_weights(tmp_path / "w.npy")
-        code, _ = self.run_closed(["verify", "w.npy", "--no-config"], tmp_path, close_stderr=True)
-        assert code == 141
+        np.save(tmp_path / "t.npy", np.full((64, 64), 0.5, np.float32) + np.eye(64, dtype=np.float32))
+        assert self.run_closed(["verify", "w.npy", "--no-config"], tmp_path, close_stderr=True)[0] == 0
+        assert self.run_closed(["verify", "t.npy", "--no-config"], tmp_path, close_stderr=True)[0] == 1
+        assert self.run_closed(["identify", "w.npy"], tmp_path, close_stderr=True)[0] == 0
         code, _ = self.run_closed(["verify", "missing.npy", "--no-config", "--rules", "/dev/null"], tmp_path,
                                   close_stderr=True)
         assert code == 3
