@@ -139,7 +139,9 @@ def _parse_json(raw: bytes, where: str) -> Any:
         raise InputError(f"{where} nests too many JSON objects to be a Keras model config.")
     try:
         return json.loads(raw)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise InputError(f"{where} nests too deeply to be a Keras model config.") from None
+    except ValueError:
         raise InputError(f"{where} is not valid JSON.") from None
 
 
