@@ -194,7 +194,7 @@ def _sources(f: InputFile, h5: Any, datasets: dict[str, Any], base: int, size: i
     if len(datasets) > limits.max_tensors:
         raise too_many_tensors(where, limits)
     layers = layer_configs(config) if config is not None else {}
-    named = _legacy_names(h5, datasets, where) or _keras3_names(h5, datasets, layers, where)
+    named = _legacy_names(h5, datasets, layers, where) or _keras3_names(h5, datasets, layers, where)
     counts: dict[str, int] = {}
     for name, _path, _rule in named:
         counts[name] = counts.get(name, 0) + 1
@@ -239,8 +239,9 @@ def _layer_name(group: Any, fallback: str, where: str) -> str:
     return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_NAME else fallback
 
 
-def _legacy_names(h5: Any, datasets: dict[str, Any], where: str) -> list[tuple[str, str, Rule | None]] | None:
-    """(name, HDF5 path, None) for a Keras 2 file (``layer_names``/``weight_names``); None for other files."""
+def _legacy_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str, dict[str, Any]]],
+                  where: str) -> list[tuple[str, str, Rule | None]] | None:
+    """(name, HDF5 path, stated rule) for a Keras 2 file (``layer_names``/``weight_names``); None for others."""
     root = h5["model_weights"] if any(p.startswith("model_weights/") for p in datasets) else h5
     prefix = "model_weights/" if root is not h5 else ""
     layer_names = _attribute(root, "layer_names", where)
@@ -257,7 +258,11 @@ def _legacy_names(h5: Any, datasets: dict[str, Any], where: str) -> list[tuple[s
             path = f"{prefix}{layer}/{weight}"
             if path not in datasets:
                 raise InputError(f"{where}: weight {quote(weight)} of layer {quote(layer)} is missing.")
-            out.append((weight[:-2] if weight.endswith(":0") else weight, path, None))
+            name = weight[:-2] if weight.endswith(":0") else weight
+            var = name.rpartition("/")[2]
+            found = layers.get(layer)
+            rule = stated_rule(name, layer, var, found[0], found[1], where) if found else None
+            out.append((name, path, rule))
     return out
 
 

@@ -333,3 +333,16 @@ def test_missing_extra_is_one_line_exit_3(tmp_path: Path, module: str, extra: st
     assert proc.returncode == 3
     assert f"pip install 'kaiming[{extra}]'" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
     assert "Traceback" not in proc.stderr
+
+
+def test_legacy_full_model_states_rules(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    kernel = rng.uniform(-1, 1, (40, 24)).astype(np.float32) * math.sqrt(6 / 64)  # GlorotUniform, fans 40 and 24
+    config = fc.sequential_config([fc.dense_config("dense", 24, fc.initializer("GlorotUniform"),
+                                                   fc.initializer("Zeros"))])
+    fc.legacy_h5(tmp_path / "full.h5", [("dense", [("dense/kernel:0", kernel),
+                                                   ("dense/bias:0", np.zeros(24, np.float32))])], model_config=config)
+    code, doc = run("verify", str(tmp_path / "full.h5"), "--no-config")
+    t = by_name(doc)
+    assert code == 0 and t["dense/kernel"]["status"] == "pass" and t["dense/bias"]["expected"] == {"constant": 0.0}
+    assert t["dense/kernel"]["expected"]["std"] == pytest.approx(math.sqrt(2 / 64), rel=1e-12)
