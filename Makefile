@@ -41,7 +41,7 @@ docs: $(VENV)/.installed
 	$(BIN)/python tests/docs_help.py --write
 
 test-frameworks: $(VENV)/.dev
-	$(BIN)/python -m pip install -q jax jaxlib keras
+	$(BIN)/python -m pip install -q jax jaxlib keras flax
 	KERAS_BACKEND=numpy $(BIN)/python -m pytest -q -m frameworks
 
 clean:

@@ -35,7 +35,8 @@ def keras3_h5(target: Any, layers: list[Layer]) -> None:
     with h5py.File(target, "w") as h5:
         for path, name, variables in layers:
             group = h5.create_group(path).create_group("vars") if path else h5.create_group("vars")
-            group.attrs["name"] = name
+            if name:  # Keras 3.6 and later; before, no attribute (an empty name here)
+                group.attrs["name"] = name
             for i, value in enumerate(variables):
                 group[f"{i}"] = value
 
@@ -62,9 +63,9 @@ def sequential_config(layers: list[dict[str, Any]]) -> dict[str, Any]:
             "registered_name": None}
 
 
-def keras_archive(path: Path, config: dict[str, Any] | None, layers: list[Layer]) -> Path:
+def keras_archive(path: Path, config: dict[str, Any] | None, layers: list[Layer], before_3_6: bool = False) -> Path:
     buffer = io.BytesIO()
-    keras3_h5(buffer, layers)
+    keras3_h5(buffer, [(p, "" if before_3_6 else n, v) for p, n, v in layers])
     with zipfile.ZipFile(path, "w") as zf:  # ZIP_STORED, as saving_lib's zipfile.ZipFile(fileobj, "w")
         zf.writestr("metadata.json", json.dumps({"keras_version": "3.11.0", "date_saved": "2026-11-29"}))
         if config is not None:

@@ -10,6 +10,7 @@ other initializer (``RandomNormal``, ``Orthogonal``, ...) gives a skip rule that
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..theory.fans import MODES
@@ -67,6 +68,36 @@ def layer_configs(config: Any) -> dict[str, tuple[str, dict[str, Any]]]:
         elif isinstance(node, list):
             stack += [(v, depth + 1) for v in node if isinstance(v, (dict, list))]
     return {k: v for k, v in found.items() if k not in twice}
+
+
+def path_configs(config: Any) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Weights path (``layers/dense_1``) -> (layer name, class, config) for the top-level model's layers.
+
+    Keras before 3.6 wrote no ``name`` attribute on a layer's ``vars`` group; its path is the layer's
+    snake-cased class made unique in the order of the model's layers (saving_lib ``_get_unique_name``).
+    """
+    inner = config.get("config") if isinstance(config, dict) else None
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    out: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    used: dict[str, int] = {}
+    for entry in layers[:MAX_LAYERS] if isinstance(layers, list) else []:
+        cls = entry.get("class_name") if isinstance(entry, dict) else None
+        if not isinstance(cls, str):
+            continue
+        snake = to_snake_case(cls[:100])
+        unique = f"{snake}_{used[snake] + 1}" if snake in used else snake
+        used[snake] = used.get(snake, -1) + 1
+        cfg = entry.get("config")
+        if isinstance(cfg, dict) and isinstance(cfg.get("name"), str):
+            out[f"layers/{unique}"] = (cfg["name"], cls, cfg)
+    return out
+
+
+def to_snake_case(name: str) -> str:
+    """keras/src/utils/naming.py ``to_snake_case``: ``Conv2DTranspose`` -> ``conv2d_transpose``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def variable_names(cls: str, cfg: dict[str, Any], snake: str, count: int) -> list[str] | None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import InputError
 from .config import Rule
-from .kerasconfig import MAX_CONFIG, layer_configs, stated_rule, variable_names
+from .kerasconfig import MAX_CONFIG, layer_configs, path_configs, stated_rule, variable_names
 from .limits import MAX_NAME, Limits
 from .readers import (
     DEFAULT_LIMITS,
@@ -103,7 +103,7 @@ def read_keras(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSour
             raise InputError(f"{where} is not an HDF5 file (or is corrupt); a Keras .weights.h5 or .keras is "
                              "expected.") from None
         with h5:
-            datasets = dict(_walk(h5, "", 0, where, limits, h5py))
+            datasets = dict(_walk(h5, "", 0, _Walk(where, limits, h5py)))
             if config is None:
                 config = _legacy_config(h5, where)
             return _sources(f, h5, datasets, base, size, config, limits)
@@ -163,12 +163,29 @@ def _attribute(obj: Any, key: str, where: str) -> Any:
     return obj.attrs[key]
 
 
-def _walk(group: Any, prefix: str, depth: int, where: str, limits: Limits, h5py: Any) -> Iterator[tuple[str, Any]]:
-    """(path, dataset) for every dataset under ``group``, refusing links that leave the file or alias it."""
+class _Walk:
+    """What one walk of an HDF5 file has seen: groups (each may be entered once) and datasets (capped)."""
+
+    def __init__(self, where: str, limits: Limits, h5py: Any) -> None:
+        self.where, self.limits, self.h5py = where, limits, h5py
+        self.groups: set[Any] = set()
+        self.datasets = 0
+
+
+def _walk(group: Any, prefix: str, depth: int, walk: _Walk) -> Iterator[tuple[str, Any]]:
+    """(path, dataset) for every dataset under ``group``, refusing links that leave the file or alias a group.
+
+    A group reached twice (hard links may form cycles, or fan out exponentially) refuses the file, so the work
+    is one visit per link of the file.
+    """
+    where, h5py = walk.where, walk.h5py
     if depth > MAX_H5_DEPTH:
         raise InputError(f"{where}: HDF5 groups nest more than {MAX_H5_DEPTH} deep; refusing the file.")
-    if len(group) > limits.max_members:
-        raise too_many_tensors(where, limits)
+    if group.id in walk.groups:
+        raise InputError(f"{where}: an HDF5 group is linked twice (a cycle or a fan-out); refusing a crafted file.")
+    walk.groups.add(group.id)
+    if len(group) > walk.limits.max_members:
+        raise too_many_tensors(where, walk.limits)
     for key in group:
         path = f"{prefix}{key}"
         check_name(where, path)
@@ -180,8 +197,11 @@ def _walk(group: Any, prefix: str, depth: int, where: str, limits: Limits, h5py:
             raise InputError(f"{where}: {quote(path)} is an HDF5 soft link; Keras never writes one, refusing it.")
         obj = group.get(key)
         if isinstance(obj, h5py.Group):
-            yield from _walk(obj, path + "/", depth + 1, where, limits, h5py)
+            yield from _walk(obj, path + "/", depth + 1, walk)
         elif isinstance(obj, h5py.Dataset):
+            walk.datasets += 1
+            if walk.datasets > walk.limits.max_tensors:
+                raise too_many_tensors(where, walk.limits)
             yield path, obj
 
 
@@ -194,7 +214,8 @@ def _sources(f: InputFile, h5: Any, datasets: dict[str, Any], base: int, size: i
     if len(datasets) > limits.max_tensors:
         raise too_many_tensors(where, limits)
     layers = layer_configs(config) if config is not None else {}
-    named = _legacy_names(h5, datasets, layers, where) or _keras3_names(h5, datasets, layers, where)
+    named = _legacy_names(h5, datasets, layers, where) or _keras3_names(h5, datasets, layers, path_configs(config),
+                                                                         where)
     counts: dict[str, int] = {}
     for name, _path, _rule in named:
         counts[name] = counts.get(name, 0) + 1
@@ -207,7 +228,8 @@ def _sources(f: InputFile, h5: Any, datasets: dict[str, Any], base: int, size: i
 
 
 def _keras3_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str, dict[str, Any]]],
-                  where: str) -> list[tuple[str, str, Rule | None]]:
+                  by_path: dict[str, tuple[str, str, dict[str, Any]]], where: str
+                  ) -> list[tuple[str, str, Rule | None]]:
     """(name, HDF5 path, stated rule) for a Keras 3 file: ``layer/variable`` where the variable is known."""
     groups: dict[str, list[str]] = {}
     for path in datasets:
@@ -219,8 +241,11 @@ def _keras3_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str
         if not head.endswith("vars") or not all(i.isdigit() for i in indices):
             out += [(f"{head}/{i}", f"{head}/{i}", None) for i in indices]
             continue
-        name = _layer_name(h5[head], layer_path or "model", where)
-        found = layers.get(name)
+        name = _layer_name(h5[head], where)
+        found = layers.get(name) if name else None
+        if name is None:  # written by Keras before 3.6: the path names the layer
+            name, found = (by_path[layer_path][0], by_path[layer_path][1:]) if layer_path in by_path \
+                else (layer_path or "model", None)
         cls, cfg = found if found else ("", {})
         snake = _SUFFIX_N.sub("", layer_path.rpartition("/")[2])
         names = variable_names(cls, cfg, snake, len(indices))
@@ -232,11 +257,12 @@ def _keras3_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str
     return out
 
 
-def _layer_name(group: Any, fallback: str, where: str) -> str:
+def _layer_name(group: Any, where: str) -> str | None:
+    """The layer's name from the ``vars`` group's ``name`` attribute (Keras 3.6 and later), else None."""
     raw = _attribute(group, "name", where)
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
-    return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_NAME else fallback
+    return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_NAME else None
 
 
 def _legacy_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str, dict[str, Any]]],

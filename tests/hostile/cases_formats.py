@@ -92,6 +92,17 @@ def _deep(h5: object, _folder: Path) -> None:
         group = group.create_group("g")  # type: ignore[attr-defined]
 
 
+def _hard_link_cycle(h5: object, _folder: Path) -> None:
+    h5["layers/dense/loop"] = h5["layers"]  # type: ignore[index]
+
+
+def _hard_link_fan_out(h5: object, _folder: Path) -> None:
+    """30 levels of groups, each linking twice to the next: 2^30 paths if links were followed blindly."""
+    groups = [h5.create_group(f"fan{i}") for i in range(30)]  # type: ignore[attr-defined]
+    for parent, child in zip(groups, groups[1:], strict=False):
+        parent["a"], parent["b"] = child, child
+
+
 def _truncated_h5(folder: Path) -> str:
     _h5("full.h5", lambda _h, _f: None)(folder)
     data = (folder / "full.h5").read_bytes()
@@ -134,6 +145,8 @@ H5_CASES = [
     _case("h5-external-storage", _h5("m.weights.h5", _external_storage), 3, "external files", extra=_no_secret),
     _case("h5-chunked-compressed", _h5("m.weights.h5", _compressed), 3, "chunked"),
     _case("h5-groups-nested-40-deep", _h5("m.weights.h5", _deep), 3, "nest"),
+    _case("h5-hard-link-cycle", _h5("m.weights.h5", _hard_link_cycle), 3, "linked twice"),
+    _case("h5-hard-link-fan-out", _h5("m.weights.h5", _hard_link_fan_out), 3, "linked twice"),
     _case("h5-truncated", _truncated_h5, 3),
     _case("h5-link-to-secret", _secret_link("x.h5", f"{SECRET}\n".encode()), 3, "not an HDF5", extra=_no_secret),
     _case("h5-good-file-passes", _h5("m.weights.h5", lambda _h, _f: None), 0),

@@ -63,7 +63,8 @@ def keras_weights(wrong: bool = False) -> dict[str, np.ndarray]:
     }
 
 
-def keras_model(folder: Path, wrong: bool = False, name: str = "model.keras") -> tuple[Path, dict[str, np.ndarray]]:
+def keras_model(folder: Path, wrong: bool = False, name: str = "model.keras",
+                before_3_6: bool = False) -> tuple[Path, dict[str, np.ndarray]]:
     w = keras_weights(wrong)
     ini = fc.initializer
     config = fc.sequential_config([
@@ -85,7 +86,7 @@ def keras_model(folder: Path, wrong: bool = False, name: str = "model.keras") ->
         ("layers/dense_2", "head", [w["head/kernel"]]),
         ("layers/embedding", "emb", [w["emb/embeddings"]]),
     ]
-    return fc.keras_archive(folder / name, config, layers), w
+    return fc.keras_archive(folder / name, config, layers, before_3_6), w
 
 
 def test_keras_archive_names_layouts_and_values(tmp_path: Path) -> None:
@@ -99,8 +100,10 @@ def test_keras_archive_names_layouts_and_values(tmp_path: Path) -> None:
         assert s.layout == "keras" and s.shape == w[name].shape
 
 
-def test_keras_archive_verifies_with_no_rules(tmp_path: Path) -> None:
-    path, _ = keras_model(tmp_path)
+@pytest.mark.parametrize("before_3_6", [False, True])
+def test_keras_archive_verifies_with_no_rules(tmp_path: Path, before_3_6: bool) -> None:
+    """Keras 3.6+ names each layer's vars group; before, the layer is found from its path and the config."""
+    path, _ = keras_model(tmp_path, before_3_6=before_3_6)
     code, doc = run("verify", str(path), "--no-config")
     t = by_name(doc)
     assert code == 0 and doc["passed"], [x for x in doc["tensors"] if x["status"] not in ("pass", "skip")]
