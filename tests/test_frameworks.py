@@ -233,3 +233,22 @@ def test_flax_to_bytes_is_read(jax, tmp_path) -> None:  # type: ignore[no-untype
     code, doc = _verify_json(str(tmp_path / "p.msgpack"), "--tensor", "params/Dense_1/kernel", "--distribution",
                              "uniform", "--nonlinearity", "relu")
     assert code == 0 and doc["tested"] == 1, doc["summary"]
+
+
+def test_keras_bfloat16_weights(keras, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Keras stores bf16 as a 2-byte opaque dataset tagged dtype="bfloat16" (saving_lib H5IOStore)."""
+    from kaiming_cli.io.readers import read_path
+
+    keras.config.set_dtype_policy("bfloat16")
+    try:
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, kernel_initializer="he_normal",
+                                                                         name="fc")])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.save_weights(tmp_path / "bf.weights.h5")
+    kernel = next(s for s in read_path(str(tmp_path / "bf.weights.h5")) if s.name == "fc/kernel")
+    produce, _, close = kernel.open()
+    values = produce(0, 0, kernel.numel)
+    close()
+    assert kernel.dtype == "bfloat16"
+    np.testing.assert_array_equal(values.reshape(64, 128), np.asarray(model.weights[0].numpy()).astype(np.float32))
