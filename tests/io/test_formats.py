@@ -349,3 +349,27 @@ def test_legacy_full_model_states_rules(tmp_path: Path) -> None:
     t = by_name(doc)
     assert code == 0 and t["dense/kernel"]["status"] == "pass" and t["dense/bias"]["expected"] == {"constant": 0.0}
     assert t["dense/kernel"]["expected"]["std"] == pytest.approx(math.sqrt(2 / 64), rel=1e-12)
+
+
+def test_onnx_typed_fields(tmp_path: Path) -> None:
+    """Tensors kept in float_data, int32_data (float16 bit patterns) and int64_data, not raw_data."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(2)
+    f32 = rng.standard_normal((4, 6)).astype(np.float32)
+    f16 = rng.standard_normal((3, 5)).astype(np.float16)
+    i64 = np.arange(7, dtype=np.int64)
+    inits = [helper.make_tensor("f32", TensorProto.FLOAT, f32.shape, f32.reshape(-1).tolist()),
+             helper.make_tensor("f16", TensorProto.FLOAT16, f16.shape, f16.reshape(-1).tolist()),  # bits in int32_data
+             helper.make_tensor("i64", TensorProto.INT64, i64.shape, i64.tolist())]
+    assert not any(t.HasField("raw_data") for t in inits)
+    graph = helper.make_graph([], "g", [], [], inits)
+    onnx.save_model(helper.make_model(graph), str(tmp_path / "typed.onnx"))
+    for s in read_path(str(tmp_path / "typed.onnx")):
+        produce, _, close = s.open()
+        values = produce(0, 0, s.numel)
+        close()
+        expected = {"f32": f32, "f16": f16, "i64": i64}[s.name]
+        assert s.dtype == {"f32": "float32", "f16": "float16", "i64": "int64"}[s.name]
+        np.testing.assert_array_equal(values, expected.reshape(-1).astype(values.dtype))
