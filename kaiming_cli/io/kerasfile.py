@@ -39,6 +39,7 @@ from .readers import (
     check_name,
     check_shape,
     memory_opener,
+    no_open,
     numpy_dtype_name,
     opened,
     pread_opener,
@@ -312,7 +313,7 @@ def _dataset_source(f: InputFile, ds: Any, name: str, path: str, base: int, size
     else:
         dtype, disk = numpy_dtype_name(ds.dtype) or "", ds.dtype
     if not dtype:
-        return TensorSource(f.label, name, shape, str(ds.dtype)[:40], _unreadable, layout="keras", rule=rule,
+        return TensorSource(f.label, name, shape, str(ds.dtype)[:40], no_open, layout="keras", rule=rule,
                             error="this HDF5 datatype is not supported (float16/32/64, bfloat16 and integers are)")
     nbytes = math.prod(shape) * disk.itemsize
     kind = ds.id.get_create_plist().get_layout()
@@ -328,8 +329,4 @@ def _dataset_source(f: InputFile, ds: Any, name: str, path: str, base: int, size
                          "(truncated or lying file).")
     return TensorSource(f.label, name, shape, dtype, pread_opener(f, base + (offset or 0), dtype, disk),
                         layout="keras", rule=rule)
-
-
-def _unreadable() -> Any:
-    raise InputError("this tensor cannot be read")
 
