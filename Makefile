@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e '.[dev,torch,plot]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install -q -e '.[dev,torch,plot,keras-files,onnx,flax-files]' --config-settings editable_mode=compat
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
@@ -41,7 +41,7 @@ docs: $(VENV)/.installed
 	$(BIN)/python tests/docs_help.py --write
 
 test-frameworks: $(VENV)/.dev
-	$(BIN)/python -m pip install -q jax jaxlib keras
+	$(BIN)/python -m pip install -q jax jaxlib keras flax
 	KERAS_BACKEND=numpy $(BIN)/python -m pytest -q -m frameworks
 
 clean:

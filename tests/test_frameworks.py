@@ -123,3 +123,132 @@ def test_jax_variance_scaling_normal_is_untruncated(jax) -> None:  # type: ignor
     spec = make_spec(shape, layout="jax")
     assert battery_on(x, _law(spec)).passed
     assert math.isclose(spec.std, math.sqrt(2 / 256))
+
+
+# --------------------------------------------------------------------------- files written by the frameworks
+
+def _verify_json(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    import json
+
+    from click.testing import CliRunner
+
+    from kaiming_cli.cli import cli
+
+    result = CliRunner().invoke(cli, ["verify", *args, "--no-config", "-f", "json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _keras_model(keras, wrong: bool = False):  # type: ignore[no-untyped-def]
+    keras.utils.set_random_seed(0)
+    conv_init = keras.initializers.HeNormal()
+    dense_init = keras.initializers.RandomNormal(stddev=0.2) if wrong else keras.initializers.GlorotUniform()
+    return keras.Sequential([
+        keras.Input((12, 12, 3)),
+        keras.layers.Conv2D(32, 3, kernel_initializer=conv_init, name="conv"),
+        keras.layers.Conv2D(16, 3, kernel_initializer=keras.initializers.VarianceScaling(
+            0.5, "fan_out", "uniform"), name="conv_b"),
+        keras.layers.BatchNormalization(name="bn"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, kernel_initializer="lecun_normal", name="fc1"),
+        keras.layers.Dense(10, kernel_initializer=dense_init, name="head"),
+    ])
+
+
+def test_keras_save_and_save_weights_are_read_as_keras_shows_them(keras, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kaiming_cli.io.readers import read_path
+
+    model = _keras_model(keras)
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    expected = {w.path.split("/", 1)[1]: np.asarray(w.numpy()) for w in model.weights}  # drop the model's name
+    for path in ("m.keras", "m.weights.h5"):
+        sources = {s.name: s for s in read_path(str(tmp_path / path))}
+        assert set(sources) == set(expected)
+        for name, s in sources.items():
+            produce, _, close = s.open()
+            np.testing.assert_array_equal(produce(0, 0, s.numel), expected[name].reshape(-1))
+            close()
+            assert s.layout == "keras"
+
+
+def test_keras_model_verifies_with_no_rules(keras, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _keras_model(keras).save(tmp_path / "m.keras")
+    code, doc = _verify_json(str(tmp_path / "m.keras"))
+    statuses = {t["name"]: t["status"] for t in doc["tensors"]}
+    assert code == 0, doc["summary"]
+    assert all(statuses[f"{n}/kernel"] == "pass" for n in ("conv", "conv_b", "fc1", "head"))
+    assert statuses["bn/moving_variance"] == "pass" and statuses["bn/gamma"] == "pass"
+
+
+def test_keras_wrong_layer_is_named(keras, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A RandomNormal kernel is skipped (not expressible); the same weights said to be GlorotUniform fail."""
+    import json
+    import zipfile
+
+    _keras_model(keras, wrong=True).save(tmp_path / "m.keras")
+    code, doc = _verify_json(str(tmp_path / "m.keras"))
+    head = next(t for t in doc["tensors"] if t["name"] == "head/kernel")
+    assert code == 0 and head["status"] == "skip" and "RandomNormal" in head["reason"]
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:  # the config now claims GlorotUniform
+        members = {n: zf.read(n) for n in zf.namelist()}
+    config = json.loads(members["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["config"]["name"] == "head":
+            layer["config"]["kernel_initializer"] = {"module": "keras.initializers", "class_name": "GlorotUniform",
+                                                     "config": {"seed": None}, "registered_name": None}
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "lie.keras", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    code, doc = _verify_json(str(tmp_path / "lie.keras"))
+    assert code == 1 and [t["name"] for t in doc["tensors"] if t["status"] == "fail"] == ["head/kernel"]
+
+
+def test_flax_to_bytes_is_read(jax, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flax = pytest.importorskip("flax")
+    from flax import linen as nn
+
+    from kaiming_cli.io.readers import read_path
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x):  # type: ignore[no-untyped-def]
+            x = nn.Conv(32, (3, 3))(x)
+            x = nn.Dense(64)(x.reshape(x.shape[0], -1))
+            return nn.Dense(10, kernel_init=nn.initializers.he_uniform())(x)
+
+    params = Net().init(jax.random.PRNGKey(0), np.zeros((1, 8, 8, 3), np.float32))
+    (tmp_path / "p.msgpack").write_bytes(flax.serialization.to_bytes(params))
+    flat = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(v)
+            for path, v in jax.tree_util.tree_leaves_with_path(params)}
+    sources = {s.name: s for s in read_path(str(tmp_path / "p.msgpack"))}
+    assert set(sources) == set(flat)
+    for name, s in sources.items():
+        produce, _, close = s.open()
+        np.testing.assert_array_equal(produce(0, 0, s.numel), flat[name].reshape(-1))
+        close()
+    code, doc = _verify_json(str(tmp_path / "p.msgpack"), "--tensor", "params/[CD]*_0/kernel", "--nonlinearity",
+                             "linear", "--distribution", "truncated_normal")  # flax's default: lecun_normal
+    assert code == 0 and doc["tested"] == 2, doc["summary"]
+    code, doc = _verify_json(str(tmp_path / "p.msgpack"), "--tensor", "params/Dense_1/kernel", "--distribution",
+                             "uniform", "--nonlinearity", "relu")
+    assert code == 0 and doc["tested"] == 1, doc["summary"]
+
+
+def test_keras_bfloat16_weights(keras, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Keras stores bf16 as a 2-byte opaque dataset tagged dtype="bfloat16" (saving_lib H5IOStore)."""
+    from kaiming_cli.io.readers import read_path
+
+    keras.config.set_dtype_policy("bfloat16")
+    try:
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, kernel_initializer="he_normal",
+                                                                         name="fc")])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.save_weights(tmp_path / "bf.weights.h5")
+    kernel = next(s for s in read_path(str(tmp_path / "bf.weights.h5")) if s.name == "fc/kernel")
+    produce, _, close = kernel.open()
+    values = produce(0, 0, kernel.numel)
+    close()
+    assert kernel.dtype == "bfloat16"
+    np.testing.assert_array_equal(values.reshape(64, 128), np.asarray(model.weights[0].numpy()).astype(np.float32))

@@ -344,7 +344,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         result = run_verify(sources, config, fallback_rule(config, explicit), options, alpha=alpha,
                                 correction=correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
-                                allow_empty=allow_empty)
+                                allow_empty=allow_empty, layout_given="layout" in explicit)
     emit(ctx, output, formatter(fmt).verify(result, detail))
     if plot_path:
         from ..render.plots import MAX_PANELS, verify_failures_png
@@ -367,7 +367,8 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
 @click.option("--tensor", "tensor_globs", multiple=True, metavar="GLOB",
               help="Only tensors whose name matches (repeatable).")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=None,
-              help="Axis convention [default: implied by the file type: torch for .pt/.safetensors/.npy/.npz].")
+              help="Axis convention [default: implied by the file: keras for .keras/.h5, jax for Flax .msgpack, "
+                   "by op for .onnx, torch otherwise].")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Candidates listed per tensor.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
               help="Level of the goodness-of-fit check of the winner (below it: unknown).")
@@ -387,16 +388,17 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import read_paths, select_tensors
-    from ..runners.identify import IdentifyReport, group_summary, run_identify
+    from ..runners.identify import IdentifyReport, group_summary, run_identify, stated_disagreements
 
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
     sources, globs = select_tensors(found, tensor_globs)
-    results, failed = run_identify(sources, layout=layout or "torch", alpha=alpha, seed=seed, jobs=jobs)
+    results, failed = run_identify(sources, layout=layout, alpha=alpha, seed=seed, jobs=jobs)
     errors += failed
-    summary = group_summary(results) + [f"unreadable: {e.reason}" for e in errors]
+    summary = group_summary(results) + stated_disagreements(results) + [f"unreadable: {e.reason}" for e in errors]
     summary += [f"--tensor {g.match!r} matched no tensor" for g in globs if not g.matched]
-    report = IdentifyReport(results, summary, layout or "torch", alpha, errors)
+    shown_layout = layout or ("auto" if any(s.layout for s in sources) else "torch")
+    report = IdentifyReport(results, summary, shown_layout, alpha, errors)
     emit(ctx, output, formatter(fmt).identify(report, top))
     line = f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown"
     if errors:

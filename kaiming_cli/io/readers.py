@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .config import Rule
 from .limits import (
     MAX_HEADER_ENTRY,
     MAX_INDEX,
@@ -63,7 +64,8 @@ SAFETENSORS_DTYPES = {
 #: torch dtype names (``str(t.dtype)`` without ``torch.``) kaiming reads, for in-memory tensors (the API)
 TORCH_DTYPES = {name: name for name in DTYPES}
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-SUFFIXES = (".npy", ".npz", ".safetensors", *TORCH_SUFFIXES, ".json")
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+SUFFIXES = (".npy", ".npz", ".safetensors", *TORCH_SUFFIXES, ".json", *KERAS_SUFFIXES, ".onnx", ".msgpack")
 DEFAULT_LIMITS = Limits()
 
 
@@ -119,6 +121,12 @@ class TensorSource:
     error: str | None = None
     forkable: bool = True
     """False when reading needs torch (forked children must not touch torch's thread pools)."""
+    layout: str | None = None
+    """The axis convention the file implies for this tensor (``keras`` for Keras kernels, ``jax`` for Flax, per
+    consuming op for ONNX); the runners use it when neither ``--layout`` nor a rule sets one. None: torch."""
+    rule: Rule | None = None
+    """The initializer the file itself states for this tensor (a ``.keras`` ``config.json``), as a rule that
+    applies when no user rule matches."""
 
     @property
     def numel(self) -> int:
@@ -254,6 +262,15 @@ def read_into(fd: int, buf: np.ndarray, offset: int, where: str) -> None:
         if n == 0:
             raise InputError(f"{where} is truncated: the data ends before its header says it does.")
         got += n
+
+
+def memory_opener(flat: np.ndarray, dtype: str) -> Opener:
+    """Chunks of a flat array already in memory (a compact HDF5 dataset, an ONNX tensor's typed field)."""
+
+    def open_() -> tuple[Producer, bool, Callable[[], None]]:
+        return (lambda _i, start, stop: decode(flat[start:stop], dtype)), False, lambda: None
+
+    return open_
 
 
 def stream_opener(make_stream: Callable[[], Any], skip: int, dtype: str, disk: np.dtype) -> Opener:
@@ -640,15 +657,44 @@ def _read_path(path: str, limits: Limits) -> list[TensorSource]:
     suffix = Path(path).suffix.lower()
     if name.endswith(".index.json"):
         return read_safetensors_index(_readable(vet(path)), limits)
-    reader = READERS.get(suffix)
-    if reader is None and suffix in TORCH_SUFFIXES:
-        from .torchfile import read_torch
-
-        reader = read_torch
+    reader = READERS.get(suffix) or _optional_reader(suffix)
     if reader is None:
         raise InputError(f"{display(path)}: unsupported file type {display(suffix or '(none)')}; give .npy, .npz, "
-                         ".safetensors, a sharded folder or its .index.json, or .pt/.pth/.bin/.ckpt.")
+                         ".safetensors, a sharded folder or its .index.json, .pt/.pth/.bin/.ckpt, .keras/.h5, "
+                         ".onnx or a Flax .msgpack.")
     return reader(_readable(vet(path)), limits)
+
+
+def _optional_reader(suffix: str) -> Callable[[InputFile, Limits], list[TensorSource]] | None:
+    """The reader of a format whose module (and optional dependency) loads only when such a file is given."""
+    if suffix in TORCH_SUFFIXES:
+        from .torchfile import read_torch
+
+        return read_torch
+    if suffix in KERAS_SUFFIXES:
+        from .kerasfile import read_keras
+
+        return read_keras
+    if suffix == ".onnx":
+        from .onnxfile import read_onnx
+
+        return read_onnx
+    if suffix == ".msgpack":
+        from .flaxfile import read_flax
+
+        return read_flax
+    return None
+
+
+def require(module: str, extra: str, what: str) -> Any:
+    """Import an optional dependency, or one line (exit 3) naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(f"reading {what} needs the {module} package; install it with: "
+                         f"pip install 'kaiming[{extra}]'") from None
 
 
 def _readable(f: InputFile) -> InputFile:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..engine.parallel import Progress, map_sources
 from ..engine.sources import rel_eps_for, scan_source
 from ..errors import InputError
+from ..io.config import Rule
 from ..io.inputs import FileError
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
@@ -30,7 +31,7 @@ from ..stats.laws import Law
 from ..stats.summary import Summary
 from ..theory.fans import compute_fans
 from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
-from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
+from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR, SpecOptions
 
 LN100 = math.log(100.0)
 #: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
@@ -170,6 +171,20 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class Stated:
+    """The initializer a file states for a tensor, and whether the data are consistent with it."""
+
+    label: str
+    origin: str
+    agrees: bool | None
+    """True: its law is within a Bayes factor of 100 of the best candidate and the verdict is not unknown;
+    None: the file names an initializer kaiming cannot express (the rule skips it)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "origin": self.origin, "agrees": self.agrees}
+
+
+@dataclass(frozen=True)
 class IdentifyResult:
     """The ranking for one tensor."""
 
@@ -195,6 +210,10 @@ class IdentifyResult:
     n: int = 0
     empirical_std: float = math.nan
     notes: tuple[str, ...] = field(default=())
+    layout: str = "torch"
+    """The layout the fans were computed in (``--layout``, else the file's own, else torch)."""
+    stated: Stated | None = None
+    """What the file itself says the init was (a .keras config), and whether the data agree."""
 
     def kind(self) -> str:
         nd = len(self.shape)
@@ -217,7 +236,8 @@ class IdentifyResult:
                 "candidates": shown, "indistinguishable": list(self.indistinguishable),
                 "exact_aliases": list(self.aliases),
                 "near_aliases": [{"label": lab, "n_needed": n} for lab, n in self.near],
-                "reason": self.reason, "n": self.n}
+                "reason": self.reason, "n": self.n, "layout": self.layout,
+                "stated": self.stated.to_dict() if self.stated else None}
 
 
 def rank(cands: list[Candidate], s: Summary, rel_eps: float) -> list[Scored]:
@@ -254,23 +274,54 @@ def sibling_fan_in(source: TensorSource, shapes: dict[tuple[str, str], tuple[int
 HOPELESS_FACTOR = 100
 
 
-def identify_source(source: TensorSource, *, layout: str = "torch", alpha: float = 1e-3, seed: int = 0,
+def identify_source(source: TensorSource, *, layout: str | None = None, alpha: float = 1e-3, seed: int = 0,
                     jobs: int = 1, max_ks: int = KS_MAX_SAMPLES, bias_fan_in: int | None = None) -> IdentifyResult:
-    base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape, "dtype": source.dtype}
+    """Rank every candidate for one tensor; ``layout`` None: the file's own layout for it, else torch."""
+    result, summary = _identify(source, layout or source.layout or "torch", alpha, seed, jobs, max_ks, bias_fan_in)
+    if source.rule is None:
+        return result
+    return replace(result, stated=stated_verdict(source.rule, result, summary, rel_eps_for(source.dtype)))
+
+
+def stated_verdict(rule: Rule, result: IdentifyResult, summary: Summary | None, rel_eps: float) -> Stated:
+    """Whether the law the file states is as likely as the best candidate (Bayes factor below 100)."""
+    if rule.skip:
+        return Stated("(not expressible)", rule.origin, None)
+    if rule.constant is not None:
+        c = constant_candidate(rule.constant)
+        return Stated(c.label, rule.origin, result.verdict == c.label)
+    try:
+        spec = SpecOptions(layout=result.layout).overridden(rule.options).spec(result.shape)
+    except ValueError:
+        return Stated("(no law for this shape)", rule.origin, None)
+    stated = Candidate(spec.call, "stated", spec.distribution, spec.mode, spec.gain, spec.std)
+    best = result.ranked[0] if result.ranked else None
+    if best is None or result.verdict in ("unknown", "skipped") or summary is None:
+        return Stated(spec.call, rule.origin, False if result.verdict == "unknown" else None)
+    loglik = stated.loglik(summary, rel_eps)
+    return Stated(spec.call, rule.origin, best.loglik - loglik < LN100)
+
+
+def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: int, max_ks: int,
+              bias_fan_in: int | None) -> tuple[IdentifyResult, Summary | None]:
+    """The ranking, and the summary it was computed from (None when the tensor was not read)."""
+    base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape, "dtype": source.dtype,
+                            "layout": layout}
     if source.error:
-        return IdentifyResult(**base, verdict="skipped", reason=source.error)
+        return IdentifyResult(**base, verdict="skipped", reason=source.error), None
     if source.numel == 0:
-        return IdentifyResult(**base, verdict="skipped", reason="empty tensor")
+        return IdentifyResult(**base, verdict="skipped", reason="empty tensor"), None
     summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0)
     if summary.n_nan or summary.n_inf:
         return IdentifyResult(**base, verdict="unknown", n=summary.n,
-                              reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values")
+                              reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values"), summary
     if summary.n and summary.min == summary.max:
         c = constant_candidate(summary.min)
         return IdentifyResult(**base, verdict=c.label, ranked=(Scored(c, math.inf),), confidence=1.0, pvalue=1.0,
-                              n=summary.n, empirical_std=0.0, reason=f"all {summary.n} values equal {summary.min:g}")
+                              n=summary.n, empirical_std=0.0,
+                              reason=f"all {summary.n} values equal {summary.min:g}"), summary
     if not is_float(source.dtype):
-        return IdentifyResult(**base, verdict="unknown", n=summary.n, reason=f"{source.dtype} values vary")
+        return IdentifyResult(**base, verdict="unknown", n=summary.n, reason=f"{source.dtype} values vary"), summary
     eps = rel_eps_for(source.dtype)
     cands = candidates(source.shape, layout, bias_fan_in)
     order = {c.label: i for i, c in enumerate(cands)}
@@ -279,7 +330,7 @@ def identify_source(source: TensorSource, *, layout: str = "torch", alpha: float
     best = ranked[0]
     if not math.isfinite(best.loglik):
         return IdentifyResult(**base, verdict="unknown", ranked=tuple(ranked), fitted=fitted, n=summary.n,
-                              empirical_std=summary.std, reason="no candidate's support holds the data")
+                              empirical_std=summary.std, reason="no candidate's support holds the data"), summary
     exact = [r for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     near: list[tuple[str, float]] = []
     hopeless: list[Scored] = []
@@ -310,10 +361,10 @@ def identify_source(source: TensorSource, *, layout: str = "torch", alpha: float
     return IdentifyResult(**base, verdict=verdict, ranked=tuple(ranked), indistinguishable=tuple(aliases + consistent),
                           aliases=tuple(aliases), near=tuple(near),
                           confidence=confidence, pvalue=battery.pvalue, reason=reason,
-                          fitted=None if battery.passed else fitted, n=summary.n, empirical_std=summary.std)
+                          fitted=None if battery.passed else fitted, n=summary.n, empirical_std=summary.std), summary
 
 
-def run_identify(sources: Sequence[TensorSource], *, layout: str = "torch", alpha: float = 1e-3, seed: int = 0,
+def run_identify(sources: Sequence[TensorSource], *, layout: str | None = None, alpha: float = 1e-3, seed: int = 0,
                      jobs: int | None = None) -> tuple[list[IdentifyResult], list[FileError]]:
     """Every tensor, under the engine's one parallel policy; biases see their sibling weight's fan_in.
 
@@ -324,7 +375,8 @@ def run_identify(sources: Sequence[TensorSource], *, layout: str = "torch", alph
     def one(source: TensorSource, inner_jobs: int, _progress: Progress | None) -> tuple[IdentifyResult, str | None]:
         try:
             return identify_source(source, layout=layout, alpha=alpha, seed=seed, jobs=inner_jobs,
-                                   bias_fan_in=sibling_fan_in(source, shapes, layout)), None
+                                   bias_fan_in=sibling_fan_in(source, shapes, layout or source.layout or "torch")
+                                   ), None
         except InputError as exc:
             return IdentifyResult(source.file, source.name, source.shape, source.dtype, "skipped",
                                   reason=str(exc)), str(exc)
@@ -365,6 +417,12 @@ def group_summary(results: list[IdentifyResult]) -> list[str]:
         if unknown:
             lines.append(f"{len(unknown)} {kind}{'s' if len(unknown) > 1 else ''}: unknown")
     return lines
+
+
+def stated_disagreements(results: list[IdentifyResult]) -> list[str]:
+    """One line per tensor whose data disagree with the initializer its file states (a .keras config)."""
+    return [f"{r.name}: the file states {r.stated.label}, the data say {r.verdict}"
+            for r in results if r.stated is not None and r.stated.agrees is False]
 
 
 def _first_seen(results: list[IdentifyResult], label: str) -> int:

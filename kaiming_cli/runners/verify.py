@@ -204,7 +204,9 @@ def adjust(pvalues: Sequence[float], method: str) -> list[float]:
 # --------------------------------------------------------------------------- one tensor
 
 def choose(source: TensorSource, config: Config, fallback: Rule | None) -> Rule | None:
-    return first_match(config.rules, source.name) or (fallback if fallback and _fallback_fits(source) else None)
+    """The user's first matching rule, else the rule the file states (a .keras config), else the fallback."""
+    return first_match(config.rules, source.name) or source.rule or (
+        fallback if fallback and _fallback_fits(source) else None)
 
 
 def _fallback_fits(source: TensorSource) -> bool:
@@ -213,9 +215,13 @@ def _fallback_fits(source: TensorSource) -> bool:
 
 def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOptions, *, alpha: float,
                   seed: int = 0, jobs: int = 1, max_ks: int = KS_MAX_SAMPLES,
-                  tests: tuple[str, ...] = DEFAULT_TESTS, progress: Callable[[int], None] | None = None
-                  ) -> TensorResult:
-    """The battery (or the constant check) on one tensor; ``pvalue_adjusted`` is filled in later."""
+                  tests: tuple[str, ...] = DEFAULT_TESTS, progress: Callable[[int], None] | None = None,
+                  layout_given: bool = False) -> TensorResult:
+    """The battery (or the constant check) on one tensor; ``pvalue_adjusted`` is filled in later.
+
+    The tensor's own layout (``source.layout``: Keras and Flax kernels, ONNX weights by their op) replaces the
+    base options' unless ``layout_given`` (``--layout`` on the command line); a rule's layout wins over both.
+    """
     base = TensorResult(source.file, source.name, source.shape, source.dtype, "skip",
                         rule.describe() if rule else "no rule")
     if source.error:
@@ -235,6 +241,8 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     if not is_float(source.dtype):
         return replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
                                                     "give it a constant or skip rule")
+    if source.layout is not None and not layout_given:
+        base_options = replace(base_options, layout=source.layout)
     try:
         spec = base_options.overridden(rule.options).spec(source.shape)
     except ValueError as exc:
@@ -308,7 +316,7 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
                    progress: Callable[[int], None] | None = None, errors: Sequence[FileError] = (),
                    globs: tuple[GlobCount, ...] = (), found: int | None = None,
-                   allow_empty: bool = False) -> VerifyResult:
+                   allow_empty: bool = False, layout_given: bool = False) -> VerifyResult:
     """Every source under the engine's parallel policy, corrected across tensors.
 
     ``errors`` (files that could not be read), ``globs`` and ``found`` (the ``--tensor`` selection and how many
@@ -316,7 +324,8 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
     """
     def one(source: TensorSource, inner_jobs: int, inner_progress: Progress | None) -> TensorResult:
         return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
-                             jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress)
+                             jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress,
+                             layout_given=layout_given)
 
     results = map_sources(one, sources, jobs, progress)
     chosen = [choose(source, config, fallback) for source in sources]
