@@ -33,8 +33,10 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-# The child reads through a slowed ``os.preadv`` that leaves a marker on its first call, so the
-# signal lands while a read is certainly in progress, however fast the disk (a race CI once lost).
+# The child reads through a slowed ``os.preadv`` that leaves a marker on its first call and then pauses 30 s per
+# read, so the signal lands while a read is certainly in progress and the run cannot finish first, however fast
+# the disk or however loaded the machine (0.25 s pauses lost that race on a loaded machine). The signal ends the
+# pause at once.
 _SLOW_READER = """
 import os, sys, time
 marker, pause = sys.argv[1], float(sys.argv[2])
@@ -56,7 +58,7 @@ def _interrupt_mid_read(tmp_path: Path, args: list[str]) -> tuple[subprocess.Pop
 
     Returns the process, its stderr and the child processes it had when the signal was sent."""
     marker = tmp_path / "first-read"
-    cmd = [sys.executable, "-c", _SLOW_READER, str(marker), "0.25", *args]
+    cmd = [sys.executable, "-c", _SLOW_READER, str(marker), "30", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -72,7 +74,7 @@ def _interrupt_mid_read(tmp_path: Path, args: list[str]) -> tuple[subprocess.Pop
 @pytest.mark.slow
 def test_ctrl_c_during_verify_exits_130_and_leaves_no_output(tmp_path: Path) -> None:
     data, out = tmp_path / "big.npy", tmp_path / "report.json"
-    _big_npy(data, 8_000_000)  # 8 chunks of 0.25 s each: the interrupt always lands mid-run
+    _big_npy(data, 8_000_000)  # every read pauses 30 s: the interrupt always lands mid-run, whatever the load
     proc, err, _ = _interrupt_mid_read(tmp_path, ["verify", str(data), "--no-config", "-j", "1", "-f", "json",
                                                "-o", str(out)])
     assert proc.returncode == 130, err
