@@ -55,11 +55,12 @@ def _join(rank: int, size: int, port: int, seconds: float = 120.0) -> None:
 
 
 def sharded(rank: int, size: int, port: int, out: str, wrong: str) -> None:
-    """Shard the model (row, column, row) and verify it; then spoil the last rank's shard of ``wrong`` (x3)
-    and verify again. Each rank writes both results."""
+    """Shard the model (row, column, row; ``2.bias`` stays a plain replicated tensor) and verify it, also with
+    ``assert_init``; then spoil the last rank's shard of ``wrong`` (x3) and verify again. Each rank writes what
+    it got."""
     from torch.distributed.tensor import Shard, distribute_tensor, init_device_mesh
 
-    from kaiming_cli.distributed import verify_module
+    from kaiming_cli.distributed import assert_init, verify_module
 
     _join(rank, size, port)
     try:
@@ -67,15 +68,25 @@ def sharded(rank: int, size: int, port: int, out: str, wrong: str) -> None:
         net = model()
         placements = {"0.weight": Shard(0), "2.weight": Shard(1), "4.weight": Shard(0), "0.bias": Shard(0)}
         for name, param in list(net.named_parameters()):
+            if name == "2.bias":
+                continue
             module, attr = net[int(name.split(".")[0])], name.split(".")[1]
             dt = distribute_tensor(param.detach(), mesh, [placements.get(name, Shard(0))])
             setattr(module, attr, torch.nn.Parameter(dt, requires_grad=False))
         clean = verify_module(net, rules=rules())
+        params = dict(net.named_parameters())
+        asserted = assert_init(params[wrong], name=wrong, nonlinearity="relu").status
         if rank == size - 1:
             with torch.no_grad():
-                dict(net.named_parameters())[wrong].to_local().mul_(3.0)
+                params[wrong].to_local().mul_(3.0)
         spoiled = verify_module(net, rules=rules())
-        Path(out, f"rank{rank}.json").write_text(json.dumps({"clean": clean.to_dict(), "spoiled": spoiled.to_dict()}))
+        try:
+            assert_init(params[wrong], name=wrong, nonlinearity="relu")
+            raised = ""
+        except AssertionError as exc:
+            raised = str(exc)
+        Path(out, f"rank{rank}.json").write_text(json.dumps({"clean": clean.to_dict(), "spoiled": spoiled.to_dict(),
+                                                             "asserted": asserted, "raised": raised}))
     finally:
         dist.destroy_process_group()
 

@@ -111,6 +111,8 @@ def test_sharded_model_gets_the_unsharded_verdicts(tmp_path: Path, size: int, wr
     spoiled = {t["name"]: t["status"] for t in ranks[0]["spoiled"]["tensors"]}
     assert spoiled.pop(wrong) == "fail"
     assert set(spoiled.values()) == {"pass"}
+    assert ranks[0]["asserted"] == "pass"  # assert_init on the DTensor, before and after the spoiling
+    assert f"{wrong} " in ranks[0]["raised"] and "FAIL" in ranks[0]["raised"]
 
 
 def test_a_stalled_peer_is_a_one_line_error(tmp_path: Path) -> None:
