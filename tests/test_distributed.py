@@ -56,6 +56,18 @@ def test_sample_in_block_picks_exactly_the_positions_inside(shape: tuple[int, ..
     assert everything.tolist() == block.reshape(-1).tolist() and local_all.tolist() == list(range(block.size))
 
 
+def test_the_timeout_comes_from_the_environment_and_a_bad_one_is_a_usage_error() -> None:
+    from kaiming_cli.engine.distributed import DEFAULT_TIMEOUT, RankError, timeout_seconds
+    from kaiming_cli.errors import ExitCode
+
+    assert timeout_seconds({}) == DEFAULT_TIMEOUT == 600.0
+    assert timeout_seconds({"KAIMING_DIST_TIMEOUT": "2.5"}) == 2.5
+    for bad in ("soon", "0", "-3", "nan"):
+        with pytest.raises(RankError, match="KAIMING_DIST_TIMEOUT") as info:
+            timeout_seconds({"KAIMING_DIST_TIMEOUT": bad})
+        assert info.value.exit_code == ExitCode.USAGE
+
+
 def test_torchrun_environment_is_detected_unless_opted_out() -> None:
     env = {"RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
     assert launched(env)

@@ -364,8 +364,14 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
                                 correction=run_correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
                                 allow_empty=allow_empty, world=world)
-        if world is None or world.rank == 0:
+        if world is None:
             report_verify(ctx, result, config, sources, output, fmt, detail, plot_path, seed)
+        else:  # rank 0 writes; if it cannot (-o unwritable), every rank exits with its code
+            from ..engine.distributed import agree
+
+            agree(world, "writing the report", lambda: report_verify(ctx, result, config, sources, output, fmt,
+                                                                     detail, plot_path, seed)
+                  if world.rank == 0 else None)
         return ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
 
     if launched(os.environ):
