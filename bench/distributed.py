@@ -6,7 +6,7 @@ from the page cache (the first, cold read is not timed). Each run is a fresh pro
 runs is reported, with the JSON of every distributed run checked byte for byte against the single-process one.
 
     python bench/distributed.py               # 1 GiB checkpoint, 5 repeats
-    python bench/distributed.py --gib 0.25    # quicker
+    python bench/distributed.py --gib 3 --repeats 3   # the figure of docs/distributed.md
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main() -> None:
           f"{nbytes // (TENSOR[0] * TENSOR[1] * 4)} tensors of 4096x4096 (4 per shard), page cache warm; "
           f"{platform.machine()}, {cores} cores, Python {platform.python_version()}; medians of {args.repeats} "
           "fresh runs. Start-up: the same run over one 64x64 tensor; per GB: (time - start-up) / GB.")
-    print("\n| run | time, 1 GiB | start-up | per GB | throughput |\n|---|---:|---:|---:|---:|")
+    print(f"\n| run | time, {gb:.2f} GB | start-up | per GB | throughput |\n|---|---:|---:|---:|---:|")
     print("\n".join(rows))
 
 if __name__ == "__main__":
