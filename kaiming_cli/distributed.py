@@ -68,9 +68,7 @@ def verify_tensors(named: Iterable[tuple[str, Any]], *, rules: str | os.PathLike
     keywords (``mode="fan_out"``, ``nonlinearity="relu"``) cover the tensors no rule matches, as on the
     command line. Every rank must pass the same names in the same order; every rank gets the same result.
     """
-    unknown = sorted(set(spec) - set(SPEC_KEYS))
-    if unknown:
-        raise UsageError(f"unknown spec option {unknown[0]!r}; give any of {', '.join(SPEC_KEYS)}.")
+    _check_spec_keys(spec)
     world = _world(group)
     config = _config(rules)
     options = replace(SpecOptions(), **spec)
@@ -90,6 +88,12 @@ def verify_tensors(named: Iterable[tuple[str, Any]], *, rules: str | os.PathLike
     chosen = [choose(source, config, fallback) for source in sources]
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
     return replace(finalize(results, run_alpha, run_correction), rules=counts)
+
+
+def _check_spec_keys(spec: dict[str, Any]) -> None:
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise UsageError(f"unknown spec option {unknown[0]!r}; give any of {', '.join(SPEC_KEYS)}.")
 
 
 def _is_dtensor(tensor: Any) -> bool:
@@ -121,7 +125,8 @@ def assert_init(tensor: Any, *, name: str = "tensor", group: Any = None, alpha: 
     ``AssertionError`` on every rank unless it passes. A collective: every rank of ``group`` must call it."""
     from .render.report import tensor_report
 
-    rule = Rule(match=name, constant=None if constant is None else float(constant), options=spec,  # type: ignore[arg-type]
+    _check_spec_keys(spec)
+    rule = Rule(match="*", constant=None if constant is None else float(constant), options=spec,  # type: ignore[arg-type]
                 origin="assert_init")
     result = verify_tensors([(name, tensor)], rules=[rule], group=group, alpha=alpha, correction="none", seed=seed,
                             tests=tests).tensors[0]

@@ -258,3 +258,19 @@ def test_a_rank_that_never_comes_is_a_one_line_timeout(tmp_path: Path) -> None:
     assert rank0.returncode == 3
     lines = rank0.stderr.strip().splitlines()
     assert len(lines) == 1 and "could not join the torch.distributed job at 127.0.0.1" in lines[0], rank0.stderr
+
+
+def test_in_one_process_the_api_needs_no_process_group() -> None:
+    """Without init_process_group: the same calls verify locally; names with glob characters are names."""
+    from kaiming_cli.distributed import assert_init, verify_module
+    from kaiming_cli.errors import UsageError
+
+    net = jobs.model()
+    result = verify_module(net, rules=jobs.rules())
+    assert result.passed and result.tested == 6
+    w = torch.nn.Linear(256, 128).weight
+    assert assert_init(w, name="layers[0].weight", distribution="uniform", negative_slope=5 ** 0.5).status == "pass"
+    with pytest.raises(AssertionError, match=r"layers\[0\]\.weight"):
+        assert_init(w, name="layers[0].weight", nonlinearity="relu")
+    with pytest.raises(UsageError, match="unknown spec option 'nonlinerity'"):
+        verify_module(net, nonlinerity="relu")
