@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NoReturn, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
@@ -35,6 +36,13 @@ from .params import (
     path_given,
     spec_options,
 )
+
+if TYPE_CHECKING:
+    from ..engine.distributed import World
+    from ..io.config import Config
+    from ..io.inputs import FileError
+    from ..io.readers import TensorSource
+    from ..runners.verify import VerifyResult
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100}
 
@@ -323,28 +331,85 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     from pathlib import Path
 
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
+    from ..engine.distributed import joined, launched
     from ..io.config import resolve_config
     from ..io.inputs import read_paths, select_tensors
     from ..runners.verify import fallback_rule, run_verify
 
     tests = parse_tests(tests_text)
-    config = resolve_config(rules, config_path, no_config, Path.cwd())
-    if not given_on_command_line(ctx, "alpha") and config.alpha is not None:
-        alpha = config.alpha
-    if not given_on_command_line(ctx, "correction") and config.correction is not None:
-        correction = config.correction
     options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=negative_slope,
                           distribution=distribution)
     explicit = cast(SpecOverrides, {k: getattr(options, k) for k in SPEC_KEYS if given_on_command_line(ctx, k)})
-    distinct_outputs({"-o": output or "-", "--plot": plot_path}, [*paths, *config.files])
-    found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
-    distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
-    sources, globs = select_tensors(found, tensor_globs)
-    with progress_bar(sum(s.nbytes for s in sources)) as advance:
-        result = run_verify(sources, config, fallback_rule(config, explicit), options, alpha=alpha,
-                                correction=correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
+
+    def prepare() -> tuple[Config, float, str, list[TensorSource], list[FileError]]:
+        """The rules, the run's alpha and correction, and the files' tensors (headers only)."""
+        config = resolve_config(rules, config_path, no_config, Path.cwd())
+        run_alpha = config.alpha if not given_on_command_line(ctx, "alpha") and config.alpha is not None else alpha
+        run_correction = config.correction \
+            if not given_on_command_line(ctx, "correction") and config.correction is not None else correction
+        distinct_outputs({"-o": output or "-", "--plot": plot_path}, [*paths, *config.files])
+        found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
+        distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
+        return config, run_alpha, run_correction, found, errors
+
+    def run(world: World | None) -> int:
+        """One run; in a torchrun job every rank runs it, each verifying its share, and rank 0 reports."""
+        if world is None:
+            config, run_alpha, run_correction, found, errors = prepare()
+        else:
+            config, run_alpha, run_correction, found, errors = prepared_on_every_rank(world, prepare)
+        sources, globs = select_tensors(found, tensor_globs)
+        with progress_bar(sum(s.nbytes for s in sources) if world is None else 0) as advance:
+            result = run_verify(sources, config, fallback_rule(config, explicit), options, alpha=run_alpha,
+                                correction=run_correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
-                                allow_empty=allow_empty, layout_given="layout" in explicit)
+                                allow_empty=allow_empty, layout_given="layout" in explicit, world=world)
+        if world is None:
+            report_verify(ctx, result, config, sources, output, fmt, detail, plot_path, seed)
+        else:  # rank 0 writes; if it cannot (-o unwritable), every rank exits with its code
+            from ..engine.distributed import agree
+
+            agree(world, "writing the report", lambda: report_verify(ctx, result, config, sources, output, fmt,
+                                                                     detail, plot_path, seed)
+                  if world.rank == 0 else None)
+        return ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
+
+    if launched(os.environ):
+        with joined(os.environ) as world:
+            code = run(world)
+    else:
+        code = run(None)
+    ctx.exit(code)
+
+
+def prepared_on_every_rank(world: World, prepare: Callable[[], tuple[Config, float, str, list[TensorSource],
+                                                                     list[FileError]]]
+                           ) -> tuple[Config, float, str, list[TensorSource], list[FileError]]:
+    """``prepare()`` on every rank, which must all see the same rules and files; otherwise every rank exits 3
+    naming the first rank that differs (a file missing on one node, a rules file that only one node has)."""
+    from ..engine.distributed import agree_on_inputs
+
+    local: list[tuple[Config, float, str, list[TensorSource], list[FileError]]] = []
+
+    def describe() -> tuple[Any, ...]:
+        local.append(prepare())
+        config, run_alpha, run_correction, found, errors = local[0]
+        return (config.rules, run_alpha, run_correction,
+                [(s.file, s.name, s.shape, s.dtype, s.error) for s in found], errors)
+
+    def name(description: tuple[Any, ...]) -> str:
+        errors: list[FileError] = description[4]
+        if errors:
+            return f"unreadable: {errors[0].reason}"
+        return f"{len(description[3])} tensors, {len(description[0])} rules"
+
+    agree_on_inputs(world, describe, name)
+    return local[0]
+
+
+def report_verify(ctx: click.Context, result: VerifyResult, config: Config, sources: list[TensorSource],
+                  output: str | None, fmt: str, detail: bool, plot_path: str | None, seed: int) -> None:
+    """The report (stdout or ``-o``), the plot, and the lines on stderr: once per run (rank 0 in a job)."""
     emit(ctx, output, formatter(fmt).verify(result, detail))
     if plot_path:
         from ..render.plots import MAX_PANELS, verify_failures_png
@@ -358,8 +423,6 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     elif unmatched:
         say(shown(f"note: {unmatched}"))
     say(shown(result.summary()))
-    code = ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
-    ctx.exit(code)
 
 
 @cli.command()

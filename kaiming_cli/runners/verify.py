@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from ..engine.distributed import World, share_sources
 from ..engine.parallel import Progress, map_sources
 from ..engine.sources import rel_eps_for, scan_source
 from ..errors import InputError
@@ -31,6 +32,13 @@ from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
 TRAINED_SHARE = 0.5
 #: ... with a median |log(std / std0)| beyond this (a 25% scale error) or a heavy tail.
 TRAINED_LOG_RATIO = math.log(1.25)
+
+
+class Scanner(Protocol):
+    """How ``verify_source`` gets a tensor's summary and subsample (``engine.sources.scan_source``'s signature)."""
+
+    def __call__(self, source: TensorSource, *, seed: int, jobs: int, max_ks: int,
+                 progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]: ...
 
 
 #: What became of one tensor: tested and passed or failed, skipped (no rule asked for it), or an error.
@@ -216,11 +224,14 @@ def _fallback_fits(source: TensorSource) -> bool:
 def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOptions, *, alpha: float,
                   seed: int = 0, jobs: int = 1, max_ks: int = KS_MAX_SAMPLES,
                   tests: tuple[str, ...] = DEFAULT_TESTS, progress: Callable[[int], None] | None = None,
-                  layout_given: bool = False) -> TensorResult:
+                  layout_given: bool = False, scanner: Scanner = scan_source) -> TensorResult:
     """The battery (or the constant check) on one tensor; ``pvalue_adjusted`` is filled in later.
 
     The tensor's own layout (``source.layout``: Keras and Flax kernels, ONNX weights by their op) replaces the
     base options' unless ``layout_given`` (``--layout`` on the command line); a rule's layout wins over both.
+    ``scanner`` makes the summary and subsample: by default it reads the source; inside a distributed job it
+    gathers them from the ranks' shards (engine/distributed.py), and is then called on every rank or on none,
+    because the branches before it depend only on the name, shape, dtype and rule, which every rank shares.
     """
     base = TensorResult(source.file, source.name, source.shape, source.dtype, "skip",
                         rule.describe() if rule else "no rule")
@@ -234,7 +245,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         return replace(base, reason="empty tensor")
     if rule.constant is not None:
         try:
-            summary, _ = scan_source(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
+            summary, _ = scanner(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
         except InputError as exc:
             return replace(base, status="error", constant=rule.constant, reason=str(exc))
         return constant_result(base, summary, rule.constant)
@@ -248,7 +259,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     except ValueError as exc:
         return replace(base, status="error", reason=str(exc))
     try:
-        summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
+        summary, sample = scanner(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
     except InputError as exc:  # the data fails to read (truncated, vanished): this tensor is an error
         return replace(base, status="error", spec=spec, reason=str(exc))
     law = law_of(spec)
@@ -316,8 +327,12 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
                    jobs: int | None = None, max_ks: int = KS_MAX_SAMPLES, tests: tuple[str, ...] = DEFAULT_TESTS,
                    progress: Callable[[int], None] | None = None, errors: Sequence[FileError] = (),
                    globs: tuple[GlobCount, ...] = (), found: int | None = None,
-                   allow_empty: bool = False, layout_given: bool = False) -> VerifyResult:
+                   allow_empty: bool = False, layout_given: bool = False,
+                   world: World | None = None) -> VerifyResult:
     """Every source under the engine's parallel policy, corrected across tensors.
+
+    With a ``world`` (a torch.distributed job over files) each tensor is verified whole by one rank and
+    every rank gets every result, so the report equals a single-process run's.
 
     ``errors`` (files that could not be read), ``globs`` and ``found`` (the ``--tensor`` selection and how many
     tensors it chose from) are reported with the result; ``allow_empty`` lets a run that tested nothing pass.
@@ -327,7 +342,10 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
                              jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress,
                              layout_given=layout_given)
 
-    results = map_sources(one, sources, jobs, progress)
+    if world is None:
+        results = map_sources(one, sources, jobs, progress)
+    else:
+        results = share_sources(world, one, sources, jobs, progress)
     chosen = [choose(source, config, fallback) for source in sources]
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
     return replace(finalize(results, alpha, correction), rules=counts, errors=tuple(errors), globs=globs,

@@ -1,0 +1,111 @@
+"""The bodies of the in-job tests, run in each process of a gloo group on 127.0.0.1 (tests/test_distributed.py).
+
+A module of its own so that ``torch.multiprocessing.spawn`` can import the functions in its children.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+RULES = [{"match": "0.weight", "nonlinearity": "relu"}, {"match": "2.weight", "nonlinearity": "relu"},
+         {"match": "4.weight", "nonlinearity": "linear", "distribution": "uniform"},
+         {"match": "*.bias", "constant": 0.0}]
+
+
+def free_port() -> int:
+    """A port the kernel says is free on the loopback address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def model() -> torch.nn.Sequential:
+    """The same model on every process: three layers with kaiming inits, one of them larger than the 1e5
+    subsample (so shards hold only some subsample positions) and one in bf16 (dequantized per position)."""
+    torch.manual_seed(1234)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 96), torch.nn.ReLU(), torch.nn.Linear(96, 1100),
+                              torch.nn.ReLU(), torch.nn.Linear(1100, 40, dtype=torch.bfloat16))
+    with torch.no_grad():
+        for i in (0, 2):
+            torch.nn.init.kaiming_normal_(net[i].weight, nonlinearity="relu")
+        torch.nn.init.kaiming_uniform_(net[4].weight, nonlinearity="linear")
+        for i in (0, 2, 4):
+            net[i].bias.zero_()
+    return net
+
+
+def rules() -> Any:
+    from kaiming_cli.io.config import parse_rule
+
+    return [parse_rule(r, f"rule {i + 1}") for i, r in enumerate(RULES)]
+
+
+def _join(rank: int, size: int, port: int, seconds: float = 120.0) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=size, timeout=timedelta(seconds=seconds))
+
+
+def sharded(rank: int, size: int, port: int, out: str, wrong: str) -> None:
+    """Shard the model (row, column, row; ``2.bias`` stays a plain replicated tensor) and verify it, also with
+    ``assert_init``; then spoil the last rank's shard of ``wrong`` (x3) and verify again. Each rank writes what
+    it got."""
+    from torch.distributed.tensor import Shard, distribute_tensor, init_device_mesh
+
+    from kaiming_cli.distributed import assert_init, verify_module
+
+    _join(rank, size, port)
+    try:
+        mesh = init_device_mesh("cpu", (size,))
+        net = model()
+        placements = {"0.weight": Shard(0), "2.weight": Shard(1), "4.weight": Shard(0), "0.bias": Shard(0)}
+        for name, param in list(net.named_parameters()):
+            if name == "2.bias":
+                continue
+            module, attr = net[int(name.split(".")[0])], name.split(".")[1]
+            dt = distribute_tensor(param.detach(), mesh, [placements.get(name, Shard(0))])
+            setattr(module, attr, torch.nn.Parameter(dt, requires_grad=False))
+        clean = verify_module(net, rules=rules())
+        params = dict(net.named_parameters())
+        asserted = assert_init(params[wrong], name=wrong, nonlinearity="relu").status
+        if rank == size - 1:
+            with torch.no_grad():
+                params[wrong].to_local().mul_(3.0)
+        spoiled = verify_module(net, rules=rules())
+        try:
+            assert_init(params[wrong], name=wrong, nonlinearity="relu")
+            raised = ""
+        except AssertionError as exc:
+            raised = str(exc)
+        Path(out, f"rank{rank}.json").write_text(json.dumps({"clean": clean.to_dict(), "spoiled": spoiled.to_dict(),
+                                                             "asserted": asserted, "raised": raised}))
+    finally:
+        dist.destroy_process_group()
+
+
+def stalled_peer(rank: int, size: int, port: int, out: str) -> None:
+    """Rank 0 verifies; rank 1 never takes part, until rank 0 has reported its error (a hang guard only)."""
+    from kaiming_cli.distributed import verify_module
+    from kaiming_cli.errors import KaimingError
+
+    _join(rank, size, port, seconds=3.0)
+    marker = Path(out, "rank0.txt")
+    if rank == 0:
+        try:
+            verify_module(model(), rules=rules())
+            marker.write_text("no error")
+        except KaimingError as exc:
+            marker.write_text(f"{type(exc).__name__}\n{exc}")
+    else:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    # no destroy: the group is broken on rank 0; the process exit tears it down
