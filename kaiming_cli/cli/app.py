@@ -36,7 +36,8 @@ from .params import (
     spec_options,
 )
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100}
+#: --help follows the terminal's width (COLUMNS, or the terminal's own), up to 100 columns.
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 # --------------------------------------------------------------------------- the group
@@ -95,8 +96,10 @@ def cli(color: str) -> None:
     """Verify neural-network weight initialization (Kaiming/He and its relatives).
 
     \b
-    kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
-    kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming std --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
+    kaiming check --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
     kaiming explain --shape 256,128 --nonlinearity tanh
     """
 
@@ -112,7 +115,8 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
     """The theoretical std, bound and fans for a shape (no sampling).
 
     \b
-    kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming std --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
     """
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
     emit(ctx, output, formatter(fmt).std(spec))
@@ -174,7 +178,8 @@ def explain(ctx: click.Context, shape: tuple[int, ...] | None, layout: str, mode
     """The derivation for these options, and the traps people fall into.
 
     \b
-    kaiming explain --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming explain --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
     """
     from ..theory.explain import explain as explain_sections
 
@@ -228,8 +233,10 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     """Sample weights with this init and test them against the theory (exit 1 on FAIL).
 
     \b
-    kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
-    kaiming check --shape 256,128 --distribution uniform --backend torch -f json
+    kaiming check --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
+    kaiming check --shape 256,128 --distribution uniform \\
+        --backend torch -f json
     """
     preload("scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..runners.check import run_check
@@ -268,7 +275,8 @@ def completion(shell: str) -> None:
 
     \b
     eval "$(kaiming completion bash)"        # in ~/.bashrc
-    kaiming completion fish > ~/.config/fish/completions/kaiming.fish
+    kaiming completion fish \\
+        > ~/.config/fish/completions/kaiming.fish
     """
     from click.shell_completion import get_completion_class
 
@@ -317,7 +325,8 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
 
     \b
     kaiming verify model.safetensors --rules init.toml
-    kaiming verify ckpt.pt --tensor '*conv*.weight' --mode fan_out --nonlinearity relu
+    kaiming verify ckpt.pt --tensor '*conv*.weight' \\
+        --mode fan_out --nonlinearity relu
     kaiming verify shards/ -f github
     """
     from pathlib import Path
@@ -383,7 +392,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
 
     \b
     kaiming identify model.safetensors
-    kaiming identify flax_params.npz --layout jax --top 3 -f json
+    kaiming identify params.npz --layout jax --top 3 -f json
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import read_paths, select_tensors
@@ -431,8 +440,9 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
     """Push a signal through a deep stack to see why the gain matters.
 
     \b
-    kaiming propagate --nonlinearity relu --depth 50 --width 512
-    kaiming propagate --nonlinearity tanh --conv 3 --width 64 --plot tanh.png
+    kaiming propagate --nonlinearity relu --depth 50
+    kaiming propagate --nonlinearity tanh --conv 3 \\
+        --width 64 --plot tanh.png
     """
     if conv is not None and conv % 2 == 0:
         raise click.BadParameter(f"{conv} is even: the kernel size must be odd (1, 3, 5, ...).", param_hint="--conv")

@@ -11,7 +11,7 @@ import click
 
 from ..io.limits import DEFAULT_MAX_TENSORS
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
-from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
+from ..theory.gains import NONLINEARITIES, canonical_nonlinearity, unknown_nonlinearity_message, validate_slope
 from ..theory.limits import MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
 from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
 
@@ -39,11 +39,12 @@ class NonlinearityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "NONLINEARITY"
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(NONLINEARITIES) + "]"
+        return "NAME"  # the 12 names are in the help text and in `kaiming gain`; a 130-column metavar is not
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        if value in NONLINEARITIES:
-            return str(value)
+        canonical = canonical_nonlinearity(str(value))
+        if canonical is not None:  # LeakyReLU, lrelu, leaky-relu: the registered name
+            return canonical
         self.fail(unknown_nonlinearity_message(str(value)), param, ctx)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -118,10 +119,11 @@ def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callab
         options = shape + [
             click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
                          help="Axes: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
-            click.option("--mode", type=click.Choice(MODES), default="fan_in", show_default=True,
+            click.option("--mode", type=click.Choice(MODES, case_sensitive=False), default="fan_in", show_default=True,
                          help="Which fan sets the scale."),
             click.option("--nonlinearity", type=NonlinearityType(), default="leaky_relu", show_default=True,
-                         help="The activation AFTER this layer; only selects the gain."),
+                         help="The activation AFTER this layer; only selects the gain (the names: "
+                              "kaiming gain)."),
             click.option("-a", "--negative-slope", type=SlopeType(), default=0.0, show_default=True,
                          help="Leaky-ReLU slope (0, as in torch's kaiming_*); ignored by other nonlinearities."),
             click.option("--distribution", type=click.Choice(DISTRIBUTIONS), default="normal", show_default=True,

@@ -209,10 +209,10 @@ class TestLimits:
         problem = alpha_problem(value)
         assert problem is not None and "[1e-12, 1)" in problem
 
-    @pytest.mark.parametrize("value", [-1e-300, 1000.0001, 1e200, float("nan"), float("-inf"), 10**4000])
+    @pytest.mark.parametrize("value", [-1000.0001, 1000.0001, 1e200, float("nan"), float("-inf"), 10**4000])
     def test_slope_outside(self, value: object) -> None:
         problem = slope_problem(value)
-        assert problem is not None and "[0, 1000]" in problem and len(problem) < 150
+        assert problem is not None and "[-1000, 1000]" in problem and len(problem) < 150
 
     def test_config_file_limits(self, tmp_path: Path) -> None:
         big = tmp_path / "big.toml"

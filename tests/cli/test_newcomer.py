@@ -1,0 +1,65 @@
+"""The first five minutes (issue 15): what a newcomer types, and what must not mislead them."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from kaiming_cli.cli import cli
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+class TestNonlinearityNames:
+    def test_gelu_gets_an_honest_answer_not_selu(self) -> None:
+        code, _, err = run("gain", "gelu")
+        assert code == 2
+        assert "gelu has no gain in torch.nn.init.calculate_gain" in err and "relu" in err
+        assert "selu" not in err
+
+    @pytest.mark.parametrize("spelling", ["lrelu", "leakyrelu", "LeakyReLU"])
+    def test_spellings_of_leaky_relu(self, spelling: str) -> None:
+        code, out, _ = run("gain", spelling, "-a", "0.2")
+        assert code == 0 and float(out) == pytest.approx(math.sqrt(2 / 1.04), rel=1e-15)
+
+    def test_mode_in_capitals_as_torch_lowercases_it(self) -> None:
+        code, out, _ = run("std", "--shape", "64,3,3,3", "--mode", "FAN_OUT", "--nonlinearity", "ReLU", "-f", "json")
+        doc = json.loads(out)
+        assert code == 0 and (doc["mode"], doc["nonlinearity"], doc["fan"]) == ("fan_out", "relu", 576)
+
+    def test_negative_slope_is_legal(self) -> None:
+        code, out, _ = run("gain", "leaky_relu", "-a", "-0.5")
+        assert code == 0 and float(out) == pytest.approx(1.2649110640673518, rel=1e-15)
+
+    def test_gain_help_has_no_long_metavar(self) -> None:
+        code, out, _ = run("gain", "--help")
+        assert code == 0 and "linear|conv1d" not in out
+
+    def test_rules_accept_spellings(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        from kaiming_cli.io.config import parse_rule
+
+        rule = parse_rule({"match": "*", "mode": "FAN_OUT", "nonlinearity": "LeakyReLU"}, "test")
+        assert rule.options == {"mode": "fan_out", "nonlinearity": "leaky_relu"}
+
+
+COMMAND_NAMES = ["", "std", "gain", "fan", "explain", "check", "completion", "verify", "identify", "propagate"]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+@pytest.mark.parametrize("command", COMMAND_NAMES)
+def test_help_follows_the_terminal_width(command: str, width: int) -> None:
+    """--help used to be laid out for 100 columns whatever the terminal (131-character lines)."""
+    out = subprocess.run([sys.executable, "-m", "kaiming_cli", *command.split(), "--help"], capture_output=True,
+                         text=True, env={**os.environ, "COLUMNS": str(width)}, check=True).stdout
+    assert max(len(line) for line in out.splitlines()) <= width
+    if width == 60:
+        assert max(len(line) for line in out.splitlines()) > 40  # it used the width, not a fixed minimum
