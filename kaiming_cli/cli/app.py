@@ -288,6 +288,15 @@ def completion(shell: str) -> None:
 # --------------------------------------------------------------------------- verify
 
 
+#: verify with neither rules nor spec options used to assume kaiming_normal_'s defaults silently and fail a
+#: correct model as "TRAINED": it says what it needs instead (exit 2), once the files are known to be readable.
+NOTHING_TO_VERIFY_AGAINST = (
+    "no rules and no spec options: kaiming cannot know what these tensors should be. Say it with spec options "
+    "(e.g. --mode fan_out --nonlinearity relu, applied to every float tensor of 2+ dimensions) or with a rules "
+    "file (--rules init.toml, or [tool.kaiming] in pyproject.toml); to see what a known-good checkpoint holds, "
+    "run kaiming identify FILE.")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @spec_options(with_shape=False)
@@ -349,6 +358,8 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
     sources, globs = select_tensors(found, tensor_globs)
+    if not config.rules and not explicit and sources and not errors:
+        raise click.UsageError(NOTHING_TO_VERIFY_AGAINST, ctx)  # unreadable files are reported first (exit 3)
     with progress_bar(sum(s.nbytes for s in sources)) as advance:
         result = run_verify(sources, config, fallback_rule(config, explicit), options, alpha=alpha,
                                 correction=correction, seed=seed, jobs=jobs, tests=tests, progress=advance,

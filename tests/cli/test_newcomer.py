@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -44,7 +45,7 @@ class TestNonlinearityNames:
         code, out, _ = run("gain", "--help")
         assert code == 0 and "linear|conv1d" not in out
 
-    def test_rules_accept_spellings(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def test_rules_accept_spellings(self) -> None:
         from kaiming_cli.io.config import parse_rule
 
         rule = parse_rule({"match": "*", "mode": "FAN_OUT", "nonlinearity": "LeakyReLU"}, "test")
@@ -63,3 +64,36 @@ def test_help_follows_the_terminal_width(command: str, width: int) -> None:
     assert max(len(line) for line in out.splitlines()) <= width
     if width == 60:
         assert max(len(line) for line in out.splitlines()) > 40  # it used the width, not a fixed minimum
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small ResNet initialized as torchvision does (tests/models.py)."""
+    from tests.models import save_all
+
+    folder = tmp_path_factory.mktemp("newcomer")
+    save_all(folder)
+    return folder / "model.safetensors"
+
+
+class TestVerifyWithoutRules:
+    """A correct model verified with no rules used to fail with "the weights look TRAINED"."""
+
+    def test_says_what_it_needs_and_exits_2(self, model: Path) -> None:
+        code, out, err = run("verify", str(model), "--no-config")
+        assert code == 2 and out == ""
+        assert "no rules and no spec options" in err and "--rules" in err and "kaiming identify" in err
+        assert "TRAINED" not in err and len(err.strip().splitlines()) == 2  # the error and the --help hint
+
+    def test_a_spec_option_is_enough(self, model: Path) -> None:
+        code, _, err = run("verify", str(model), "--no-config", "--tensor", "layer*conv*.weight", "--mode",
+                           "fan_out", "--nonlinearity", "relu")
+        assert code == 0 and "PASS" in err
+
+    def test_api_raises_on_a_bad_option(self) -> None:
+        import numpy as np
+
+        from kaiming_cli import verify_tensor
+
+        with pytest.raises(ValueError, match="gelu has no gain"):
+            verify_tensor(np.zeros((4, 4), np.float32), nonlinearity="gelu")
