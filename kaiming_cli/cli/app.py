@@ -28,6 +28,7 @@ from .params import (
     build_spec,
     check_propagate_size,
     check_sample_size,
+    gate_options,
     given_on_command_line,
     max_tensors_option,
     output_options,
@@ -224,12 +225,13 @@ def preload(*modules: str) -> None:
               help="Worker threads [default: the usable cores].")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Draw a histogram with the theoretical density and a Q-Q plot to this PNG.")
+@gate_options
 @output_options()
 @click.pass_context
 def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
           negative_slope: float, distribution: str, samples: int | None, seed: int, alpha: float,
-          backend: str, tests_text: str, jobs: int | None, plot_path: str | None, fmt: str,
-          output: str | None) -> None:
+          backend: str, tests_text: str, jobs: int | None, plot_path: str | None, max_detectable: float,
+          strict: bool, fmt: str, output: str | None) -> None:
     """Sample weights with this init and test them against the theory (exit 1 on FAIL).
 
     \b
@@ -252,12 +254,13 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
             torch_shape(spec)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--backend") from None
-    result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs)
+    result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs,
+                       max_detectable=max_detectable, strict=strict)
     if plot_path:
         from ..render.plots import distributions_png
         from ..stats.empirical import law_of
 
-        verdict = "PASS" if result.passed else "FAIL"
+        verdict = result.status.upper()
         distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
         click.echo(f"wrote {plot_path}", err=True)
     emit(ctx, output, formatter(fmt).check(result))
@@ -323,13 +326,14 @@ NOTHING_TO_VERIFY_AGAINST = (
 @click.option("--allow-empty", is_flag=True,
               help="Pass a run that tested no tensor (by default it fails: a gate must not pass on nothing).")
 @max_tensors_option
+@gate_options
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
 def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
            negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int, fmt: str,
-           output: str | None) -> None:
+           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int,
+           max_detectable: float, strict: bool, fmt: str, output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
     \b
@@ -364,7 +368,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         result = run_verify(sources, config, fallback_rule(config, explicit), options, alpha=alpha,
                                 correction=correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
-                                allow_empty=allow_empty)
+                                allow_empty=allow_empty, max_detectable=max_detectable, strict=strict)
     emit(ctx, output, formatter(fmt).verify(result, detail))
     if plot_path:
         from ..render.plots import MAX_PANELS, verify_failures_png

@@ -12,7 +12,7 @@ import click
 from ..io.limits import DEFAULT_MAX_TENSORS
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
 from ..theory.gains import NONLINEARITIES, canonical_nonlinearity, unknown_nonlinearity_message, validate_slope
-from ..theory.limits import MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
+from ..theory.limits import DEFAULT_MAX_DETECTABLE, MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
 from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -145,6 +145,15 @@ def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> 
         return f
 
     return decorate
+
+
+def gate_options(f: F) -> F:
+    """``--max-detectable`` and ``--strict``: when a PASS is too weak to count, and whether that fails the run."""
+    f = click.option("--strict", is_flag=True, help="Fail (exit 1) on inconclusive results too.")(f)
+    return click.option(
+        "--max-detectable", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_DETECTABLE,
+        show_default=True, help="A pass that cannot detect a relative std error this large (90% power) is "
+        "inconclusive.")(f)
 
 
 max_tensors_option = click.option(

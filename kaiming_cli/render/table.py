@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..theory.gains import GainTable
     from ..theory.spec import InitSpec
 
-STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta"}
+STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta", "inconclusive": "yellow"}
 
 
 def kv_table(title: str, rows: Iterable[tuple[str, str]]) -> RenderableType:
@@ -104,7 +104,8 @@ def check(result: CheckResult) -> RenderableType:
     parts.append(Text(f"backend: {result.backend_info}", style="dim"))
     for note in t_.check_notes(result):
         parts.append(Text(f"note: {note}", style="yellow"))
-    parts.append(Text(t_.verdict_line(result), style="bold green" if result.passed else "bold red"))
+    parts.append(Text(t_.verdict_line(result), style={"pass": "bold green", "fail": "bold red"}.get(result.status,
+                                                                                                   "bold yellow")))
     return Group(*parts)
 
 

@@ -126,6 +126,7 @@ def empirical_rows(result: CheckResult) -> list[tuple[str, str, str]]:
         ("n", f"{emp.n}" + (f" (EDF tests on {emp.n_ks})" if emp.n_ks < emp.n else ""), ""),
         ("std", num(emp.std, 6), num(spec.std, 6)),
         ("std / theory", f"{num(emp.rms / spec.std, 5)}  CI [{num(lo / spec.std, 5)}, {num(hi / spec.std, 5)}]", "1"),
+        ("detectable std error", detectable_text(result.detectable), f"≤ {detectable_text(result.max_detectable)}"),
         ("mean", num(emp.mean, 4), "0"),
         ("min / max", f"{num(emp.min, 5)} / {num(emp.max, 5)}",
          f"±{num(spec.bound, 6)}" if spec.bound is not None else "unbounded"),
@@ -138,8 +139,22 @@ def test_rows(result: CheckResult) -> list[tuple[str, str, str, bool, str]]:
     return [(t.name, num(t.statistic, 4), pvalue(t.pvalue), t.passed, t.detail) for t in result.battery.tests]
 
 
+def detectable_text(delta: float | None) -> str:
+    """``±12%``: the smallest relative std error detectable with 90% power (``none`` when nothing is)."""
+    if delta is None or not math.isfinite(delta):
+        return "none"
+    return f"±{delta * 100:.2g}%" if delta < 0.1 else f"±{delta * 100:.0f}%"
+
+
 def verdict_line(result: CheckResult) -> str:
     b = result.battery
+    if result.status == "inconclusive":
+        return (
+            f"INCONCLUSIVE: no evidence against {law_text(result.spec)}, but {result.empirical.n} values can only "
+            f"detect a std error of {detectable_text(result.detectable)} (90% power; --max-detectable "
+            f"{result.max_detectable:g}): give more values (--samples)"
+            + ("; --strict makes this a failure" if not result.strict else "; failed by --strict")
+        )
     word = "PASS" if b.passed else "FAIL"
     how = "consistent with" if b.passed else "inconsistent with"
     return (

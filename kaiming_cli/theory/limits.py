@@ -21,6 +21,9 @@ MAX_SEED = 2**64 - 1
 MAX_SAMPLES = 10**9
 #: Worker threads or processes; each holds a few chunk buffers.
 MAX_JOBS = 256
+#: Default of ``--max-detectable``: a PASS whose tensor cannot detect a relative std error this large with 90%
+#: power is reported as inconclusive (docs/statistics.md §10).
+DEFAULT_MAX_DETECTABLE = 0.25
 #: ``propagate`` keeps every layer's weights and pre-activations of one init in memory.
 MAX_PROPAGATE_BYTES = 4 * 2**30
 

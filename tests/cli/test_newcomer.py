@@ -97,3 +97,47 @@ class TestVerifyWithoutRules:
 
         with pytest.raises(ValueError, match="gelu has no gain"):
             verify_tensor(np.zeros((4, 4), np.float32), nonlinearity="gelu")
+
+
+class TestInconclusive:
+    """check --shape 2,2 and -n 5 printed PASS with a std CI of [0.50, 5.97]."""
+
+    @pytest.mark.parametrize("args", [["--shape", "2,2"], ["--shape", "64,3,3,3", "-n", "5"]])
+    def test_tiny_samples_are_inconclusive_not_pass(self, args: list[str]) -> None:
+        code, out, err = run("check", *args, "-f", "json")
+        doc = json.loads(out)
+        assert code == 0 and doc["status"] == "inconclusive" and doc["detectable"] > 0.25
+        assert "INCONCLUSIVE" in err and "PASS" not in err
+        code, _, _ = run("check", *args, "--strict")
+        assert code == 1
+
+    def test_a_real_tensor_passes_and_says_what_it_can_detect(self) -> None:
+        from kaiming_cli.stats.laws import Law
+        from kaiming_cli.stats.power import detectable_error
+
+        code, out, _ = run("check", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu", "-f", "json")
+        doc = json.loads(out)
+        assert code == 0 and doc["status"] == "pass"
+        assert doc["detectable"] == pytest.approx(detectable_error(Law("normal", 1.0), 1728, 0.001 / 5))
+        assert 0.05 < doc["detectable"] < 0.12
+
+    def test_max_detectable_moves_the_threshold(self) -> None:
+        code, out, _ = run("check", "--shape", "64,3,3,3", "--max-detectable", "0.05", "-f", "json")
+        assert code == 0 and json.loads(out)["status"] == "inconclusive"
+
+    def test_verify_counts_inconclusive_tensors(self, tmp_path: Path) -> None:
+        import numpy as np
+
+        rng = np.random.default_rng(3)
+        np.savez(tmp_path / "m.npz", small=rng.normal(0, 1, (2, 2)).astype(np.float32),
+                 big=rng.normal(0, math.sqrt(2 / 512), (256, 512)).astype(np.float32))
+        code, out, err = run("verify", str(tmp_path / "m.npz"), "--no-config", "--nonlinearity", "relu", "-f", "json")
+        doc = json.loads(out)
+        status = {t["name"]: (t["status"], t["detectable"]) for t in doc["tensors"]}
+        assert code == 0 and doc["passed"] and doc["tested"] == 2
+        assert status["small"][0] == "inconclusive" and status["small"][1] > 2
+        assert status["big"][0] == "pass" and status["big"][1] < 0.02
+        assert "1 pass, 1 inconclusive" in err
+        code, out, _ = run("verify", str(tmp_path / "m.npz"), "--no-config", "--nonlinearity", "relu", "--strict",
+                           "-f", "json")
+        assert code == 1 and json.loads(out)["passed"] is False
