@@ -95,6 +95,13 @@ def spec_rows(spec: InitSpec) -> list[tuple[str, str]]:
 GAIN_HEADERS = ("nonlinearity", "formula", "gain", "source")
 
 
+def gain_title(table: GainTable) -> str:
+    """The gain table is calculate_gain's, except that leaky_relu is shown at the slope used (kaiming_*'s 0)."""
+    slopes = {e.negative_slope for e in table.entries if e.negative_slope is not None}
+    at = f"; leaky_relu at a = {next(iter(slopes)):g}" if len(slopes) == 1 else ""
+    return f"gains (torch.nn.init.calculate_gain{at})"
+
+
 def gain_rows(table: GainTable) -> list[tuple[str, str, str, str]]:
     return [(e.nonlinearity, e.formula, num(e.gain, 10), e.reference) for e in table.entries]
 
@@ -206,11 +213,44 @@ def adjusted_text(t: TensorResult) -> str:
 
 
 def verify_rows(result: VerifyResult, detail: bool) -> list[TensorResult]:
+    """The tensors a table lists: all with --detail; else the tested ones and the errors (skips are summed up
+    in one line, ``hidden_skips``), and of a trained checkpoint only its strongest failures."""
     rows = list(result.tensors)
-    if result.trained and not detail:
+    if detail:
+        return rows
+    if result.trained:
         failed = sorted((t for t in rows if t.status == "fail"), key=lambda t: t.pvalue_adjusted or 0.0)
         return failed[:TRAINED_ROWS]
-    return rows
+    return [t for t in rows if t.status != "skip"]
+
+
+def hidden_skips(result: VerifyResult, detail: bool) -> str:
+    """One line for the skipped tensors a table leaves out (``""`` when none is left out)."""
+    skipped = [t for t in result.tensors if t.status == "skip"]
+    if detail or not skipped or result.trained:
+        return ""
+    reasons: dict[str, int] = {}
+    for t in skipped:
+        why = "skip rules" if t.reason.startswith("skipped by rule") else \
+            "no rule covers them" if t.reason.startswith("no rule") else t.reason
+        reasons[why] = reasons.get(why, 0) + 1
+    how = ", ".join(f"{why}: {n}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    noun = "tensor" if len(skipped) == 1 else "tensors"
+    return f"{len(skipped)} skipped {noun} not listed ({how}); --detail lists them"
+
+
+def verify_facts(t: TensorResult) -> str:
+    """A tensor's facts in one wrappable line, for narrow tables."""
+    facts = [f"{shape_text(t.shape) or 'scalar'} {t.dtype}", t_expected(t)]
+    if t.std_ratio is not None:
+        facts.append(f"std/std0 {ratio_text(t)}")
+    if t.pvalue_adjusted is not None:
+        facts.append(f"p {adjusted_text(t)}")
+    return "; ".join(facts)
+
+
+def t_expected(t: TensorResult) -> str:
+    return expected_text(t)
 
 
 def tensor_histogram(t: TensorResult) -> tuple[str, str] | None:
@@ -272,14 +312,16 @@ def identify_rows(results: Sequence[IdentifyResult]) -> list[tuple[str, ...]]:
 
 # --------------------------------------------------------------------------- propagate
 
-def selected_layers(depth: int) -> list[int]:
-    """1-based layers shown in tables: first, quarters, last."""
+def selected_layers(depth: int, count: int = 5) -> list[int]:
+    """1-based layers shown in tables: first, quarters, last (first, middle, last when ``count`` is 3)."""
+    if count <= 3:
+        return sorted({1, max(1, depth // 2), depth})
     picks = {1, max(1, depth // 4), max(1, depth // 2), max(1, 3 * depth // 4), depth}
     return sorted(picks)
 
 
-def propagate_rows(result: PropagateResult, direction: str) -> tuple[list[str], list[list[str]]]:
-    layers = selected_layers(result.depth)
+def propagate_rows(result: PropagateResult, direction: str, count: int = 5) -> tuple[list[str], list[list[str]]]:
+    layers = selected_layers(result.depth, count)
     headers = ["init"] + [f"L{layer}" for layer in layers]
     rows = []
     for run in result.runs:
@@ -300,17 +342,18 @@ def _downsample_log(values: Sequence[float], width: int) -> list[float]:
     return out
 
 
-def propagate_chart(result: PropagateResult) -> str:
+def propagate_chart(result: PropagateResult, width: int = 80) -> str:
     everything = [v for r in result.runs for v in r.forward_std + r.backward_std if v > 0]
     lo = math.floor(math.log10(min(everything))) if everything else -1
     hi = math.ceil(math.log10(max(everything))) if everything else 1
     names = [r.init.label.split(" (")[0].replace("kaiming, gain ", "kaiming g=") for r in result.runs]
-    width = max(len(n) for n in names)
+    label = max(len(n) for n in names)
+    bars = max(8, min(CHART_WIDTH, width - label - 12))
     lines = [f"std per layer (log scale: ▁ = 1e{lo}, █ = 1e{hi}), layer 1 on the left"]
     for title, attr in (("forward ", "forward_std"), ("backward", "backward_std")):
         for name, run in zip(names, result.runs, strict=True):
-            spark = sparkline(_downsample_log(getattr(run, attr), CHART_WIDTH), lo, hi, LOG_BLOCKS, log10_floor)
-            lines.append(f"{title} {name:<{width}} │{spark}│")
+            spark = sparkline(_downsample_log(getattr(run, attr), bars), lo, hi, LOG_BLOCKS, log10_floor)
+            lines.append(f"{title} {name:<{label}} │{spark}│")
     return "\n".join(lines)
 
 
