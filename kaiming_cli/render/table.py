@@ -328,6 +328,7 @@ def propagate(result: PropagateResult) -> RenderableType:
             headers, rows = t_.propagate_rows(result, direction, layers)
             cols = [Col(headers[0])] + [Col(h, "fixed", "right") for h in headers[1:]]
             parts.append(fitted_table(width, caption, cols, rows))
+        parts.append(Text("\n".join(t_.propagate_measured(result))))
         parts.append(Text(t_.propagate_chart(result, width), no_wrap=True, overflow="ellipsis"))
         return Group(*parts)
 

@@ -342,19 +342,31 @@ def _downsample_log(values: Sequence[float], width: int) -> list[float]:
     return out
 
 
+#: Decades a text chart spans at most: 8 bar heights over 15 decades drew 0.107 and 1.08 as one bar.
+CHART_DECADES = 6
+
+
 def propagate_chart(result: PropagateResult, width: int = 80) -> str:
     everything = [v for r in result.runs for v in r.forward_std + r.backward_std if v > 0]
-    lo = math.floor(math.log10(min(everything))) if everything else -1
     hi = math.ceil(math.log10(max(everything))) if everything else 1
+    lo = max(math.floor(math.log10(min(everything))), hi - CHART_DECADES) if everything else -1
     names = [r.init.label.split(" (")[0].replace("kaiming, gain ", "kaiming g=") for r in result.runs]
     label = max(len(n) for n in names)
     bars = max(8, min(CHART_WIDTH, width - label - 12))
-    lines = [f"std per layer (log scale: ▁ = 1e{lo}, █ = 1e{hi}), layer 1 on the left"]
+    lines = [f"std per layer (log scale: ▁ ≤ 1e{lo}, █ = 1e{hi}), layer 1 on the left"]
     for title, attr in (("forward ", "forward_std"), ("backward", "backward_std")):
         for name, run in zip(names, result.runs, strict=True):
             spark = sparkline(_downsample_log(getattr(run, attr), bars), lo, hi, LOG_BLOCKS, log10_floor)
             lines.append(f"{title} {name:<{label}} │{spark}│")
     return "\n".join(lines)
+
+
+def propagate_measured(result: PropagateResult) -> list[str]:
+    """One line per run: what its forward signal and its gradient did, read from the numbers."""
+    from ..runners.propagate import measured
+
+    return [f"{run.init.label}: forward {measured(run.forward_std)}; backward (layer {result.depth} to 1) "
+            f"{measured(run.backward_std, backward=True)}" for run in result.runs]
 
 
 def propagate_title(result: PropagateResult) -> str:
