@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from ..runners.verify import TensorResult
     from ..stats.laws import Law
 
-INSTALL_HINT = "install it with: pip install 'kaiming[plot]'"
 #: verify draws at most this many failing tensors.
 MAX_PANELS = 6
 
@@ -24,7 +23,10 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise InputError(f"--plot needs matplotlib, which is not installed; {INSTALL_HINT}.") from None
+        from ..about import install_hint
+
+        raise InputError(f"--plot needs matplotlib, which is not installed; install it with: "
+                         f"{install_hint('plot')}.") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -141,3 +141,34 @@ class TestInconclusive:
         code, out, _ = run("verify", str(tmp_path / "m.npz"), "--no-config", "--nonlinearity", "relu", "--strict",
                            "-f", "json")
         assert code == 1 and json.loads(out)["passed"] is False
+
+
+class TestInstallHints:
+    """`pip install 'kaiming[torch]'` finds no distribution: kaiming is not on PyPI."""
+
+    class Dist:
+        def __init__(self, record: str | None) -> None:
+            self.record = record
+
+        def read_text(self, name: str) -> str | None:
+            return self.record if name == "direct_url.json" else None
+
+    def hint(self, monkeypatch: pytest.MonkeyPatch, record: str | None) -> str:
+        import importlib.metadata
+
+        from kaiming_cli.about import install_hint
+
+        monkeypatch.setattr(importlib.metadata, "distributions", lambda name: [self.Dist(None), self.Dist(record)])
+        return install_hint("plot")
+
+    def test_from_a_git_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        record = json.dumps({"url": "https://example.org/x/kaiming", "vcs_info": {"vcs": "git", "commit_id": "abc"}})
+        assert self.hint(monkeypatch, record).startswith(
+            "pip install 'kaiming[plot] @ git+https://example.org/x/kaiming@abc'")
+
+    def test_from_a_clone(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        record = json.dumps({"url": "file:///src/kaiming", "dir_info": {}})
+        assert self.hint(monkeypatch, record).startswith("pip install '/src/kaiming[plot]'")
+
+    def test_otherwise_the_packages_themselves(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert self.hint(monkeypatch, None) == "pip install 'matplotlib>=3.5'"

@@ -106,7 +106,8 @@ def test_plot_without_matplotlib_is_exit_3(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = CliRunner().invoke(cli, ["propagate", "--depth", "3", "--width", "8", "--plot", "x.png"])
-    assert result.exit_code == 3 and "pip install 'kaiming[plot]'" in result.stderr
+    clone = __import__("pathlib").Path(__file__).resolve().parents[2]  # `make test` installs this clone with -e
+    assert result.exit_code == 3 and f"pip install -e '{clone}[plot]'" in " ".join(result.stderr.split())
 
 
 def test_tanh_labels_follow_the_measurements() -> None:
