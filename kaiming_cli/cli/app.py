@@ -22,7 +22,8 @@ from .params import (
     EXAMPLE_SHAPE,
     JOBS,
     SEED,
-    SHAPE,
+    SHAPE_OR_ZERO,
+    CountType,
     NonlinearityType,
     SlopeType,
     build_spec,
@@ -56,7 +57,9 @@ class KaimingGroup(click.Group):
             say("Interrupted.")
             ctx.exit(ExitCode.INTERRUPTED)
         except click.UsageError as exc:  # a bad option of a command: two lines, not click's usage block
-            say(f"Error: {exc.format_message()}")
+            hint = group_option_hint(exc)  # replaces click's did-you-mean (--color is not --plot misspelt)
+            say(f"Error: No such option '{getattr(exc, 'option_name', '')}'{hint}" if hint else
+                f"Error: {exc.format_message()}")
             if exc.ctx is not None:
                 say(f"Try '{exc.ctx.command_path} --help' for help.")
             ctx.exit(exc.exit_code)
@@ -77,6 +80,19 @@ class KaimingGroup(click.Group):
             say(shown(f"Internal error (a bug in kaiming): {type(exc).__name__}: {exc}. "
                       "Set KAIMING_DEBUG=1 for the traceback."))
             ctx.exit(ExitCode.INTERNAL)
+
+
+#: Options of ``kaiming`` itself, which go before the command name.
+GROUP_OPTIONS = ("--color", "--version")
+
+
+def group_option_hint(exc: click.UsageError) -> str:
+    """``kaiming verify x --color never`` said "No such option" and nothing more: say where it goes."""
+    name = getattr(exc, "option_name", None)
+    if isinstance(exc, click.NoSuchOption) and name in GROUP_OPTIONS and exc.ctx is not None:
+        example = f"kaiming {name} never {exc.ctx.info_name} ..." if name == "--color" else f"kaiming {name}"
+        return f" ({name} is an option of kaiming itself: put it before the command, as in `{example}`)"
+    return ""
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -149,7 +165,7 @@ def gain(ctx: click.Context, nonlinearity: str | None, negative_slope: float | N
 
 
 @cli.command()
-@click.option("--shape", type=SHAPE, required=True, help="Weight shape, e.g. 64,3,3,3.")
+@click.option("--shape", type=SHAPE_OR_ZERO, required=True, help="Weight shape, e.g. 64,3,3,3.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
               help="Axis convention of the shape.")
 @output_options()
@@ -212,7 +228,7 @@ def preload(*modules: str) -> None:
 
 @cli.command()
 @spec_options()
-@click.option("-n", "--samples", type=click.IntRange(1, MAX_SAMPLES), default=None,
+@click.option("-n", "--samples", type=CountType(MAX_SAMPLES), default=None,
               help="How many values to test [default: every element of the shape; more repeats the init].")
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the sample.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
@@ -290,6 +306,18 @@ def completion(shell: str) -> None:
 
 # --------------------------------------------------------------------------- verify
 
+def distinct_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """Each file once: a file given twice (``a.npz ./a.npz``) was verified and counted twice."""
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return tuple(out)
+
+
 
 #: verify with neither rules nor spec options used to assume kaiming_normal_'s defaults silently and fail a
 #: correct model as "TRAINED": it says what it needs instead (exit 2), once the files are known to be readable.
@@ -350,6 +378,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     from ..runners.verify import fallback_rule, run_verify
 
     tests = parse_tests(tests_text)
+    paths = distinct_paths(paths)
     config = resolve_config(rules, config_path, no_config, Path.cwd())
     if not given_on_command_line(ctx, "alpha") and config.alpha is not None:
         alpha = config.alpha
@@ -413,6 +442,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     from ..io.inputs import read_paths, select_tensors
     from ..runners.identify import IdentifyReport, group_summary, run_identify
 
+    paths = distinct_paths(paths)
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
     sources, globs = select_tensors(found, tensor_globs)
@@ -422,7 +452,8 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     summary += [f"--tensor {g.match!r} matched no tensor" for g in globs if not g.matched]
     report = IdentifyReport(results, summary, layout or "torch", alpha, errors)
     emit(ctx, output, formatter(fmt).identify(report, top))
-    line = f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown"
+    noun = "tensor" if len(results) == 1 else "tensors"
+    line = f"{len(results)} {noun} identified: {sum(r.verdict == 'unknown' for r in results)} unknown"
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         line += f"; unreadable: {errors[0].reason}{more}"

@@ -24,11 +24,14 @@ EXAMPLE_SHAPE = (64, 3, 3, 3)
 class ShapeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "SHAPE"
 
+    def __init__(self, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
         if isinstance(value, tuple):
             return value
         try:
-            return parse_shape(str(value))
+            return parse_shape(str(value), self.allow_zero)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -87,6 +90,36 @@ class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
 
 SHAPE = ShapeType()
+#: ``kaiming fan`` answers zero dimensions as torch's fan function does.
+SHAPE_OR_ZERO = ShapeType(allow_zero=True)
+
+
+class CountType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A count in [1, high]; ``1e8`` is accepted when it names an integer (``-n 1e8`` was refused)."""
+
+    name = "INTEGER"
+
+    def __init__(self, high: int) -> None:
+        self.high = high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().replace("_", "")
+            try:
+                number = int(text)
+            except ValueError:
+                try:
+                    as_float = float(text) if len(text) <= 40 else math.nan
+                except ValueError:
+                    as_float = math.nan
+                if not math.isfinite(as_float) or as_float != int(as_float):
+                    self.fail(f"{value!r} is not a whole number: give a count such as 100000 or 1e8.", param, ctx)
+                number = int(as_float)
+        if not 1 <= number <= self.high:
+            self.fail(f"{number} is not in the range 1<=x<={self.high}.", param, ctx)
+        return number
 
 
 ALPHA = AlphaType()

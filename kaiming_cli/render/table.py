@@ -238,7 +238,8 @@ def check(result: CheckResult) -> RenderableType:
     parts: list[RenderableType] = [kv_table(f"kaiming check: {spec.call}", t_.spec_rows(spec)), emp, tests]
     lines = t_.check_histogram(result)
     if lines is not None:
-        parts.append(Text(f"histogram  sample │{lines[0]}│\n           theory │{lines[1]}│", style="cyan"))
+        beyond = t_.beyond_edges(result.histogram, result.empirical.n_ks)
+        parts.append(Text(f"histogram  sample │{lines[0]}│{beyond}\n           theory │{lines[1]}│", style="cyan"))
     parts.append(Text(f"backend: {result.backend_info}", style="dim"))
     for note in t_.check_notes(result):
         parts.append(Text(f"note: {note}", style="yellow"))
@@ -289,7 +290,8 @@ def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
             line = escape.message(f"{name}: {t.reason}" if t.reason else name)
             lines = t_.tensor_histogram(t) if detail else None
             if lines is not None:
-                line += f"\n    sample │{lines[0]}│  theory │{lines[1]}│"
+                beyond = t_.beyond_edges(t.histogram, t.empirical.n_ks if t.empirical else sum(t.histogram))
+                line += f"\n    sample │{lines[0]}│{beyond}\n    theory │{lines[1]}│"
             parts.append(Text(line, style=STATUS_STYLE.get(t.status, "")))
     parts += [Text(escape.message(line), style=STATUS_STYLE["error"]) for line in t_.gate_lines(result)]
     return Group(*parts)

@@ -179,8 +179,15 @@ def check_histogram(result: CheckResult) -> tuple[str, str] | None:
         return None
     from ..stats.empirical import expected_histogram, law_of
 
-    expected = expected_histogram(law_of(result.spec), sum(result.histogram), len(result.histogram))
+    n = result.empirical.n_ks
+    expected = expected_histogram(law_of(result.spec), n, len(result.histogram))
     return histogram_lines(result.histogram, expected)
+
+
+def beyond_edges(histogram: Sequence[int], n: int) -> str:
+    """How many values of the sample fell outside the histogram's range (they are in no bin)."""
+    outside = n - sum(histogram)
+    return f" +{outside} beyond the edges" if outside > 0 else ""
 
 
 # --------------------------------------------------------------------------- verify
@@ -258,7 +265,8 @@ def tensor_histogram(t: TensorResult) -> tuple[str, str] | None:
         return None
     from ..stats.empirical import expected_histogram, law_of
 
-    return histogram_lines(t.histogram, expected_histogram(law_of(t.spec), sum(t.histogram), len(t.histogram)))
+    n = t.empirical.n_ks if t.empirical is not None else sum(t.histogram)
+    return histogram_lines(t.histogram, expected_histogram(law_of(t.spec), n, len(t.histogram)))
 
 
 def gate_lines(result: VerifyResult) -> list[str]:

@@ -172,3 +172,75 @@ class TestInstallHints:
 
     def test_otherwise_the_packages_themselves(self, monkeypatch: pytest.MonkeyPatch) -> None:
         assert self.hint(monkeypatch, None) == "pip install 'matplotlib>=3.5'"
+
+
+class TestSmallWrongs:
+    def test_color_after_the_command_says_where_it_goes(self) -> None:
+        code, _, err = run("verify", "x.npy", "--color", "never")
+        assert code == 2 and "put it before the command" in err and "kaiming --color never verify" in err
+
+    def test_samples_in_scientific_notation(self) -> None:
+        code, out, _ = run("check", "--shape", "64,3", "-n", "1e4", "-f", "json")
+        assert code == 0 and json.loads(out)["empirical"]["n"] == 10_000
+        assert run("check", "--shape", "64,3", "-n", "1.5")[0] == 2
+
+    def test_fan_of_a_zero_dimension_as_torch_answers(self) -> None:
+        import torch
+        expected = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(0, 3))
+        code, out, _ = run("fan", "--shape", "0,3", "-f", "json")
+        doc = json.loads(out)
+        assert code == 0 and (doc["fan_in"], doc["fan_out"]) == expected == (3, 0)
+
+    def test_a_file_given_twice_counts_once(self, tmp_path: Path) -> None:
+        import numpy as np
+
+        np.save(tmp_path / "w.npy", np.random.default_rng(0).normal(0, math.sqrt(2 / 64), (64, 64)).astype("f4"))
+        code, out, err = run("verify", str(tmp_path / "w.npy"), str(tmp_path / "." / "w.npy"), "--nonlinearity",
+                             "relu", "-f", "json")
+        assert code == 0 and len(json.loads(out)["tensors"]) == 1 and "1 tensor:" in err
+
+    def test_range_names_the_side_only_of_an_unusual_max(self) -> None:
+        code, out, _ = run("check", "--shape", "2,2", "-f", "json")
+        test = next(t for t in json.loads(out)["tests"] if t["name"] == "range")
+        assert test["pvalue"] > 0.05 and "this max is" not in test["detail"]
+
+    def test_values_beyond_the_histogram_are_not_piled_into_its_edges(self) -> None:
+        import numpy as np
+
+        from kaiming_cli.stats.empirical import histogram_counts
+        from kaiming_cli.stats.laws import Law
+
+        sample = np.concatenate([np.random.default_rng(1).normal(0, 1, 100_000), np.full(10, 50.0)])
+        counts = histogram_counts(sample, Law("normal", 1.0))
+        inside = int(np.sum(np.abs(sample) <= 4.2))  # the window is ±4 std, widened by 5%
+        assert sum(counts) == inside and counts[-1] < 10  # the ten outliers are in no bin
+        from kaiming_cli.render.text import beyond_edges
+
+        assert beyond_edges(counts, sample.size) == f" +{sample.size - inside} beyond the edges"
+        assert sample.size - inside >= 10
+
+    def test_png_histograms_have_axis_labels(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        from kaiming_cli.render.plots import _hist_qq
+        from kaiming_cli.stats.laws import Law
+
+        fig, (ax_h, ax_q) = plt.subplots(1, 2)
+        _hist_qq(ax_h, ax_q, np.random.default_rng(0).normal(0, 1, 1000), Law("normal", 1.0), "t")
+        assert (ax_h.get_xlabel(), ax_h.get_ylabel()) == ("weight value", "density")
+        plt.close(fig)
+
+    def test_markdown_shows_paths_relative_to_the_working_directory(self, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+        import numpy as np
+
+        (tmp_path / "ckpt").mkdir()
+        np.save(tmp_path / "ckpt" / "w.npy", np.random.default_rng(0).normal(0, 0.125, (64, 64)).astype("f4"))
+        monkeypatch.chdir(tmp_path)
+        code, out, _ = run("verify", str(tmp_path / "ckpt" / "w.npy"), "--mode", "fan_in", "-a", "0", "-f",
+                           "markdown")
+        assert "`ckpt/w.npy`" in out and str(tmp_path) not in out
