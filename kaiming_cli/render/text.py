@@ -293,28 +293,42 @@ def runner_up(r: IdentifyResult) -> str:
     return "-"
 
 
-def cannot_tell(r: IdentifyResult, limit: int = 2) -> str:
+def cannot_tell(r: IdentifyResult, limit: int = 2, shown: str | None = None) -> str:
+    """The labels this tensor cannot be told from, other than the one its row shows (``shown``)."""
     shorts = {s.candidate.label: s.candidate.short or s.candidate.label for s in r.ranked}
-    labels = [shorts.get(lab, lab) for lab in r.indistinguishable]
+    others = [r.verdict, *r.indistinguishable] if shown and shown != r.verdict and shown in r.indistinguishable \
+        else list(r.indistinguishable)
+    labels = [shorts.get(lab, lab) for lab in others if lab != shown]
     if not labels:
         return "-"
     extra = f" +{len(labels) - limit} more" if len(labels) > limit else ""
     return "; ".join(labels[:limit]) + extra
 
 
-def verdict_short(r: IdentifyResult) -> str:
+def verdict_short(r: IdentifyResult, label: str | None = None) -> str:
+    """The verdict's short form; ``label`` (the tensor's group label, one it cannot be told from) wins."""
+    if label is not None and label != r.verdict and label in r.indistinguishable:
+        for scored in r.ranked:
+            if scored.candidate.label == label:
+                return scored.candidate.short or label
+        return label
     if r.ranked and r.verdict == r.ranked[0].candidate.label:
         return r.ranked[0].candidate.short or r.verdict
     return r.verdict
 
 
 def identify_rows(results: Sequence[IdentifyResult]) -> list[tuple[str, ...]]:
+    from ..runners.identify import group_labels
+
+    labels = group_labels(list(results))
     rows: list[tuple[str, ...]] = []
     for r in results:
         conf = "-" if math.isnan(r.confidence) else f"{r.confidence:.3f}"
         fit = pvalue(r.pvalue) if r.pvalue is not None else "-"
-        verdict = verdict_short(r) + (f" ({r.reason})" if r.verdict in ("unknown", "skipped") and r.reason else "")
-        rows.append((r.name, shape_text(r.shape) or "scalar", verdict, conf, fit, runner_up(r), cannot_tell(r)))
+        verdict = verdict_short(r, labels.get(id(r))) + (f" ({r.reason})" if r.verdict in ("unknown", "skipped")
+                                                          and r.reason else "")
+        rows.append((r.name, shape_text(r.shape) or "scalar", verdict, conf, fit, runner_up(r),
+                     cannot_tell(r, shown=labels.get(id(r)))))
     return rows
 
 

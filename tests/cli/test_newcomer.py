@@ -244,3 +244,18 @@ class TestSmallWrongs:
         code, out, _ = run("verify", str(tmp_path / "ckpt" / "w.npy"), "--mode", "fan_in", "-a", "0", "-f",
                            "markdown")
         assert "`ckpt/w.npy`" in out and str(tmp_path) not in out
+
+
+def test_identify_rows_name_the_mode_the_summary_names(model: Path) -> None:
+    """On square convs (fan_in = fan_out) each row said `fan_in relu` while the summary said mode='fan_out'."""
+    from kaiming_cli.io.inputs import read_paths
+    from kaiming_cli.render.text import identify_rows
+    from kaiming_cli.runners.identify import group_summary, run_identify
+
+    sources, _ = read_paths([str(model)])
+    results, _ = run_identify(sources, jobs=1)
+    assert "10 conv weights: kaiming_normal_(mode='fan_out', nonlinearity='relu')" in group_summary(results)
+    convs = [row for row in identify_rows(results) if row[0].endswith("conv1.weight") or "conv2" in row[0]]
+    assert len(convs) == 9 and all(row[2] == "kaiming_normal_ fan_out relu" for row in convs)
+    square = [row for row in convs if row[1] in ("16×16×3×3", "32×32×3×3")]
+    assert square and all("fan_in relu" in row[6] for row in square)  # the mode it cannot tell, said as such
