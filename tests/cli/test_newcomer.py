@@ -259,3 +259,23 @@ def test_identify_rows_name_the_mode_the_summary_names(model: Path) -> None:
     assert len(convs) == 9 and all(row[2] == "kaiming_normal_ fan_out relu" for row in convs)
     square = [row for row in convs if row[1] in ("16×16×3×3", "32×32×3×3")]
     assert square and all("fan_in relu" in row[6] for row in square)  # the mode it cannot tell, said as such
+
+
+def test_whole_model_pickle_says_save_the_state_dict(tmp_path: Path) -> None:
+    import torch
+
+    torch.save(torch.nn.Sequential(torch.nn.Linear(3, 4)), tmp_path / "whole.pt")
+    code, _, err = run("identify", str(tmp_path / "whole.pt"))
+    assert code == 3 and "save model.state_dict() instead" in err and "Traceback" not in err
+
+
+def test_lightning_ckpt_with_a_state_dict_is_read(tmp_path: Path) -> None:
+    import torch
+
+    layer = torch.nn.Linear(64, 32)
+    torch.save({"state_dict": layer.state_dict(), "epoch": 3}, tmp_path / "model.ckpt")
+    code, out, _ = run("verify", str(tmp_path / "model.ckpt"), "--distribution", "uniform", "-a", str(5 ** 0.5),
+                       "-f", "json")
+    doc = json.loads(out)
+    assert code == 0 and [t["name"] for t in doc["tensors"]] == ["state_dict.weight", "state_dict.bias"]
+    assert doc["tensors"][0]["status"] == "pass"
