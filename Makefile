@@ -37,8 +37,10 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py
 
 # rewrites the --help blocks of docs/cli.md from the real CLI (tests/test_docs.py fails when they are stale)
-docs: $(VENV)/.installed
+# and the README's example outputs (tests/test_readme.py; blocks with a `...` elision are edited by hand)
+docs: $(VENV)/.dev
 	$(BIN)/python tests/docs_help.py --write
+	$(BIN)/python tests/docs_readme.py --write
 
 test-frameworks: $(VENV)/.dev
 	$(BIN)/python -m pip install -q jax jaxlib keras flax

@@ -19,10 +19,15 @@ def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", m
                   nonlinearity: str = "leaky_relu", negative_slope: float = 0.0, distribution: str = "normal",
                   constant: float | None = None, alpha: float = 1e-3, seed: int = 0,
                   tests: tuple[str, ...] = DEFAULT_TESTS) -> TensorResult:
-    """Test a numpy array or torch tensor against the spec options (or an exact constant)."""
+    """Test a numpy array or torch tensor against the spec options (or an exact constant).
+
+    Options that name no law (an unknown nonlinearity, a 1-D tensor without a constant) raise ``ValueError``:
+    they are the caller's mistake, not a verdict on the tensor."""
     source = array_source(tensor, name)
     options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=float(negative_slope),
                           distribution=distribution)
+    if constant is None:
+        options.spec(source.shape)  # a bad option (nonlinearity='gelu', mode='fan_x') is the caller's ValueError
     rule = Rule(match=name, constant=None if constant is None else float(constant), origin="verify_tensor")
     result = verify_source(source, rule, options, alpha=alpha, seed=seed, tests=tests)
     return finalize([result], alpha, "none").tensors[0]

@@ -20,6 +20,7 @@ def real_help(command: str) -> str:
     from kaiming_cli.cli import cli
 
     args = [*command.split(), "--help"] if command else ["--help"]
+    # --help follows the terminal width; CliRunner lays it out for 80 columns whatever the terminal
     result = CliRunner().invoke(cli, args, prog_name="kaiming")
     return result.stdout
 

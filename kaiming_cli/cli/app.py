@@ -23,12 +23,14 @@ from .params import (
     EXAMPLE_SHAPE,
     JOBS,
     SEED,
-    SHAPE,
+    SHAPE_OR_ZERO,
+    CountType,
     NonlinearityType,
     SlopeType,
     build_spec,
     check_propagate_size,
     check_sample_size,
+    gate_options,
     given_on_command_line,
     max_tensors_option,
     output_options,
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
     from ..io.readers import TensorSource
     from ..runners.verify import VerifyResult
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100}
+#: --help follows the terminal's width (COLUMNS, or the terminal's own), up to 100 columns.
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 # --------------------------------------------------------------------------- the group
@@ -62,7 +65,9 @@ class KaimingGroup(click.Group):
             say("Interrupted.")
             ctx.exit(ExitCode.INTERRUPTED)
         except click.UsageError as exc:  # a bad option of a command: two lines, not click's usage block
-            say(f"Error: {exc.format_message()}")
+            hint = group_option_hint(exc)  # replaces click's did-you-mean (--color is not --plot misspelt)
+            say(f"Error: No such option '{getattr(exc, 'option_name', '')}'{hint}" if hint else
+                f"Error: {exc.format_message()}")
             if exc.ctx is not None:
                 say(f"Try '{exc.ctx.command_path} --help' for help.")
             ctx.exit(exc.exit_code)
@@ -85,6 +90,19 @@ class KaimingGroup(click.Group):
             ctx.exit(ExitCode.INTERNAL)
 
 
+#: Options of ``kaiming`` itself, which go before the command name.
+GROUP_OPTIONS = ("--color", "--version")
+
+
+def group_option_hint(exc: click.UsageError) -> str:
+    """``kaiming verify x --color never`` said "No such option" and nothing more: say where it goes."""
+    name = getattr(exc, "option_name", None)
+    if isinstance(exc, click.NoSuchOption) and name in GROUP_OPTIONS and exc.ctx is not None:
+        example = f"kaiming {name} never {exc.ctx.info_name} ..." if name == "--color" else f"kaiming {name}"
+        return f" ({name} is an option of kaiming itself: put it before the command, as in `{example}`)"
+    return ""
+
+
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     """``--version``, from the one place the version is looked up (``about.version``)."""
     if value and not ctx.resilient_parsing:
@@ -103,8 +121,10 @@ def cli(color: str) -> None:
     """Verify neural-network weight initialization (Kaiming/He and its relatives).
 
     \b
-    kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
-    kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming std --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
+    kaiming check --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
     kaiming explain --shape 256,128 --nonlinearity tanh
     """
 
@@ -120,7 +140,8 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
     """The theoretical std, bound and fans for a shape (no sampling).
 
     \b
-    kaiming std --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming std --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
     """
     spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
     emit(ctx, output, formatter(fmt).std(spec))
@@ -152,7 +173,7 @@ def gain(ctx: click.Context, nonlinearity: str | None, negative_slope: float | N
 
 
 @cli.command()
-@click.option("--shape", type=SHAPE, required=True, help="Weight shape, e.g. 64,3,3,3.")
+@click.option("--shape", type=SHAPE_OR_ZERO, required=True, help="Weight shape, e.g. 64,3,3,3.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
               help="Axis convention of the shape.")
 @output_options()
@@ -182,7 +203,8 @@ def explain(ctx: click.Context, shape: tuple[int, ...] | None, layout: str, mode
     """The derivation for these options, and the traps people fall into.
 
     \b
-    kaiming explain --shape 64,3,3,3 --mode fan_out --nonlinearity relu
+    kaiming explain --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
     """
     from ..theory.explain import explain as explain_sections
 
@@ -214,7 +236,7 @@ def preload(*modules: str) -> None:
 
 @cli.command()
 @spec_options()
-@click.option("-n", "--samples", type=click.IntRange(1, MAX_SAMPLES), default=None,
+@click.option("-n", "--samples", type=CountType(MAX_SAMPLES), default=None,
               help="How many values to test [default: every element of the shape; more repeats the init].")
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the sample.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
@@ -227,17 +249,20 @@ def preload(*modules: str) -> None:
               help="Worker threads [default: the usable cores].")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Draw a histogram with the theoretical density and a Q-Q plot to this PNG.")
+@gate_options
 @output_options()
 @click.pass_context
 def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
           negative_slope: float, distribution: str, samples: int | None, seed: int, alpha: float,
-          backend: str, tests_text: str, jobs: int | None, plot_path: str | None, fmt: str,
-          output: str | None) -> None:
+          backend: str, tests_text: str, jobs: int | None, plot_path: str | None, max_detectable: float,
+          strict: bool, fmt: str, output: str | None) -> None:
     """Sample weights with this init and test them against the theory (exit 1 on FAIL).
 
     \b
-    kaiming check --shape 64,3,3,3 --mode fan_out --nonlinearity relu
-    kaiming check --shape 256,128 --distribution uniform --backend torch -f json
+    kaiming check --shape 64,3,3,3 --mode fan_out \\
+        --nonlinearity relu
+    kaiming check --shape 256,128 --distribution uniform \\
+        --backend torch -f json
     """
     preload("scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..runners.check import run_check
@@ -253,12 +278,13 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
             torch_shape(spec)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--backend") from None
-    result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs)
+    result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs,
+                       max_detectable=max_detectable, strict=strict)
     if plot_path:
         from ..render.plots import distributions_png
         from ..stats.empirical import law_of
 
-        verdict = "PASS" if result.passed else "FAIL"
+        verdict = result.status.upper()
         distributions_png([(f"{spec.call}  [{verdict}]", result.sample, law_of(spec))], plot_path)
         say(f"wrote {plot_path}")
     emit(ctx, output, formatter(fmt).check(result))
@@ -276,7 +302,8 @@ def completion(shell: str) -> None:
 
     \b
     eval "$(kaiming completion bash)"        # in ~/.bashrc
-    kaiming completion fish > ~/.config/fish/completions/kaiming.fish
+    kaiming completion fish \\
+        > ~/.config/fish/completions/kaiming.fish
     """
     from click.shell_completion import get_completion_class
 
@@ -286,6 +313,27 @@ def completion(shell: str) -> None:
 
 
 # --------------------------------------------------------------------------- verify
+
+def distinct_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """Each file once: a file given twice (``a.npz ./a.npz``) was verified and counted twice."""
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return tuple(out)
+
+
+
+#: verify with neither rules nor spec options used to assume kaiming_normal_'s defaults silently and fail a
+#: correct model as "TRAINED": it says what it needs instead (exit 2), once the files are known to be readable.
+NOTHING_TO_VERIFY_AGAINST = (
+    "no rules and no spec options: kaiming cannot know what these tensors should be. Say it with spec options "
+    "(e.g. --mode fan_out --nonlinearity relu, applied to every float tensor of 2+ dimensions) or with a rules "
+    "file (--rules init.toml, or [tool.kaiming] in pyproject.toml); to see what a known-good checkpoint holds, "
+    "run kaiming identify FILE.")
 
 
 @cli.command()
@@ -314,18 +362,20 @@ def completion(shell: str) -> None:
 @click.option("--allow-empty", is_flag=True,
               help="Pass a run that tested no tensor (by default it fails: a gate must not pass on nothing).")
 @max_tensors_option
+@gate_options
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
 def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
            negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int, fmt: str,
-           output: str | None) -> None:
+           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int,
+           max_detectable: float, strict: bool, fmt: str, output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
     \b
     kaiming verify model.safetensors --rules init.toml
-    kaiming verify ckpt.pt --tensor '*conv*.weight' --mode fan_out --nonlinearity relu
+    kaiming verify ckpt.pt --tensor '*conv*.weight' \\
+        --mode fan_out --nonlinearity relu
     kaiming verify shards/ -f github
     """
     from pathlib import Path
@@ -337,6 +387,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     from ..runners.verify import fallback_rule, run_verify
 
     tests = parse_tests(tests_text)
+    paths = distinct_paths(paths)
     options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=negative_slope,
                           distribution=distribution)
     explicit = cast(SpecOverrides, {k: getattr(options, k) for k in SPEC_KEYS if given_on_command_line(ctx, k)})
@@ -359,11 +410,15 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         else:
             config, run_alpha, run_correction, found, errors = prepared_on_every_rank(world, prepare)
         sources, globs = select_tensors(found, tensor_globs)
+        stated = any(s.rule is not None for s in sources)  # a .keras file says which initializer each kernel got
+        if not config.rules and not explicit and not stated and sources and not errors:
+            raise click.UsageError(NOTHING_TO_VERIFY_AGAINST, ctx)  # unreadable files are reported first (exit 3)
         with progress_bar(sum(s.nbytes for s in sources) if world is None else 0) as advance:
             result = run_verify(sources, config, fallback_rule(config, explicit), options, alpha=run_alpha,
                                 correction=run_correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
-                                allow_empty=allow_empty, layout_given="layout" in explicit, world=world)
+                                allow_empty=allow_empty, layout_given="layout" in explicit, world=world,
+                                max_detectable=max_detectable, strict=strict)
         if world is None:
             report_verify(ctx, result, config, sources, output, fmt, detail, plot_path, seed)
         else:  # rank 0 writes; if it cannot (-o unwritable), every rank exits with its code
@@ -447,12 +502,13 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
 
     \b
     kaiming identify model.safetensors
-    kaiming identify flax_params.npz --layout jax --top 3 -f json
+    kaiming identify params.npz --layout jax --top 3 -f json
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import read_paths, select_tensors
     from ..runners.identify import IdentifyReport, group_summary, run_identify, stated_disagreements
 
+    paths = distinct_paths(paths)
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
     distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
     sources, globs = select_tensors(found, tensor_globs)
@@ -463,7 +519,8 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     shown_layout = layout or ("auto" if any(s.layout for s in sources) else "torch")
     report = IdentifyReport(results, summary, shown_layout, alpha, errors)
     emit(ctx, output, formatter(fmt).identify(report, top))
-    line = f"{len(results)} tensors identified: {sum(r.verdict == 'unknown' for r in results)} unknown"
+    noun = "tensor" if len(results) == 1 else "tensors"
+    line = f"{len(results)} {noun} identified: {sum(r.verdict == 'unknown' for r in results)} unknown"
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         line += f"; unreadable: {errors[0].reason}{more}"
@@ -496,8 +553,9 @@ def propagate(ctx: click.Context, nonlinearity: str, negative_slope: float, mode
     """Push a signal through a deep stack to see why the gain matters.
 
     \b
-    kaiming propagate --nonlinearity relu --depth 50 --width 512
-    kaiming propagate --nonlinearity tanh --conv 3 --width 64 --plot tanh.png
+    kaiming propagate --nonlinearity relu --depth 50
+    kaiming propagate --nonlinearity tanh --conv 3 \\
+        --width 64 --plot tanh.png
     """
     if conv is not None and conv % 2 == 0:
         raise click.BadParameter(f"{conv} is even: the kernel size must be odd (1, 3, 5, ...).", param_hint="--conv")

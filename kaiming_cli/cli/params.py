@@ -11,8 +11,8 @@ import click
 
 from ..io.limits import DEFAULT_MAX_TENSORS
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
-from ..theory.gains import NONLINEARITIES, unknown_nonlinearity_message, validate_slope
-from ..theory.limits import MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
+from ..theory.gains import NONLINEARITIES, canonical_nonlinearity, unknown_nonlinearity_message, validate_slope
+from ..theory.limits import DEFAULT_MAX_DETECTABLE, MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
 from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,11 +24,14 @@ EXAMPLE_SHAPE = (64, 3, 3, 3)
 class ShapeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "SHAPE"
 
+    def __init__(self, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
         if isinstance(value, tuple):
             return value
         try:
-            return parse_shape(str(value))
+            return parse_shape(str(value), self.allow_zero)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -39,11 +42,12 @@ class NonlinearityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "NONLINEARITY"
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(NONLINEARITIES) + "]"
+        return "NAME"  # the 12 names are in the help text and in `kaiming gain`; a 130-column metavar is not
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        if value in NONLINEARITIES:
-            return str(value)
+        canonical = canonical_nonlinearity(str(value))
+        if canonical is not None:  # LeakyReLU, lrelu, leaky-relu: the registered name
+            return canonical
         self.fail(unknown_nonlinearity_message(str(value)), param, ctx)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -86,6 +90,36 @@ class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
 
 SHAPE = ShapeType()
+#: ``kaiming fan`` answers zero dimensions as torch's fan function does.
+SHAPE_OR_ZERO = ShapeType(allow_zero=True)
+
+
+class CountType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A count in [1, high]; ``1e8`` is accepted when it names an integer (``-n 1e8`` was refused)."""
+
+    name = "INTEGER"
+
+    def __init__(self, high: int) -> None:
+        self.high = high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().replace("_", "")
+            try:
+                number = int(text)
+            except ValueError:
+                try:
+                    as_float = float(text) if len(text) <= 40 else math.nan
+                except ValueError:
+                    as_float = math.nan
+                if not math.isfinite(as_float) or as_float != int(as_float):
+                    self.fail(f"{value!r} is not a whole number: give a count such as 100000 or 1e8.", param, ctx)
+                number = int(as_float)
+        if not 1 <= number <= self.high:
+            self.fail(f"{number} is not in the range 1<=x<={self.high}.", param, ctx)
+        return number
 
 
 ALPHA = AlphaType()
@@ -118,10 +152,11 @@ def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callab
         options = shape + [
             click.option("--layout", type=click.Choice(LAYOUTS), default="torch", show_default=True,
                          help="Axes: torch (out,in,*k), torch-transpose (in,out,*k), keras/jax (*k,in,out)."),
-            click.option("--mode", type=click.Choice(MODES), default="fan_in", show_default=True,
+            click.option("--mode", type=click.Choice(MODES, case_sensitive=False), default="fan_in", show_default=True,
                          help="Which fan sets the scale."),
             click.option("--nonlinearity", type=NonlinearityType(), default="leaky_relu", show_default=True,
-                         help="The activation AFTER this layer; only selects the gain."),
+                         help="The activation AFTER this layer; only selects the gain (the names: "
+                              "kaiming gain)."),
             click.option("-a", "--negative-slope", type=SlopeType(), default=0.0, show_default=True,
                          help="Leaky-ReLU slope (0, as in torch's kaiming_*); ignored by other nonlinearities."),
             click.option("--distribution", type=click.Choice(DISTRIBUTIONS), default="normal", show_default=True,
@@ -143,6 +178,15 @@ def output_options(formats: tuple[str, ...] = ("table", "json", "markdown")) -> 
         return f
 
     return decorate
+
+
+def gate_options(f: F) -> F:
+    """``--max-detectable`` and ``--strict``: when a PASS is too weak to count, and whether that fails the run."""
+    f = click.option("--strict", is_flag=True, help="Fail (exit 1) on inconclusive results too.")(f)
+    return click.option(
+        "--max-detectable", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_DETECTABLE,
+        show_default=True, help="A pass that cannot detect a relative std error this large (90% power) is "
+        "inconclusive.")(f)
 
 
 max_tensors_option = click.option(

@@ -99,10 +99,11 @@ def joined(environ: Mapping[str, str]) -> Iterator[World]:
     try:
         import torch.distributed as dist
     except ImportError:
-        from .torch_backend import INSTALL_HINT
+        from ..about import install_hint
 
         raise RankError("running under torchrun (RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT are set) needs "
-                        f"PyTorch, which is not installed; {INSTALL_HINT}, or set KAIMING_DISTRIBUTED=0.") from None
+                        f"PyTorch, which is not installed; {install_hint('torch')}, or set KAIMING_DISTRIBUTED=0."
+                        ) from None
     seconds = timeout_seconds(environ)
     size = int(environ["WORLD_SIZE"])
     where = f"{environ['MASTER_ADDR']}:{environ['MASTER_PORT']}"

@@ -17,14 +17,15 @@ from ..errors import InputError
 from ..theory.spec import CalculateGain, InitSpec, torch_init_call
 from .stream import Producer
 
-INSTALL_HINT = "install it with: pip install 'kaiming[torch]' (torch==2.13.0 is the tested version)"
-
 
 def import_torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise InputError(f"--backend torch needs PyTorch, which is not installed; {INSTALL_HINT}.") from None
+        from ..about import install_hint
+
+        raise InputError(f"--backend torch needs PyTorch, which is not installed; install it with: "
+                         f"{install_hint('torch')} (torch==2.13.0 is the tested version).") from None
     return torch
 
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from ..errors import InputError
 from ..theory.fans import LAYOUTS, MODES
-from ..theory.gains import NONLINEARITIES
+from ..theory.gains import NONLINEARITIES, canonical_nonlinearity, unknown_nonlinearity_message
 from ..theory.limits import alpha_problem, shown, slope_problem
 from ..theory.spec import DISTRIBUTIONS, SPEC_KEYS, SpecOverrides
 
@@ -103,10 +103,17 @@ def parse_rule(raw: Any, where: str) -> Rule:
     options = cast(SpecOverrides, {k: raw[k] for k in SPEC_KEYS if k in raw})  # each value checked below
     if "layout" in options:
         _check_choice(where, "layout", options["layout"], LAYOUTS)
-    if "mode" in options:
-        _check_choice(where, "mode", options["mode"], MODES)
-    if "nonlinearity" in options:
-        _check_choice(where, "nonlinearity", options["nonlinearity"], NONLINEARITIES)
+    if "mode" in options:  # torch lower-cases the mode: FAN_OUT is fan_out there and here
+        _check_choice(where, "mode", options["mode"].lower() if isinstance(options["mode"], str) else None, MODES)
+        options["mode"] = options["mode"].lower()
+    if "nonlinearity" in options:  # spellings such as LeakyReLU or lrelu name a registered nonlinearity
+        value = options["nonlinearity"]
+        canonical = canonical_nonlinearity(value) if isinstance(value, str) else None
+        if canonical is None:
+            hint = unknown_nonlinearity_message(value) if isinstance(value, str) else ""
+            raise _fail(where, f"nonlinearity = {shown(value)} is not one of {', '.join(NONLINEARITIES)}. {hint}"
+                        .rstrip())
+        options["nonlinearity"] = canonical
     if "distribution" in options:
         _check_choice(where, "distribution", options["distribution"], DISTRIBUTIONS)
     if "negative_slope" in options:

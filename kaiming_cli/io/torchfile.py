@@ -344,8 +344,10 @@ class _Unpickler:
             raise InputError(f"{self.where} holds a tensor kaiming cannot read ({quote(full)}: sparse, quantized, "
                              "meta, nested or device-only tensors); save dense CPU tensors (.to_dense(), "
                              ".dequantize(), .cpu()).")
+        # a whole model (torch.save(model)) pickles its classes: say what to save instead
         raise InputError(f"{self.where} contains pickled code or objects, which kaiming never loads "
-                         f"({quote(full)} is not a tensor, a container or a number).")
+                         f"({quote(full)} is not a tensor, a container or a number); for a whole model "
+                         "saved with torch.save(model), save model.state_dict() instead.")
 
     def _refuse_call(self, opcode: str, target: Any) -> InputError:
         what = f"{target.kind} {target.value}" if isinstance(target, _Global) else type(target).__name__

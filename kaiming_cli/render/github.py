@@ -15,13 +15,14 @@ if TYPE_CHECKING:
 def verify(result: VerifyResult, detail: bool = False) -> str:
     lines = []
     for t in result.tensors:
-        if t.status in ("fail", "error"):
+        if t.status in ("fail", "error", "inconclusive"):
             name = escape.shorten(t.name, escape.NAME_LIMIT)
             title = escape.github_property(f"kaiming: {name}")
             msg = escape.github_data(f"{name} {t_.shape_text(t.shape)} {t.dtype}: expected {t_.expected_text(t)}; "
                                      f"{t.reason}")
             file = escape.github_property(t.file, escape.MESSAGE_LIMIT)  # a path is kept whole to link the file
-            lines.append(f"::error file={file},title={title}::{msg}")
+            level = "warning" if t.status == "inconclusive" and not result.strict else "error"
+            lines.append(f"::{level} file={file},title={title}::{msg}")
     for e in result.errors:
         title = escape.github_property("kaiming: unreadable file")
         file = escape.github_property(e.file, escape.MESSAGE_LIMIT)

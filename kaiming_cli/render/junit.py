@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 def verify(result: VerifyResult, detail: bool = False) -> str:
     attr = escape.xml_attr
+
+    def failed(t: TensorResult) -> bool:
+        return t.status == "fail" or (result.strict and t.status == "inconclusive")
     by_file: dict[str, list[TensorResult]] = {}
     for t in result.tensors:
         by_file.setdefault(t.file, []).append(t)
@@ -33,7 +36,7 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
                 "    </testcase>", "  </testsuite>"]
     for file, tensors in by_file.items():
         out.append(f'  <testsuite name={attr(file)} tests="{len(tensors)}" '
-                   f'failures="{sum(t.status == "fail" for t in tensors)}" '
+                   f'failures="{sum(failed(t) for t in tensors)}" '
                    f'errors="{sum(t.status == "error" for t in tensors)}" '
                    f'skipped="{sum(t.status == "skip" for t in tensors)}">')
         for t in tensors:
@@ -45,6 +48,9 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
                 out.append(f"      <error message={msg}/>")
             elif t.status == "skip":
                 out.append(f"      <skipped message={attr(t.reason)}/>")
+            elif t.status == "inconclusive":  # a failure under --strict, else a pass that says how weak it is
+                out.append(f"      <failure message={msg}/>" if result.strict else
+                           f"      <properties><property name=\"inconclusive\" value={msg}/></properties>")
             out.append("    </testcase>")
         out.append("  </testsuite>")
     out.append("</testsuites>")

@@ -72,13 +72,24 @@ def check(result: CheckResult) -> str:
     return "\n".join(out)
 
 
+def shown_path(path: str) -> str:
+    """A path as a job summary shows it: relative to the working directory when under it (shards were listed
+    with the runner's absolute paths), else as given. JSON keeps the exact path."""
+    import os
+
+    if os.path.isabs(path):
+        relative = os.path.relpath(path)
+        return path if relative.startswith("..") else relative
+    return path
+
+
 def verify(result: VerifyResult, detail: bool = False) -> str:
     rows: list[tuple[str, ...]] = [
-        (code(t.file), code(t.name), t_.shape_text(t.shape), code(t.dtype), code(t_.expected_text(t)),
+        (code(shown_path(t.file)), code(t.name), t_.shape_text(t.shape), code(t.dtype), code(t_.expected_text(t)),
          t_.ratio_text(t), t_.adjusted_text(t),
          ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
         for t in t_.verify_rows(result, detail)]
-    rows += [(code(e.file), "-", "-", "-", "-", "-", "-", "❌ error", e.reason) for e in result.errors]
+    rows += [(code(shown_path(e.file)), "-", "-", "-", "-", "-", "-", "❌ error", e.reason) for e in result.errors]
     head = f"### kaiming verify\n\n**{escape.markdown_text(result.summary())}**\n\n"
     return head + table(["file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]", "p adj.", "status",
                          "reason"], rows)

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from ..runners.verify import TensorResult
     from ..stats.laws import Law
 
-INSTALL_HINT = "install it with: pip install 'kaiming[plot]'"
 #: verify draws at most this many failing tensors.
 MAX_PANELS = 6
 
@@ -24,7 +23,10 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise InputError(f"--plot needs matplotlib, which is not installed; {INSTALL_HINT}.") from None
+        from ..about import install_hint
+
+        raise InputError(f"--plot needs matplotlib, which is not installed; install it with: "
+                         f"{install_hint('plot')}.") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -70,11 +72,19 @@ def _hist_qq(ax_hist: Any, ax_qq: Any, sample: np.ndarray, law: Law, title: str)
 
     lo, hi = histogram_edges(law)
     grid = np.linspace(lo, hi, 400)
-    ax_hist.hist(np.clip(sample, lo, hi), bins=60, range=(lo, hi), density=True, alpha=0.6, label="sample")
+    # values beyond the edges are counted in the legend, not piled into the edge bins (they looked like mass);
+    # the density is per value of the whole sample, so it stays comparable with the theory's
+    inside = sample[(sample >= lo) & (sample <= hi)]
+    outside = sample.size - inside.size
+    width = (hi - lo) / 60
+    ax_hist.hist(inside, bins=60, range=(lo, hi), weights=np.full(inside.size, 1.0 / (max(sample.size, 1) * width)),
+                 alpha=0.6, label="sample" + (f" (+{outside} beyond the edges)" if outside else ""))
     # density from the CDF, the same law the tests use
     cdf = law.cdf(grid)
     ax_hist.plot(grid[1:], np.diff(cdf) / np.diff(grid), "r-", lw=2, label="theory")
     ax_hist.set_title(title, fontsize=9, parse_math=False)  # a '$' in a tensor name is not mathtext
+    ax_hist.set_xlabel("weight value")
+    ax_hist.set_ylabel("density")
     ax_hist.legend(fontsize=8)
     x = np.sort(sample)
     p = (np.arange(1, x.size + 1) - 0.5) / x.size

@@ -7,25 +7,28 @@ Every cell that may hold text from a file is a ``Text`` (never parsed as markup)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from . import escape
 from . import text as t_
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from rich.measure import Measurement
+    from rich.table import Table
     from rich.text import Text
 
     from ..runners.check import CheckResult
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
-    from ..runners.verify import VerifyResult
+    from ..runners.verify import TensorResult, VerifyResult
     from ..theory.explain import Section
     from ..theory.gains import GainTable
     from ..theory.spec import InitSpec
 
-STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta"}
+STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta", "inconclusive": "yellow"}
 
 
 def kv_table(title: str, rows: Iterable[tuple[str, str]]) -> RenderableType:
@@ -46,6 +49,151 @@ def cell(text: str) -> Text:
     return Text(escape.terminal(text))
 
 
+#: Below this width tables drop their side borders (60- and 80-column CI logs).
+NARROW = 80
+#: Below this width verify and identify put each tensor's details in one wrapped cell.
+COMPACT = 100
+
+
+class Middle:
+    """A name that fits its cell by losing its middle (``layer4.1.do…0.running_var``), never split in pieces.
+
+    Rich folds or cuts text at the end; a name cut into 9-character lines (``bn1.num_b/atches_tr/acked``) or
+    missing its tail (``conv_transp...``) is unreadable. The minimum width is small so that the names give
+    way first when a table is too wide.
+    """
+
+    MIN = 12
+
+    def __init__(self, text: str, style: str = "") -> None:
+        self.text = escape.terminal(text)
+        self.style = style
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.measure import Measurement
+
+        return Measurement(min(self.MIN, len(self.text)), len(self.text))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.text import Text
+
+        yield Text(escape.shorten(self.text, max(1, options.max_width)), style=self.style, no_wrap=True)
+
+
+class Responsive:
+    """A renderable laid out for the width it is given (``build(width)``): narrow logs get compact tables."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+
+def data_table(width: int, title: str | None = None, **kwargs: Any) -> Table:
+    """A table whose borders suit ``width``: full boxes from NARROW columns up, a header rule below."""
+    from rich import box
+    from rich.table import Table
+
+    if width >= NARROW:
+        return Table(title=title, title_justify="left", **kwargs)
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                 **kwargs)
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column of a fitted table: ``kind`` says how its cells may give way when the table is too wide.
+
+    ``name``: ellipsized in the middle (``Middle``); ``wrap``: wrapped between words, never inside one;
+    ``fixed``: numbers and labels, never wrapped or cut.
+    """
+
+    header: str
+    kind: str = "wrap"
+    justify: str = "left"
+
+
+def _overhead(width: int, n: int) -> int:
+    """Characters a table of ``n`` columns spends on borders and padding (measured, not assumed)."""
+    import io
+
+    from rich.console import Console
+
+    table = data_table(width)
+    for _ in range(n):
+        table.add_column(width=1)
+    table.add_row(*["x"] * n)
+    buf = io.StringIO()
+    Console(file=buf, width=10 * (n + 2), color_system=None).print(table)
+    return max(len(line) for line in buf.getvalue().splitlines()) - n
+
+
+def fit_widths(mins: Sequence[int], maxs: Sequence[int], room: int, names: Sequence[bool]) -> list[int]:
+    """Column widths within ``room``: wrapping columns give way first (in proportion to their slack), then
+    names; no column goes below its minimum (the longest word or number, or a short middle-ellipsized name)."""
+    widths = list(maxs)
+    excess = sum(widths) - room
+    for group in ([i for i, n in enumerate(names) if not n], [i for i, n in enumerate(names) if n]):
+        slack = {i: widths[i] - mins[i] for i in group if widths[i] > mins[i]}
+        total = sum(slack.values())
+        if excess <= 0 or not total:
+            continue
+        cut = min(excess, total)
+        for i, room_i in slack.items():
+            widths[i] -= min(room_i, -(-cut * room_i // total))  # ceil: the cuts cover the excess
+        excess = sum(widths) - room
+    return widths
+
+
+def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]],
+                 styles: Sequence[str | None] | None = None) -> Table:
+    """A table that fits ``width`` without splitting a name, a word or a number (see ``Col``)."""
+    from rich.text import Text
+
+    def lines(text: str) -> list[str]:
+        return text.splitlines() or [""]
+
+    mins, maxs = [], []
+    for j, col in enumerate(cols):
+        texts = [escape.terminal(r[j]) for r in rows]
+        widest = max([len(line) for c in texts for line in lines(c)] + [len(col.header)])
+        header_word = max(len(w) for w in col.header.split()) if col.header.split() else 1
+        if col.kind == "fixed":
+            least = widest if rows else header_word
+        elif col.kind == "name":
+            least = max(min(Middle.MIN, widest), header_word)
+        else:
+            least = max(longest_token(texts), header_word)
+        mins.append(least)
+        maxs.append(max(widest, least))
+    room = width - _overhead(width, len(cols))
+    widths = fit_widths(mins, maxs, room, [c.kind == "name" for c in cols])
+    table = data_table(width, title)
+    for col, w in zip(cols, widths, strict=True):
+        table.add_column(col.header, width=w, justify=col.justify, no_wrap=col.kind != "wrap",  # type: ignore[arg-type]
+                         overflow="fold" if col.kind == "wrap" else "ellipsis")
+    for i, row in enumerate(rows):
+        cells: list[Any] = []
+        for col, text in zip(cols, row, strict=True):
+            cells.append(Middle(text) if col.kind == "name" else Text(escape.terminal(text),
+                                                                       no_wrap=col.kind == "fixed"))
+        table.add_row(*cells, style=styles[i] if styles else None)
+    return table
+
+
+def longest_token(values: Iterable[str]) -> int:
+    """The longest word of a column: its minimum width, so that Rich wraps between words, never inside one."""
+    return max((len(word) for v in values for word in v.split()), default=1)
+
+
+def number(text: str, style: str = "") -> Text:
+    """A number or a label: never wrapped (``<1e-30`` over ``0`` reads as another number)."""
+    from rich.text import Text
+
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
 def std(spec: InitSpec) -> RenderableType:
     return kv_table(f"kaiming std: {spec.call}", t_.spec_rows(spec))
 
@@ -53,14 +201,9 @@ def std(spec: InitSpec) -> RenderableType:
 def gain(table: GainTable) -> RenderableType | str:
     if table.single:
         return f"{table.entries[0].gain!r}\n"
-    from rich.table import Table
-
-    out = Table(title="gains (torch.nn.init.calculate_gain)", title_justify="left")
-    for col, justify in zip(t_.GAIN_HEADERS, ("left", "left", "right", "left"), strict=True):
-        out.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for row in t_.gain_rows(table):
-        out.add_row(*row)
-    return out
+    cols = [Col("nonlinearity", "fixed"), Col("formula"), Col("gain", "fixed", "right"), Col("source")]
+    rows = t_.gain_rows(table)
+    return Responsive(lambda width: fitted_table(width, t_.gain_title(table), cols, rows))
 
 
 def fan(facts: dict[str, object]) -> RenderableType:
@@ -78,54 +221,66 @@ def explain(spec: InitSpec, sections: Sequence[Section], notes: Sequence[str]) -
 
 def check(result: CheckResult) -> RenderableType:
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     spec = result.spec
-    emp = Table(title="empirical vs theory", title_justify="left")
-    emp.add_column("quantity", style="bold")
-    emp.add_column("empirical", justify="right")
-    emp.add_column("theory", justify="right")
-    for row in t_.empirical_rows(result):
-        emp.add_row(*row)
-
-    tests = Table(title=f"tests (alpha = {result.battery.alpha:g}, each at alpha/k)", title_justify="left")
-    columns = (("test", "left"), ("statistic", "right"), ("p-value", "right"), ("", "left"), ("detail", "left"))
-    for col, justify in columns:
-        tests.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for name, statistic, p, passed, detail in t_.test_rows(result):
-        mark = Text("ok", style="green") if passed else Text("FAIL", style="bold red")
-        tests.add_row(name, statistic, p, mark, detail)
+    emp_cols = [Col("quantity", "fixed"), Col("empirical", justify="right"), Col("theory", "fixed", "right")]
+    emp_rows = t_.empirical_rows(result)
+    emp = Responsive(lambda width: fitted_table(width, "empirical vs theory", emp_cols, emp_rows))
+    test_cols = [Col("test", "fixed"), Col("statistic", "fixed", "right"), Col("p-value", "fixed", "right"),
+                 Col("", "fixed"), Col("detail")]
+    test_rows = [(name, statistic, p, "ok" if passed else "FAIL", detail)
+                 for name, statistic, p, passed, detail in t_.test_rows(result)]
+    styles = [None if passed else "bold red" for *_, passed, _ in t_.test_rows(result)]
+    tests = Responsive(lambda width: fitted_table(width, f"tests (alpha = {result.battery.alpha:g}, each at alpha/k)",
+                                                  test_cols, test_rows, styles))
 
     parts: list[RenderableType] = [kv_table(f"kaiming check: {spec.call}", t_.spec_rows(spec)), emp, tests]
     lines = t_.check_histogram(result)
     if lines is not None:
-        parts.append(Text(f"histogram  sample │{lines[0]}│\n           theory │{lines[1]}│", style="cyan"))
+        beyond = t_.beyond_edges(result.histogram, result.empirical.n_ks)
+        parts.append(Text(f"histogram  sample │{lines[0]}│{beyond}\n           theory │{lines[1]}│", style="cyan"))
     parts.append(Text(f"backend: {result.backend_info}", style="dim"))
     for note in t_.check_notes(result):
         parts.append(Text(f"note: {note}", style="yellow"))
-    parts.append(Text(t_.verdict_line(result), style="bold green" if result.passed else "bold red"))
+    parts.append(Text(t_.verdict_line(result), style={"pass": "bold green", "fail": "bold red"}.get(result.status,
+                                                                                                   "bold yellow")))
     return Group(*parts)
+
+
+def status_label(status: str) -> str:
+    return "ok" if status == "pass" else status.upper()
+
+
+def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int) -> Table:
+    """Wide: one column per fact. Narrow: name, status and the facts in one wrapped cell."""
+    multi_file = len({t.file for t in result.tensors}) > 1
+    files = [os.path.basename(t.file) for t in shown]
+    styles = [STATUS_STYLE[t.status] if t.status != "pass" else None for t in shown]
+    if width >= COMPACT:
+        cols = ([Col("file", "name")] if multi_file else []) + [
+            Col("tensor", "name"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
+            Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
+        rows = [([f] if multi_file else []) + [
+            t.name, t_.shape_text(t.shape), t.dtype, t_.expected_text(t), t_.ratio_text(t), t_.adjusted_text(t),
+            status_label(t.status)] for f, t in zip(files, shown, strict=True)]
+    else:
+        cols = ([Col("file", "name")] if multi_file else []) + [Col("tensor", "name"), Col("status", "fixed"),
+                                                                 Col("details")]
+        rows = [([f] if multi_file else []) + [t.name, status_label(t.status), t_.verify_facts(t)]
+                for f, t in zip(files, shown, strict=True)]
+    return fitted_table(width, "kaiming verify", cols, rows, styles)
 
 
 def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    multi_file = len({t.file for t in result.tensors}) > 1
-    table = Table(title="kaiming verify", title_justify="left")
-    columns = (["file"] if multi_file else []) + ["tensor", "shape", "dtype", "expected", "std/std0 [CI]",
-                                                   "p adj.", "status"]
-    for col in columns:
-        table.add_column(col, overflow="fold", justify="right" if col in ("p adj.",) else "left")
     shown = t_.verify_rows(result, detail)
-    for t in shown:
-        cells = ([os.path.basename(t.file)] if multi_file else []) + [
-            t.name, t_.shape_text(t.shape), t.dtype, t_.expected_text(t), t_.ratio_text(t), t_.adjusted_text(t)]
-        table.add_row(*map(cell, cells), Text(t.status.upper() if t.status != "pass" else "ok",
-                                              style=STATUS_STYLE[t.status]))
-    parts: list[RenderableType] = [table]
+    parts: list[RenderableType] = [Responsive(lambda width: verify_table(result, shown, width))] if shown else []
+    hidden = t_.hidden_skips(result, detail)
+    if hidden:
+        parts.append(Text(hidden, style="dim"))
     if result.trained and not detail:
         parts.append(Text(f"showing the {len(shown)} strongest of {result.count('fail')} failures; "
                           "--detail lists every tensor", style="yellow"))
@@ -135,39 +290,48 @@ def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
             line = escape.message(f"{name}: {t.reason}" if t.reason else name)
             lines = t_.tensor_histogram(t) if detail else None
             if lines is not None:
-                line += f"\n    sample │{lines[0]}│  theory │{lines[1]}│"
+                beyond = t_.beyond_edges(t.histogram, t.empirical.n_ks if t.empirical else sum(t.histogram))
+                line += f"\n    sample │{lines[0]}│{beyond}\n    theory │{lines[1]}│"
             parts.append(Text(line, style=STATUS_STYLE.get(t.status, "")))
     parts += [Text(escape.message(line), style=STATUS_STYLE["error"]) for line in t_.gate_lines(result)]
     return Group(*parts)
 
 
+def identify_table(report: IdentifyReport, width: int) -> Table:
+    rows = t_.identify_rows(report.results)
+    styles = ["yellow" if row[2].startswith("unknown") else None for row in rows]
+    if width >= COMPACT:
+        kinds = ("name", "fixed", "wrap", "fixed", "fixed", "wrap", "wrap")
+        cols = [Col(h, k) for h, k in zip(t_.IDENTIFY_HEADERS, kinds, strict=True)]
+        return fitted_table(width, "kaiming identify", cols, rows, styles)
+    cols = [Col("tensor", "name"), Col("verdict"), Col("details")]
+    narrow = [(r[0], r[2], "; ".join([r[1]] + [f"{h} {v}" for h, v in zip(t_.IDENTIFY_HEADERS[3:], r[3:], strict=True)
+                                              if v != "-"])) for r in rows]
+    return fitted_table(width, "kaiming identify", cols, narrow, styles)
+
+
 def identify(report: IdentifyReport, top: int = 5) -> RenderableType:
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="kaiming identify", title_justify="left")
-    for col in t_.IDENTIFY_HEADERS:
-        table.add_column(col, overflow="fold")
-    for row in t_.identify_rows(report.results):
-        table.add_row(*map(cell, row), style="yellow" if row[2].startswith("unknown") else None)
-    return Group(table, Text("\n".join(escape.message(line) for line in report.summary), style="bold"))
+    return Group(Responsive(lambda width: identify_table(report, width)),
+                 Text("\n".join(escape.message(line) for line in report.summary), style="bold"))
 
 
 def propagate(result: PropagateResult) -> RenderableType:
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    parts: list[RenderableType] = [Text(t_.propagate_title(result), style="bold")]
-    for direction, caption in (("forward", "forward: std of the pre-activations"),
-                               ("backward", "backward: std of the gradient w.r.t. each layer's input")):
-        headers, rows = t_.propagate_rows(result, direction)
-        table = Table(title=caption, title_justify="left")
-        for i, h in enumerate(headers):
-            table.add_column(h, justify="left" if i == 0 else "right")
-        for row in rows:
-            table.add_row(*row)
-        parts.append(table)
-    parts.append(Text(t_.propagate_chart(result), no_wrap=True, overflow="ellipsis"))
-    return Group(*parts)
+    def tables(width: int) -> RenderableType:
+        parts: list[RenderableType] = []
+        layers = 5 if width >= NARROW else 3
+        for direction, caption in (("forward", "forward: std of the pre-activations"),
+                                   ("backward", "backward: std of the gradient w.r.t. each layer's input")):
+            headers, rows = t_.propagate_rows(result, direction, layers)
+            cols = [Col(headers[0])] + [Col(h, "fixed", "right") for h in headers[1:]]
+            parts.append(fitted_table(width, caption, cols, rows))
+        parts.append(Text("\n".join(t_.propagate_measured(result))))
+        parts.append(Text(t_.propagate_chart(result, width), no_wrap=True, overflow="ellipsis"))
+        return Group(*parts)
+
+    return Group(Text(t_.propagate_title(result), style="bold"), Responsive(tables))

@@ -95,6 +95,13 @@ def spec_rows(spec: InitSpec) -> list[tuple[str, str]]:
 GAIN_HEADERS = ("nonlinearity", "formula", "gain", "source")
 
 
+def gain_title(table: GainTable) -> str:
+    """The gain table is calculate_gain's, except that leaky_relu is shown at the slope used (kaiming_*'s 0)."""
+    slopes = {e.negative_slope for e in table.entries if e.negative_slope is not None}
+    at = f"; leaky_relu at a = {next(iter(slopes)):g}" if len(slopes) == 1 else ""
+    return f"gains (torch.nn.init.calculate_gain{at})"
+
+
 def gain_rows(table: GainTable) -> list[tuple[str, str, str, str]]:
     return [(e.nonlinearity, e.formula, num(e.gain, 10), e.reference) for e in table.entries]
 
@@ -126,6 +133,7 @@ def empirical_rows(result: CheckResult) -> list[tuple[str, str, str]]:
         ("n", f"{emp.n}" + (f" (EDF tests on {emp.n_ks})" if emp.n_ks < emp.n else ""), ""),
         ("std", num(emp.std, 6), num(spec.std, 6)),
         ("std / theory", f"{num(emp.rms / spec.std, 5)}  CI [{num(lo / spec.std, 5)}, {num(hi / spec.std, 5)}]", "1"),
+        ("detectable std error", detectable_text(result.detectable), f"≤ {detectable_text(result.max_detectable)}"),
         ("mean", num(emp.mean, 4), "0"),
         ("min / max", f"{num(emp.min, 5)} / {num(emp.max, 5)}",
          f"±{num(spec.bound, 6)}" if spec.bound is not None else "unbounded"),
@@ -138,8 +146,22 @@ def test_rows(result: CheckResult) -> list[tuple[str, str, str, bool, str]]:
     return [(t.name, num(t.statistic, 4), pvalue(t.pvalue), t.passed, t.detail) for t in result.battery.tests]
 
 
+def detectable_text(delta: float | None) -> str:
+    """``±12%``: the smallest relative std error detectable with 90% power (``none`` when nothing is)."""
+    if delta is None or not math.isfinite(delta):
+        return "none"
+    return f"±{delta * 100:.2g}%" if delta < 0.1 else f"±{delta * 100:.0f}%"
+
+
 def verdict_line(result: CheckResult) -> str:
     b = result.battery
+    if result.status == "inconclusive":
+        return (
+            f"INCONCLUSIVE: no evidence against {law_text(result.spec)}, but {result.empirical.n} values can only "
+            f"detect a std error of {detectable_text(result.detectable)} (90% power; --max-detectable "
+            f"{result.max_detectable:g}): give more values (--samples)"
+            + ("; --strict makes this a failure" if not result.strict else "; failed by --strict")
+        )
     word = "PASS" if b.passed else "FAIL"
     how = "consistent with" if b.passed else "inconsistent with"
     return (
@@ -157,8 +179,15 @@ def check_histogram(result: CheckResult) -> tuple[str, str] | None:
         return None
     from ..stats.empirical import expected_histogram, law_of
 
-    expected = expected_histogram(law_of(result.spec), sum(result.histogram), len(result.histogram))
+    n = result.empirical.n_ks
+    expected = expected_histogram(law_of(result.spec), n, len(result.histogram))
     return histogram_lines(result.histogram, expected)
+
+
+def beyond_edges(histogram: Sequence[int], n: int) -> str:
+    """How many values of the sample fell outside the histogram's range (they are in no bin)."""
+    outside = n - sum(histogram)
+    return f" +{outside} beyond the edges" if outside > 0 else ""
 
 
 # --------------------------------------------------------------------------- verify
@@ -191,11 +220,44 @@ def adjusted_text(t: TensorResult) -> str:
 
 
 def verify_rows(result: VerifyResult, detail: bool) -> list[TensorResult]:
+    """The tensors a table lists: all with --detail; else the tested ones and the errors (skips are summed up
+    in one line, ``hidden_skips``), and of a trained checkpoint only its strongest failures."""
     rows = list(result.tensors)
-    if result.trained and not detail:
+    if detail:
+        return rows
+    if result.trained:
         failed = sorted((t for t in rows if t.status == "fail"), key=lambda t: t.pvalue_adjusted or 0.0)
         return failed[:TRAINED_ROWS]
-    return rows
+    return [t for t in rows if t.status != "skip"]
+
+
+def hidden_skips(result: VerifyResult, detail: bool) -> str:
+    """One line for the skipped tensors a table leaves out (``""`` when none is left out)."""
+    skipped = [t for t in result.tensors if t.status == "skip"]
+    if detail or not skipped or result.trained:
+        return ""
+    reasons: dict[str, int] = {}
+    for t in skipped:
+        why = "skip rules" if t.reason.startswith("skipped by rule") else \
+            "no rule covers them" if t.reason.startswith("no rule") else t.reason
+        reasons[why] = reasons.get(why, 0) + 1
+    how = ", ".join(f"{why}: {n}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    noun = "tensor" if len(skipped) == 1 else "tensors"
+    return f"{len(skipped)} skipped {noun} not listed ({how}); --detail lists them"
+
+
+def verify_facts(t: TensorResult) -> str:
+    """A tensor's facts in one wrappable line, for narrow tables."""
+    facts = [f"{shape_text(t.shape) or 'scalar'} {t.dtype}", t_expected(t)]
+    if t.std_ratio is not None:
+        facts.append(f"std/std0 {ratio_text(t)}")
+    if t.pvalue_adjusted is not None:
+        facts.append(f"p {adjusted_text(t)}")
+    return "; ".join(facts)
+
+
+def t_expected(t: TensorResult) -> str:
+    return expected_text(t)
 
 
 def tensor_histogram(t: TensorResult) -> tuple[str, str] | None:
@@ -203,7 +265,8 @@ def tensor_histogram(t: TensorResult) -> tuple[str, str] | None:
         return None
     from ..stats.empirical import expected_histogram, law_of
 
-    return histogram_lines(t.histogram, expected_histogram(law_of(t.spec), sum(t.histogram), len(t.histogram)))
+    n = t.empirical.n_ks if t.empirical is not None else sum(t.histogram)
+    return histogram_lines(t.histogram, expected_histogram(law_of(t.spec), n, len(t.histogram)))
 
 
 def gate_lines(result: VerifyResult) -> list[str]:
@@ -230,41 +293,57 @@ def runner_up(r: IdentifyResult) -> str:
     return "-"
 
 
-def cannot_tell(r: IdentifyResult, limit: int = 2) -> str:
+def cannot_tell(r: IdentifyResult, limit: int = 2, shown: str | None = None) -> str:
+    """The labels this tensor cannot be told from, other than the one its row shows (``shown``)."""
     shorts = {s.candidate.label: s.candidate.short or s.candidate.label for s in r.ranked}
-    labels = [shorts.get(lab, lab) for lab in r.indistinguishable]
+    others = [r.verdict, *r.indistinguishable] if shown and shown != r.verdict and shown in r.indistinguishable \
+        else list(r.indistinguishable)
+    labels = [shorts.get(lab, lab) for lab in others if lab != shown]
     if not labels:
         return "-"
     extra = f" +{len(labels) - limit} more" if len(labels) > limit else ""
     return "; ".join(labels[:limit]) + extra
 
 
-def verdict_short(r: IdentifyResult) -> str:
+def verdict_short(r: IdentifyResult, label: str | None = None) -> str:
+    """The verdict's short form; ``label`` (the tensor's group label, one it cannot be told from) wins."""
+    if label is not None and label != r.verdict and label in r.indistinguishable:
+        for scored in r.ranked:
+            if scored.candidate.label == label:
+                return scored.candidate.short or label
+        return label
     if r.ranked and r.verdict == r.ranked[0].candidate.label:
         return r.ranked[0].candidate.short or r.verdict
     return r.verdict
 
 
 def identify_rows(results: Sequence[IdentifyResult]) -> list[tuple[str, ...]]:
+    from ..runners.identify import group_labels
+
+    labels = group_labels(list(results))
     rows: list[tuple[str, ...]] = []
     for r in results:
         conf = "-" if math.isnan(r.confidence) else f"{r.confidence:.3f}"
         fit = pvalue(r.pvalue) if r.pvalue is not None else "-"
-        verdict = verdict_short(r) + (f" ({r.reason})" if r.verdict in ("unknown", "skipped") and r.reason else "")
-        rows.append((r.name, shape_text(r.shape) or "scalar", verdict, conf, fit, runner_up(r), cannot_tell(r)))
+        verdict = verdict_short(r, labels.get(id(r))) + (f" ({r.reason})" if r.verdict in ("unknown", "skipped")
+                                                          and r.reason else "")
+        rows.append((r.name, shape_text(r.shape) or "scalar", verdict, conf, fit, runner_up(r),
+                     cannot_tell(r, shown=labels.get(id(r)))))
     return rows
 
 
 # --------------------------------------------------------------------------- propagate
 
-def selected_layers(depth: int) -> list[int]:
-    """1-based layers shown in tables: first, quarters, last."""
+def selected_layers(depth: int, count: int = 5) -> list[int]:
+    """1-based layers shown in tables: first, quarters, last (first, middle, last when ``count`` is 3)."""
+    if count <= 3:
+        return sorted({1, max(1, depth // 2), depth})
     picks = {1, max(1, depth // 4), max(1, depth // 2), max(1, 3 * depth // 4), depth}
     return sorted(picks)
 
 
-def propagate_rows(result: PropagateResult, direction: str) -> tuple[list[str], list[list[str]]]:
-    layers = selected_layers(result.depth)
+def propagate_rows(result: PropagateResult, direction: str, count: int = 5) -> tuple[list[str], list[list[str]]]:
+    layers = selected_layers(result.depth, count)
     headers = ["init"] + [f"L{layer}" for layer in layers]
     rows = []
     for run in result.runs:
@@ -285,18 +364,31 @@ def _downsample_log(values: Sequence[float], width: int) -> list[float]:
     return out
 
 
-def propagate_chart(result: PropagateResult) -> str:
+#: Decades a text chart spans at most: 8 bar heights over 15 decades drew 0.107 and 1.08 as one bar.
+CHART_DECADES = 6
+
+
+def propagate_chart(result: PropagateResult, width: int = 80) -> str:
     everything = [v for r in result.runs for v in r.forward_std + r.backward_std if v > 0]
-    lo = math.floor(math.log10(min(everything))) if everything else -1
     hi = math.ceil(math.log10(max(everything))) if everything else 1
+    lo = max(math.floor(math.log10(min(everything))), hi - CHART_DECADES) if everything else -1
     names = [r.init.label.split(" (")[0].replace("kaiming, gain ", "kaiming g=") for r in result.runs]
-    width = max(len(n) for n in names)
-    lines = [f"std per layer (log scale: ▁ = 1e{lo}, █ = 1e{hi}), layer 1 on the left"]
+    label = max(len(n) for n in names)
+    bars = max(8, min(CHART_WIDTH, width - label - 12))
+    lines = [f"std per layer (log scale: ▁ ≤ 1e{lo}, █ = 1e{hi}), layer 1 on the left"]
     for title, attr in (("forward ", "forward_std"), ("backward", "backward_std")):
         for name, run in zip(names, result.runs, strict=True):
-            spark = sparkline(_downsample_log(getattr(run, attr), CHART_WIDTH), lo, hi, LOG_BLOCKS, log10_floor)
-            lines.append(f"{title} {name:<{width}} │{spark}│")
+            spark = sparkline(_downsample_log(getattr(run, attr), bars), lo, hi, LOG_BLOCKS, log10_floor)
+            lines.append(f"{title} {name:<{label}} │{spark}│")
     return "\n".join(lines)
+
+
+def propagate_measured(result: PropagateResult) -> list[str]:
+    """One line per run: what its forward signal and its gradient did, read from the numbers."""
+    from ..runners.propagate import measured
+
+    return [f"{run.init.label}: forward {measured(run.forward_std)}; backward (layer {result.depth} to 1) "
+            f"{measured(run.backward_std, backward=True)}" for run in result.runs]
 
 
 def propagate_title(result: PropagateResult) -> str:

@@ -10,6 +10,7 @@ from ..engine.parallel import default_jobs
 from ..engine.stream import scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
+from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..theory.spec import InitSpec
 
 
@@ -28,10 +29,25 @@ class CheckResult:
     notes: tuple[str, ...] = ()
     sample: Any = field(default=None, repr=False, compare=False)
     """The EDF subsample (float64), kept for plots; not part of the JSON."""
+    max_detectable: float = DEFAULT_MAX_DETECTABLE
+    """A PASS whose ``detectable`` exceeds this is ``inconclusive``: the sample cannot support a verdict."""
+    strict: bool = False
+    """``--strict``: an inconclusive result fails the run."""
+
+    @property
+    def detectable(self) -> float:
+        return self.battery.detectable
+
+    @property
+    def status(self) -> str:
+        """fail, inconclusive (no evidence against the law, but too little data to matter) or pass."""
+        if not self.battery.passed:
+            return "fail"
+        return "inconclusive" if self.detectable > self.max_detectable else "pass"
 
     @property
     def passed(self) -> bool:
-        return self.battery.passed
+        return self.status == "pass" or (self.status == "inconclusive" and not self.strict)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.spec.to_dict()
@@ -44,6 +60,9 @@ class CheckResult:
             empirical=self.empirical.to_dict(),
             tests=[t.to_dict() for t in self.battery.tests],
             pvalue=self.battery.pvalue,
+            detectable=self.detectable if math.isfinite(self.detectable) else None,
+            max_detectable=self.max_detectable,
+            status=self.status,
             passed=self.passed,
         )
         return d
@@ -59,6 +78,8 @@ def run_check(
     backend: str = "numpy",
     jobs: int | None = None,
     max_ks: int = KS_MAX_SAMPLES,
+    max_detectable: float = DEFAULT_MAX_DETECTABLE,
+    strict: bool = False,
 ) -> CheckResult:
     """Sample ``samples`` values (default: one tensor of ``spec.shape``) and run the battery."""
     import numpy as np
@@ -85,4 +106,5 @@ def run_check(
     return CheckResult(
         spec=spec, seed=seed, backend=backend, backend_info=info,
         empirical=Empirical.from_summary(summary, battery), battery=battery, histogram=hist, sample=sample,
+        max_detectable=max_detectable, strict=strict,
     )

@@ -400,23 +400,34 @@ class IdentifyReport:
                 "errors": [e.to_dict() for e in self.errors], "tensors": [r.to_dict(top) for r in self.results]}
 
 
-def group_summary(results: list[IdentifyResult]) -> list[str]:
-    """Lines like ``52 conv weights: kaiming_normal_(...)``: tensors grouped by kind under the label
-    that explains most of them (a tensor is explained by its verdict and everything it cannot be
-    told from), greedily."""
-    lines = []
+def _groups(results: list[IdentifyResult]) -> list[tuple[str, str, list[IdentifyResult]]]:
+    """(kind, label, members): tensors grouped by kind under the label that explains most of them (a tensor
+    is explained by its verdict and everything it cannot be told from), greedily; unknowns last."""
+    groups = []
     for kind in sorted({r.kind() for r in results}):
         pending = [r for r in results if r.kind() == kind and r.verdict not in ("skipped",)]
         unknown = [r for r in pending if r.verdict == "unknown"]
         pending = [r for r in pending if r.verdict != "unknown"]
         while pending:
             counts = Counter(lab for r in pending for lab in {r.verdict, *r.indistinguishable})
-            label, count = max(counts.items(), key=lambda kv: (kv[1], -_first_seen(pending, kv[0])))
-            lines.append(f"{count} {kind}{'s' if count > 1 else ''}: {label}")
+            label, _count = max(counts.items(), key=lambda kv: (kv[1], -_first_seen(pending, kv[0])))
+            groups.append((kind, label, [r for r in pending if label in {r.verdict, *r.indistinguishable}]))
             pending = [r for r in pending if label not in {r.verdict, *r.indistinguishable}]
         if unknown:
-            lines.append(f"{len(unknown)} {kind}{'s' if len(unknown) > 1 else ''}: unknown")
-    return lines
+            groups.append((kind, "unknown", unknown))
+    return groups
+
+
+def group_summary(results: list[IdentifyResult]) -> list[str]:
+    """Lines like ``52 conv weights: kaiming_normal_(...)`` (see ``_groups``)."""
+    return [f"{len(members)} {kind}{'s' if len(members) > 1 else ''}: {label}"
+            for kind, label, members in _groups(results)]
+
+
+def group_labels(results: list[IdentifyResult]) -> dict[int, str]:
+    """The label each tensor's group gives it, by ``id``: a square conv (fan_in = fan_out) cannot tell
+    ``mode='fan_in'`` from ``mode='fan_out'``, and its row must name the one the summary names."""
+    return {id(r): label for _kind, label, members in _groups(results) for r in members}
 
 
 def stated_disagreements(results: list[IdentifyResult]) -> list[str]:

@@ -25,6 +25,7 @@ from ..io.readers import TensorSource, is_float
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import Law
+from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..stats.summary import Summary
 from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
 
@@ -41,8 +42,9 @@ class Scanner(Protocol):
                  progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]: ...
 
 
-#: What became of one tensor: tested and passed or failed, skipped (no rule asked for it), or an error.
-Status = Literal["pass", "fail", "skip", "error"]
+#: What became of one tensor: tested and passed or failed, inconclusive (passed, but too small to detect a
+#: std error of --max-detectable), skipped (no rule asked for it), or an error.
+Status = Literal["pass", "fail", "skip", "error", "inconclusive"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class TensorResult:
     pvalue: float | None = None
     pvalue_adjusted: float | None = None
     histogram: list[int] = field(default_factory=list)
+    detectable: float | None = None
+    """The smallest relative std error this tensor detects with 90% power (stats/power.py); None if untested."""
 
     @property
     def std_ratio(self) -> float | None:
@@ -86,6 +90,8 @@ class TensorResult:
             "empirical": self.empirical.to_dict() if self.empirical else None,
             "tests": [t.to_dict() for t in self.tests], "pvalue": self.pvalue,
             "pvalue_adjusted": self.pvalue_adjusted, "reason": self.reason, "std_ratio": self.std_ratio,
+            "detectable": self.detectable if self.detectable is not None and math.isfinite(self.detectable)
+            else None,
         }
 
 
@@ -106,11 +112,14 @@ class VerifyResult:
     """Tensors in the files before ``--tensor`` filtered them (None: no filter)."""
     allow_empty: bool = False
     """A run that tested no tensor passes only when this is set (``--allow-empty``)."""
+    strict: bool = False
+    """``--strict``: an inconclusive tensor fails the run."""
+    max_detectable: float = DEFAULT_MAX_DETECTABLE
 
     @property
     def tested(self) -> int:
-        """Tensors that got a verdict from a test (statistical or constant), pass or fail."""
-        return sum(t.status in ("pass", "fail") for t in self.tensors)
+        """Tensors that got a verdict from a test (statistical or constant): pass, fail or inconclusive."""
+        return sum(t.status in ("pass", "fail", "inconclusive") for t in self.tensors)
 
     @property
     def empty(self) -> bool:
@@ -119,7 +128,8 @@ class VerifyResult:
 
     @property
     def passed(self) -> bool:
-        return not self.empty and not self.errors and all(t.status in ("pass", "skip") for t in self.tensors)
+        fine = ("pass", "skip") if self.strict else ("pass", "skip", "inconclusive")
+        return not self.empty and not self.errors and all(t.status in fine for t in self.tensors)
 
     @property
     def has_errors(self) -> bool:
@@ -157,10 +167,13 @@ class VerifyResult:
         return None
 
     def summary(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "skip", "error") if self.count(s)]
+        parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "inconclusive", "skip", "error") if self.count(s)]
         verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not self.count("fail") else "FAIL")
-        line = f"{verdict}: {len(self.tensors)} tensors: {', '.join(parts) or 'none'} " \
+        line = f"{verdict}: {plural(len(self.tensors), 'tensor')}: {', '.join(parts) or 'none'} " \
                f"(alpha = {self.alpha:g}, {self.correction} across tested tensors)"
+        if self.count("inconclusive"):
+            line += f"; inconclusive: too few values to detect a std error of {self.max_detectable:g} " \
+                    "with 90% power" + (", failed by --strict" if self.strict else " (--strict fails them)")
         if self.errors:
             more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
             line += f"; unreadable: {self.errors[0].reason}{more}"
@@ -180,6 +193,11 @@ class VerifyResult:
                 "rules": [r.to_dict() for r in self.rules], "tensor_globs": [g.to_dict() for g in self.globs],
                 "errors": [e.to_dict() for e in self.errors],
                 "tensors": [t.to_dict() for t in self.tensors]}
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 tensor``, ``2 tensors``: "1 tensors" read as a bug."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --------------------------------------------------------------------------- corrections
@@ -268,7 +286,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         base, status="pass" if battery.passed else "fail", spec=spec,
         empirical=Empirical.from_summary(summary, battery), tests=battery.tests, pvalue=battery.pvalue,
         histogram=histogram_counts(sample, law) if sample.size else [],
-        reason="; ".join(t.detail for t in battery.tests if not t.passed),
+        reason="; ".join(t.detail for t in battery.tests if not t.passed), detectable=battery.detectable,
     )
 
 
@@ -287,8 +305,10 @@ def constant_result(base: TensorResult, s: Summary, value: float) -> TensorResul
 
 # --------------------------------------------------------------------------- the run
 
-def finalize(results: Iterable[TensorResult], alpha: float, correction: str) -> VerifyResult:
-    """Apply the correction across statistically tested tensors and spot trained checkpoints."""
+def finalize(results: Iterable[TensorResult], alpha: float, correction: str,
+             max_detectable: float = DEFAULT_MAX_DETECTABLE) -> VerifyResult:
+    """Apply the correction across statistically tested tensors, mark the passes too small to mean anything
+    inconclusive, and spot trained checkpoints."""
     results = list(results)
     tested = [i for i, r in enumerate(results) if r.spec is not None and r.status in ("pass", "fail")]
     adjusted = adjust([results[i].pvalue or 0.0 for i in tested], correction)
@@ -298,11 +318,16 @@ def finalize(results: Iterable[TensorResult], alpha: float, correction: str) -> 
         reason = r.reason if status == "fail" else ""
         if status == "fail" and not reason:
             reason = "rejected after the correction across tensors"
+        if status == "pass" and r.detectable is not None and r.detectable > max_detectable:
+            status = "inconclusive"
+            reason = f"{r.empirical.n if r.empirical else 0} values detect a std error of ±{r.detectable:.3g} " \
+                     f"at best (90% power), over --max-detectable {max_detectable:g}"
         results[i] = replace(r, status=status, pvalue_adjusted=p_adj, reason=reason)
     for i, r in enumerate(results):
         if r.constant is not None:
             results[i] = replace(r, pvalue_adjusted=r.pvalue)
-    return VerifyResult(tuple(results), alpha, correction, trained=looks_trained([results[i] for i in tested]))
+    return VerifyResult(tuple(results), alpha, correction, trained=looks_trained([results[i] for i in tested]),
+                        max_detectable=max_detectable)
 
 
 def looks_trained(tested: Sequence[TensorResult]) -> bool:
@@ -328,7 +353,8 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
                    progress: Callable[[int], None] | None = None, errors: Sequence[FileError] = (),
                    globs: tuple[GlobCount, ...] = (), found: int | None = None,
                    allow_empty: bool = False, layout_given: bool = False,
-                   world: World | None = None) -> VerifyResult:
+                   world: World | None = None, max_detectable: float = DEFAULT_MAX_DETECTABLE,
+                   strict: bool = False) -> VerifyResult:
     """Every source under the engine's parallel policy, corrected across tensors.
 
     With a ``world`` (a torch.distributed job over files) each tensor is verified whole by one rank and
@@ -348,15 +374,15 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
         results = share_sources(world, one, sources, jobs, progress)
     chosen = [choose(source, config, fallback) for source in sources]
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
-    return replace(finalize(results, alpha, correction), rules=counts, errors=tuple(errors), globs=globs,
-                   found=found, allow_empty=allow_empty)
+    return replace(finalize(results, alpha, correction, max_detectable), rules=counts, errors=tuple(errors),
+                   globs=globs, found=found, allow_empty=allow_empty, strict=strict)
 
 
 def failure_samples(result: VerifyResult, sources: Sequence[TensorSource], limit: int,
                     seed: int = 0) -> list[tuple[TensorResult, np.ndarray, Law]]:
     """The EDF subsamples of the failing tensors (or, if none fail, the first tested ones), for plots."""
     by_key = {(s.file, s.name): s for s in sources}
-    tested = [t for t in result.tensors if t.spec is not None and t.status in ("pass", "fail")]
+    tested = [t for t in result.tensors if t.spec is not None and t.status in ("pass", "fail", "inconclusive")]
     chosen = [t for t in tested if t.status == "fail"] or tested
     out = []
     for t in chosen[:limit]:

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .laws import SQRT2, Law
+from .power import detectable_error
 from .summary import Summary
 
 DEFAULT_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks")
@@ -38,6 +39,8 @@ KS_MAX_SAMPLES = 100_000
 #: A normal's range test only flags "missing tails" when max|z| is below this: generator caps
 #: (torch's float32 Box-Muller tops out at 5.77 sigma) must not read as truncation.
 NORMAL_LOW_TAIL_CAP = 5.0
+#: The range test's detail names the side of an unusual max only below this p-value.
+RANGE_SIDE_P = 0.01
 #: Smallest n for the kurtosis test of a bounded law (see the module docstring).
 KURTOSIS_MIN_N_BOUNDED = 1000
 #: Relative slack on a bounded support: float32 rounding of the bound and of the data.
@@ -84,6 +87,8 @@ class BatteryResult:
     n_ks: int
     """How many values the EDF tests used."""
     notes: tuple[str, ...] = field(default=())
+    detectable: float = math.inf
+    """The smallest relative std error the std test detects with 90% power at its level alpha/k (power.py)."""
 
 
 def _two_sided_normal_p(z: float) -> float:
@@ -171,7 +176,9 @@ def range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]
     p_lo = math.exp(log_f) if t < NORMAL_LOW_TAIL_CAP else 1.0
     p = min(1.0, 2.0 * min(p_hi, p_lo))
     side = "large" if p_hi < p_lo else "small"
-    return t, p, f"max|x|/std0 = {t:.2f} (two-sided; this max is {side})"
+    # which side is named only when the max is unusual: "this max is large" at p = 0.36 misled
+    unusual = f"; this max is too {side}" if p < RANGE_SIDE_P else ""
+    return t, p, f"max|x|/std0 = {t:.2f} (two-sided{unusual})"
 
 
 Edf = tuple[np.ndarray, np.ndarray]
@@ -345,4 +352,5 @@ def run_battery(
     return BatteryResult(
         tests=results, alpha=alpha, pvalue=combined, passed=combined > alpha,
         std_ci=ci, n_ks=int(sample.size), notes=tuple(notes),
+        detectable=detectable_error(law, s.n, threshold) if s.n >= 2 else math.inf,
     )

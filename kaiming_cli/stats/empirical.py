@@ -61,16 +61,16 @@ def histogram_counts(sample: Any, law: Law, bins: int = HIST_BINS) -> list[int]:
     import numpy as np
 
     lo, hi = histogram_edges(law)
-    counts, _ = np.histogram(np.clip(sample, lo, hi), bins=bins, range=(lo, hi))
+    # values beyond the edges are not piled into the edge bins, where they looked like real mass: they are
+    # left out here, and the renderers say how many (sample size - sum of the counts)
+    counts, _ = np.histogram(sample, bins=bins, range=(lo, hi))
     return [int(c) for c in counts]
 
 
 def expected_histogram(law: Law, total: int, bins: int = HIST_BINS) -> list[float]:
-    """Counts the law predicts per bin (the edge bins also hold the clipped tails)."""
+    """Counts the law predicts per bin for a sample of ``total`` values (tails beyond the edges excluded)."""
     import numpy as np
 
     lo, hi = histogram_edges(law)
     edges = np.linspace(lo, hi, bins + 1)
-    cdf = law.cdf(edges)
-    cdf[0], cdf[-1] = 0.0, 1.0
-    return [float(v) for v in np.diff(cdf) * total]
+    return [float(v) for v in np.diff(law.cdf(edges)) * total]

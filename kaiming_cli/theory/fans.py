@@ -58,8 +58,9 @@ class Fans:
 
 
 def fan_facts(shape: tuple[int, ...], layout: str = "torch") -> dict[str, object]:
-    """What ``kaiming fan`` answers, in the order it shows them."""
-    fans = compute_fans(shape, layout)
+    """What ``kaiming fan`` answers, in the order it shows them; zero dimensions too, as torch's fan function
+    answers them (``(0, 3)`` has fan_in 3 and fan_out 0), though no init can use a zero fan."""
+    fans = compute_fans(shape, layout, allow_zero=True)
     return {"shape": list(shape), "layout": layout, "axes": LAYOUT_AXES[layout], "fan_in": fans.fan_in,
             "fan_out": fans.fan_out, "fan_avg": fans.select("fan_avg"), "receptive_field": fans.receptive_field}
 
@@ -68,13 +69,13 @@ def numel(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
-def validate_shape(shape: tuple[int, ...], layout: str = "torch") -> None:
+def validate_shape(shape: tuple[int, ...], layout: str = "torch", allow_zero: bool = False) -> None:
     """Raise ``ValueError`` for shapes no framework computes fans for (our CLI's rule)."""
     if layout not in LAYOUT_AXES:
         raise ValueError(f"layout {layout!r} is not supported: use one of {', '.join(LAYOUTS)}.")
     if len(shape) == 0:
         raise ValueError("a shape needs at least one dimension.")
-    if any(d <= 0 for d in shape):
+    if any(d < 0 or (d == 0 and not allow_zero) for d in shape):
         raise ValueError(
             f"shape {format_shape(shape)} has a zero or negative dimension: every dimension "
             "must be a positive integer (torch skips zero-element tensors, JAX divides by zero)."
@@ -93,9 +94,9 @@ def validate_shape(shape: tuple[int, ...], layout: str = "torch") -> None:
         )
 
 
-def compute_fans(shape: tuple[int, ...], layout: str = "torch") -> Fans:
+def compute_fans(shape: tuple[int, ...], layout: str = "torch", allow_zero: bool = False) -> Fans:
     """Fans of ``shape`` under ``layout``, matching the framework named by the layout."""
-    validate_shape(shape, layout)
+    validate_shape(shape, layout, allow_zero)
     if layout in ("torch", "torch-transpose"):
         receptive = math.prod(shape[2:])
         first, second = shape[0] * receptive, shape[1] * receptive
@@ -113,7 +114,7 @@ def format_shape(shape: tuple[int, ...]) -> str:
     return ",".join(str(d) for d in shape)
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
+def parse_shape(text: str, allow_zero: bool = False) -> tuple[int, ...]:
     """Parse ``64,3,3,3`` or ``64x3x3x3`` (spaces and brackets tolerated) into a tuple."""
     cleaned = text.strip().strip("()[]").replace("x", ",").replace("X", ",").replace(" ", "")
     shown = _shown(text)
@@ -140,7 +141,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
                 f"shape {shown} has a non-integer dimension {_shown(part)}: give positive integers "
                 "like 64,3,3,3 or 64x3x3x3."
             ) from None
-        if value <= 0:
+        if value < 0 or (value == 0 and not allow_zero):
             raise ValueError(
                 f"shape {shown} has dimension {value}: every dimension must be a positive integer."
             )

@@ -76,16 +76,86 @@ GAINS: dict[str, GainSpec] = {
 NONLINEARITIES: tuple[str, ...] = tuple(GAINS)
 
 
+def _key(name: str) -> str:
+    """A spelling-insensitive key: ``LeakyReLU``, ``leaky-relu`` and ``leaky_relu`` are one name."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+#: Other spellings of the registered names: torch's module class names (``nn.LeakyReLU``, ``nn.Identity``,
+#: ``nn.ConvTranspose2d``) and common abbreviations, keyed by ``_key``. Unregistered activations are not here.
+ALIASES: dict[str, str] = {
+    **{_key(n): n for n in GAINS},
+    "lrelu": "leaky_relu", "leaky": "leaky_relu", "identity": "linear", "none": "linear", "sigm": "sigmoid",
+}
+
+
+@dataclass(frozen=True)
+class Unregistered:
+    """An activation that ``calculate_gain`` does not know: what people use for it, and why."""
+
+    name: str
+    advice: str
+    nearest: str
+    """The registered nonlinearity whose gain people use instead (the one to pass to ``--nonlinearity``)."""
+
+
+_RELU_LIKE = ("{name} has no gain in torch.nn.init.calculate_gain. It behaves like ReLU for large inputs, "
+              "so most code uses the ReLU gain sqrt(2) (kaiming_*_(nonlinearity='relu')); transformers "
+              "often use normal_(std=0.02) whatever the activation. Check such a tensor with "
+              "--nonlinearity relu, or --nonlinearity linear for gain 1.")
+UNREGISTERED: dict[str, Unregistered] = {
+    _key(u.name): u for u in (
+        *(Unregistered(n, _RELU_LIKE.format(name=n), "relu")
+          for n in ("gelu", "silu", "swish", "mish", "elu", "celu", "softplus", "hardswish", "relu6", "quick_gelu",
+                    "gelu_new", "squared_relu")),
+        Unregistered("prelu", "prelu has no gain in torch.nn.init.calculate_gain; its slope starts at 0.25 "
+                     "(nn.PReLU), so the leaky-ReLU gain at that slope fits: --nonlinearity leaky_relu -a 0.25.",
+                     "leaky_relu"),
+        Unregistered("hardtanh", "hardtanh has no gain in torch.nn.init.calculate_gain; it is tanh's linear "
+                     "piece, and code usually uses tanh's 5/3 or gain 1: --nonlinearity tanh or linear.", "tanh"),
+        Unregistered("softsign", "softsign has no gain in torch.nn.init.calculate_gain; code usually uses "
+                     "tanh's 5/3 (a similar saturating curve) or gain 1: --nonlinearity tanh or linear.", "tanh"),
+        Unregistered("hardsigmoid", "hardsigmoid has no gain in torch.nn.init.calculate_gain; code uses the "
+                     "sigmoid gain 1: --nonlinearity sigmoid (or linear).", "sigmoid"),
+        *(Unregistered(n, f"{n} has no gain in torch.nn.init.calculate_gain; a layer that feeds a {n} is a head "
+                       "and wants gain 1: --nonlinearity linear.", "linear")
+          for n in ("softmax", "log_softmax", "logsoftmax")),
+        Unregistered("glu", "glu has no gain in torch.nn.init.calculate_gain; it halves the width and gates it "
+                     "with a sigmoid, and code usually uses gain 1: --nonlinearity linear.", "linear"),
+    )
+}
+
+
+def canonical_nonlinearity(name: str) -> str | None:
+    """The registered name for a spelling of it (``LeakyReLU``, ``lrelu``, ``Conv2d``), or None."""
+    return ALIASES.get(_key(name))
+
+
 def suggest_nonlinearity(name: str) -> str | None:
-    """Closest registered name, for a did-you-mean hint (case mistakes included)."""
-    lowered = name.lower()
-    if lowered in GAINS:
-        return lowered
-    close = difflib.get_close_matches(lowered, NONLINEARITIES, n=1, cutoff=0.6)
-    return close[0] if close else None
+    """The registered name meant, for a did-you-mean hint: a spelling of it, or a close typo.
+
+    Activations that ``calculate_gain`` lacks (gelu, silu, ...) get no suggestion here: a nearby
+    spelling such as ``selu`` for ``gelu`` would be a harmful answer (``unregistered`` says what to do).
+    """
+    canonical = canonical_nonlinearity(name)
+    if canonical is not None:
+        return canonical
+    if _key(name) in UNREGISTERED:
+        return None
+    close = difflib.get_close_matches(_key(name), list(ALIASES), n=1, cutoff=0.75)
+    return ALIASES[close[0]] if close else None
+
+
+def unregistered(name: str) -> Unregistered | None:
+    """What is known about an activation that has no gain in torch, or None for a name nobody uses."""
+    return UNREGISTERED.get(_key(name))
 
 
 def unknown_nonlinearity_message(name: str) -> str:
+    """One line: what to use for an activation torch has no gain for, or a did-you-mean, and the choices."""
+    known = unregistered(name)
+    if known is not None:
+        return known.advice
     hint = suggest_nonlinearity(name)
     did_you_mean = f" Did you mean {hint!r}?" if hint else ""
     return (
@@ -95,7 +165,7 @@ def unknown_nonlinearity_message(name: str) -> str:
 
 
 def validate_slope(a: float) -> None:
-    """Reject slopes that cannot describe a leaky ReLU (NaN, infinite, negative or beyond MAX_SLOPE)."""
+    """Reject slopes that cannot describe a leaky ReLU (NaN, infinite, or beyond ±MAX_SLOPE; negative is legal)."""
     problem = slope_problem(a)
     if problem is not None:
         raise ValueError(problem)
@@ -107,9 +177,10 @@ def gain(nonlinearity: str, negative_slope: float | None = None) -> float:
     ``negative_slope=None`` means ``calculate_gain``'s own default of 0.01 for leaky_relu;
     ``kaiming_*_`` passes ``a=0`` instead, which callers must say explicitly.
     """
-    spec = GAINS.get(nonlinearity)
-    if spec is None:
+    canonical = canonical_nonlinearity(nonlinearity)
+    if canonical is None:
         raise ValueError(unknown_nonlinearity_message(nonlinearity))
+    spec = GAINS[canonical]
     a = CALCULATE_GAIN_DEFAULT_SLOPE if negative_slope is None else float(negative_slope)
     validate_slope(a)
     return spec.fn(a)

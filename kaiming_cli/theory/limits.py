@@ -10,8 +10,9 @@ from __future__ import annotations
 #: Smallest significance level: below it ``1 - alpha/2`` rounds to 1 in double precision and the
 #: confidence limits of the std test are no longer defined.
 MIN_ALPHA = 1e-12
-#: Largest leaky-ReLU slope: beyond it the gain (sqrt(2 / (1 + a^2))) underflows the float32 draws
-#: of ``check``; real models use slopes below 1.
+#: Largest leaky-ReLU slope in absolute value: beyond it the gain (sqrt(2 / (1 + a^2))) underflows the
+#: float32 draws of ``check``; real models use slopes below 1. Negative slopes are legal, as in torch's
+#: ``calculate_gain`` (the formula only squares a).
 MAX_SLOPE = 1000.0
 #: Seeds are 64-bit unsigned integers (what numpy's SeedSequence and torch.manual_seed take).
 MAX_SEED = 2**64 - 1
@@ -20,6 +21,9 @@ MAX_SEED = 2**64 - 1
 MAX_SAMPLES = 10**9
 #: Worker threads or processes; each holds a few chunk buffers.
 MAX_JOBS = 256
+#: Default of ``--max-detectable``: a PASS whose tensor cannot detect a relative std error this large with 90%
+#: power is reported as inconclusive (docs/statistics.md §10).
+DEFAULT_MAX_DETECTABLE = 0.25
 #: ``propagate`` keeps every layer's weights and pre-activations of one init in memory.
 MAX_PROPAGATE_BYTES = 4 * 2**30
 
@@ -44,7 +48,9 @@ def alpha_problem(alpha: object) -> str | None:
 def slope_problem(a: object) -> str | None:
     """Why ``a`` is not an accepted leaky-ReLU slope, or None when it is."""
     if isinstance(a, bool) or not isinstance(a, (int, float)):
-        return f"negative slope {shown(a)} is not a number: give a number in [0, {MAX_SLOPE:g}] (e.g. 0.01, 0.2)."
-    if not 0 <= a <= MAX_SLOPE:  # False for NaN too
-        return f"negative slope {shown(a)} is not valid: give a finite number in [0, {MAX_SLOPE:g}] (e.g. 0.01, 0.2)."
+        return f"negative slope {shown(a)} is not a number: give a number in [-{MAX_SLOPE:g}, {MAX_SLOPE:g}] " \
+               "(e.g. 0.01, 0.2)."
+    if not -MAX_SLOPE <= a <= MAX_SLOPE:  # False for NaN too
+        return f"negative slope {shown(a)} is not valid: give a finite number in [-{MAX_SLOPE:g}, {MAX_SLOPE:g}] " \
+               "(e.g. 0.01, 0.2)."
     return None

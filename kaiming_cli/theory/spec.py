@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, TypedDict
 
 from .fans import LAYOUTS, MODES, Fans, compute_fans
-from .gains import GAINS, unknown_nonlinearity_message, validate_slope, variance_scale
+from .gains import GAINS, canonical_nonlinearity, unknown_nonlinearity_message, validate_slope, variance_scale
 from .gains import gain as gain_of
 
 Distribution = Literal["normal", "uniform", "truncated_normal"]
@@ -154,10 +154,13 @@ def make_spec(
     """Build the theoretical law; raises ``ValueError`` with a user-facing message."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout {layout!r} is not supported: use one of {', '.join(LAYOUTS)}.")
+    mode = mode.lower() if isinstance(mode, str) else mode  # as torch's _calculate_correct_fan does
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not supported: use one of {', '.join(MODES)}.")
-    if nonlinearity not in GAINS:
-        raise ValueError(unknown_nonlinearity_message(nonlinearity))
+    canonical = canonical_nonlinearity(nonlinearity) if isinstance(nonlinearity, str) else None
+    if canonical is None:
+        raise ValueError(unknown_nonlinearity_message(str(nonlinearity)))
+    nonlinearity = canonical
     if distribution not in DISTRIBUTIONS:
         raise ValueError(
             f"distribution {distribution!r} is not supported: use one of {', '.join(DISTRIBUTIONS)}."

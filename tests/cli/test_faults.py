@@ -75,7 +75,7 @@ def _interrupt_mid_read(tmp_path: Path, args: list[str]) -> tuple[subprocess.Pop
 def test_ctrl_c_during_verify_exits_130_and_leaves_no_output(tmp_path: Path) -> None:
     data, out = tmp_path / "big.npy", tmp_path / "report.json"
     _big_npy(data, 8_000_000)  # every read pauses 30 s: the interrupt always lands mid-run, whatever the load
-    proc, err, _ = _interrupt_mid_read(tmp_path, ["verify", str(data), "--no-config", "-j", "1", "-f", "json",
+    proc, err, _ = _interrupt_mid_read(tmp_path, ["verify", str(data), "--no-config", "-a0", "-j", "1", "-f", "json",
                                                "-o", str(out)])
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Interrupted" in err
@@ -89,7 +89,7 @@ def test_ctrl_c_with_worker_processes(tmp_path: Path) -> None:
     for f in files:
         _big_npy(f, 4_000_000)
     out = tmp_path / "report.json"
-    proc, err, workers = _interrupt_mid_read(tmp_path, ["verify", *map(str, files), "--no-config", "-j", "2",
+    proc, err, workers = _interrupt_mid_read(tmp_path, ["verify", *map(str, files), "--no-config", "-a0", "-j", "2",
                                                         "-f", "json", "-o", str(out)])
     assert workers, "no worker process was started"
     assert proc.returncode == 130, err
@@ -118,7 +118,7 @@ def test_interrupt_in_verify_in_process(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(verify_module, "run_verify", interrupted)
     out = tmp_path / "out.json"
-    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "w.npy"), "-o", str(out)])
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "w.npy"), "--mode", "fan_in", "-o", str(out)])
     assert result.exit_code == 130 and not out.exists()
 
 
@@ -176,7 +176,7 @@ def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         return sources
 
     monkeypatch.setattr(inputs, "read_path", read_then_vanish)
-    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "a.npy"), str(tmp_path / "b.npy")])
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--mode", "fan_in"])
     assert result.exit_code == 3 and "b.npy" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -215,7 +215,7 @@ def test_matrix_bad_files(command: str, kind: str, bad_files: dict[str, str]) ->
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("args", [["gain", "Relu"], ["gain", "leaky_relu", "-a", "nan"], ["propagate", "--conv", "4"],
+@pytest.mark.parametrize("args", [["gain", "rleu"], ["gain", "leaky_relu", "-a", "nan"], ["propagate", "--conv", "4"],
                                   ["propagate", "--depth", "0"], ["verify"], ["identify"], ["completion", "tcsh"],
                                   ["nope"], ["check", "--shape", "4,4", "--samples", "-3"]])
 def test_matrix_other_usage_errors(args: list[str]) -> None:

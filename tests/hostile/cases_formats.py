@@ -149,7 +149,7 @@ H5_CASES = [
     _case("h5-hard-link-fan-out", _h5("m.weights.h5", _hard_link_fan_out), 3, "linked twice"),
     _case("h5-truncated", _truncated_h5, 3),
     _case("h5-link-to-secret", _secret_link("x.h5", f"{SECRET}\n".encode()), 3, "not an HDF5", extra=_no_secret),
-    _case("h5-good-file-passes", _h5("m.weights.h5", lambda _h, _f: None), 0),
+    _case("h5-good-file-passes", _h5("m.weights.h5", lambda _h, _f: None), 0, None, "-a0"),
     _case("keras-good-archive-passes", _keras("m.keras", _good_config()), 0),
     _case("keras-deflated-weights", _keras("m.keras", _good_config(), deflate=True), 3, "compressed"),
     _case("keras-no-weights-member", _keras("m.keras", _good_config(), weights=False), 3, "model.weights.h5"),
@@ -209,7 +209,7 @@ def _good_external(folder: Path) -> str:
 
 
 ONNX_CASES = [
-    _case("onnx-good-external-data-passes", _good_external, 0),
+    _case("onnx-good-external-data-passes", _good_external, 0, None, "-a0"),
     _case("onnx-external-parent-folder", _onnx("m.onnx", {"location": "../secret.txt"}), 3, "outside",
           extra=_no_secret),
     _case("onnx-external-absolute", _onnx("m.onnx", {"location": "/etc/passwd"}), 3, "outside"),
@@ -250,7 +250,7 @@ def _many_arrays() -> bytes:
 
 
 MSGPACK_CASES = [
-    _case("msgpack-good-file-passes", _msgpack("p.msgpack", _good_flax), 0),
+    _case("msgpack-good-file-passes", _msgpack("p.msgpack", _good_flax), 0, None, "-a0"),
     _case("msgpack-nested-10000-deep", _msgpack("p.msgpack", b"\x81\xa1a" * 10_000 + b"\xc0"), 3, "nest"),
     _case("msgpack-map-count-bomb", _msgpack("p.msgpack", b"\xdf\xff\xff\xff\xff"), 3),
     _case("msgpack-array-count-bomb", _msgpack("p.msgpack", b"\xdd\xff\xff\xff\xff" + b"\xc0" * 1000), 3),

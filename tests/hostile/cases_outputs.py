@@ -53,7 +53,7 @@ def device_copy(folder: Path, name: str, kind: int = stat.S_IFCHR, major: int = 
 
 def verify_to(target: Callable[[Path], str], *extra: str, fmt: str = "json") -> Build:
     def build(folder: Path) -> list[str]:
-        return ["verify", weights(folder), "--no-config", "-f", fmt, "-o", target(folder), *extra]
+        return ["verify", weights(folder), "--no-config", "-a0", "-f", fmt, "-o", target(folder), *extra]
 
     return build
 
@@ -118,7 +118,7 @@ def _input_symlink(folder: Path) -> str:
 
 
 def _plot_is_input(folder: Path) -> list[str]:
-    return ["verify", weights(folder), "--no-config", "--plot", "w.npy"]
+    return ["verify", weights(folder), "--no-config", "-a0", "--plot", "w.npy"]
 
 
 def _plot_is_output(folder: Path) -> list[str]:
@@ -126,7 +126,7 @@ def _plot_is_output(folder: Path) -> list[str]:
 
 
 def _plot_is_stdout(folder: Path) -> list[str]:
-    return ["verify", weights(folder), "--no-config", "-f", "json", "--plot", "/dev/stdout"]
+    return ["verify", weights(folder), "--no-config", "-a0", "-f", "json", "--plot", "/dev/stdout"]
 
 
 def _rules_is_output(folder: Path) -> list[str]:
@@ -147,7 +147,7 @@ def _shard_is_output(folder: Path) -> list[str]:
     w = (np.random.default_rng(0).standard_normal((64, 64)) * np.sqrt(2 / 64)).astype(np.float32)
     save_file({"a.weight": w}, str(folder / "shards" / "model-00001-of-00002.safetensors"))
     save_file({"b.weight": w}, str(folder / "shards" / "model-00002-of-00002.safetensors"))
-    return ["verify", "shards", "--no-config", "-o", "shards/model-00002-of-00002.safetensors"]
+    return ["verify", "shards", "--no-config", "-a0", "-o", "shards/model-00002-of-00002.safetensors"]
 
 
 def _identify_onto_input(folder: Path) -> list[str]:
@@ -155,13 +155,13 @@ def _identify_onto_input(folder: Path) -> list[str]:
 
 
 def _empty_output_path(folder: Path) -> list[str]:
-    return ["verify", weights(folder), "--no-config", "-o", ""]
+    return ["verify", weights(folder), "--no-config", "-a0", "-o", ""]
 
 
 def _keeps_mode(folder: Path) -> list[str]:
     (folder / "report.json").write_text("old\n")
     os.chmod(folder / "report.json", 0o600)
-    return ["verify", weights(folder), "--no-config", "-f", "json", "-o", "report.json"]
+    return ["verify", weights(folder), "--no-config", "-a0", "-f", "json", "-o", "report.json"]
 
 
 def _mode_kept(folder: Path, _outcome: Outcome) -> None:
@@ -178,7 +178,7 @@ def _link_kept(folder: Path, _outcome: Outcome) -> None:
 def _to_link_to_file(folder: Path) -> list[str]:
     (folder / "real.json").write_text("old\n")
     os.symlink("real.json", folder / "report.json")
-    return ["verify", weights(folder), "--no-config", "-f", "json", "-o", "report.json"]
+    return ["verify", weights(folder), "--no-config", "-a0", "-f", "json", "-o", "report.json"]
 
 
 OUTPUT_CASES = [
@@ -218,7 +218,7 @@ OUTPUT_CASES = [
 # --------------------------------------------------------------------------- option values (exit 2)
 
 def _verify(*args: str) -> Build:
-    return lambda folder: ["verify", weights(folder), "--no-config", *args]
+    return lambda folder: ["verify", weights(folder), "--no-config", "-a0", *args]
 
 
 def _plain(*args: str) -> Build:
@@ -232,9 +232,9 @@ OPTION_CASES = [
     Case("opt-alpha-subnormal", _verify("--alpha", "1e-320"), 2, needle="[1e-12, 1)"),
     Case("opt-alpha-1e-16", _plain("check", "--shape", "8,8", "--alpha", "1e-16"), 2, needle="[1e-12, 1)"),
     Case("opt-alpha-env-nan", _verify(), 2, needle="[1e-12, 1)", env={"KAIMING_ALPHA": "nan"}),
-    Case("opt-slope-1e200", _verify("-a", "1e200"), 2, needle="[0, 1000]"),
-    Case("opt-std-slope-1e308", _plain("std", "--shape", "8,8", "-a", "1e308"), 2, needle="[0, 1000]"),
-    Case("opt-gain-slope-1e200", _plain("gain", "leaky_relu", "-a", "1e200"), 2, needle="[0, 1000]"),
+    Case("opt-slope-1e200", _verify("-a", "1e200"), 2, needle="[-1000, 1000]"),
+    Case("opt-std-slope-1e308", _plain("std", "--shape", "8,8", "-a", "1e308"), 2, needle="[-1000, 1000]"),
+    Case("opt-gain-slope-1e200", _plain("gain", "leaky_relu", "-a", "1e200"), 2, needle="[-1000, 1000]"),
     Case("opt-samples-1e30", _plain("check", "--shape", "8,8", "-n", str(10**30)), 2, needle="1<=x<=1000000000"),
     Case("opt-check-huge-shape", _plain("check", "--shape", "100000,100000,100000"), 2, needle="--samples"),
     Case("opt-shape-4000-digits", _plain("std", "--shape", "9" * 4000), 2, needle="4000 characters"),
@@ -287,9 +287,9 @@ CONFIG_CASES = [
          needle="too long"),
     Case("cfg-alpha-4000-digits", _pyproject("[tool.kaiming]\nalpha = " + "9" * 4000 + "\n"), 3,
          needle="[1e-12, 1)"),
-    Case("cfg-slope-1e200", _pyproject(RULE + "negative_slope = 1e200\n"), 3, needle="[0, 1000]"),
+    Case("cfg-slope-1e200", _pyproject(RULE + "negative_slope = 1e200\n"), 3, needle="[-1000, 1000]"),
     Case("cfg-slope-4000-digits", _pyproject(RULE + "negative_slope = " + "9" * 4000 + "\n"), 3,
-         needle="[0, 1000]"),
+         needle="[-1000, 1000]"),
     Case("cfg-constant-4000-digits", _pyproject(RULE.replace('"*"', '"*"\nconstant = ' + "9" * 4000)), 3,
          needle="constant"),
     Case("cfg-1001-rules", _pyproject("".join(f'[[tool.kaiming.rule]]\nmatch = "r{i}"\nskip = true\n'
@@ -319,7 +319,7 @@ PIPE_CASES = [
     Case("pipe-check", _plain("check", "--shape", "64,64"), 0, stdin_closed_stdout=True),
     Case("pipe-verify-table", _verify(), 0, needle="PASS", stdin_closed_stdout=True),
     Case("pipe-verify-json", _verify("-f", "json"), 0, needle="PASS", stdin_closed_stdout=True),
-    Case("pipe-verify-fail-keeps-exit-1", lambda f: ["verify", trained(f), "--no-config", "-f", "junit"], 1,
+    Case("pipe-verify-fail-keeps-exit-1", lambda f: ["verify", trained(f), "--no-config", "-a0", "-f", "junit"], 1,
          needle="FAIL", stdin_closed_stdout=True),
     Case("pipe-verify-empty-keeps-exit-1", _verify("--tensor", "nothing"), 1, needle="no tensor was tested",
          stdin_closed_stdout=True),
@@ -354,7 +354,7 @@ def _skip_all(folder: Path) -> list[str]:
 def _one_bad_among_good(fmt: str, output: str | None = None) -> Build:
     def build(folder: Path) -> list[str]:
         (folder / "bad.npy").write_bytes(b"\x93NUMPY garbage")
-        argv = ["verify", weights(folder), "bad.npy", weights(folder, "v.npy"), "--no-config", "-f", fmt]
+        argv = ["verify", weights(folder), "bad.npy", weights(folder, "v.npy"), "--no-config", "-a0", "-f", fmt]
         return argv + (["-o", output] if output else [])
 
     return build
@@ -422,18 +422,20 @@ def _identify_report(folder: Path, _outcome: Outcome) -> None:
 
 
 GATE_CASES = [
-    Case("gate-empty-npz", lambda f: ["verify", _empty_npz(f), "--no-config", "-f", "json"], 1,
+    Case("gate-empty-npz", lambda f: ["verify", _empty_npz(f), "--no-config", "-a0", "-f", "json"], 1,
          needle="no tensor was tested", fmt="json", extra=_json_empty("hold no tensors")),
-    Case("gate-empty-safetensors-junit", lambda f: ["verify", _empty_safetensors(f), "--no-config", "-f", "junit"],
+    Case("gate-empty-safetensors-junit", lambda f: ["verify", _empty_safetensors(f), "--no-config", "-a0",
+             "-f", "junit"],
          1, needle="no tensor was tested", fmt="junit", extra=_junit_empty),
-    Case("gate-empty-github", lambda f: ["verify", _empty_npz(f), "--no-config", "-f", "github"], 1,
+    Case("gate-empty-github", lambda f: ["verify", _empty_npz(f), "--no-config", "-a0", "-f", "github"], 1,
          needle="no tensor was tested", fmt="github"),
     Case("gate-tensor-glob-matches-nothing", _verify("--tensor", "nothing*", "-f", "json"), 1,
          needle="matched none of the 1 tensors", fmt="json", extra=_json_empty("--tensor 'nothing*'")),
     Case("gate-all-skipped", _skip_all, 1, needle="all 1 tensors were skipped", fmt="json",
          extra=_json_empty("skipped")),
-    Case("gate-1-d-only-no-rule", lambda f: ["verify", _one_d(f), "--no-config"], 1, needle="skipped"),
-    Case("gate-allow-empty", lambda f: ["verify", _empty_npz(f), "--no-config", "--allow-empty", "-f", "json"], 0,
+    Case("gate-1-d-only-no-rule", lambda f: ["verify", _one_d(f), "--no-config", "-a0"], 1, needle="skipped"),
+    Case("gate-allow-empty", lambda f: ["verify", _empty_npz(f), "--no-config", "-a0",
+             "--allow-empty", "-f", "json"], 0,
          needle="allowed by --allow-empty", fmt="json"),
     Case("gate-unmatched-rule-reported", _unmatched_rule, 0, needle="rule 1 'nothing*' matched no tensor",
          fmt="json", extra=_rule_counts),
@@ -448,7 +450,7 @@ GATE_CASES = [
     Case("gate-bad-file-markdown", _one_bad_among_good("markdown"), 3, needle="unreadable", fmt="markdown",
          extra=_markdown_has_error),
     Case("gate-bad-file-table", _one_bad_among_good("table"), 3, needle="unreadable", fmt="table"),
-    Case("gate-missing-file", lambda f: ["verify", weights(f), "missing.npy", "--no-config", "-f", "json"], 3,
+    Case("gate-missing-file", lambda f: ["verify", weights(f), "missing.npy", "--no-config", "-a0", "-f", "json"], 3,
          needle="does not exist", fmt="json"),
     Case("gate-identify-bad-file", _identify_bad_among_good, 3, needle="unreadable: bad.safetensors",
          outputs=("id.json",), fmt="json", extra=_identify_report),

@@ -98,7 +98,7 @@ def st_case(names: dict[str, str], extra_args: Sequence[str] = (), rules: str | 
             scale: float = 0.0) -> Callable[[Path], list[str]]:
     def build(folder: Path) -> list[str]:
         write_safetensors(folder / "m.safetensors", list(names), scale)
-        args = ["--rules", str(folder / "rules.toml")] if rules is not None else ["--no-config"]
+        args = ["--rules", str(folder / "rules.toml")] if rules is not None else ["--no-config", "-a0"]
         if rules is not None:
             (folder / "rules.toml").write_text(rules)
         return ["verify", "m.safetensors", *args, *extra_args]
@@ -285,7 +285,7 @@ def bad_dtype(folder: Path) -> list[str]:
               "v": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}
     raw = json.dumps(header).encode("ascii")
     (folder / "d.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(16))
-    return ["verify", "d.safetensors", "--no-config"]
+    return ["verify", "d.safetensors", "--no-config", "-a0"]
 
 
 def dtype_shown(folder: Path, outcome: Outcome) -> None:
@@ -296,7 +296,7 @@ def corrupt_hostile_path(folder: Path) -> list[str]:
     """A corrupt file whose name injects: the error that names it stays one escaped line."""
     name = "bad\n::error::path\x1b[2J\r##[warning]x.npy"
     (folder / name).write_bytes(b"\x93NUMPY garbage")
-    return ["verify", name, "--no-config"]
+    return ["verify", name, "--no-config", "-a0"]
 
 
 def path_shown(folder: Path, outcome: Outcome) -> None:

@@ -152,7 +152,7 @@ def test_layout_option_overrides_the_files(tmp_path: Path) -> None:
     fc.keras3_h5(tmp_path / "bare.weights.h5", [("layers/dense", "fc1", [w["fc1/kernel"]])])
     _, doc = run("verify", str(tmp_path / "bare.weights.h5"), "--no-config", "--layout", "torch")
     assert by_name(doc)["fc1/kernel"]["expected"]["fan_in"] == 64
-    _, doc = run("verify", str(tmp_path / "bare.weights.h5"), "--no-config")
+    _, doc = run("verify", str(tmp_path / "bare.weights.h5"), "--no-config", "-a0")  # the defaults, said aloud
     assert by_name(doc)["fc1/kernel"]["expected"]["fan_in"] == 256
 
 
@@ -165,7 +165,7 @@ def test_weights_h5_without_config(tmp_path: Path) -> None:
     names = [s.name for s in read_path(str(tmp_path / "m.weights.h5"))]
     assert sorted(names) == ["bn/beta", "bn/gamma", "bn/moving_mean", "bn/moving_variance", "stem/bias",
                              "stem/kernel"]
-    code, doc = run("verify", str(tmp_path / "m.weights.h5"), "--no-config")
+    code, doc = run("verify", str(tmp_path / "m.weights.h5"), "--no-config", "-a0")
     assert code == 0 and by_name(doc)["stem/kernel"]["status"] == "pass"
     assert by_name(doc)["stem/kernel"]["expected"]["fan_in"] == 72
 
@@ -283,7 +283,7 @@ def test_onnx_layouts_from_ops(tmp_path: Path) -> None:
     fc.onnx_convnet(tmp_path / "mm.onnx", w, matmul=True)
     layouts = {s.name: s.layout for s in read_path(str(tmp_path / "mm.onnx"))}
     assert layouts == {"conv.weight": "torch", "conv.bias": None, "onnx::MatMul_7": "jax", "fc.bias": None}
-    code, doc = run("verify", str(tmp_path / "mm.onnx"), "--no-config")
+    code, doc = run("verify", str(tmp_path / "mm.onnx"), "--no-config", "-a0")
     assert code == 0 and by_name(doc)["onnx::MatMul_7"]["expected"]["fan_in"] == 128
 
 

@@ -34,7 +34,7 @@ def payload(marker: Path) -> Payload:
 
 
 def run_verify(path: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["verify", str(path), "--no-config"])
+    result = CliRunner().invoke(cli, ["verify", str(path), "--no-config", "--mode", "fan_in"])
     return result.exit_code, result.stderr
 
 

@@ -236,8 +236,8 @@ class TestLimits:
 
     def test_the_flag_raises_the_limit(self, tmp_path: Path) -> None:
         path = str(_safetensors_file(tmp_path / "m.safetensors", 5))
-        low = CliRunner().invoke(cli, ["verify", path, "--no-config", "--max-tensors", "4"])
-        high = CliRunner().invoke(cli, ["verify", path, "--no-config", "--max-tensors", "5", "--allow-empty"])
+        low = CliRunner().invoke(cli, ["verify", path, "--no-config", "--mode", "fan_in", "--max-tensors", "4"])
+        high = CliRunner().invoke(cli, ["verify", path, "--no-config", "-a0", "--max-tensors", "5", "--allow-empty"])
         assert low.exit_code == 3 and "--max-tensors" in low.stderr
         assert high.exit_code == 0, high.stderr
 

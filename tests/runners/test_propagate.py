@@ -106,4 +106,32 @@ def test_plot_without_matplotlib_is_exit_3(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = CliRunner().invoke(cli, ["propagate", "--depth", "3", "--width", "8", "--plot", "x.png"])
-    assert result.exit_code == 3 and "pip install 'kaiming[plot]'" in result.stderr
+    clone = __import__("pathlib").Path(__file__).resolve().parents[2]  # `make test` installs this clone with -e
+    assert result.exit_code == 3 and f"pip install -e '{clone}[plot]'" in " ".join(result.stderr.split())
+
+
+def test_tanh_labels_follow_the_measurements() -> None:
+    """Issue 15: with tanh the gain 5/3 run grows the gradient ~90x while the run labelled "gain 1 (wrong
+    nonlinearity)" stayed within 0.1-1: labels say what each init is, and the measured text what it did."""
+    from kaiming_cli.render.text import propagate_measured
+    from kaiming_cli.runners.propagate import run_propagate
+
+    result = run_propagate("tanh", depth=50, width=256, batch=128, seed=0)
+    assert all("wrong" not in run.init.label for run in result.runs)
+    kaiming = result.runs[0]
+    growth = kaiming.backward_std[0] / kaiming.backward_std[-1]
+    assert growth > 20  # measured independently of the text below
+    line = propagate_measured(result)[0]
+    assert line.startswith("kaiming, gain 1.667") and f"grows {growth:.3g}x" in line
+
+
+def test_chart_tells_a_tenth_from_one() -> None:
+    """The log scale spanned 1e-13..1e2 and drew 0.107 and 1.08 as the same bar."""
+    from kaiming_cli.render.text import propagate_chart
+    from kaiming_cli.runners.propagate import Init, PropagateResult, Run
+
+    runs = (Run(Init("a", 1.0, "fan_in"), [0.107] * 4, [1.08] * 4),
+            Run(Init("b", 1.0, "fan_in"), [1e-13] * 4, [94.0] * 4))
+    chart = propagate_chart(PropagateResult("tanh", 0.0, 4, 8, 2, 0, None, 8, runs)).splitlines()
+    bars = {line.split()[0] + line.split()[1]: line.split("│")[1] for line in chart[1:]}
+    assert bars["forwarda"][0] != bars["backwarda"][0]

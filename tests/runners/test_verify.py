@@ -74,8 +74,8 @@ def test_pyproject_config_is_found_walking_up(model_dir: Path, tmp_path: Path, m
     monkeypatch.chdir(sub)
     code, doc = verify(str(model_dir / "model.safetensors"))
     assert code == 0 and any(t["status"] == "skip" for t in doc["tensors"])
-    code, doc = verify(str(model_dir / "model.safetensors"), "--no-config")  # defaults: fallback rule
-    assert code == 1
+    result = CliRunner().invoke(cli, ["verify", str(model_dir / "model.safetensors"), "--no-config"])
+    assert result.exit_code == 2 and "no rules and no spec options" in result.stderr  # nothing assumed
 
 
 def test_precedence_cli_over_env_over_config(model_dir: Path) -> None:

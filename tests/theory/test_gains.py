@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from kaiming_cli.theory.gains import GAINS, NONLINEARITIES, gain, suggest_nonlinearity, variance_scale
+from kaiming_cli.theory.gains import (
+    GAINS,
+    NONLINEARITIES,
+    canonical_nonlinearity,
+    gain,
+    suggest_nonlinearity,
+    unknown_nonlinearity_message,
+    variance_scale,
+)
 
 # torch 2.13.0 calculate_gain docstring table: linear/conv/sigmoid 1, tanh 5/3, relu sqrt(2),
 # leaky_relu sqrt(2/(1+negative_slope^2)), selu 3/4.
@@ -52,7 +60,7 @@ def test_variance_scale_is_exact() -> None:
     assert variance_scale("linear", 0.0) == 1.0
 
 
-@pytest.mark.parametrize("bad", [-0.1, math.nan, math.inf])
+@pytest.mark.parametrize("bad", [-1000.5, math.nan, math.inf])
 def test_bad_slopes(bad: float) -> None:
     with pytest.raises(ValueError, match="negative slope"):
         gain("leaky_relu", bad)
@@ -60,10 +68,35 @@ def test_bad_slopes(bad: float) -> None:
 
 def test_unknown_names() -> None:
     with pytest.raises(ValueError, match="Did you mean 'relu'"):
-        gain("Relu")
-    with pytest.raises(ValueError, match="unknown nonlinearity 'gelu'"):
+        gain("rleu")
+    with pytest.raises(ValueError, match="gelu has no gain in torch.nn.init.calculate_gain"):
         gain("gelu")
     assert suggest_nonlinearity("leaky-relu") == "leaky_relu"
+
+
+@pytest.mark.parametrize("name", ["gelu", "GELU", "silu", "SiLU", "swish", "mish", "elu", "softplus", "hardswish",
+                                  "celu", "relu6", "prelu", "hardtanh", "softmax"])
+def test_unregistered_activations_get_advice_not_a_lookalike(name: str) -> None:
+    """gelu used to suggest selu (gain 0.75, harmful): now the message says what people use instead."""
+    message = unknown_nonlinearity_message(name)
+    assert suggest_nonlinearity(name) is None
+    assert "no gain in torch.nn.init.calculate_gain" in message and "Did you mean" not in message
+    assert "--nonlinearity" in message and "selu" not in message.replace(name.lower(), "")
+
+
+@pytest.mark.parametrize(("spelling", "name"), [("lrelu", "leaky_relu"), ("leakyrelu", "leaky_relu"),
+                                                ("LeakyReLU", "leaky_relu"), ("leaky-relu", "leaky_relu"),
+                                                ("ReLU", "relu"), ("Tanh", "tanh"), ("SELU", "selu"),
+                                                ("Identity", "linear"), ("ConvTranspose2d", "conv_transpose2d")])
+def test_spellings_name_the_registered_nonlinearity(spelling: str, name: str) -> None:
+    assert canonical_nonlinearity(spelling) == name
+    assert gain(spelling, 0.2) == gain(name, 0.2)
+
+
+def test_negative_slopes_follow_torch() -> None:
+    """torch's calculate_gain squares the slope: a = -0.5 gives sqrt(2 / 1.25) = 1.2649..."""
+    assert gain("leaky_relu", -0.5) == pytest.approx(math.sqrt(2 / 1.25), rel=1e-15)
+    assert math.sqrt(2 / 1.25) == pytest.approx(1.2649110640673518)
 
 
 def test_every_entry_has_a_reference() -> None:
