@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import time
+import traceback
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,14 @@ def sharded(rank: int, size: int, port: int, out: str, wrong: str) -> None:
             raised = str(exc)
         Path(out, f"rank{rank}.json").write_text(json.dumps({"clean": clean.to_dict(), "spoiled": spoiled.to_dict(),
                                                              "asserted": asserted, "raised": raised}))
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()  # every rank has written its file
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    # Tearing down a gloo group with a device mesh sometimes aborts in a destructor ("terminate called without an
+    # active exception", about 1 run in 30 here): that is torch's exit, not what the test checks, so leave without
+    # running destructors once every rank has written its result.
+    os._exit(0)
 
 
 def stalled_peer(rank: int, size: int, port: int, out: str) -> None:
