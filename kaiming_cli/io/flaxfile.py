@@ -40,6 +40,7 @@ from .readers import (
     quote,
     read_into,
     require,
+    thread_buffer,
     too_many_tensors,
 )
 from .ziparchive import pread_exact
@@ -278,10 +279,7 @@ def pieces_opener(f: InputFile, pieces: list[_Array], dtype: str) -> Opener:
         local = threading.local()
 
         def produce(_i: int, start: int, stop: int) -> np.ndarray:
-            buf = getattr(local, "buf", None)
-            if buf is None or buf.size < stop - start:
-                buf = local.buf = np.empty(stop - start, dtype=disk)
-            out = buf[: stop - start]
+            out = thread_buffer(local, stop - start, disk)
             at = start
             k = int(np.searchsorted(bounds, start, side="right")) - 1
             while at < stop:

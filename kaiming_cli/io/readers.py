@@ -220,6 +220,15 @@ def too_many_tensors(where: str, limits: Limits) -> InputError:
 
 # --------------------------------------------------------------------------- raw readers
 
+def thread_buffer(local: threading.local, n: int, disk: np.dtype) -> np.ndarray:
+    """``n`` values of one buffer per worker thread, reused: a fresh 4 MB array per chunk costs ~1000 page
+    faults (measured: 0.27 s instead of 0.10 s to read 1 GiB from the page cache)."""
+    cached: np.ndarray | None = getattr(local, "buf", None)
+    if cached is None or cached.size < n:
+        cached = local.buf = np.empty(n, dtype=disk)
+    return cached[:n]
+
+
 def pread_opener(f: InputFile, offset: int, dtype: str, disk: np.dtype | None = None,
                  negate: bool = False) -> Opener:
     """Chunks read with ``os.preadv`` at absolute offsets: random access, safe across threads and forks.
@@ -234,12 +243,7 @@ def pread_opener(f: InputFile, offset: int, dtype: str, disk: np.dtype | None = 
         local = threading.local()
 
         def produce(_i: int, start: int, stop: int) -> np.ndarray:
-            # one buffer per worker thread, reused: a fresh 4 MB array per chunk costs ~1000
-            # page faults (measured: 0.27 s instead of 0.10 s to read 1 GiB from the page cache)
-            cached = getattr(local, "buf", None)
-            if cached is None or cached.size < stop - start:
-                cached = local.buf = np.empty(stop - start, dtype=disk)
-            buf = cached[: stop - start]
+            buf = thread_buffer(local, stop - start, disk)
             read_into(fd, buf, offset + start * disk.itemsize, f.where)
             values = decode(buf, dtype)
             return np.negative(values, out=values) if negate else values
