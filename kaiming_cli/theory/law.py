@@ -1,0 +1,116 @@
+"""The exact law an init call gives a tensor: the one description theory hands to the statistics.
+
+Every init of PyTorch, Keras and JAX reduces to one of seven families. ``mean`` and ``std`` are always the
+law's actual moments (a truncated normal's after truncation); ``low``/``high`` are absolute bounds (uniform
+bounds, truncation points); ``loc``/``scale`` are a truncated normal's parameters before truncation. Keys that do
+not apply are ``None``. Standard-library only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+LawFamily = Literal["normal", "uniform", "truncated_normal", "constant", "orthogonal", "identity", "sparse"]
+LAW_FAMILIES: tuple[str, ...] = ("normal", "uniform", "truncated_normal", "constant", "orthogonal", "identity",
+                                 "sparse")
+#: The keys of a law in JSON (docs/cli.md "Init calls"), in order.
+LAW_KEYS: tuple[str, ...] = ("distribution", "mean", "std", "low", "high", "value", "gain", "sparsity")
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT12 = math.sqrt(12.0)
+
+
+def _phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) if math.isfinite(z) else 0.0
+
+
+def _mass(alpha: float, beta: float) -> float:
+    """P(alpha < Z < beta) for a standard normal Z, accurate in either tail (erfc, not a difference near 1)."""
+    if alpha >= 0:
+        return 0.5 * (math.erfc(alpha / _SQRT2) - math.erfc(beta / _SQRT2))
+    if beta <= 0:
+        return 0.5 * (math.erfc(-beta / _SQRT2) - math.erfc(-alpha / _SQRT2))
+    return 1.0 - 0.5 * (math.erfc(-alpha / _SQRT2) + math.erfc(beta / _SQRT2))
+
+
+def truncated_moments(loc: float, scale: float, low: float, high: float) -> tuple[float, float]:
+    """Mean and std of N(loc, scale^2) restricted to (low, high)."""
+    a, b = (low - loc) / scale, (high - loc) / scale
+    z = _mass(a, b)
+    if not z > 0:
+        raise ValueError(f"truncation interval ({low:g}, {high:g}) holds no mass of N({loc:g}, {scale:g}^2).")
+    pa, pb = _phi(a), _phi(b)
+    ta = a * pa if math.isfinite(a) else 0.0
+    tb = b * pb if math.isfinite(b) else 0.0
+    shift = (pa - pb) / z
+    var = 1.0 + (ta - tb) / z - shift * shift
+    return loc + scale * shift, scale * math.sqrt(max(var, 0.0))
+
+
+@dataclass(frozen=True)
+class LawSpec:
+    """One exact law; build it with the constructors below so that mean and std are always consistent."""
+
+    distribution: str
+    mean: float | None = None
+    std: float | None = None
+    low: float | None = None
+    high: float | None = None
+    value: float | None = None
+    gain: float | None = None
+    sparsity: float | None = None
+    loc: float | None = None
+    """Truncated normal: the mean before truncation."""
+    scale: float | None = None
+    """Truncated normal: the sigma before truncation."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in LAW_KEYS}
+
+    @property
+    def symmetric(self) -> bool:
+        """Symmetric about zero (the laws of the Kaiming family are)."""
+        if self.distribution in ("normal", "sparse"):
+            return self.mean == 0
+        if self.distribution in ("uniform", "truncated_normal"):
+            return self.low == -(self.high or 0.0) and (self.loc in (None, 0.0))
+        return self.distribution == "orthogonal"
+
+
+def normal(mean: float, std: float) -> LawSpec:
+    return LawSpec("normal", mean=float(mean), std=float(std))
+
+
+def uniform(low: float, high: float) -> LawSpec:
+    if not high > low:
+        raise ValueError(f"uniform bounds need low < high, not ({low:g}, {high:g}).")
+    return LawSpec("uniform", mean=(low + high) / 2, std=(high - low) / _SQRT12, low=float(low), high=float(high))
+
+
+def truncated_normal(loc: float, scale: float, low: float, high: float) -> LawSpec:
+    mean, std = truncated_moments(loc, scale, low, high)
+    return LawSpec("truncated_normal", mean=mean, std=std, low=float(low), high=float(high), loc=float(loc),
+                   scale=float(scale))
+
+
+def constant(value: float) -> LawSpec:
+    return LawSpec("constant", mean=float(value), std=0.0, value=float(value))
+
+
+def orthogonal(gain: float, rows: int, cols: int) -> LawSpec:
+    """Rows (or columns, whichever are fewer) orthonormal times ``gain``: entries have mean 0, std
+    gain/sqrt(max(rows, cols))."""
+    return LawSpec("orthogonal", mean=0.0, std=abs(gain) / math.sqrt(max(rows, cols)), gain=float(gain))
+
+
+def identity(gain: float) -> LawSpec:
+    """``eye_``/``dirac_``/Keras ``Identity``: exact ones (times gain) where the identity puts them, zeros elsewhere.
+    Mean and std depend on the shape: the runners fill them in from it."""
+    return LawSpec("identity", gain=float(gain))
+
+
+def sparse(sparsity: float, std: float) -> LawSpec:
+    """``torch.nn.init.sparse_``: ceil(sparsity * rows) zeros per column, N(0, std^2) elsewhere."""
+    return LawSpec("sparse", mean=0.0, std=float(std), sparsity=float(sparsity))
