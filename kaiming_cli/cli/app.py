@@ -16,7 +16,7 @@ from ..render import formatter
 from ..render.escape import message as shown
 from ..theory.fans import LAYOUTS, format_shape
 from ..theory.limits import MAX_SAMPLES
-from ..theory.spec import SPEC_KEYS, SpecOptions, SpecOverrides
+from ..theory.spec import SPEC_KEYS, SpecOverrides
 from .output import distinct_outputs, emit, notes_to_stderr, progress_bar, say, silence
 from .params import (
     ALPHA,
@@ -37,6 +37,7 @@ from .params import (
     parse_tests,
     path_given,
     spec_options,
+    spec_options_of,
 )
 
 if TYPE_CHECKING:
@@ -136,14 +137,18 @@ def cli(color: str) -> None:
 @output_options()
 @click.pass_context
 def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
-        negative_slope: float, distribution: str, fmt: str, output: str | None) -> None:
+        negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
+        fmt: str, output: str | None) -> None:
     """The theoretical std, bound and fans for a shape (no sampling).
 
     \b
     kaiming std --shape 64,3,3,3 --mode fan_out \\
         --nonlinearity relu
+    kaiming std --shape 768,768 \\
+        --init "trunc_normal_(std=0.02)"
     """
-    spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
+    spec = build_spec(shape, spec_options_of(ctx, layout, mode, nonlinearity, negative_slope, distribution, init,
+                                             fan_in, fan_out))
     emit(ctx, output, formatter(fmt).std(spec))
     if fmt == "table":
         notes_to_stderr(spec.notes)
@@ -199,7 +204,8 @@ def fan(ctx: click.Context, shape: tuple[int, ...], layout: str, fmt: str, outpu
 @output_options()
 @click.pass_context
 def explain(ctx: click.Context, shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
-            negative_slope: float, distribution: str, fmt: str, output: str | None) -> None:
+            negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
+            fmt: str, output: str | None) -> None:
     """The derivation for these options, and the traps people fall into.
 
     \b
@@ -208,7 +214,8 @@ def explain(ctx: click.Context, shape: tuple[int, ...] | None, layout: str, mode
     """
     from ..theory.explain import explain as explain_sections
 
-    spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
+    spec = build_spec(shape, spec_options_of(ctx, layout, mode, nonlinearity, negative_slope, distribution, init,
+                                             fan_in, fan_out))
     notes = list(spec.notes)
     if shape is None:
         notes.insert(0, f"no --shape given: the numbers below are for {format_shape(EXAMPLE_SHAPE)}.")
@@ -253,7 +260,8 @@ def preload(*modules: str) -> None:
 @output_options()
 @click.pass_context
 def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
-          negative_slope: float, distribution: str, samples: int | None, seed: int, alpha: float,
+          negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
+          samples: int | None, seed: int, alpha: float,
           backend: str, tests_text: str, jobs: int | None, plot_path: str | None, max_detectable: float,
           strict: bool, fmt: str, output: str | None) -> None:
     """Sample weights with this init and test them against the theory (exit 1 on FAIL).
@@ -267,7 +275,17 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     preload("scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..runners.check import run_check
 
-    spec = build_spec(shape, layout, mode, nonlinearity, negative_slope, distribution)
+    spec = build_spec(shape, spec_options_of(ctx, layout, mode, nonlinearity, negative_slope, distribution, init,
+                                             fan_in, fan_out))
+    try:
+        from ..stats.empirical import law_of
+
+        law_of(spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--init") from None
+    if backend == "torch" and spec.init is not None:
+        raise click.BadParameter("--backend torch with --init is not supported yet: use --backend numpy.",
+                                 param_hint="--backend")
     tests = parse_tests(tests_text)
     check_sample_size(shape, samples)
     distinct_outputs({"-o": output or "-", "--plot": plot_path})
@@ -366,7 +384,8 @@ NOTHING_TO_VERIFY_AGAINST = (
 @output_options(("table", "json", "markdown", "junit", "github"))
 @click.pass_context
 def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, nonlinearity: str,
-           negative_slope: float, distribution: str, rules: str | None, config_path: str | None, no_config: bool,
+           negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
+           rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
            jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int,
            max_detectable: float, strict: bool, fmt: str, output: str | None) -> None:
@@ -388,8 +407,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
 
     tests = parse_tests(tests_text)
     paths = distinct_paths(paths)
-    options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=negative_slope,
-                          distribution=distribution)
+    options = spec_options_of(ctx, layout, mode, nonlinearity, negative_slope, distribution, init, fan_in, fan_out)
     explicit = cast(SpecOverrides, {k: getattr(options, k) for k in SPEC_KEYS if given_on_command_line(ctx, k)})
 
     def prepare() -> tuple[Config, float, str, list[TensorSource], list[FileError]]:

@@ -13,7 +13,7 @@ from ..io.limits import DEFAULT_MAX_TENSORS
 from ..theory.fans import LAYOUTS, MODES, format_shape, parse_shape
 from ..theory.gains import NONLINEARITIES, canonical_nonlinearity, unknown_nonlinearity_message, validate_slope
 from ..theory.limits import DEFAULT_MAX_DETECTABLE, MAX_JOBS, MAX_PROPAGATE_BYTES, MAX_SAMPLES, MAX_SEED, alpha_problem
-from ..theory.spec import DISTRIBUTIONS, InitSpec, make_spec
+from ..theory.spec import CALL_REPLACES, DISTRIBUTIONS, InitSpec, SpecOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,6 +89,21 @@ class AlphaType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         return alpha
 
 
+class InitCallType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """An init call (theory/calls.py), parsed here so that a bad one is exit 2 naming the token."""
+
+    name = "CALL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..theory.calls import parse_init_call
+
+        try:
+            return parse_init_call(str(value)).text
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+FAN = click.IntRange(min=1)
 SHAPE = ShapeType()
 #: ``kaiming fan`` answers zero dimensions as torch's fan function does.
 SHAPE_OR_ZERO = ShapeType(allow_zero=True)
@@ -161,6 +176,13 @@ def spec_options(shape_required: bool = True, with_shape: bool = True) -> Callab
                          help="Leaky-ReLU slope (0, as in torch's kaiming_*); ignored by other nonlinearities."),
             click.option("--distribution", type=click.Choice(DISTRIBUTIONS), default="normal", show_default=True,
                          help="normal, uniform, or truncated_normal (±2 sigma, Keras/JAX he_normal)."),
+            click.option("--init", "init", type=InitCallType(), default=None,
+                         help="An init call as written in PyTorch, Keras or JAX, e.g. \"trunc_normal_(std=0.02)\" "
+                              "or \"default('Linear')\"; replaces --mode/--nonlinearity/-a/--distribution."),
+            click.option("--fan-in", "fan_in", type=FAN, default=None,
+                         help="Use this fan_in instead of the shape's (einsum kernels, biases)."),
+            click.option("--fan-out", "fan_out", type=FAN, default=None,
+                         help="Use this fan_out instead of the shape's."),
         ]
         for option in reversed(options):
             f = option(f)
@@ -194,13 +216,27 @@ max_tensors_option = click.option(
     help="Refuse a file with more tensors than this (a guard against crafted files; raise it for huge checkpoints).")
 
 
-def build_spec(shape: tuple[int, ...] | None, layout: str, mode: str, nonlinearity: str,
-               negative_slope: float, distribution: str) -> InitSpec:
+def spec_options_of(ctx: click.Context, layout: str, mode: str, nonlinearity: str, negative_slope: float,
+                    distribution: str, init: str | None, fan_in: int | None, fan_out: int | None) -> SpecOptions:
+    """The spec options of a command; ``--init`` with an explicit mode/nonlinearity/slope/distribution is exit 2,
+    and ``--layout`` counts only when given (an init call implies its library's layout otherwise)."""
+    if init is not None:
+        clash = [k for k in CALL_REPLACES if given_on_command_line(ctx, k)]
+        if clash:
+            flag = "--" + clash[0].replace("_", "-")
+            raise click.UsageError(f"--init and {flag} conflict: the init call says the mode, gain and distribution "
+                                   f"itself; drop {flag} (or --init).", ctx)
+    return SpecOptions(layout=layout if given_on_command_line(ctx, "layout") or init is None else None, mode=mode,
+                       nonlinearity=nonlinearity, negative_slope=negative_slope, distribution=distribution,
+                       init=init, fan_in=fan_in, fan_out=fan_out)
+
+
+def build_spec(shape: tuple[int, ...] | None, options: SpecOptions) -> InitSpec:
     try:
-        return make_spec(shape or EXAMPLE_SHAPE, layout=layout, mode=mode, nonlinearity=nonlinearity,
-                         negative_slope=negative_slope, distribution=distribution)
+        return options.spec(shape or EXAMPLE_SHAPE)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--shape") from None
+        hint = "--init" if options.init is not None else "--shape"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 def parse_tests(value: str) -> tuple[str, ...]:

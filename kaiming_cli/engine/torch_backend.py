@@ -45,6 +45,8 @@ def torch_shape(spec: InitSpec) -> tuple[int, ...]:
 def torch_init(spec: InitSpec) -> tuple[Callable[[Any, Any], None], str]:
     """The function that fills a tensor, and its exact call as text (both from one ``TorchCall``)."""
     init = import_torch().nn.init
+    if spec.mode is None or spec.nonlinearity is None or spec.negative_slope is None:
+        raise ValueError("--backend torch samples the mode/nonlinearity options only; use --backend numpy.")
     call = torch_init_call(spec.mode, spec.nonlinearity, spec.negative_slope, spec.distribution, spec.std,
                            spec.layout == "torch-transpose")
 

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..theory.fans import LAYOUTS, MODES
 from ..theory.gains import NONLINEARITIES, canonical_nonlinearity, unknown_nonlinearity_message
 from ..theory.limits import alpha_problem, shown, slope_problem
-from ..theory.spec import DISTRIBUTIONS, SPEC_KEYS, SpecOverrides
+from ..theory.spec import CALL_REPLACES, DISTRIBUTIONS, SPEC_KEYS, SpecOverrides
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,12 +121,35 @@ def parse_rule(raw: Any, where: str) -> Rule:
         if problem is not None:
             raise _fail(where, f"`negative_slope`: {problem}")
         options["negative_slope"] = float(options["negative_slope"])
+    if "init" in options:
+        options["init"] = _init_call(where, options["init"])
+        clash = [k for k in CALL_REPLACES if k in options]
+        if clash:
+            raise _fail(where, f"`init` and `{clash[0]}` conflict: the init call says the mode, gain and "
+                               f"distribution itself; drop `{clash[0]}`.")
+    for key in ("fan_in", "fan_out"):
+        if key in options:
+            fan: Any = raw[key]
+            if isinstance(fan, bool) or not isinstance(fan, int) or not 1 <= fan <= 2**62:
+                raise _fail(where, f"`{key}` = {shown(fan)} must be a positive integer.")
     if (skip or constant is not None) and options:
         raise _fail(where, "a `skip` or `constant` rule takes no spec options.")
     if skip and constant is not None:
         raise _fail(where, "a rule is either `skip` or `constant`, not both.")
     return Rule(match=match, skip=skip, constant=None if constant is None else float(constant), options=options,
                 origin=where)
+
+
+def _init_call(where: str, value: Any) -> str:
+    """A rule's ``init`` string, parsed (never evaluated): its canonical text, or exit 3 naming the rule."""
+    from ..theory.calls import parse_init_call
+
+    if not isinstance(value, str):
+        raise _fail(where, f"`init` = {shown(value)} must be a string such as \"trunc_normal_(std=0.02)\".")
+    try:
+        return parse_init_call(value).text
+    except ValueError as exc:
+        raise _fail(where, f"`init`: {exc}") from None
 
 
 def parse_config(table: dict[str, Any], where: str, rule_key: str) -> Config:

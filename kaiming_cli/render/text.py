@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ..theory.law import LawSpec
 from ..theory.spec import InitSpec
 
 if TYPE_CHECKING:
@@ -65,7 +66,27 @@ def log10_floor(v: float) -> float:
 
 # --------------------------------------------------------------------------- specs, gains, fans
 
+def exact_law_text(law: LawSpec) -> str:
+    """Any law of theory/law.py in a short formula: N(m, s²), U(lo, hi), a truncated normal with its cut, ..."""
+    d = law.distribution
+    if d == "normal":
+        return f"N({num(law.mean or 0.0, 6)}, {num(law.std, 6)}²)"
+    if d == "uniform":
+        return f"U({num(law.low, 6)}, {num(law.high, 6)})"
+    if d == "truncated_normal":
+        return f"N({num(law.loc or 0.0, 6)}, {num(law.scale, 6)}²) cut to ({num(law.low, 6)}, {num(law.high, 6)})"
+    if d == "constant":
+        return f"constant {num(law.value, 6)}"
+    if d == "orthogonal":
+        return f"orthogonal × {num(law.gain, 6)} (entry std {num(law.std, 6)})"
+    if d == "identity":
+        return f"identity × {num(law.gain, 6)}"
+    return f"sparse {num(law.sparsity, 4)} zeros, N(0, {num(law.std, 6)}²) elsewhere"
+
+
 def law_text(spec: InitSpec) -> str:
+    if spec.init is not None:
+        return exact_law_text(spec.exact_law)
     if spec.distribution == "uniform":
         return f"U(-{num(spec.bound, 6)}, {num(spec.bound, 6)})"
     if spec.distribution == "truncated_normal":
@@ -73,7 +94,29 @@ def law_text(spec: InitSpec) -> str:
     return f"N(0, {num(spec.std, 6)}²)"
 
 
+def init_spec_rows(spec: InitSpec) -> list[tuple[str, str]]:
+    """The rows of ``kaiming std --init``: only what applies to the call."""
+    rows = [("shape", f"{shape_text(spec.shape)} ({spec.layout} layout)")]
+    if spec.fan_in is not None or spec.fan_out is not None:
+        rows.append(("fan_in / fan_out", f"{spec.fan_in} / {spec.fan_out}"))
+    if spec.mode is not None and spec.fan is not None:
+        rows.append(("mode → fan", f"{spec.mode} → {num(spec.fan, 8)}"))
+    if spec.gain is not None:
+        rows.append(("gain", num(spec.gain, 10)))
+    law = spec.exact_law
+    if law.mean is not None:
+        rows.append(("mean", num(law.mean, 10)))
+    rows.append(("std", num(spec.std, 10)))
+    if law.low is not None and law.high is not None:
+        rows.append(("bounds", f"[{num(law.low, 10)}, {num(law.high, 10)}]"))
+    rows.append(("law", exact_law_text(law)))
+    rows.append(("init", spec.init or ""))
+    return rows
+
+
 def spec_rows(spec: InitSpec) -> list[tuple[str, str]]:
+    if spec.init is not None:
+        return init_spec_rows(spec)
     rows = [
         ("shape", f"{shape_text(spec.shape)} ({spec.layout} layout)"),
         ("fan_in / fan_out", f"{spec.fan_in} / {spec.fan_out} (receptive field {spec.receptive_field})"),
@@ -194,7 +237,9 @@ def beyond_edges(histogram: Sequence[int], n: int) -> str:
 
 def spec_label(spec: InitSpec) -> str:
     """A compact name of the law for narrow tables: ``normal fan_out relu``."""
-    nl = spec.nonlinearity + (f"(a={spec.negative_slope:g})" if spec.nonlinearity == "leaky_relu"
+    if spec.init is not None:
+        return spec.init
+    nl = (spec.nonlinearity or "") + (f"(a={spec.negative_slope:g})" if spec.nonlinearity == "leaky_relu"
                               and spec.negative_slope else "")
     layout = "" if spec.layout == "torch" else f" [{spec.layout}]"
     return f"{spec.distribution} {spec.mode} {nl}{layout}"

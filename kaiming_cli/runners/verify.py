@@ -262,11 +262,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     if source.numel == 0:
         return replace(base, reason="empty tensor")
     if rule.constant is not None:
-        try:
-            summary, _ = scanner(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
-        except InputError as exc:
-            return replace(base, status="error", constant=rule.constant, reason=str(exc))
-        return constant_result(base, summary, rule.constant)
+        return constant_source(base, source, scanner, rule.constant, seed=seed, jobs=jobs, progress=progress)
     if not is_float(source.dtype):
         return replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
                                                     "give it a constant or skip rule")
@@ -276,11 +272,16 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         spec = base_options.overridden(rule.options).spec(source.shape)
     except ValueError as exc:
         return replace(base, status="error", reason=str(exc))
+    if spec.exact_law.distribution == "constant" and spec.exact_law.value is not None:
+        return constant_source(base, source, scanner, spec.exact_law.value, seed=seed, jobs=jobs, progress=progress)
+    try:
+        law = law_of(spec)
+    except ValueError as exc:  # a law the statistics cannot test yet: this tensor is an error, said why
+        return replace(base, status="error", spec=spec, reason=str(exc))
     try:
         summary, sample = scanner(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
     except InputError as exc:  # the data fails to read (truncated, vanished): this tensor is an error
         return replace(base, status="error", spec=spec, reason=str(exc))
-    law = law_of(spec)
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype))
     return replace(
         base, status="pass" if battery.passed else "fail", spec=spec,
@@ -288,6 +289,16 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         histogram=histogram_counts(sample, law) if sample.size else [],
         reason="; ".join(t.detail for t in battery.tests if not t.passed), detectable=battery.detectable,
     )
+
+
+def constant_source(base: TensorResult, source: TensorSource, scanner: Scanner, value: float, *, seed: int,
+                    jobs: int, progress: Callable[[int], None] | None) -> TensorResult:
+    """The exact check of a constant rule (``constant = v``, or an init call such as ``zeros_``)."""
+    try:
+        summary, _ = scanner(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
+    except InputError as exc:
+        return replace(base, status="error", constant=value, reason=str(exc))
+    return constant_result(base, summary, value)
 
 
 def constant_result(base: TensorResult, s: Summary, value: float) -> TensorResult:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..theory.spec import InitSpec
 from .battery import BatteryResult, ConfidenceInterval
-from .laws import Law
+from .laws import Law, law_from_spec
 from .summary import Summary
 
 
@@ -45,7 +45,8 @@ class Empirical:
 
 
 def law_of(spec: InitSpec) -> Law:
-    return Law(spec.distribution, spec.std)
+    """The null law the tests use for a spec: its exact law (``ValueError`` for laws not supported yet)."""
+    return law_from_spec(spec.exact_law)
 
 
 HIST_BINS = 24

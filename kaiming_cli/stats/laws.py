@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..theory.law import LawSpec
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 
 if TYPE_CHECKING:
@@ -127,3 +128,29 @@ class Law:
 def _log(x: float) -> float:
     """log, with log(0) = -inf: a denormal maximum (a crafted file's) underflows the probability to 0."""
     return math.log(x) if x > 0 else -math.inf
+
+
+def law_from_spec(law: LawSpec) -> Law:
+    """The statistics' null law for an exact law (theory/law.py). Minimal version: the three zero-mean symmetric
+    laws of the Kaiming family (normal, uniform, truncated normal cut at +-2 of its own sigma); every other law
+    raises ``ValueError`` naming it until the general laws land (issue 13, item 2)."""
+    std = law.std
+    ok = std is not None and std > 0 and math.isfinite(std)
+    if ok and law.distribution == "normal" and law.mean == 0:
+        return Law("normal", float(law.std or 0.0))
+    if ok and law.distribution == "uniform" and law.low is not None and law.high is not None \
+            and law.low == -law.high:
+        return Law("uniform", law.high / SQRT3)
+    if ok and law.distribution == "truncated_normal" and law.loc == 0 and law.scale and law.low is not None \
+            and law.high is not None and math.isclose(law.high, TRUNC_CUT * law.scale, rel_tol=1e-12) \
+            and math.isclose(-law.low, law.high, rel_tol=1e-12):
+        return Law("truncated_normal", law.scale * TRUNC_STD_FACTOR)
+    raise ValueError(f"testing the law {_law_words(law)} is not supported yet: kaiming tests zero-mean normal, "
+                     "symmetric uniform and truncated normals cut at +-2 sigma; skip this tensor for now.")
+
+
+def _law_words(law: LawSpec) -> str:
+    parts = [f"{k}={v:g}" for k, v in (("mean", law.mean), ("std", law.std), ("low", law.low), ("high", law.high),
+                                       ("value", law.value), ("gain", law.gain), ("sparsity", law.sparsity))
+             if v is not None]
+    return f"{law.distribution}({', '.join(parts)})"

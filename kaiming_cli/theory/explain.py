@@ -24,20 +24,26 @@ def _g(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _f(x: float | None) -> float:
+    """A fan or gain of a mode/nonlinearity spec (always set there; init-call specs are explained apart)."""
+    assert x is not None
+    return x
+
+
 def derivation(spec: InitSpec) -> Section:
-    gs = GAINS[spec.nonlinearity]
+    gs = GAINS[spec.nonlinearity or "linear"]
     slope = f" with a = {spec.negative_slope:g}" if gs.uses_slope else ""
     fan_words = {
         "fan_in": f"fan_in = {spec.fan_in}: keeps the variance of the activations constant in the forward pass",
         "fan_out": f"fan_out = {spec.fan_out}: keeps the variance of the gradients constant in the backward pass",
-        "fan_avg": f"(fan_in + fan_out)/2 = {_g(spec.fan)}: the Glorot/Xavier compromise between both passes",
-    }[spec.mode]
+        "fan_avg": f"(fan_in + fan_out)/2 = {_g(_f(spec.fan))}: the Glorot/Xavier compromise between both passes",
+    }[spec.mode or "fan_in"]
     lines = [
         f"Shape {','.join(map(str, spec.shape))} in the {spec.layout} layout has fan_in = {spec.fan_in} "
         f"and fan_out = {spec.fan_out} (receptive field {spec.receptive_field}).",
         f"mode={spec.mode!r} uses {fan_words}.",
-        f"gain({spec.nonlinearity}{slope}) = {gs.formula} = {_g(spec.gain)}.",
-        f"std = gain / sqrt(fan) = {_g(spec.gain)} / sqrt({_g(spec.fan)}) = {_g(spec.std)}.",
+        f"gain({spec.nonlinearity}{slope}) = {gs.formula} = {_g(_f(spec.gain))}.",
+        f"std = gain / sqrt(fan) = {_g(_f(spec.gain))} / sqrt({_g(_f(spec.fan))}) = {_g(spec.std)}.",
     ]
     if spec.distribution == "uniform" and spec.bound is not None:
         lines.append(f"uniform: U(-b, b) with b = sqrt(3) * std = {_g(spec.bound)} (Var U(-b,b) = b^2/3).")
@@ -57,14 +63,14 @@ def nonlinearity_trap(spec: InitSpec) -> Section:
         "nonlinearity_only_sets_gain",
         "nonlinearity only sets the gain",
         f"nonlinearity={spec.nonlinearity!r} is never applied to the weights and does not change the "
-        f"distribution or the fan: it only picks the gain {_g(spec.gain)}. Name the activation that "
+        f"distribution or the fan: it only picks the gain {_g(_f(spec.gain))}. Name the activation that "
         "FOLLOWS this layer. The negative slope a is used only by 'leaky_relu'; with any other "
         "nonlinearity it is silently ignored by torch.",
     )
 
 
 def softmax_trap(spec: InitSpec) -> Section:
-    fan = spec.fan
+    fan = _f(spec.fan)
     return Section(
         "last_layer",
         "the last layer before a softmax",
@@ -76,7 +82,7 @@ def softmax_trap(spec: InitSpec) -> Section:
 
 def slope_trap(spec: InitSpec) -> Section:
     g0, g01 = gain("leaky_relu", 0.0), gain("leaky_relu", CALCULATE_GAIN_DEFAULT_SLOPE)
-    fan = spec.fan
+    fan = _f(spec.fan)
     return Section(
         "leaky_relu_default_slope",
         "leaky_relu's default slope differs between functions",
@@ -89,7 +95,7 @@ def slope_trap(spec: InitSpec) -> Section:
 
 
 def selu_trap(spec: InitSpec) -> Section:
-    fan = spec.fan
+    fan = _f(spec.fan)
     return Section(
         "selu_gain",
         "selu: gain 3/4, but self-normalising nets want 'linear'",
@@ -164,7 +170,28 @@ def truncation_trap(spec: InitSpec) -> Section:
     )
 
 
+def call_section(spec: InitSpec) -> Section:
+    """What an init call does on this shape, in words: gain, fan, std and bound, defaults said aloud."""
+    law = spec.exact_law
+    lines = [f"{spec.init}", *spec.words]
+    if spec.fan_in is not None or spec.fan_out is not None:
+        lines.append(f"Shape {','.join(map(str, spec.shape))} read in the {spec.layout} layout: fan_in = "
+                     f"{spec.fan_in}, fan_out = {spec.fan_out}.")
+    facts = [f"{k} {_g(v)}" for k, v in (("mean", law.mean), ("std", law.std), ("low", law.low), ("high", law.high),
+                                          ("gain", law.gain), ("sparsity", law.sparsity)) if v is not None]
+    lines.append(f"Law: {law.distribution} ({', '.join(facts)}).")
+    return Section("init_call", "What this init call does", "\n".join(lines))
+
+
 def explain(spec: InitSpec) -> list[Section]:
+    if spec.init is not None:
+        sections = [call_section(spec)]
+        if (spec.init.startswith("default(") or spec.negative_slope == TORCH_DEFAULT_LAYER_SLOPE) \
+                and len(spec.shape) >= 2 and spec.layout in ("torch", "torch-transpose"):
+            sections.append(default_layer_trap(spec))
+        if spec.distribution == "truncated_normal":
+            sections.append(truncation_trap(spec))
+        return sections
     return [
         derivation(spec),
         nonlinearity_trap(spec),

@@ -11,9 +11,13 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, TypedDict
 
-from .fans import LAYOUTS, MODES, Fans, compute_fans
+from .fans import LAYOUTS, MODES, Fans, compute_fans, format_shape
 from .gains import GAINS, canonical_nonlinearity, unknown_nonlinearity_message, validate_slope, variance_scale
 from .gains import gain as gain_of
+from .law import LawSpec
+from .law import normal as normal_law
+from .law import truncated_normal as truncated_law
+from .law import uniform as uniform_law
 
 Distribution = Literal["normal", "uniform", "truncated_normal"]
 DISTRIBUTIONS: tuple[str, ...] = ("normal", "uniform", "truncated_normal")
@@ -31,16 +35,17 @@ class InitSpec:
 
     shape: tuple[int, ...]
     layout: str
-    mode: str
-    nonlinearity: str
-    negative_slope: float
+    mode: str | None
+    """None where the law uses no fan (an init call such as ``normal_(std=0.02)``), as the keys below."""
+    nonlinearity: str | None
+    negative_slope: float | None
     distribution: str
-    fan_in: int
-    fan_out: int
-    fan: float
+    fan_in: int | None
+    fan_out: int | None
+    fan: float | None
     """The denominator ``mode`` selects (``fan_avg``: the mean of both fans)."""
-    receptive_field: int
-    gain: float
+    receptive_field: int | None
+    gain: float | None
     std: float
     bound: float | None
     """Uniform bound, or the truncation point ``2*sigma_pre`` for truncated_normal."""
@@ -49,11 +54,24 @@ class InitSpec:
     call: str
     """The framework call that produces this law."""
     notes: tuple[str, ...] = field(default=())
+    law: LawSpec | None = None
+    """The exact law (theory/law.py); ``make_spec`` and ``make_init_spec`` always set it."""
+    init: str | None = None
+    """The canonical init call this spec was made from (``--init``), or None for the mode/nonlinearity options."""
+    words: tuple[str, ...] = field(default=(), compare=False)
+    """What the init call does, in sentences (``kaiming explain --init``)."""
+
+    @property
+    def exact_law(self) -> LawSpec:
+        assert self.law is not None, "InitSpec built without its law"
+        return self.law
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["shape"] = list(self.shape)
         d["notes"] = list(self.notes)
+        d["law"] = self.law.to_dict() if self.law is not None else None
+        del d["words"]
         return d
 
 
@@ -142,6 +160,19 @@ def jax_call(scale: float, mode: str, distribution: str) -> str:
     return f"jax.nn.initializers.variance_scaling({_num(scale)}, {mode!r}, {distribution!r})"
 
 
+def _fans_with(shape: tuple[int, ...], layout: str, fan_in: int | None, fan_out: int | None) -> Fans:
+    """The layout's fans of ``shape``, with ``--fan-in``/``--fan-out`` in their place where given (both given:
+    any shape, 1-D too)."""
+    if fan_in is not None and fan_out is not None:
+        if not shape or any(d <= 0 for d in shape):
+            compute_fans(shape, "keras")  # the shape's own message
+        rf = compute_fans(shape, layout).receptive_field if len(shape) >= 2 else 1
+        return Fans(fan_in=int(fan_in), fan_out=int(fan_out), receptive_field=rf)
+    fans = compute_fans(shape, layout)
+    return Fans(fan_in=fans.fan_in if fan_in is None else int(fan_in),
+                fan_out=fans.fan_out if fan_out is None else int(fan_out), receptive_field=fans.receptive_field)
+
+
 def make_spec(
     shape: tuple[int, ...],
     *,
@@ -150,6 +181,8 @@ def make_spec(
     nonlinearity: str = "leaky_relu",
     negative_slope: float = 0.0,
     distribution: str = "normal",
+    fan_in: int | None = None,
+    fan_out: int | None = None,
 ) -> InitSpec:
     """Build the theoretical law; raises ``ValueError`` with a user-facing message."""
     if layout not in LAYOUTS:
@@ -166,7 +199,7 @@ def make_spec(
             f"distribution {distribution!r} is not supported: use one of {', '.join(DISTRIBUTIONS)}."
         )
     validate_slope(negative_slope)
-    fans: Fans = compute_fans(shape, layout)
+    fans = _fans_with(shape, layout, fan_in, fan_out)
     fan = fans.select(mode)
     g = gain_of(nonlinearity, negative_slope)
     std = g / math.sqrt(fan)
@@ -178,11 +211,14 @@ def make_spec(
         )
     sigma_pre: float | None = None
     bound: float | None = None
+    law: LawSpec = normal_law(0.0, std)
     if distribution == "uniform":
         bound = SQRT3 * std
+        law = uniform_law(-bound, bound)
     elif distribution == "truncated_normal":
         sigma_pre = std / TRUNC_STD_FACTOR
         bound = TRUNC_CUT * sigma_pre
+        law = truncated_law(0.0, sigma_pre, -bound, bound)
     scale = variance_scale(nonlinearity, negative_slope)
     if layout == "keras":
         call = keras_call(scale, mode, distribution)
@@ -207,6 +243,50 @@ def make_spec(
         sigma_pre=sigma_pre,
         call=call,
         notes=tuple(notes),
+        law=law,
+    )
+
+
+def _whole(x: float | None) -> int | None:
+    """A fan as an int where it is one (JAX computes fans as floats)."""
+    if x is None:
+        return None
+    return int(x) if float(x).is_integer() else None
+
+
+def law_bound(law: LawSpec) -> float | None:
+    """The largest |value| the law allows (uniform bound, truncation point), or None if unbounded."""
+    if law.low is None or law.high is None:
+        return None
+    return max(abs(law.low), abs(law.high))
+
+
+def make_init_spec(shape: tuple[int, ...], init: str, *, layout: str | None = None, fan_in: float | None = None,
+                   fan_out: float | None = None) -> InitSpec:
+    """The spec of an init call (theory/calls.py) on ``shape``; ``ValueError`` with a user-facing message."""
+    from .calls import parse_init_call
+
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r} is not supported: use one of {', '.join(LAYOUTS)}.")
+    if not shape:
+        raise ValueError("a shape needs at least one dimension.")
+    if any(d <= 0 for d in shape):
+        raise ValueError(f"shape {format_shape(shape)} has a zero or negative dimension: every dimension must be "
+                         "a positive integer.")
+    call = parse_init_call(init)
+    r = call.resolve(tuple(shape), layout, fan_in, fan_out)
+    law = r.law
+    std = law.std if law.std is not None else 0.0
+    notes = list(r.notes)
+    if layout is None and r.layout != "torch":
+        notes.append(f"{call.signature.text()} implies --layout {r.layout} (its fans are read from (*k, in, out)); "
+                     "give --layout to read the axes otherwise.")
+    return InitSpec(
+        shape=tuple(shape), layout=r.layout, mode=r.mode, nonlinearity=r.nonlinearity,
+        negative_slope=r.negative_slope, distribution=law.distribution, fan_in=_whole(r.fan_in),
+        fan_out=_whole(r.fan_out), fan=r.fan, receptive_field=r.receptive_field, gain=r.gain, std=std,
+        bound=law_bound(law), sigma_pre=law.scale, call=call.text, notes=tuple(notes), law=law, init=call.text,
+        words=r.words,
     )
 
 
@@ -218,25 +298,45 @@ class SpecOverrides(TypedDict, total=False):
     nonlinearity: str
     negative_slope: float
     distribution: str
+    init: str | None
+    fan_in: int | None
+    fan_out: int | None
+
+
+#: The options an init call replaces (it says the mode, gain and distribution itself).
+CALL_REPLACES: tuple[str, ...] = ("mode", "nonlinearity", "negative_slope", "distribution")
 
 
 @dataclass(frozen=True)
 class SpecOptions:
-    """The options that, with a shape, make a spec: every command's spec flags and a rule's keys."""
+    """The options that, with a shape, make a spec: every command's spec flags and a rule's keys.
 
-    layout: str = "torch"
+    ``layout`` None means "not given": the torch layout, or the one an init call implies (Keras, JAX)."""
+
+    layout: str | None = None
     mode: str = "fan_in"
     nonlinearity: str = "leaky_relu"
     negative_slope: float = 0.0
     distribution: str = "normal"
+    init: str | None = None
+    fan_in: int | None = None
+    fan_out: int | None = None
 
     def overridden(self, overrides: SpecOverrides) -> SpecOptions:
-        return replace(self, **overrides)
+        """These options with a rule's: a rule that names a mode, gain or distribution but no init does not
+        inherit an init from the command line (and one that names an init uses it)."""
+        merged = replace(self, **overrides)
+        if "init" not in overrides and any(k in overrides for k in CALL_REPLACES):
+            merged = replace(merged, init=None)
+        return merged
 
     def spec(self, shape: tuple[int, ...]) -> InitSpec:
         """The spec for a tensor of ``shape``; ``ValueError`` with a user-facing message if it has none."""
-        return make_spec(shape, layout=self.layout, mode=self.mode, nonlinearity=self.nonlinearity,
-                         negative_slope=self.negative_slope, distribution=self.distribution)
+        if self.init is not None:
+            return make_init_spec(shape, self.init, layout=self.layout, fan_in=self.fan_in, fan_out=self.fan_out)
+        return make_spec(shape, layout=self.layout or "torch", mode=self.mode, nonlinearity=self.nonlinearity,
+                         negative_slope=self.negative_slope, distribution=self.distribution, fan_in=self.fan_in,
+                         fan_out=self.fan_out)
 
 
 #: The spec option names, in the order the CLI and rules list them.
