@@ -2,6 +2,7 @@
 
     from kaiming_cli import assert_init
     assert_init(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+    assert_init(model.pos_embed, init="trunc_normal_(std=0.02)")
 """
 
 from __future__ import annotations
@@ -15,17 +16,28 @@ from .stats.battery import DEFAULT_TESTS
 from .theory.spec import SpecOptions
 
 
-def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str = "torch", mode: str = "fan_in",
+def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str | None = None, mode: str = "fan_in",
                   nonlinearity: str = "leaky_relu", negative_slope: float = 0.0, distribution: str = "normal",
+                  init: str | None = None, fan_in: int | None = None, fan_out: int | None = None,
                   constant: float | None = None, alpha: float = 1e-3, seed: int = 0,
                   tests: tuple[str, ...] = DEFAULT_TESTS) -> TensorResult:
-    """Test a numpy array or torch tensor against the spec options (or an exact constant).
+    """Test a numpy array or torch tensor against the spec options, an init call (``init="trunc_normal_(std=0.02)"``,
+    as in the model code), or an exact constant.
 
-    Options that name no law (an unknown nonlinearity, a 1-D tensor without a constant) raise ``ValueError``:
-    they are the caller's mistake, not a verdict on the tensor."""
+    Options that name no law (an unknown nonlinearity, a bad init call, a 1-D tensor without a constant or fans)
+    raise ``ValueError``: they are the caller's mistake, not a verdict on the tensor. ``layout`` None is torch's, or
+    the one a Keras/JAX init call implies."""
     source = array_source(tensor, name)
+    if init is not None:
+        defaults = {"mode": "fan_in", "nonlinearity": "leaky_relu", "negative_slope": 0.0, "distribution": "normal"}
+        given = {"mode": mode, "nonlinearity": nonlinearity, "negative_slope": negative_slope,
+                 "distribution": distribution}
+        clash = [k for k, v in given.items() if v != defaults[k]]
+        if clash:
+            raise ValueError(f"init and {clash[0]} conflict: the init call says the mode, gain and distribution "
+                             f"itself; drop {clash[0]}.")
     options = SpecOptions(layout=layout, mode=mode, nonlinearity=nonlinearity, negative_slope=float(negative_slope),
-                          distribution=distribution)
+                          distribution=distribution, init=init, fan_in=fan_in, fan_out=fan_out)
     if constant is None:
         options.spec(source.shape)  # a bad option (nonlinearity='gelu', mode='fan_x') is the caller's ValueError
     rule = Rule(match=name, constant=None if constant is None else float(constant), origin="verify_tensor")

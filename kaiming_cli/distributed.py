@@ -94,6 +94,10 @@ def _check_spec_keys(spec: dict[str, Any]) -> None:
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
         raise UsageError(f"unknown spec option {unknown[0]!r}; give any of {', '.join(SPEC_KEYS)}.")
+    if spec.get("init") is not None:
+        from .theory.calls import parse_init_call
+
+        parse_init_call(spec["init"])  # a bad init call is the caller's ValueError, on every rank alike
 
 
 def _is_dtensor(tensor: Any) -> bool:

@@ -662,7 +662,7 @@ def _eval(node: ast.AST, fans: dict[str, float] | None) -> Value:
         if isinstance(v, bool) or v is None or isinstance(v, str):
             return v
         if isinstance(v, (int, float)):
-            return float(v) if abs(v) < 1e308 else float("inf")
+            return _finite(float(v), node)
         raise _reject(node, "unsupported constant")
     if isinstance(node, (ast.Tuple, ast.List)):
         return tuple(_eval(e, fans) for e in node.elts)
@@ -670,23 +670,7 @@ def _eval(node: ast.AST, fans: dict[str, float] | None) -> Value:
         v = _number(_eval(node.operand, fans), node.operand)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.BinOp):
-        left = _number(_eval(node.left, fans), node.left)
-        right = _number(_eval(node.right, fans), node.right)
-        op = node.op
-        if isinstance(op, ast.Add):
-            return left + right
-        if isinstance(op, ast.Sub):
-            return left - right
-        if isinstance(op, ast.Mult):
-            return left * right
-        if isinstance(op, ast.Div):
-            return left / right
-        if isinstance(op, ast.Pow):
-            result = left ** right
-            if isinstance(result, complex):
-                raise _reject(node, "a complex power")
-            return result
-        raise _reject(node, "unsupported operator in")
+        return _finite(_binop(node, fans), node)
     name = dotted(node)
     if name is not None:
         if name in _FANS:
@@ -709,6 +693,32 @@ def _eval(node: ast.AST, fans: dict[str, float] | None) -> Value:
         if func in _GAIN_FUNCS:
             return _calculate_gain(node, args, kwargs)
     raise _reject(node, "unsupported expression")
+
+
+def _finite(v: float, node: ast.AST) -> float:
+    if not math.isfinite(v):
+        raise _reject(node, "a number that is not finite:")
+    return v
+
+
+def _binop(node: ast.BinOp, fans: dict[str, float] | None) -> float:
+    left = _number(_eval(node.left, fans), node.left)
+    right = _number(_eval(node.right, fans), node.right)
+    op = node.op
+    if isinstance(op, ast.Add):
+        return left + right
+    if isinstance(op, ast.Sub):
+        return left - right
+    if isinstance(op, ast.Mult):
+        return left * right
+    if isinstance(op, ast.Div):
+        return left / right
+    if isinstance(op, ast.Pow):
+        result = left ** right
+        if isinstance(result, complex):
+            raise _reject(node, "a complex power")
+        return float(result)
+    raise _reject(node, "unsupported operator in")
 
 
 def _number(v: Value, node: ast.AST) -> float:
