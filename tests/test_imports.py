@@ -16,6 +16,9 @@ LOOKUPS = [
     ["fan", "--shape", "64,3,3,3"],
     ["explain", "--shape", "64,3,3,3"],
     ["explain", "-f", "json"],
+    ["std", "--shape", "768,768", "--init", "nn.init.trunc_normal_(w, std=0.02)"],
+    ["std", "--shape", "32,8,16", "--init", "LecunNormal", "--fan-in", "32", "--fan-out", "128", "-f", "json"],
+    ["explain", "--shape", "128,64", "--init", "default('Linear')"],
 ]
 
 
@@ -35,7 +38,7 @@ def test_lookups_do_not_import_numpy_or_scipy(args: list[str]) -> None:
     assert "numpy" not in loaded and "scipy" not in loaded
 
 
-@pytest.mark.parametrize("module", ["theory.gains", "theory.fans", "theory.spec", "theory.explain", "stats.laws",
+@pytest.mark.parametrize("module", ["theory.gains", "theory.fans", "theory.spec", "theory.calls", "theory.law", "theory.explain", "stats.laws",
                                     "stats.summary", "stats.battery", "engine.stream", "engine.sampling",
                                     "runners.check", "errors", "io.files", "io.readers", "io.config", "io.memory",
                                     "io.limits", "io.ziparchive", "io.torchfile", "io.inputs", "theory.limits",
