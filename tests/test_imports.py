@@ -38,7 +38,8 @@ def test_lookups_do_not_import_numpy_or_scipy(args: list[str]) -> None:
     assert "numpy" not in loaded and "scipy" not in loaded
 
 
-@pytest.mark.parametrize("module", ["theory.gains", "theory.fans", "theory.spec", "theory.calls", "theory.law", "theory.explain", "stats.laws",
+@pytest.mark.parametrize("module", ["theory.gains", "theory.fans", "theory.spec", "theory.calls", "theory.law",
+                                    "theory.explain", "stats.laws",
                                     "stats.summary", "stats.battery", "engine.stream", "engine.sampling",
                                     "runners.check", "errors", "io.files", "io.readers", "io.config", "io.memory",
                                     "io.limits", "io.ziparchive", "io.torchfile", "io.inputs", "theory.limits",
