@@ -232,11 +232,24 @@ def adjust(pvalues: Sequence[float], method: str) -> list[float]:
 def choose(source: TensorSource, config: Config, fallback: Rule | None) -> Rule | None:
     """The user's first matching rule, else the rule the file states (a .keras config), else the fallback."""
     return first_match(config.rules, source.name) or source.rule or (
-        fallback if fallback and _fallback_fits(source) else None)
+        fallback if fallback and _fallback_fits(source, fallback) else None)
 
 
-def _fallback_fits(source: TensorSource) -> bool:
-    return len(source.shape) >= 2 and is_float(source.dtype)
+def _fallback_fits(source: TensorSource, fallback: Rule) -> bool:
+    """The command line's options cover floating-point tensors of 2 or more dimensions; with ``--init``, also 1-D
+    ones whose law that call gives without further fans (``zeros_``, ``normal_(std=1e-6)``, a bias with
+    ``--fan-in``)."""
+    if not is_float(source.dtype):
+        return False
+    if len(source.shape) >= 2:
+        return True
+    if fallback.options.get("init") is None or len(source.shape) != 1:
+        return False
+    try:
+        SpecOptions().overridden(fallback.options).spec(source.shape)
+    except ValueError:
+        return False
+    return True
 
 
 def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOptions, *, alpha: float,

@@ -207,3 +207,18 @@ def test_api_takes_init() -> None:
         verify_tensor(w, init="zeros_", mode="fan_out")
     with pytest.raises(ValueError, match="eval"):
         verify_tensor(w, init="eval('1')")
+
+
+def test_command_line_init_covers_1d_tensors_only_when_it_can(runner: CliRunner, model_file: str) -> None:
+    """`--init` on the command line reaches a bias when the call needs no further fan (or --fan-in is given);
+    otherwise biases stay skipped, as with the mode options."""
+    code, out, _ = run(runner, "verify", model_file, "--tensor", "fc.*", "--init", "default('Linear')",
+                       "--no-config", "-f", "json")
+    assert code == 0
+    assert {t["name"]: t["status"] for t in json.loads(out)["tensors"]} == {"fc.weight": "pass", "fc.bias": "skip"}
+    code, out, _ = run(runner, "verify", model_file, "--tensor", "fc.bias", "--init", "default('Linear')",
+                       "--fan-in", "256", "--no-config", "-f", "json")
+    assert code == 0 and json.loads(out)["tensors"][0]["status"] == "pass"
+    code, out, _ = run(runner, "verify", model_file, "--tensor", "fc.bias", "--init", "default('Linear')",
+                       "--fan-in", "64", "--no-config", "-f", "json")
+    assert code == 1 and json.loads(out)["tensors"][0]["status"] == "fail"  # a wrong fan: bound 1/8, not 1/16
