@@ -390,3 +390,15 @@ def test_init_spec_json_keys() -> None:
     assert d["law"] == {"distribution": "truncated_normal", "mean": 0.0, "std": pytest.approx(0.02, rel=1e-12),
                         "low": -2.0, "high": 2.0, "value": None, "gain": None, "sparsity": None}
     assert d["mode"] is None and d["gain"] is None and d["nonlinearity"] is None
+
+
+def test_fan_overrides_for_the_mode_options() -> None:
+    """--fan-in/--fan-out work without --init too: the Keras attention query kernel with the He options."""
+    from kaiming_cli.theory.spec import make_spec
+
+    spec = make_spec((32, 8, 16), layout="keras", nonlinearity="linear", distribution="truncated_normal", fan_in=32,
+                     fan_out=128)
+    assert spec.std == pytest.approx(math.sqrt(1 / 32), rel=1e-15) and (spec.fan_in, spec.fan_out) == (32, 128)
+    assert make_spec((10,), fan_in=50, fan_out=20).std == pytest.approx(math.sqrt(2 / 50), rel=1e-15)
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        make_spec((10,), fan_in=50)  # fan_out would still come from the 1-D shape
