@@ -823,8 +823,8 @@ def _library_fans(sig: Signature, shape: tuple[int, ...], layout: str, args: dic
                   ) -> tuple[float | None, float | None, int | None, str]:
     """(fan_in, fan_out, receptive field, why-missing) as the library computes them for this layout."""
     rule = sig.fans
-    if sig.library == DEFAULT or rule == "none":
-        rule = "torch"
+    if rule == "none":  # a law without fans may still name fan_in/fan_out in its arguments: the library's rule
+        rule = {TORCH: "torch", KERAS: "keras", JAX: "jax", DEFAULT: "torch"}[sig.library]
     if rule == "keras" and args.get("input_axes") is not None and args.get("output_axes") is not None:
         fi = math.prod(shape[a] for a in _axes(args["input_axes"], shape, "input_axes"))
         fo = math.prod(shape[a] for a in _axes(args["output_axes"], shape, "output_axes"))

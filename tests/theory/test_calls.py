@@ -402,3 +402,10 @@ def test_fan_overrides_for_the_mode_options() -> None:
     assert make_spec((10,), fan_in=50, fan_out=20).std == pytest.approx(math.sqrt(2 / 50), rel=1e-15)
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         make_spec((10,), fan_in=50)  # fan_out would still come from the 1-D shape
+
+
+def test_fan_names_follow_the_calls_library() -> None:
+    """fan_in inside a Keras call on a 1-D shape is Keras's (the length), as keras.initializers.compute_fans says."""
+    assert law("RandomNormal(stddev=1 / sqrt(fan_in))", (49,)).std == pytest.approx(1 / 7, rel=1e-15)
+    with pytest.raises(ValueError, match="fan_in"):
+        law("normal_(std=1 / sqrt(fan_in))", (49,))  # torch has no fans for 1-D tensors
