@@ -84,7 +84,7 @@ KERAS_CALLS = [
     ("VarianceScaling(1.0, 'fan_in', 'normal')", (64, 96)),
     ("HeNormal(input_axes=[1], output_axes=[0])", (96, 64)), ("'he_normal'", (3, 3, 16, 32)),
     ("HeUniform", (64, 96)), ("GlorotNormal()", (64, 96)), ("GlorotUniform()", (3, 3, 16, 32)),
-    ("LecunNormal()", (7,)), ("lecun_uniform", (64, 96)), ("Orthogonal(gain=2.0)", (3, 3, 16, 32)),
+    ("LecunNormal()", (7,)), ("'lecun_uniform'", (64, 96)), ("Orthogonal(gain=2.0)", (3, 3, 16, 32)),
     ("Orthogonal()", (200, 30)),
 ]
 
@@ -92,6 +92,7 @@ KERAS_CALLS = [
 @pytest.mark.parametrize("text,shape", KERAS_CALLS)
 def test_keras_samples_have_the_law(keras, text: str, shape: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
     call = parse_init_call(text)
+    assert call.library == "keras"  # (a bare snake_case name would be JAX's: see docs/cli.md "Init calls")
     args = {n: v for n, v in _given_values(call).items()}
     cls = getattr(keras.initializers, call.signature.name)
     seeds = keras.random.SeedGenerator(0)
