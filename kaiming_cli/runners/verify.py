@@ -24,7 +24,7 @@ from ..io.inputs import FileError, GlobCount
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
-from ..stats.laws import Law
+from ..stats.laws import Law, constant_matches
 from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..stats.summary import Summary
 from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
@@ -266,7 +266,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
             summary, _ = scanner(source, seed=seed, jobs=jobs, max_ks=0, progress=progress)
         except InputError as exc:
             return replace(base, status="error", constant=rule.constant, reason=str(exc))
-        return constant_result(base, summary, rule.constant)
+        return constant_result(base, summary, rule.constant, source.dtype)
     if not is_float(source.dtype):
         return replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
                                                     "give it a constant or skip rule")
@@ -290,9 +290,10 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     )
 
 
-def constant_result(base: TensorResult, s: Summary, value: float) -> TensorResult:
+def constant_result(base: TensorResult, s: Summary, value: float, dtype: str = "float64") -> TensorResult:
+    """Every value equals ``value`` as the tensor's dtype stores it (0.3 is 0.30000001 in float32)."""
     bad_nonfinite = s.n_nan + s.n_inf
-    exact = bad_nonfinite == 0 and s.n > 0 and s.min == value and s.max == value
+    exact = bad_nonfinite == 0 and s.n > 0 and constant_matches(s.min, s.max, value, dtype)
     if exact:
         reason = f"all {s.n} values equal {value:g}"
     elif bad_nonfinite:

@@ -222,7 +222,7 @@ def _far_cut(cut_sigmas: float, extreme_sigmas: float) -> bool:
 
 def _two_edge_range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]:
     lo, hi = law.support
-    slack = rel_eps * max(abs(lo), abs(hi))
+    slack = rel_eps * max([abs(v) for v in (lo, hi) if math.isfinite(v)] or [0.0])
     if s.max > hi + slack or s.min < lo - slack:
         side = f"max {s.max:.6g} > {hi:.6g}" if s.max > hi + slack else f"min {s.min:.6g} < {lo:.6g}"
         return math.inf, 0.0, f"beyond the support [{lo:.6g}, {hi:.6g}]: {side}"

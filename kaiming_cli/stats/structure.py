@@ -11,7 +11,9 @@ false-alarm rate is 0 by construction and it adds nothing to the battery's Bonfe
   and the float32 gain by 2 * 2^-24; the QR factorization itself loses orthogonality by a few u of its compute
   precision, measured up to 15.3 u (torch 2.13 ``orthogonal_``, 3000 seeds for each of 2x2 ... 64x64) and
   growing no faster than sqrt(k) (docs/statistics.md "Laws beyond the marginal three"). The bound is
-  8 u_store + 2 * 2^-24 + 8 sqrt(k) u_compute, u_compute = max(u_store, 2^-24): a factor >= 2 above the worst
+  8 u_store + 2 * 2^-24 + 8 sqrt(k) 2^-24 (the QR runs in float32 or better: torch's ``linalg.qr`` has no
+  half-precision kernel, Keras and JAX factor in float32 by default, and a float64 tensor may hold a float32
+  QR cast up): a factor >= 2 above the worst
   case measured, and still ~1e-5 for k = 1024 in float32, far below any real defect (gain 1.1 moves the Gram
   diagonal by 0.21).
 * ``exact`` (identity): every entry equals the identity's (``eye_``: gain on the diagonal; ``dirac_(groups)``: gain
@@ -53,7 +55,7 @@ class StructureResult(NamedTuple):
 def orthogonal_tolerance(dtype: str, k: int) -> float:
     """Largest |W W^T / g^2 - I| entry a correct orthogonal init stored in ``dtype`` can show (see module doc)."""
     u_store = UNIT_ROUNDOFF.get(dtype, FLOAT32_U)
-    u_compute = max(u_store, FLOAT32_U)
+    u_compute = FLOAT32_U  # the QR: float32 (or better) everywhere; torch cannot factor in half precision
     return ORTHO_STORE_C * u_store + 2 * FLOAT32_U + ORTHO_QR_C * math.sqrt(max(k, 1)) * u_compute
 
 
