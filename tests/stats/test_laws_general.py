@@ -280,3 +280,36 @@ def test_numpy_orthogonal_sampler_is_haar_like_torch() -> None:
     law = law_from_spec(L.orthogonal(1.0, 4, 4), (4, 4))
     first = [draw_matrix(np.random.default_rng(s), law)[0] for s in range(2000)]
     assert abs(np.mean(np.sign(first))) < 0.1
+
+
+@pytest.mark.parametrize("shape,groups", [((5, 9), 1), ((9, 5), 1), ((8, 4, 3, 3), 2), ((6, 4, 3), 3),
+                                          ((4, 4, 3, 3, 3), 1), ((4, 8, 5, 5), 4)])
+def test_identity_positions_are_torch_s(shape: tuple[int, ...], groups: int) -> None:
+    from kaiming_cli.stats.structure import identity_expected, identity_positions
+
+    t = torch.empty(shape)
+    if len(shape) == 2:
+        torch.nn.init.eye_(t)
+    else:
+        torch.nn.init.dirac_(t, groups=groups)
+    law = law_from_spec(L.identity(1.0), shape, groups=groups)
+    np.testing.assert_array_equal(np.flatnonzero(t.numpy().reshape(-1)), np.sort(identity_positions(law)))
+    np.testing.assert_array_equal(identity_expected(law), t.numpy())
+
+
+def test_sparse_without_the_matrix_tests_the_nonzeros_from_the_summary() -> None:
+    from kaiming_cli.stats.structure import nonzero_summary
+
+    shape = (100, 300)
+    x = torch_tensor(shape, lambda t: torch.nn.init.sparse_(t, 0.1, std=0.02))
+    whole = summarize(x.reshape(-1))
+    nz = x[x != 0].astype(np.float64)
+    derived = nonzero_summary(whole, int(np.count_nonzero(x == 0)))
+    assert derived.n == nz.size
+    # summarize works float32 data in float32 within a block: ~1e-7 relative
+    assert derived.mean == pytest.approx(nz.mean(), rel=1e-5)
+    assert derived.m2 == pytest.approx(np.sum((nz - nz.mean()) ** 2), rel=1e-5)
+    assert derived.excess_kurtosis == pytest.approx(st.kurtosis(nz), abs=1e-5)
+    b = battery(law_from_spec(L.sparse(0.1, 0.02), shape), x, whole=False)
+    assert b.passed and b.not_run == ("zeros",)
+    assert not battery(law_from_spec(L.sparse(0.1, 0.025), shape), x, whole=False).passed
