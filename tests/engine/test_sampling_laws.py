@@ -100,3 +100,9 @@ def test_scan_source_whole_does_not_load_beyond_its_budget() -> None:
     source = array_source(np.zeros((64, 64), dtype=np.float32), "w")
     summary, _, values = scan_source_whole(source, seed=0, jobs=1, max_ks=10, max_elements=64 * 64 - 1)
     assert values is None and summary.n == 64 * 64
+
+
+def test_scan_source_whole_budget_counts_bytes_for_float64() -> None:
+    source = array_source(np.zeros((64, 64), dtype=np.float64), "w")
+    assert scan_source_whole(source, seed=0, jobs=1, max_ks=10, max_elements=2 * 64 * 64)[2] is not None
+    assert scan_source_whole(source, seed=0, jobs=1, max_ks=10, max_elements=2 * 64 * 64 - 2)[2] is None
