@@ -8,14 +8,12 @@ false-alarm rate is 0 by construction and it adds nothing to the battery's Bonfe
   ``max|W W^T / g^2 - I| <= tol`` (the short side's Gram matrix). ``orthogonal_tolerance`` derives ``tol`` from
   the dtype's unit roundoff u and the long side k: storing each entry rounds it (and the gain product rounds it
   again), |dW_ij| <= 2u |W_ij|, which moves each Gram entry by at most 4u + 4u^2 (Cauchy-Schwarz on unit rows),
-  and the float32 gain by 2 * 2^-24; the QR factorization itself loses orthogonality by a few u of its compute
-  precision, measured up to 15.3 u (torch 2.13 ``orthogonal_``, 3000 seeds for each of 2x2 ... 64x64) and
-  growing no faster than sqrt(k) (docs/statistics.md "Laws beyond the marginal three"). The bound is
-  8 u_store + 2 * 2^-24 + 8 sqrt(k) 2^-24 (the QR runs in float32 or better: torch's ``linalg.qr`` has no
-  half-precision kernel, Keras and JAX factor in float32 by default, and a float64 tensor may hold a float32
-  QR cast up): a factor >= 2 above the worst
-  case measured, and still ~1e-5 for k = 1024 in float32, far below any real defect (gain 1.1 moves the Gram
-  diagonal by 0.21).
+  and the float32 gain by 2 * 2^-24; the QR itself loses a few units of its compute precision. The whole
+  deviation of torch 2.13's ``orthogonal_`` measured up to 15.3 * 2^-24 (3000 seeds for each of 2x2 ... 64x64),
+  flat in k (docs/statistics.md §11.3). The bound is 8 u_store + 2 * 2^-24 + 8 sqrt(k) 2^-24: the QR runs in
+  float32 or better (torch and JAX have no half-precision QR on CPU, Keras factors in float32, and a float64
+  tensor may hold a float32 QR cast up). It is >= 2x the worst case measured, and still ~1e-5 for k = 1024 in
+  float32, far below any real defect (gain 1.1 moves the Gram diagonal by 0.21).
 * ``exact`` (identity): every entry equals the identity's (``eye_``: gain on the diagonal; ``dirac_(groups)``: gain
   at [g * out_per_group + d, d, centre...] for d < min(out_per_group, in); Keras ``Identity``: gain * eye)
   after rounding to the dtype; (constant): min and max both equal the value rounded to the dtype.
