@@ -61,3 +61,43 @@ def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                     transform=dequantizer(source.dtype, jitter_seed))
     finally:
         close()
+
+
+#: Most elements ``scan_source_whole`` keeps in memory for the structured tests (orthogonal, identity, sparse):
+#: 2^26 values of 32 bits or fewer (kept as float32), half as many float64 or integer values: 256 MiB either
+#: way. Beyond, those tests are reported not run.
+MATRIX_MAX_ELEMENTS = 1 << 26
+
+
+def scan_source_whole(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
+                      max_elements: int = MATRIX_MAX_ELEMENTS,
+                      progress: Callable[[int], None] | None = None
+                      ) -> tuple[Summary, np.ndarray, np.ndarray | None]:
+    """``scan_source`` that also keeps the whole tensor (decoded, flattened, exact: float32 for 32-bit and
+    narrower floats, float64 otherwise) when it has at most ``max_elements`` values (half as many for float64
+    and integers), else None. One read: each chunk is copied into place as the scan passes it; the summary and
+    subsample are ``scan_source``'s, bit for bit."""
+    bits = mantissa_bits(source.dtype)
+    narrow = bits is not None and bits <= 23
+    if source.numel > (max_elements if narrow else max_elements // 2):  # the same bytes for float64 values
+        summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
+        return summary, sample, None
+    values = np.empty(source.numel, dtype=np.float32 if narrow else np.float64)
+    produce, sequential, close = source.open()
+    try:
+        key = tensor_seed(seed, source.name)
+        sub_seed, jitter_seed = key.spawn(2)
+        positions = subsample_positions(source.numel, max_ks, sub_seed)
+
+        def keep(i: int, start: int, stop: int) -> np.ndarray:
+            chunk = produce(i, start, stop)
+            values[start:stop] = chunk
+            if progress is not None:
+                progress(stop - start)
+            return chunk
+
+        summary, sample = scan(source.numel, keep, positions=positions, jobs=1 if sequential else jobs,
+                               transform=dequantizer(source.dtype, jitter_seed))
+    finally:
+        close()
+    return summary, sample, values

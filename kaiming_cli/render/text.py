@@ -163,25 +163,53 @@ def histogram_lines(observed: Sequence[int], expected: Sequence[float]) -> tuple
     return sparkline(observed, 0.0, top), sparkline(expected, 0.0, top)
 
 
-def _law_excess_kurtosis(distribution: str) -> float:
-    from ..stats.laws import Law
+def _expected_excess_kurtosis(spec: InitSpec) -> str:
+    from ..stats.empirical import law_of
 
-    return Law(distribution, 1.0).excess_kurtosis
+    try:
+        return num(law_of(spec).excess_kurtosis, 4)
+    except ValueError:  # exact laws (constant, identity) have no kurtosis to compare
+        return "-"
+
+
+def _expected_range(law: LawSpec) -> str:
+    if law.low is not None and law.high is not None:
+        if law.low == -law.high:
+            return f"±{num(law.high, 6)}"
+        return f"[{num(law.low, 6)}, {num(law.high, 6)}]"
+    if law.distribution in ("constant", "identity"):
+        return "exact values"
+    return "unbounded"
+
+
+def _symmetric_about_mean(law: LawSpec) -> bool:
+    if law.distribution in ("normal", "uniform", "sparse", "orthogonal"):
+        return True
+    if law.distribution == "truncated_normal" and None not in (law.low, law.high, law.loc):
+        return math.isclose((law.loc or 0.0) - (law.low or 0.0), (law.high or 0.0) - (law.loc or 0.0))
+    return False
 
 
 def empirical_rows(result: CheckResult) -> list[tuple[str, str, str]]:
+    """Measured against expected, from the spec's exact law (any mean, any bounds)."""
     spec, emp = result.spec, result.empirical
+    law = spec.exact_law
+    std0 = law.std if law.std else spec.std
     lo, hi = emp.std_ci
+    mu = law.mean or 0.0
+    # the std test's statistic: root mean square about the law's own mean
+    about = math.sqrt(max(emp.rms**2 - 2 * mu * emp.mean + mu * mu, 0.0)) if emp.n else math.nan
+    ratio = (f"{num(about / std0, 5)}  CI [{num(lo / std0, 5)}, {num(hi / std0, 5)}]" if std0
+             else "-")
     return [
         ("n", f"{emp.n}" + (f" (EDF tests on {emp.n_ks})" if emp.n_ks < emp.n else ""), ""),
-        ("std", num(emp.std, 6), num(spec.std, 6)),
-        ("std / theory", f"{num(emp.rms / spec.std, 5)}  CI [{num(lo / spec.std, 5)}, {num(hi / spec.std, 5)}]", "1"),
+        ("std", num(emp.std, 6), num(std0, 6)),
+        ("std / theory", ratio, "1"),
         ("detectable std error", detectable_text(result.detectable), f"≤ {detectable_text(result.max_detectable)}"),
-        ("mean", num(emp.mean, 4), "0"),
-        ("min / max", f"{num(emp.min, 5)} / {num(emp.max, 5)}",
-         f"±{num(spec.bound, 6)}" if spec.bound is not None else "unbounded"),
-        ("excess kurtosis", num(emp.excess_kurtosis, 4), num(_law_excess_kurtosis(spec.distribution), 4)),
-        ("skewness", num(emp.skewness, 4), "0"),
+        ("mean", num(emp.mean, 4), num(law.mean or 0.0, 4)),
+        ("min / max", f"{num(emp.min, 5)} / {num(emp.max, 5)}", _expected_range(law)),
+        ("excess kurtosis", num(emp.excess_kurtosis, 4), _expected_excess_kurtosis(spec)),
+        ("skewness", num(emp.skewness, 4), "0" if _symmetric_about_mean(law) else "-"),
     ]
 
 

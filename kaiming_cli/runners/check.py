@@ -84,12 +84,13 @@ def run_check(
     """Sample ``samples`` values (default: one tensor of ``spec.shape``) and run the battery."""
     import numpy as np
 
-    from ..engine.sampling import producer, seeds
+    from ..engine.sampling import sample_law, seeds
 
     n = samples if samples is not None else math.prod(spec.shape)
     law = law_of(spec)
-    sub_seed, chunk_seeds = seeds(seed, n)
+    sub_seed, _chunk_seeds = seeds(seed, n)
     positions = subsample_positions(n, max_ks, sub_seed)
+    values = None
     if backend == "torch":
         from ..engine.torch_backend import torch_producer
 
@@ -97,11 +98,10 @@ def run_check(
         summary, sample = scan(n, produce, positions=positions, jobs=1)
     elif backend == "numpy":
         info = f"numpy {np.__version__}: Generator(PCG64(SeedSequence({seed}))), float32"
-        summary, sample = scan(n, producer(law, chunk_seeds), positions=positions,
-                               jobs=jobs or default_jobs())
+        summary, sample, values = sample_law(law, n, seed, max_ks=max_ks, jobs=jobs or default_jobs())
     else:
         raise ValueError(f"backend {backend!r} is not supported: use numpy or torch.")
-    battery = run_battery(law, summary, sample, alpha, tests)
+    battery = run_battery(law, summary, sample, alpha, tests, values=values, seed=seed)
     hist = histogram_counts(sample, law)
     return CheckResult(
         spec=spec, seed=seed, backend=backend, backend_info=info,

@@ -17,6 +17,13 @@ so each p-value is valid as it stands:
   form of the Kolmogorov law (within 2% for n >= 100), exact ``kstwo`` below that.
 * ``ad`` (optional): Anderson-Darling, simple hypothesis, Marsaglia's ADinf p-value.
 
+The laws of an init call (``laws.law_from_spec``, docs/statistics.md §11) use the same tests about the law's
+own mean (the variance statistic is sum (x - mu)^2 = m2 + n (xbar - mu)^2), with the general delta-method
+variance of the kurtosis for skewed truncations and a two-edge range test (min against the lower edge, max
+against the upper) for asymmetric ones. The structured families add their defining test (structure.py),
+exact under the null (p is 1 or 0, not counted in k): ``exact`` (constant, identity), ``orthogonal``,
+``zeros`` (sparse, whose marginal tests run on the non-zero values).
+
 The verdict rejects when ``min(1, k * min p) <= alpha``: a false-alarm rate of at most alpha
 whatever the dependence between the k tests.
 """
@@ -31,10 +38,24 @@ import numpy as np
 
 from .laws import SQRT2, Law
 from .power import detectable_error
+from .structure import (
+    StructureResult,
+    constant_test,
+    exact_identity_test,
+    nonzero_summary,
+    nonzero_values_summary,
+    orthogonal_test,
+    orthogonal_tolerance,
+    zeros_test,
+)
 from .summary import Summary
 
 DEFAULT_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks")
 ALL_TESTS: tuple[str, ...] = DEFAULT_TESTS + ("ad",)
+#: Marginal tests the orthogonal law does not run (docs/statistics.md §11.3).
+ORTHOGONAL_SKIPS: tuple[str, ...] = ("std", "range", "kurtosis")
+#: The structured families' defining tests, always run for their family (stats/structure.py).
+STRUCTURE_TESTS: tuple[str, ...] = ("exact", "orthogonal", "zeros")
 KS_MAX_SAMPLES = 100_000
 #: A normal's range test only flags "missing tails" when max|z| is below this: generator caps
 #: (torch's float32 Box-Muller tops out at 5.77 sigma) must not read as truncation.
@@ -89,6 +110,8 @@ class BatteryResult:
     notes: tuple[str, ...] = field(default=())
     detectable: float = math.inf
     """The smallest relative std error the std test detects with 90% power at its level alpha/k (power.py)."""
+    not_run: tuple[str, ...] = field(default=())
+    """Structured tests the law needs but that could not run (the whole tensor was not loaded): inconclusive."""
 
 
 def _two_sided_normal_p(z: float) -> float:
@@ -102,15 +125,23 @@ def _z_quantile(p_upper: float) -> float:
 
 
 def mean_test(law: Law, s: Summary) -> tuple[float, float, str]:
-    z = s.mean * math.sqrt(s.n) / law.std
-    return z, _two_sided_normal_p(z), f"z = {z:+.2f} for mean {s.mean:.3g}"
+    z = (s.mean - law.mean) * math.sqrt(s.n) / law.std
+    about = f" about {law.mean:.4g}" if law.mean else ""
+    return z, _two_sided_normal_p(z), f"z = {z:+.2f} for mean {s.mean:.3g}{about}"
+
+
+def sum_sq_about(s: Summary, mu: float) -> float:
+    """sum (x - mu)^2 = m2 + n (xbar - mu)^2: the variance statistic with the mean known to be ``mu``."""
+    return s.m2 + s.n * (s.mean - mu) ** 2
 
 
 def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, ConfidenceInterval, str]:
-    """Variance test with the mean known to be 0; returns (ratio, p, CI of sigma, detail)."""
-    n, ss = s.n, s.sumsq
+    """Variance test with the mean known (the law's); returns (ratio, p, CI of sigma, detail).
+
+    For any law, sum (x - mu)^2 has mean n sigma^2 and variance n sigma^4 (kappa - 1), symmetric or not."""
+    n, ss = s.n, sum_sq_about(s, law.mean)
     ratio = math.sqrt(ss / n) / law.std
-    if law.distribution == "normal":
+    if law.distribution in ("normal", "sparse"):
         from scipy.special import chdtr, chdtrc, chdtri
 
         t = ss / law.std**2
@@ -150,26 +181,36 @@ def anscombe_glynn_z(b2: float, n: int) -> float:
 
 def kurtosis_test(law: Law, s: Summary) -> tuple[float, float, str]:
     g2 = s.excess_kurtosis
-    if law.distribution == "normal":
+    if law.distribution in ("normal", "sparse"):
         z = anscombe_glynn_z(g2 + 3.0, s.n)
     else:
-        # log(b2) is less skewed than b2: measured tail 1.2x nominal at n = 1728 instead of 1.5x
+        # log(b2) is less skewed than b2: measured tail 1.2x nominal at n = 1728 instead of 1.5x; the
+        # standard error is the delta method's for any law (skewed truncations too: laws.kurtosis_avar_general)
         k0 = law.kurtosis
         z = (math.log(g2 + 3.0) - math.log(k0)) * k0 / math.sqrt(law.kurtosis_avar / s.n)
     return z, _two_sided_normal_p(z), f"excess kurtosis {g2:+.3f} vs {law.excess_kurtosis:+.3f} (z = {z:+.2f})"
 
 
 def range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]:
-    """Two-sided test on M = max|x|; ``rel_eps`` is the storage rounding allowed on the support."""
-    m = s.max_abs
-    bound = law.bound
-    if bound is not None:
-        if m > bound * (1 + rel_eps):
-            outside = m / bound
-            return outside, 0.0, f"max|x| = {m:.6g} is beyond the support edge {bound:.6g}"
+    """Two-sided test on the extremes; ``rel_eps`` is the storage rounding allowed on the support.
+
+    Normal laws and symmetric bounded ones: the law of M = max|x - centre|. Asymmetric bounded laws (a
+    truncation at uneven bounds): the minimum against the lower edge and the maximum against the upper edge,
+    each with its exact law, combined by Bonferroni."""
+    if law.bounded and not law.symmetric:
+        return _two_edge_range_test(law, s, rel_eps)
+    c = law.center
+    m = max(abs(s.max - c), abs(s.min - c))
+    half = law.half_width
+    if half is not None:
+        if m > half * (1 + rel_eps) + abs(c) * rel_eps:
+            return m / half, 0.0, f"max|x - {c:.4g}| = {m:.6g} is beyond the support edge {half:.6g}" \
+                if c else f"max|x| = {m:.6g} is beyond the support edge {half:.6g}"
+        if law.distribution == "truncated_normal" and _far_cut(half / law.sigma_pre, m / law.sigma_pre):
+            return m / half, 1.0, f"max|x| / edge = {m / half:.6f} (cut beyond {NORMAL_LOW_TAIL_CAP:g} sigma)"
         # The true value behind a rounded maximum may be up to rel_eps larger: be conservative.
-        p = math.exp(law.log_cdf_max_abs(min(m * (1 + rel_eps), bound), s.n))
-        return m / bound, min(1.0, p), f"max|x| / edge = {m / bound:.6f} (p of a max this small)"
+        p = math.exp(law.log_cdf_max_abs(min(m * (1 + rel_eps) + abs(c) * rel_eps, half), s.n))
+        return m / half, min(1.0, p), f"max|x| / edge = {m / half:.6f} (p of a max this small)"
     t = m / law.std
     log_f = law.log_cdf_max_abs(m, s.n)
     p_hi = -math.expm1(log_f)
@@ -178,7 +219,31 @@ def range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]
     side = "large" if p_hi < p_lo else "small"
     # which side is named only when the max is unusual: "this max is large" at p = 0.36 misled
     unusual = f"; this max is too {side}" if p < RANGE_SIDE_P else ""
-    return t, p, f"max|x|/std0 = {t:.2f} (two-sided{unusual})"
+    about = f"max|x - {c:.4g}|" if c else "max|x|"
+    return t, p, f"{about}/std0 = {t:.2f} (two-sided{unusual})"
+
+
+def _far_cut(cut_sigmas: float, extreme_sigmas: float) -> bool:
+    """A cut beyond the generators' tail caps, with the extreme past the cap too: a max below the cut there is
+    the generator's cap (torch's float32 normals stop at 5.77 sigma), not evidence."""
+    return cut_sigmas > NORMAL_LOW_TAIL_CAP and extreme_sigmas >= NORMAL_LOW_TAIL_CAP
+
+
+def _two_edge_range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]:
+    lo, hi = law.support
+    slack = rel_eps * max([abs(v) for v in (lo, hi) if math.isfinite(v)] or [0.0])
+    if s.max > hi + slack or s.min < lo - slack:
+        side = f"max {s.max:.6g} > {hi:.6g}" if s.max > hi + slack else f"min {s.min:.6g} < {lo:.6g}"
+        return math.inf, 0.0, f"beyond the support [{lo:.6g}, {hi:.6g}]: {side}"
+    c, sp = law.center, law.sigma_pre
+    # P(max <= observed) and P(min >= observed), each with the storage slack in the data's favour
+    p_max = 1.0 if _far_cut((hi - c) / sp, (s.max - c) / sp) else \
+        math.exp(min(0.0, s.n * law.log_cdf_point(min(s.max + slack, hi))))
+    p_min = 1.0 if _far_cut((c - lo) / sp, (c - s.min) / sp) else \
+        math.exp(min(0.0, s.n * law.log_sf_point(max(s.min - slack, lo))))
+    p = min(1.0, 2.0 * min(p_max, p_min))
+    gap = min((hi - s.max) / (hi - lo), (s.min - lo) / (hi - lo))
+    return gap, p, f"min {s.min:.6g} vs {lo:.6g}, max {s.max:.6g} vs {hi:.6g} (p of extremes this far inside)"
 
 
 Edf = tuple[np.ndarray, np.ndarray]
@@ -313,44 +378,113 @@ def run_battery(
     alpha: float,
     tests: tuple[str, ...] = DEFAULT_TESTS,
     rel_eps: float = FLOAT32_REL_EPS,
+    *,
+    values: np.ndarray | None = None,
+    dtype: str = "float32",
+    seed: int = 0,
 ) -> BatteryResult:
-    """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni."""
+    """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni.
+
+    The structured families add their defining test whatever ``tests`` says (``STRUCTURE_TESTS``): ``exact``
+    for constant (from the summary) and identity, ``orthogonal``, ``zeros`` for sparse. Those three need the
+    whole tensor, ``values`` (engine/sources.py ``load_matrix``); when it is None they are not run, and
+    ``not_run`` says so (the runner reports the tensor inconclusive). ``dtype`` is the tensor's storage dtype
+    (constants and bounds are compared after rounding to it); ``seed`` picks the rows of a Gram matrix too
+    large to check whole."""
     raw: list[tuple[str, float, float, str]] = []
+    structural: list[StructureResult] = []
     notes: list[str] = []
+    not_run: list[str] = []
     ci = ConfidenceInterval(math.nan, math.nan)
     edf: Edf | None = None
+    marginal, s, sample, tests = _family_plan(law, s, sample, tests, values, dtype, seed, structural, notes,
+                                              not_run)
     if s.n_nan or s.n_inf:
         raw.append(("finite", float(s.n_nan + s.n_inf), 0.0,
                     f"{s.n_nan} NaN and {s.n_inf} infinite values"))
-    if s.n >= 2:
+    if s.n >= 2 or not tests:
         for name in tests:
             if name == "mean":
-                stat, p, detail = mean_test(law, s)
+                stat, p, detail = mean_test(marginal, s)
             elif name == "std":
-                stat, p, ci, detail = std_test(law, s, alpha)
+                stat, p, ci, detail = std_test(marginal, s, alpha)
             elif name == "kurtosis":
-                min_n = 20 if law.distribution == "normal" else KURTOSIS_MIN_N_BOUNDED
+                normal_like = marginal.distribution in ("normal", "sparse")
+                min_n = 20 if normal_like else KURTOSIS_MIN_N_BOUNDED
                 if s.n < min_n or s.m2 == 0:
-                    notes.append(f"kurtosis test not run: a {law.distribution} null needs n >= {min_n} for a "
+                    notes.append(f"kurtosis test not run: a {marginal.distribution} null needs n >= {min_n} for a "
                                  "calibrated p-value.")
                     continue
-                stat, p, detail = kurtosis_test(law, s)
+                stat, p, detail = kurtosis_test(marginal, s)
             elif name == "range":
-                stat, p, detail = range_test(law, s, rel_eps)
+                stat, p, detail = range_test(marginal, s, rel_eps)
             elif name in ("ks", "ad"):
-                edf = edf if edf is not None else edf_points(law, sample)
-                stat, p, detail = (ks_test if name == "ks" else ad_test)(law, sample, edf)
+                edf = edf if edf is not None else edf_points(marginal, sample)
+                stat, p, detail = (ks_test if name == "ks" else ad_test)(marginal, sample, edf)
             else:
                 raise ValueError(f"unknown test {name!r}: choose from {', '.join(ALL_TESTS)}.")
             raw.append((name, float(stat), float(p), detail))
     else:
         raw.append(("size", float(s.n), 0.0, "fewer than 2 finite values: nothing to test"))
     k = len(raw)
-    threshold = alpha / k
+    threshold = alpha / k if k else alpha
     results = tuple(TestResult(name, stat, p, p > threshold, detail) for name, stat, p, detail in raw)
-    combined = min(1.0, k * min(r.pvalue for r in results))
+    results += tuple(TestResult(r.name, r.statistic, 1.0 if r.passed else 0.0, r.passed, r.detail)
+                     for r in structural)
+    combined = min(1.0, k * min(r.pvalue for r in results[:k])) if k else 1.0
+    if any(not r.passed for r in structural):
+        combined = 0.0
+    if law.distribution == "orthogonal" and values is not None and s.n:
+        rms = s.rms
+        ci = ConfidenceInterval(rms, rms)  # fixed by orthonormality: sum x^2 = gain^2 min(rows, cols)
     return BatteryResult(
         tests=results, alpha=alpha, pvalue=combined, passed=combined > alpha,
         std_ci=ci, n_ks=int(sample.size), notes=tuple(notes),
-        detectable=detectable_error(law, s.n, threshold) if s.n >= 2 else math.inf,
+        detectable=_detectable(law, marginal, s, threshold, values is not None, dtype),
+        not_run=tuple(not_run),
     )
+
+
+def _family_plan(law: Law, s: Summary, sample: np.ndarray, tests: tuple[str, ...], values: np.ndarray | None,
+                 dtype: str, seed: int, structural: list[StructureResult], notes: list[str],
+                 not_run: list[str]) -> tuple[Law, Summary, np.ndarray, tuple[str, ...]]:
+    """The law the marginal tests use, their data and test list, after the family's structured test."""
+    family = law.distribution
+    if family == "constant":
+        structural.append(constant_test(law, s, dtype))
+        return law, s, sample, ()
+    needs = {"identity": "exact", "orthogonal": "orthogonal", "sparse": "zeros"}.get(family)
+    if needs is not None and values is None:
+        not_run.append(needs)
+        notes.append(f"{needs} test not run: the {family} law needs the whole tensor, and it was not loaded "
+                     f"(over the element budget); the verdict is inconclusive.")
+    if family == "identity":
+        if values is not None:
+            structural.append(exact_identity_test(law, values, dtype))
+        return law, s, sample, ()
+    if family == "orthogonal":
+        if values is not None:
+            structural.append(orthogonal_test(law, values, dtype, seed))
+        notes.append("orthogonal: std and range are fixed by orthonormality (tested by `orthogonal`); mean and KS "
+                     "test the entries' marginal law, one coordinate of a point on a sphere; kurtosis is not run "
+                     "(the entries are dependent: the iid variance of b2 is up to 15% short, measured).")
+        return law, s, sample, tuple(t for t in tests if t not in ORTHOGONAL_SKIPS)
+    if family == "sparse":
+        if values is not None:
+            structural.append(zeros_test(law, values))
+            s = nonzero_values_summary(values)
+        else:
+            r, c = law.rows_cols
+            s = nonzero_summary(s, law.zeros_per_column * c)
+        return Law("normal", law.std), s, sample[sample != 0], tests
+    return law, s, sample, tests
+
+
+def _detectable(law: Law, marginal: Law, s: Summary, level: float, loaded: bool, dtype: str) -> float:
+    """Smallest relative std error detected with 90% power: 0 for the exact families (any error shows),
+    the orthogonality bound for orthogonal (it pins the scale), the std test's for the others."""
+    if law.distribution in ("constant", "identity"):
+        return 0.0 if loaded or law.distribution == "constant" else math.inf
+    if law.distribution == "orthogonal":
+        return orthogonal_tolerance(dtype, law.marginal_n_dim) if loaded else math.inf
+    return detectable_error(marginal, s.n, level) if s.n >= 2 else math.inf

@@ -46,16 +46,30 @@ class Empirical:
 
 def law_of(spec: InitSpec) -> Law:
     """The null law the tests use for a spec: its exact law (``ValueError`` for laws not supported yet)."""
-    return law_from_spec(spec.exact_law)
+    law = spec.exact_law
+    # torch flattens (shape[0], rest) for orthogonal_ whatever the layout name says; Keras and JAX (rest, last)
+    matrix = spec.layout if spec.layout in ("keras", "jax") else "torch"
+    return law_from_spec(law, spec.shape, matrix=matrix, groups=law.groups or 1)
 
 
 HIST_BINS = 24
 
 
 def histogram_edges(law: Law) -> tuple[float, float]:
-    """A window that shows the whole law: the support, or +-4 std for the normal."""
-    edge = law.bound if law.bound is not None else 4.0 * law.std
-    return -edge * 1.05, edge * 1.05
+    """A window that shows the whole law: the support (5% wider), or mean +-4 std for the unbounded laws; the
+    exact laws (constant, identity) get their values' span, at least one unit wide."""
+    if law.distribution in ("normal", "sparse", "orthogonal"):
+        c, half = law.mean, 4.0 * law.std
+        return c - half * 1.05, c + half * 1.05
+    lo, hi = law.support
+    if law.distribution in ("constant", "identity"):
+        pad = max(abs(lo), abs(hi), 1.0) * 0.05
+        return lo - pad, hi + pad
+    if law.bounded and law.symmetric and law.center == 0:
+        edge = max(abs(lo), abs(hi))
+        return -edge * 1.05, edge * 1.05
+    pad = (hi - lo) * 0.025
+    return lo - pad, hi + pad
 
 
 def histogram_counts(sample: Any, law: Law, bins: int = HIST_BINS) -> list[int]:

@@ -195,8 +195,9 @@ def _t_dirac(args: dict[str, Value], ctx: Context) -> Resolved:
     if groups < 1 or shape[0] % groups:
         raise ValueError(f"dirac_: dim 0 ({shape[0]}) must be divisible by groups = {groups}.")
     ones = groups * min(shape[0] // groups, shape[1])
-    return _res(ctx, _identity_law(1.0, ones, math.prod(shape)), f"dirac_ writes a Dirac delta (identity "
-                f"convolution) per group: {ones} ones at the kernel centres, zeros elsewhere.")
+    law = replace(_identity_law(1.0, ones, math.prod(shape)), groups=groups)
+    return _res(ctx, law, f"dirac_ writes a Dirac delta (identity convolution) per group: {ones} ones at the "
+                "kernel centres, zeros elsewhere.")
 
 
 def _int(args: dict[str, Value], key: str) -> int:

@@ -65,6 +65,8 @@ class LawSpec:
     """Truncated normal: the mean before truncation."""
     scale: float | None = None
     """Truncated normal: the sigma before truncation."""
+    groups: int | None = None
+    """``dirac_``'s groups (where the identity puts its ones); not a JSON key."""
 
     def to_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in LAW_KEYS}
