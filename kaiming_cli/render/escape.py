@@ -139,13 +139,16 @@ def plot_title(text: str, limit: int = TITLE_LIMIT) -> str:
 
 def toml_string(text: str) -> str:
     """``text`` as a TOML basic string in ASCII: ``"`` and ``\\`` escaped, every other character outside printable
-    ASCII as ``\\uXXXX``/``\\UXXXXXXXX``, so no name can end the string, the line or the table it sits in. TOML
+    ASCII as ``\\uXXXX``/``\\UXXXXXXXX``, so no name can end the string, the line or the table it sits in; ``#`` too
+    (``\\u0023``), so that no line holds GitHub's legacy ``##[`` command prefix when the file is printed in CI. TOML
     cannot carry a lone surrogate: callers put a glob ``?`` in its place (runners/identify.py ``glob_escape``)."""
     out = ['"']
     for ch in text:
         code = ord(ch)
         if ch in '"\\':
             out.append("\\" + ch)
+        elif ch == "#":
+            out.append("\\u0023")
         elif 0x20 <= code < 0x7F:
             out.append(ch)
         elif 0xD800 <= code <= 0xDFFF:
