@@ -122,3 +122,25 @@ def test_round_trip_snapshot_then_gate(model: str, tmp_path: Path) -> None:
     assert bad.exit_code == 1
     failed = [t["name"] for t in json.loads(bad.stdout)["tensors"] if t["status"] == "fail"]
     assert failed == [target]
+
+
+def test_keras_attention_kernels_get_their_einsum_fans(tmp_path: Path) -> None:
+    """keras MultiHeadAttention: EinsumDense kernels (32, 8, 16) and (8, 16, 32) with lecun_normal have std
+    sqrt(1/32) and sqrt(1/128) (the fans EinsumDense passes); the query's rule states them."""
+    g = torch.Generator().manual_seed(0)
+
+    def lecun(shape: tuple[int, ...], fan_in: int) -> Any:
+        sigma = (1 / fan_in) ** 0.5 / 0.87962566103423978
+        return torch.nn.init.trunc_normal_(torch.empty(shape), std=sigma, a=-2 * sigma, b=2 * sigma, generator=g)
+
+    state = {"query/kernel": lecun((32, 8, 16), 32), "key/kernel": lecun((32, 8, 16), 32),
+             "attention_output/kernel": lecun((8, 16, 32), 128)}
+    path = tmp_path / "mha.safetensors"
+    safetensors_torch.save_file(state, str(path))
+    rules, _ = rules_of(path, "--layout", "keras")
+    query = first_rule(rules, "query/kernel")
+    out = first_rule(rules, "attention_output/kernel")
+    assert query is not None and query["init"] == "keras.initializers.LecunNormal()"
+    assert (query["fan_in"], query["fan_out"]) == (32, 128)  # the einsum split, not the layout's 256 / 512
+    # (8, 16, 32) under the keras layout already has fan_in = 8 * 16 = 128: no fans to state
+    assert out == {"match": "attention_output/kernel", "init": "keras.initializers.LecunNormal()"}
