@@ -316,7 +316,8 @@ def verdict_short(r: IdentifyResult, label: str | None = None) -> str:
                 return scored.candidate.short or label
         return label
     if r.ranked and r.verdict == r.ranked[0].candidate.label:
-        return r.ranked[0].candidate.short or r.verdict
+        best = r.ranked[0].candidate
+        return (best.short or r.verdict) + (" (fitted)" if best.family == "fitted" else "")
     return r.verdict
 
 

@@ -142,12 +142,18 @@ def fit_truncated(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) 
     return Fit("truncated_normal", std, ci, 1 - alpha, p, ok, loglik, why)
 
 
-def fit_sparse(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit | None:
+def fit_sparse(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
+               matrix: np.ndarray | None = None) -> Fit | None:
     """A large exact-zero fraction (``sparse_``): the zero fraction from the subsample, the normal law of the rest
-    (its own battery on the non-zero part of the subsample). None when there are too few zeros to call it sparse."""
+    (its own battery on the non-zero part of the subsample). None when there are too few zeros to call it sparse,
+    or when the matrix shows the zeros are whole rows (an embedding's ``padding_idx`` row is not ``sparse_``)."""
     zeros = int(np.count_nonzero(sample == 0))
     if sample.size == 0 or zeros < SPARSE_MIN_ZEROS or zeros / sample.size < SPARSE_MIN_FRACTION:
         return None
+    if matrix is not None and matrix.ndim == 2:
+        zero_rows = int(np.count_nonzero(~matrix.any(axis=1)))
+        if zero_rows * matrix.shape[1] == zeros:
+            return None
     fraction = zeros / sample.size
     nonzero = sample[sample != 0]
     if nonzero.size < 2:
@@ -200,7 +206,7 @@ def fit_families(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
         if orth is not None:
             fits.append(orth)
     sample = np.sort(sample)  # once: every family's EDF test sorts it again, and sorted input sorts fast
-    sparse = fit_sparse(s, sample, alpha, rel_eps)
+    sparse = fit_sparse(s, sample, alpha, rel_eps, matrix)
     if sparse is not None:
         fits.append(sparse)
     if s.n >= 2 and s.max_abs > 0:

@@ -98,3 +98,12 @@ def test_constant_sparse_and_orthogonal() -> None:
     assert math.isclose(orth.std, 2.0 / math.sqrt(200), rel_tol=1e-5)
     gaussian = fit_orthogonal(np.random.default_rng(0).standard_normal((200, 100)), 1e-3)
     assert gaussian is not None and not gaussian.passed
+
+
+def test_a_padding_row_is_not_sparse() -> None:
+    """nn.Embedding(padding_idx=0) under BERT's init: one zero row, the rest N(0, 0.02^2); not sparse_."""
+    w = np.random.default_rng(4).standard_normal((50, 8)) * 0.02
+    w[0] = 0.0
+    x = w.ravel()
+    assert fit_sparse(summarize(x), x, 1e-3, EPS) is not None  # 2% zeros: values alone look sparse
+    assert fit_sparse(summarize(x), x, 1e-3, EPS, matrix=w) is None
