@@ -7,9 +7,14 @@ streaming pass scores every candidate (docs/statistics.md §7):
     uniform(b):     -n ln(2b)                                   if M <= b, else -inf
     truncN(sp, 2):  normal(sp) - n ln(2 Phi(2) - 1)             if M <= 2 sp, else -inf
 
-Candidates within ln(100) of the best (a Bayes factor below 100) cannot be told apart at this
-size; exact aliases (same law for this shape) never can. The winner must also pass the test
-battery, or the verdict is "unknown": trained weights are not forced into a scheme.
+The candidates are a fixed list of common schemes plus every named call whose exact law lies in the
+confidence interval of a family's fitted scale (stats/fit.py fits, theory/explanations.py names; §7.1).
+Candidates within ln(100) of the best (a Bayes factor below 100) cannot be told apart at this size;
+exact aliases (same law for this shape) never can; among those the verdict is the one with the largest
+prior x likelihood. The winner must also pass the test battery; if it fails, the verdict is the bare
+fitted law of the best family that fits, and "unknown" (naming the closest law and what rejected it)
+only when no family fits. Whether weights look trained is the trained-checkpoint detector's call, never
+this module's.
 """
 
 from __future__ import annotations

@@ -117,26 +117,18 @@ class _Collector:
             self.items[key] = Explanation(call, self.distribution, std, prior, fi, fo, note, fitted)
 
 
-def _kaiming(c: _Collector, fans: tuple[int, int, bool], dist: str, std_hat: float, prior_scale: float) -> bool:
-    """kaiming_{dist}_ with named slopes in both modes; True when something named fitted."""
-    found = False
+def _kaiming(c: _Collector, fans: tuple[int, int, bool], dist: str, prior_scale: float) -> None:
+    """kaiming_{dist}_ with the named gains and slopes, in both modes."""
     for mode, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
         for nl, g, prior in NAMED_GAINS:
-            std = g / math.sqrt(fan)
-            if c.inside(std):
-                found = True
-            c.add(f"kaiming_{dist}_(mode={mode!r}, nonlinearity={nl!r})", std, prior * prior_scale, fans)
+            c.add(f"kaiming_{dist}_(mode={mode!r}, nonlinearity={nl!r})", g / math.sqrt(fan), prior * prior_scale,
+                  fans)
         for text, a, prior in NAMED_SLOPES:
             std = math.sqrt(2.0 / (1 + a * a)) / math.sqrt(fan)
-            if c.inside(std):
-                found = True
             c.add(f"kaiming_{dist}_(a={text}, mode={mode!r}, nonlinearity='leaky_relu')", std,
                   prior * prior_scale, fans)
-        std5 = math.sqrt(1.0 / 3.0) / math.sqrt(fan)
-        if c.inside(std5):
-            found = True
-        c.add(f"kaiming_{dist}_(a=sqrt(5), mode={mode!r})", std5, 0.01 * prior_scale, fans)
-    return found
+        c.add(f"kaiming_{dist}_(a=sqrt(5), mode={mode!r})", math.sqrt(1.0 / 3.0) / math.sqrt(fan),
+              0.01 * prior_scale, fans)
 
 
 def _kaiming_fitted(c: _Collector, fans: tuple[int, int, bool], dist: str, std_hat: float) -> None:
@@ -193,10 +185,8 @@ def explain(shape: tuple[int, ...], layout: str, distribution: str, low: float, 
     options = fan_options(shape, layout)
     lowered = name.lower()
     if distribution in ("normal", "uniform"):
-        named = False
         for fans in options:
-            scale = 1.0 if not fans[2] else 0.5
-            named = _kaiming(c, fans, distribution, std_hat, scale) or named
+            _kaiming(c, fans, distribution, 1.0 if not fans[2] else 0.5)
             _xavier(c, fans, distribution, std_hat)
             _keras(c, fans, distribution, layout)
         if distribution == "normal":
