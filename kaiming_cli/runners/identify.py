@@ -515,6 +515,20 @@ def fitted_or_unknown(base: dict[str, Any], ranked: list[Scored], fits: list[Fit
                                  f"{closest.rejected_by}")
 
 
+def sparsity_text(fraction: float, shape: tuple[int, ...]) -> str:
+    """The shortest sparsity that gives torch's sparse_ the same count of zeros per column, ceil(sparsity * rows),
+    for a 2-D weight of ``shape`` (rows = shape[0]); else the fraction itself to two digits."""
+    if len(shape) != 2:
+        return f"{fraction:.2g}"
+    rows = shape[0]
+    zeros = round(fraction * rows)
+    for digits in range(1, 8):
+        value = round(zeros / rows, digits)
+        if (zeros - 1) / rows < value <= zeros / rows and math.ceil(value * rows) == zeros:
+            return f"{value:g}"
+    return repr(zeros / rows)
+
+
 def structured(base: dict[str, Any], fit: Fit, layout: str, summary: Summary) -> IdentifyResult:
     """An exact structure the marginal laws cannot see (orthogonal rows/columns, exact zeros of sparse_)."""
     if fit.distribution == "orthogonal":
@@ -526,7 +540,7 @@ def structured(base: dict[str, Any], fit: Fit, layout: str, summary: Summary) ->
     else:
         stds = [v for v in round_values(fit.ci.low, fit.ci.high)]
         std_text = f"{stds[0]:g}" if stds else number(fit.std, fit.ci.low, fit.ci.high)
-        call = f"sparse_(sparsity={fit.sparsity:.2g}, std={std_text})"
+        call = f"sparse_(sparsity={sparsity_text(fit.sparsity or 0.0, base['shape'])}, std={std_text})"
         detail = f"{fit.sparsity:.1%} exact zeros; the rest N(0, {fit.std:.4g}^2) (p = {fit.pvalue:.2g})"
     c = Candidate(call, fit.distribution, fit.distribution, None, fit.gain, fit.std, short=call, init=call,
                   std_ci=(fit.ci.low, fit.ci.high))

@@ -144,3 +144,19 @@ def test_keras_attention_kernels_get_their_einsum_fans(tmp_path: Path) -> None:
     assert (query["fan_in"], query["fan_out"]) == (32, 128)  # the einsum split, not the layout's 256 / 512
     # (8, 16, 32) under the keras layout already has fan_in = 8 * 16 = 128: no fans to state
     assert out == {"match": "attention_output/kernel", "init": "keras.initializers.LecunNormal()"}
+
+
+@pytest.mark.parametrize(("sparsity", "rows"), [(0.1, 256), (0.3, 50), (0.25, 7)])
+def test_sparse_call_gives_torch_the_same_zero_count(sparsity: float, rows: int) -> None:
+    """The generated sparse_ call makes torch zero exactly as many entries per column as the data have."""
+    import math
+
+    from kaiming_cli.io.memory import array_source
+    from kaiming_cli.runners.identify import identify_source
+
+    w = torch.empty(rows, 120)
+    torch.nn.init.sparse_(w, sparsity, std=0.01, generator=torch.Generator().manual_seed(0))
+    r = identify_source(array_source(w.numpy(), "w"))
+    assert r.verdict.startswith("sparse_(sparsity="), r.verdict
+    written = float(r.verdict.split("sparsity=")[1].split(",")[0])
+    assert math.ceil(written * rows) == math.ceil(sparsity * rows)
