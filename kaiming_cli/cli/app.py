@@ -511,16 +511,21 @@ def report_verify(ctx: click.Context, result: VerifyResult, config: Config, sour
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the EDF subsample.")
 @click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
 @max_tensors_option
-@output_options()
+@output_options(("table", "json", "markdown", "rules"))
 @click.pass_context
 def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str, ...], layout: str | None,
              top: int, alpha: float, seed: int, jobs: int | None, max_tensors: int, fmt: str,
              output: str | None) -> None:
     """Rank the init schemes that could have produced each tensor.
 
+    Fits each family's scale (with a confidence interval) and names every init call whose exact law lies
+    inside it; -f rules writes those calls as a rules file for verify.
+
     \b
     kaiming identify model.safetensors
     kaiming identify params.npz --layout jax --top 3 -f json
+    kaiming identify model.safetensors -f rules -o init.toml
+    kaiming verify model.safetensors --rules init.toml
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import read_paths, select_tensors

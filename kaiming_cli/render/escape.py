@@ -135,3 +135,27 @@ def github_property(text: str, limit: int = NAME_LIMIT) -> str:
 def plot_title(text: str, limit: int = TITLE_LIMIT) -> str:
     """A name for a matplotlib title drawn with ``parse_math=False`` (so ``$`` stays a dollar sign)."""
     return visible(text, limit)
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string in ASCII: ``"`` and ``\\`` escaped, every other character outside printable
+    ASCII as ``\\uXXXX``/``\\UXXXXXXXX``, so no name can end the string, the line or the table it sits in; ``#`` too
+    (``\\u0023``), so that no line holds GitHub's legacy ``##[`` command prefix when the file is printed in CI. TOML
+    cannot carry a lone surrogate: callers put a glob ``?`` in its place (runners/identify.py ``glob_escape``)."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "#":
+            out.append("\\u0023")
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif 0xD800 <= code <= 0xDFFF:
+            raise ValueError("a lone surrogate has no TOML form")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(f"\\U{code:08X}")
+    out.append('"')
+    return "".join(out)

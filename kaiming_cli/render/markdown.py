@@ -97,8 +97,10 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
 
 def identify(report: IdentifyReport, top: int = 5) -> str:
     head = "### kaiming identify\n\n" + "".join(f"- {escape.markdown_text(line)}\n" for line in report.summary) + "\n"
-    rows = [(code(name), *rest) for name, *rest in t_.identify_rows(report.results)]
-    return head + table(t_.IDENTIFY_HEADERS, rows)
+    rows = [(code(name), *rest, t_.fitted_law(r))
+            for r, (name, *rest) in zip(report.results, t_.identify_rows(report.results), strict=True)]
+    note = f"\n{escape.markdown_text(t_.CONFIDENCE_NOTE)}\n"
+    return head + table([*t_.IDENTIFY_HEADERS, "fitted std [CI]"], rows) + note
 
 
 def propagate(result: PropagateResult) -> str:

@@ -315,7 +315,8 @@ def identify(report: IdentifyReport, top: int = 5) -> RenderableType:
     from rich.text import Text
 
     return Group(Responsive(lambda width: identify_table(report, width)),
-                 Text("\n".join(escape.message(line) for line in report.summary), style="bold"))
+                 Text("\n".join(escape.message(line) for line in report.summary), style="bold"),
+                 Text(t_.CONFIDENCE_NOTE, style="dim"))
 
 
 def propagate(result: PropagateResult) -> RenderableType:

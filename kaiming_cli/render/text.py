@@ -353,6 +353,9 @@ def gate_lines(result: VerifyResult) -> list[str]:
 # --------------------------------------------------------------------------- identify
 
 IDENTIFY_HEADERS = ("tensor", "shape", "verdict", "confidence", "fit p", "runner-up", "cannot be told from")
+#: Shown under every identify table: what the confidence column can and cannot claim.
+CONFIDENCE_NOTE = ("confidence: posterior probability among the listed candidates only (a verdict named by a fitted "
+                   "law has none); it says nothing about inits that are not listed.")
 
 
 def runner_up(r: IdentifyResult) -> str:
@@ -386,8 +389,20 @@ def verdict_short(r: IdentifyResult, label: str | None = None) -> str:
                 return scored.candidate.short or label
         return label
     if r.ranked and r.verdict == r.ranked[0].candidate.label:
-        return r.ranked[0].candidate.short or r.verdict
+        best = r.ranked[0].candidate
+        return (best.short or r.verdict) + (" (fitted)" if best.family == "fitted" else "")
     return r.verdict
+
+
+def fitted_law(r: IdentifyResult) -> str:
+    """The best family's maximum-likelihood std with its CI, e.g. ``normal 0.0199 [0.0197, 0.0201]``."""
+    fit = r.law
+    if fit is None:
+        return "-"
+    if fit.distribution == "constant":
+        return f"constant {fit.value:g}"
+    mark = "" if fit.passed else " (rejected)"
+    return f"{fit.distribution} {fit.std:.4g} [{fit.ci.low:.4g}, {fit.ci.high:.4g}]{mark}"
 
 
 def identify_rows(results: Sequence[IdentifyResult]) -> list[tuple[str, ...]]:

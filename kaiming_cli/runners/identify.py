@@ -7,9 +7,14 @@ streaming pass scores every candidate (docs/statistics.md §7):
     uniform(b):     -n ln(2b)                                   if M <= b, else -inf
     truncN(sp, 2):  normal(sp) - n ln(2 Phi(2) - 1)             if M <= 2 sp, else -inf
 
-Candidates within ln(100) of the best (a Bayes factor below 100) cannot be told apart at this
-size; exact aliases (same law for this shape) never can. The winner must also pass the test
-battery, or the verdict is "unknown": trained weights are not forced into a scheme.
+The candidates are a fixed list of common schemes plus every named call whose exact law lies in the
+confidence interval of a family's fitted scale (stats/fit.py fits, theory/explanations.py names; §7.1).
+Candidates within ln(100) of the best (a Bayes factor below 100) cannot be told apart at this size;
+exact aliases (same law for this shape) never can; among those the verdict is the one with the largest
+prior x likelihood. The winner must also pass the test battery; if it fails, the verdict is the bare
+fitted law of the best family that fits, and "unknown" (naming the closest law and what rejected it)
+only when no family fits. Whether weights look trained is the trained-checkpoint detector's call, never
+this module's.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from ..engine.parallel import Progress, map_sources
 from ..engine.sources import rel_eps_for, scan_source
 from ..errors import InputError
@@ -27,17 +34,29 @@ from ..io.config import Rule
 from ..io.inputs import FileError
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
+from ..stats.fit import GOF_TESTS, ORTHOGONAL_SPREAD, Fit, fit_families
 from ..stats.laws import Law
 from ..stats.summary import Summary
+from ..theory.explanations import FITTED_PRIOR, Explanation, bare_call, explain, number, round_values
 from ..theory.fans import compute_fans
 from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR, SpecOptions
 
 LN100 = math.log(100.0)
+#: What ``confidence`` means, said wherever it is shown: it cannot speak for laws that were not listed.
+CONFIDENCE_SCOPE = ("posterior probability among the listed candidates only (flat prior over them); "
+                    "it says nothing about inits outside the list")
 #: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
 LOG_TRUNC_MASS = math.log(math.erf(TRUNC_CUT / math.sqrt(2.0)))
 TRUNC_VAR_FACTOR = TRUNC_STD_FACTOR**2
 FIXED_STDS = (0.02,)
+#: Priors of the fixed candidates by nonlinearity (theory/explanations.py gives the others).
+FIXED_PRIORS = {"relu": 1.0, "linear": 0.5, "leaky_relu": 0.05, "tanh": 0.2, "selu": 0.1}
+
+
+def module_name(shape: tuple[int, ...]) -> str:
+    """The PyTorch module whose default init a weight of this rank would have had."""
+    return {3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}.get(len(shape), "Linear")
 GAIN_CHOICES: tuple[tuple[str, float], ...] = (
     ("relu", 0.0), ("leaky_relu", 0.01), ("linear", 0.0), ("tanh", 0.0), ("selu", 0.0))
 
@@ -57,6 +76,23 @@ class Candidate:
     """The constant, for the constant family."""
     short: str = ""
     """A compact name for narrow tables."""
+    init: str = ""
+    """The same law as a call in the init-call grammar (docs/cli.md), what ``-f rules`` writes; "" = the label."""
+    prior: float = 1.0
+    """Plausibility before the data (theory/explanations.py): names the verdict among laws the data cannot
+    separate."""
+    fan_in: int | None = None
+    """Fans the call needs stated in a rule (an einsum split, a bias's sibling weight); None: the shape's own."""
+    fan_out: int | None = None
+    note: str = ""
+    std_ci: tuple[float, float] | None = None
+    """A fitted candidate's confidence interval of the std."""
+    explanations: tuple[str, ...] = ()
+    """A fitted candidate: other calls whose law lies in ``std_ci``."""
+
+    @property
+    def call(self) -> str:
+        return self.init or self.label
 
     @property
     def law(self) -> Law:
@@ -101,26 +137,36 @@ def candidates(shape: tuple[int, ...], layout: str, bias_fan_in: int | None = No
                     g = gain(nl, a)
                     short = f"kaiming_{dist}_ {mode} {nl}" + (f"({a:g})" if nl == "leaky_relu" else "")
                     out.append(Candidate(_kaiming_label(dist, mode, nl, a), "kaiming", dist, mode, g,
-                                         g / math.sqrt(fans.select(mode)), short=short))
+                                         g / math.sqrt(fans.select(mode)), short=short,
+                                         prior=FIXED_PRIORS.get(nl, 0.5)))
         g5 = gain("leaky_relu", TORCH_DEFAULT_LAYER_SLOPE)
         out.append(Candidate("kaiming_uniform_(a=sqrt(5)) [PyTorch nn.Linear/nn.Conv default]", "torch_default",
-                             "uniform", "fan_in", g5, g5 / math.sqrt(fans.select("fan_in")), short="PyTorch default"))
+                             "uniform", "fan_in", g5, g5 / math.sqrt(fans.select("fan_in")), short="PyTorch default",
+                             init=f"default({module_name(shape)!r})"))
         for dist in ("normal", "uniform"):
             out.append(Candidate(f"xavier_{dist}_()", "xavier", dist, "fan_avg", 1.0,
-                                 1 / math.sqrt(fans.select("fan_avg")), short=f"xavier_{dist}_"))
+                                 1 / math.sqrt(fans.select("fan_avg")), short=f"xavier_{dist}_", prior=0.5))
             label = "lecun_normal (untruncated)" if dist == "normal" else "lecun_uniform"
             out.append(Candidate(label, "lecun", dist, "fan_in", 1.0, 1 / math.sqrt(fans.select("fan_in")),
-                                 short=label))
+                                 short=label, init=f"kaiming_{dist}_(mode='fan_in', nonlinearity='linear')",
+                                 prior=0.5))
+        native = layout in ("keras", "jax")
         for name, mode, g in (("he_normal", "fan_in", math.sqrt(2)), ("lecun_normal", "fan_in", 1.0),
                               ("glorot_normal", "fan_avg", 1.0)):
+            keras = "keras.initializers." + {"he_normal": "HeNormal()", "lecun_normal": "LecunNormal()",
+                                             "glorot_normal": "GlorotNormal()"}[name]
             out.append(Candidate(f"{name} (Keras/JAX, truncated)", "keras_jax", "truncated_normal", mode, g,
-                                 g / math.sqrt(fans.select(mode)), short=f"{name} (Keras/JAX)"))
+                                 g / math.sqrt(fans.select(mode)), short=f"{name} (Keras/JAX)", init=keras,
+                                 prior=1.0 if native else 0.1, fan_in=None if native else fans.fan_in,
+                                 fan_out=None if native else fans.fan_out))
     if bias_fan_in:
         bound = 1 / math.sqrt(bias_fan_in)
         out.append(Candidate(f"uniform_(-1/sqrt({bias_fan_in}), 1/sqrt({bias_fan_in})) [PyTorch bias default]",
-                             "torch_default", "uniform", "fan_in", None, bound / SQRT3, short="PyTorch bias default"))
+                             "torch_default", "uniform", "fan_in", None, bound / SQRT3, short="PyTorch bias default",
+                             init="default('Linear')", fan_in=bias_fan_in))
     for std in FIXED_STDS:
-        out.append(Candidate(f"normal_(std={std:g})", "fixed", "normal", None, None, std, short=f"normal_ std={std:g}"))
+        out.append(Candidate(f"normal_(std={std:g})", "fixed", "normal", None, None, std, short=f"normal_ std={std:g}",
+                             prior=0.5))
     return out
 
 
@@ -214,6 +260,25 @@ class IdentifyResult:
     """The layout the fans were computed in (``--layout``, else the file's own, else torch)."""
     stated: Stated | None = None
     """What the file itself says the init was (a .keras config), and whether the data agree."""
+    fits: tuple[Fit, ...] = ()
+    """Every family fitted (stats/fit.py), best first."""
+    law: Fit | None = None
+    """The best family's fit: the law the verdict is about."""
+
+    @property
+    def call(self) -> str | None:
+        """The verdict as a call in the init-call grammar (what ``-f rules`` writes), None when unknown/skipped."""
+        if self.verdict in ("unknown", "skipped"):
+            return None
+        chosen = self.chosen
+        return chosen.call if chosen is not None else self.verdict
+
+    @property
+    def chosen(self) -> Candidate | None:
+        for s in self.ranked:
+            if s.candidate.label == self.verdict:
+                return s.candidate
+        return None
 
     def kind(self) -> str:
         nd = len(self.shape)
@@ -224,20 +289,28 @@ class IdentifyResult:
             c = s.candidate
             return {"label": c.label, "family": c.family, "distribution": c.distribution, "mode": c.mode,
                     "gain": c.gain, "std": c.std if c.distribution != "constant" else 0.0,
+                    "low": -c.law.bound if c.distribution in ("uniform", "truncated_normal") and c.law.bound else None,
+                    "high": c.law.bound if c.distribution in ("uniform", "truncated_normal") else None,
                     "value": c.value, "loglik": s.loglik if math.isfinite(s.loglik) else None,
-                    "pvalue": pvalue}
+                    "pvalue": pvalue, "init": c.call, "prior": c.prior, "fan_in": c.fan_in, "fan_out": c.fan_out,
+                    "note": c.note or None, "std_ci": list(c.std_ci) if c.std_ci else None,
+                    "explanations": list(c.explanations)}
 
         shown = [cand(s, self.pvalue if i == 0 else None) for i, s in enumerate(self.ranked[:top])]
-        if self.fitted is not None:
-            shown.append({"label": self.fitted.label, "family": "fitted", "distribution": "normal", "mode": None,
-                          "gain": None, "std": self.fitted.std, "value": None, "loglik": None, "pvalue": None})
+        if self.fitted is not None and all(s.candidate is not self.fitted for s in self.ranked[:top]):
+            shown.append(cand(Scored(self.fitted, math.nan), None))
+        law = None
+        if self.law is not None:
+            law = {**self.law.to_dict(), "call": self.fitted.call if self.fitted is not None else self.call}
         return {"file": self.file, "name": self.name, "shape": list(self.shape), "dtype": self.dtype,
                 "verdict": self.verdict, "confidence": self.confidence, "pvalue": self.pvalue,
                 "candidates": shown, "indistinguishable": list(self.indistinguishable),
                 "exact_aliases": list(self.aliases),
                 "near_aliases": [{"label": lab, "n_needed": n} for lab, n in self.near],
                 "reason": self.reason, "n": self.n, "layout": self.layout,
-                "stated": self.stated.to_dict() if self.stated else None}
+                "stated": self.stated.to_dict() if self.stated else None,
+                "init": self.call, "law": law, "fits": [f.to_dict() for f in self.fits],
+                "confidence_scope": CONFIDENCE_SCOPE}
 
 
 def rank(cands: list[Candidate], s: Summary, rel_eps: float) -> list[Scored]:
@@ -323,17 +396,23 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     if not is_float(source.dtype):
         return IdentifyResult(**base, verdict="unknown", n=summary.n, reason=f"{source.dtype} values vary"), summary
     eps = rel_eps_for(source.dtype)
+    fits = fit_families(summary, sample, alpha, eps, matrix=whole_matrix(source, sample, layout))
+    base.update(fits=tuple(fits), law=fits[0] if fits else None, n=summary.n, empirical_std=summary.std)
+    if fits and fits[0].passed and fits[0].distribution in ("orthogonal", "sparse"):
+        return structured(base, fits[0], layout, summary), summary
     cands = candidates(source.shape, layout, bias_fan_in)
+    known = {c.label for c in cands}
+    cands += [c for c in explained(fits, source.shape, layout, bias_fan_in, source.name) if c.label not in known]
     order = {c.label: i for i, c in enumerate(cands)}
     ranked = rank(cands, summary, eps)
-    fitted = Candidate(f"normal_(std={summary.rms:.4g}) [fitted]", "fitted", "normal", None, None, summary.rms)
     best = ranked[0]
     if not math.isfinite(best.loglik):
-        return IdentifyResult(**base, verdict="unknown", ranked=tuple(ranked), fitted=fitted, n=summary.n,
-                              empirical_std=summary.std, reason="no candidate's support holds the data"), summary
+        return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
+                                 "no candidate's support holds the data"), summary
     exact = [r for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     near: list[tuple[str, float]] = []
     hopeless: list[Scored] = []
+    consistent_scored: list[Scored] = []
     for r in ranked[1:]:
         if r in exact or best.loglik - r.loglik >= LN100:
             continue
@@ -342,26 +421,131 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         near.append((r.candidate.label, needed))
         if needed > HOPELESS_FACTOR * summary.n:
             hopeless.append(r)
-    # among laws no realistic size separates, name the conventional one (candidate order)
+        else:
+            consistent_scored.append(r)
+    # among laws the data cannot separate, name the most plausible: prior x likelihood, then the conventional
+    # order (relu before leaky_relu(0.01), fan_in before fan_out on square fans)
     group = [best, *exact, *hopeless]
-    chosen = min(group, key=lambda r: order[r.candidate.label])
+    top = best.loglik
+    chosen = max([*group, *consistent_scored],
+                 key=lambda r: (round(math.log(r.candidate.prior) + (r.loglik - top if r not in group else 0.0), 9),
+                                -order[r.candidate.label]))
     if chosen is not best:
         ranked.remove(chosen)
         ranked.insert(0, chosen)
         best = chosen
+    if chosen in group:
+        group = [r for r in group if r is not chosen]
+    else:
+        group = [r for r in ranked if r is not chosen and r.candidate.same_law(chosen.candidate)]
     aliases = [r.candidate.label for r in ranked[1:] if r in group]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
     battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps)
+    if not battery.passed:
+        return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
+                                 f"even the best candidate fails the test battery (p = {battery.pvalue:.2g})",
+                                 pvalue=battery.pvalue), summary
     confidence = posterior_of_group(ranked, {best.candidate.label, *aliases})
-    verdict = best.candidate.label if battery.passed else "unknown"
-    reason = "" if battery.passed else (
-        f"even the best candidate fails the test battery (p = {battery.pvalue:.2g}): "
-        f"the closest normal is N(0, {summary.rms:.4g}^2); the weights may be trained")
-    return IdentifyResult(**base, verdict=verdict, ranked=tuple(ranked), indistinguishable=tuple(aliases + consistent),
-                          aliases=tuple(aliases), near=tuple(near),
-                          confidence=confidence, pvalue=battery.pvalue, reason=reason,
-                          fitted=None if battery.passed else fitted, n=summary.n, empirical_std=summary.std), summary
+    return IdentifyResult(**base, verdict=best.candidate.label, ranked=tuple(ranked),
+                          indistinguishable=tuple(aliases + consistent), aliases=tuple(aliases), near=tuple(near),
+                          confidence=confidence, pvalue=battery.pvalue), summary
+
+
+def whole_matrix(source: TensorSource, sample: np.ndarray, layout: str) -> np.ndarray | None:
+    """The tensor as its (rows, cols) matrix view when the engine's subsample is the whole tensor in order (small
+    float32/float64 tensors): the orthogonal hook of stats/fit.py needs the structure, not just the values."""
+    if len(source.shape) < 2 or sample.size != source.numel or rel_eps_for(source.dtype) > 1e-6:
+        return None
+    if layout in ("keras", "jax"):
+        return sample.reshape(-1, source.shape[-1])
+    return sample.reshape(source.shape[0], -1)
+
+
+def explained(fits: list[Fit], shape: tuple[int, ...], layout: str, bias_fan_in: int | None,
+              name: str) -> list[Candidate]:
+    """Named calls whose law lies in the CI of a family that fits (solved constants excluded: they describe the
+    fitted law, they do not compete with named calls)."""
+    out: list[Candidate] = []
+    for fit in fits:
+        if not fit.passed or fit.distribution not in GOF_TESTS:
+            continue
+        for e in explain(shape, layout, fit.distribution, fit.ci.low, fit.ci.high, fit.std,
+                         bias_fan_in=bias_fan_in, name=name):
+            if not e.fitted:
+                out.append(explanation_candidate(e))
+    return out
+
+
+def explanation_candidate(e: Explanation) -> Candidate:
+    family = e.call.split("(")[0].rstrip("_").split(".")[-1]
+    return Candidate(e.call, family, e.distribution, None, None, e.std, short=e.call, init=e.call, prior=e.prior,
+                     fan_in=e.fan_in, fan_out=e.fan_out, note=e.note)
+
+
+def fitted_candidate(fit: Fit, shape: tuple[int, ...], layout: str, bias_fan_in: int | None, name: str) -> Candidate:
+    """The fitted law itself, labelled with the bare call; its explanations are the solved-constant calls."""
+    calls = explain(shape, layout, fit.distribution, fit.ci.low, fit.ci.high, fit.std, bias_fan_in=bias_fan_in,
+                    name=name)
+    call = bare_call(fit.distribution, fit.std, fit.ci.low, fit.ci.high, layout)
+    return Candidate(call, "fitted", fit.distribution, None, None, fit.std, short=call, init=call,
+                     prior=FITTED_PRIOR, std_ci=(fit.ci.low, fit.ci.high), explanations=tuple(e.call for e in calls))
+
+
+def fitted_or_unknown(base: dict[str, Any], ranked: list[Scored], fits: list[Fit], layout: str, alpha: float,
+                      shape: tuple[int, ...], bias_fan_in: int | None, name: str, why: str,
+                      pvalue: float | None = None) -> IdentifyResult:
+    """No named call fits: the bare fitted law of the best family that fits, or ``unknown`` naming the closest law
+    and the test that rejected it (never a guess about training: that is the trained-checkpoint detector's)."""
+    good = [f for f in fits if f.passed and f.distribution in GOF_TESTS]
+    if good:
+        fit = good[0]
+        c = fitted_candidate(fit, shape, layout, bias_fan_in, name)
+        return IdentifyResult(**base, verdict=c.label, ranked=(Scored(c, fit.loglik), *ranked), fitted=c,
+                              confidence=math.nan, pvalue=fit.pvalue,
+                              reason=f"no named init has its law inside the {fit.level:.1%} CI of the fitted std "
+                                     f"[{fit.ci.low:.4g}, {fit.ci.high:.4g}]; {why}")
+    closest = next((f for f in fits if f.distribution in GOF_TESTS), None)
+    if closest is None:
+        return IdentifyResult(**base, verdict="unknown", ranked=tuple(ranked), reason=why, pvalue=pvalue)
+    c = fitted_candidate(closest, shape, layout, bias_fan_in, name)
+    return IdentifyResult(**base, verdict="unknown", ranked=tuple(ranked), fitted=c, pvalue=pvalue,
+                          reason=f"{why}, and no family fits at alpha = {alpha:g}: the closest law is "
+                                 f"{law_text(c)} ({closest.distribution}, p = {closest.pvalue:.2g}), rejected by "
+                                 f"{closest.rejected_by}")
+
+
+def sparsity_text(fraction: float, shape: tuple[int, ...]) -> str:
+    """The shortest sparsity that gives torch's sparse_ the same count of zeros per column, ceil(sparsity * rows),
+    for a 2-D weight of ``shape`` (rows = shape[0]); else the fraction itself to two digits."""
+    if len(shape) != 2:
+        return f"{fraction:.2g}"
+    rows = shape[0]
+    zeros = round(fraction * rows)
+    for digits in range(1, 8):
+        value = round(zeros / rows, digits)
+        if (zeros - 1) / rows < value <= zeros / rows and math.ceil(value * rows) == zeros:
+            return f"{value:g}"
+    return repr(zeros / rows)
+
+
+def structured(base: dict[str, Any], fit: Fit, layout: str, summary: Summary) -> IdentifyResult:
+    """An exact structure the marginal laws cannot see (orthogonal rows/columns, exact zeros of sparse_)."""
+    if fit.distribution == "orthogonal":
+        g = fit.gain or 0.0
+        named = {1.0: "orthogonal_()", math.sqrt(2): "orthogonal_(gain=calculate_gain('relu'))",
+                 5 / 3: "orthogonal_(gain=calculate_gain('tanh'))"}
+        call = next((text for v, text in named.items() if abs(g - v) <= 1e-4 * v), f"orthogonal_(gain={number(g)})")
+        detail = f"singular values all equal {g:.6g} (relative spread below {ORTHOGONAL_SPREAD:g})"
+    else:
+        stds = [v for v in round_values(fit.ci.low, fit.ci.high)]
+        std_text = f"{stds[0]:g}" if stds else number(fit.std, fit.ci.low, fit.ci.high)
+        call = f"sparse_(sparsity={sparsity_text(fit.sparsity or 0.0, base['shape'])}, std={std_text})"
+        detail = f"{fit.sparsity:.1%} exact zeros; the rest N(0, {fit.std:.4g}^2) (p = {fit.pvalue:.2g})"
+    c = Candidate(call, fit.distribution, fit.distribution, None, fit.gain, fit.std, short=call, init=call,
+                  std_ci=(fit.ci.low, fit.ci.high))
+    return IdentifyResult(**base, verdict=call, ranked=(Scored(c, math.inf),), confidence=1.0, pvalue=fit.pvalue,
+                          reason=detail)
 
 
 def run_identify(sources: Sequence[TensorSource], *, layout: str | None = None, alpha: float = 1e-3, seed: int = 0,
@@ -410,7 +594,9 @@ def _groups(results: list[IdentifyResult]) -> list[tuple[str, str, list[Identify
         pending = [r for r in pending if r.verdict != "unknown"]
         while pending:
             counts = Counter(lab for r in pending for lab in {r.verdict, *r.indistinguishable})
-            label, _count = max(counts.items(), key=lambda kv: (kv[1], -_first_seen(pending, kv[0])))
+            verdicts = Counter(r.verdict for r in pending)
+            label, _count = max(counts.items(),
+                                key=lambda kv: (kv[1], verdicts[kv[0]], -_first_seen(pending, kv[0])))
             groups.append((kind, label, [r for r in pending if label in {r.verdict, *r.indistinguishable}]))
             pending = [r for r in pending if label not in {r.verdict, *r.indistinguishable}]
         if unknown:
@@ -453,3 +639,105 @@ def law_text(c: Candidate) -> str:
     if c.distribution == "truncated_normal":
         return f"N(0, {c.std / TRUNC_STD_FACTOR:.4g}²) cut at ±2σ"
     return f"N(0, {c.std:.4g}²)"
+
+
+# --------------------------------------------------------------------------- identify -f rules
+
+@dataclass(frozen=True)
+class GeneratedRule:
+    """One ``[[rule]]`` of a generated rules file: a glob and the call every tensor it matches follows."""
+
+    match: str
+    init: str | None
+    """None: ``skip = true`` (a tensor identify could not name)."""
+    fan_in: int | None = None
+    fan_out: int | None = None
+    count: int = 1
+    """How many identified tensors the glob covers."""
+
+
+GLOB_SPECIALS = "*?[]"
+
+
+def glob_escape(name: str) -> str:
+    """``name`` as an fnmatch pattern that matches only itself (``*``, ``?``, ``[`` and ``]`` in brackets); a lone
+    surrogate (which TOML cannot hold) becomes ``?``, and ``collapse`` checks that the glob still matches no other
+    tensor."""
+    return "".join(f"[{ch}]" if ch in GLOB_SPECIALS else "?" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in name)
+
+
+def _digit_glob(name: str, varying: set[int] | None = None) -> str:
+    """Escaped ``name`` with its digit runs replaced by ``*`` (only runs numbered in ``varying``, if given)."""
+    import re
+
+    out, last = [], 0
+    for i, m in enumerate(re.finditer(r"\d+", name)):
+        out.append(glob_escape(name[last:m.start()]))
+        out.append("*" if varying is None or i in varying else m.group())
+        last = m.end()
+    out.append(glob_escape(name[last:]))
+    return "".join(out)
+
+
+def _varying_runs(names: list[str]) -> set[int] | None:
+    """Indices of the digit runs that differ between names of the same digit-free skeleton (None: skeletons differ)."""
+    import re
+
+    runs = [re.findall(r"\d+", n) for n in names]
+    if len({len(r) for r in runs}) != 1:
+        return None
+    return {i for i in range(len(runs[0])) if len({r[i] for r in runs}) > 1}
+
+
+def _covers(pattern: str, names: list[str]) -> list[str]:
+    import fnmatch
+
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def collapse(names: list[str], others: list[str]) -> list[tuple[str, int]]:
+    """Globs that together match every name in ``names`` and none in ``others``, as few as this finds: ``*.last``
+    for the whole group, else one per digit-free skeleton (``layer*.attn.qkv.weight``), else the names themselves
+    escaped. Returns (glob, how many of ``names`` it matches)."""
+    tail = names[0].rsplit(".", 1)[-1]
+    if len(names) > 1 and all(n.rsplit(".", 1)[-1] == tail and "." in n for n in names):
+        pattern = "*." + glob_escape(tail)
+        if not _covers(pattern, others):
+            return [(pattern, len(names))]
+    out: list[tuple[str, int]] = []
+    done: set[str] = set()
+    skeletons: dict[str, list[str]] = {}
+    for n in names:
+        skeletons.setdefault(_digit_glob(n), []).append(n)
+    for members in skeletons.values():
+        if len(members) > 1:
+            for pattern in (_digit_glob(members[0], _varying_runs(members)), _digit_glob(members[0])):
+                if not _covers(pattern, others):
+                    out.append((pattern, len(members)))
+                    done.update(members)
+                    break
+    out += [(glob_escape(n), 1) for n in names if n not in done]
+    return out
+
+
+def generated_rules(results: Sequence[IdentifyResult]) -> list[GeneratedRule]:
+    """The rules that reproduce the verdicts: one ``init = "..."`` rule per glob of tensors that share a call (and
+    stated fans), ``skip = true`` for unknown tensors. Globs never match a tensor of another group, so the first-match
+    order of verify does not matter. A name met twice with different calls (two files) keeps its first call."""
+    groups: dict[tuple[str | None, int | None, int | None], list[str]] = {}
+    seen: set[str] = set()
+    for r in results:
+        if r.verdict == "skipped" or r.name in seen:
+            continue
+        seen.add(r.name)
+        chosen = r.chosen
+        key = (r.call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None)
+        groups.setdefault(key, []).append(r.name)
+    everything = list(seen) + [r.name for r in results if r.verdict == "skipped" and r.name not in seen]
+    rules: list[GeneratedRule] = []
+    for (call, fan_in, fan_out), names in groups.items():
+        member = set(names)
+        others = [n for n in everything if n not in member]
+        for pattern, count in collapse(names, others):
+            rules.append(GeneratedRule(pattern, call, fan_in, fan_out, count))
+    return rules

@@ -209,3 +209,19 @@ class TestRenderers:
 def test_tensor_seed_accepts_lone_surrogates_and_keeps_seeds_of_ordinary_names() -> None:
     assert tensor_seed(7, "conv1.weight").entropy == [7, zlib.crc32(b"conv1.weight")]
     assert tensor_seed(7, "lone\ud800").entropy == [7, zlib.crc32(b"lone\xed\xa0\x80")]  # surrogatepass bytes
+
+
+def test_toml_string_round_trips_every_character_class() -> None:
+    import pytest
+
+    from kaiming_cli.io.config import tomllib
+    from kaiming_cli.render.escape import toml_string
+
+    texts = ["".join(map(chr, range(0x00, 0x80))), 'a"]\n[[rule]]\nmatch = "*', "back\\slash\\", "é\u2028\U0001f600",
+             "x ##[error]y", "\u0085\u009b\ufeff\uffff"]
+    for text in texts:
+        encoded = toml_string(text)
+        assert encoded.isascii() and "\n" not in encoded and "##[" not in encoded
+        assert tomllib.loads(f"k = {encoded}")["k"] == text
+    with pytest.raises(ValueError):
+        toml_string("lone\ud800")

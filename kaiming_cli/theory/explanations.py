@@ -1,0 +1,287 @@
+"""Which named init calls give a law whose std lies inside a fitted confidence interval.
+
+``identify`` fits a family's scale with a CI (stats/fit.py); this module lists every call, written in the
+init-call grammar of docs/cli.md ("Init calls"), whose *exact* law for this shape is in that family with a
+std inside the interval: kaiming with any slope (named slopes, else the solved one), xavier with any gain
+(calculate_gain's, else the solved one), round stds (1, 2, 5 times a power of ten), GPT-2's
+``0.02/sqrt(2*L)`` with integer L, the module defaults of PyTorch (Linear/Conv weight and bias, Embedding,
+LSTM/GRU/RNN), ``1/sqrt(fan)`` with either fan, the Keras/JAX variance-scaling family (with every split of
+the axes into inputs and outputs for kernels of 3 or more dimensions: einsum kernels), Keras' RandomNormal
+and RandomUniform defaults. Each comes with a prior plausibility (a module default or a common named init
+over an odd fitted constant), which ``identify`` multiplies by the likelihood. Standard library only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+from .fans import compute_fans
+from .spec import SQRT3, TRUNC_STD_FACTOR
+
+SQRT2 = math.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One call whose exact law (family ``distribution``, std ``std``) lies inside the fitted interval."""
+
+    call: str
+    """The call in the grammar of docs/cli.md "Init calls" (what a rule's ``init =`` takes)."""
+    distribution: str
+    std: float
+    prior: float
+    """Plausibility before the data: 1 for module defaults and the common named inits, down to 0.01 for a
+    constant solved from the data."""
+    fan_in: int | None = None
+    """Set when the call needs fans other than the shape's own (an einsum split, a bias's sibling weight)."""
+    fan_out: int | None = None
+    note: str = ""
+    fitted: bool = False
+    """Its constant (a slope, a gain, a std) was solved from the data rather than named."""
+
+
+#: Named leaky-ReLU slopes of kaiming_*_ (a = 0 is nonlinearity='relu'), with their prior.
+NAMED_SLOPES: tuple[tuple[str, float, float], ...] = (
+    ("0.01", 0.01, 0.05), ("0.1", 0.1, 0.01), ("0.2", 0.2, 0.02), ("0.02", 0.02, 0.005), ("0.3", 0.3, 0.005))
+#: calculate_gain's named gains: (nonlinearity, gain, prior as a kaiming/xavier gain).
+NAMED_GAINS: tuple[tuple[str, float, float], ...] = (
+    ("relu", SQRT2, 1.0), ("linear", 1.0, 0.5), ("tanh", 5.0 / 3.0, 0.2), ("selu", 0.75, 0.1))
+#: GPT-2 style residual scaling 0.02/sqrt(2*L): at most this many integers L may fit the interval.
+MAX_LAYER_COUNTS = 4
+#: Std values a user writes by hand, with their prior (others of the 1-2-5 series get ROUND_PRIOR).
+COMMON_STDS = {0.02: 0.5, 0.01: 0.3, 0.001: 0.2, 1e-6: 0.2, 0.05: 0.1, 0.1: 0.1, 1.0: 0.2}
+ROUND_PRIOR = 0.02
+FITTED_PRIOR = 0.01
+
+
+def round_values(low: float, high: float) -> list[float]:
+    """Every 1, 2 or 5 times a power of ten in [low, high] (1e-9 to 100)."""
+    out = []
+    for exp in range(-9, 3):
+        for mant in (1, 2, 5):
+            v = float(f"{mant}e{exp}")
+            if low <= v <= high:
+                out.append(v)
+    return out
+
+
+def number(v: float, low: float | None = None, high: float | None = None) -> str:
+    """``v`` with the fewest significant digits (3 or more) that stay inside [low, high]."""
+    for digits in range(3, 17):
+        text = f"{v:.{digits}g}"
+        if low is None or high is None or low <= float(text) <= high:
+            return text
+    return repr(v)
+
+
+def fan_options(shape: tuple[int, ...], layout: str) -> list[tuple[int, int, bool]]:
+    """(fan_in, fan_out, override): the shape's own fans, then for Keras/JAX kernels of 3 or more dimensions
+    every split of the axes into inputs and outputs (EinsumDense passes its own; override = the rule must state
+    them)."""
+    out: list[tuple[int, int, bool]] = []
+    try:
+        fans = compute_fans(shape, layout)
+        out.append((fans.fan_in, fans.fan_out, False))
+    except ValueError:
+        pass
+    if layout in ("keras", "jax") and len(shape) >= 3:
+        axes = range(len(shape))
+        for k in range(1, len(shape)):
+            for inputs in itertools.combinations(axes, k):
+                fi = math.prod(shape[i] for i in inputs)
+                fo = math.prod(shape) // fi
+                if all((fi, fo) != (a, b) for a, b, _ in out):
+                    out.append((fi, fo, True))
+    return out
+
+
+class _Collector:
+    """Gathers explanations inside [low, high], one per call (the first, most plausible, wins)."""
+
+    def __init__(self, distribution: str, low: float, high: float) -> None:
+        self.distribution, self.low, self.high = distribution, low, high
+        self.items: dict[str, Explanation] = {}
+
+    def inside(self, std: float) -> bool:
+        return self.low <= std <= self.high
+
+    def add(self, call: str, std: float, prior: float, fans: tuple[int, int, bool] | None = None, note: str = "",
+            fitted: bool = False, fan_in: int | None = None) -> None:
+        if not self.inside(std):
+            return
+        fi, fo = (fans[0], fans[1]) if fans is not None and fans[2] else (fan_in, None)
+        key = f"{call}|{fi}|{fo}"
+        if key not in self.items:
+            self.items[key] = Explanation(call, self.distribution, std, prior, fi, fo, note, fitted)
+
+
+def _kaiming(c: _Collector, fans: tuple[int, int, bool], dist: str, prior_scale: float) -> None:
+    """kaiming_{dist}_ with the named gains and slopes, in both modes."""
+    for mode, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
+        for nl, g, prior in NAMED_GAINS:
+            c.add(f"kaiming_{dist}_(mode={mode!r}, nonlinearity={nl!r})", g / math.sqrt(fan), prior * prior_scale,
+                  fans)
+        for text, a, prior in NAMED_SLOPES:
+            std = math.sqrt(2.0 / (1 + a * a)) / math.sqrt(fan)
+            c.add(f"kaiming_{dist}_(a={text}, mode={mode!r}, nonlinearity='leaky_relu')", std,
+                  prior * prior_scale, fans)
+        c.add(f"kaiming_{dist}_(a=sqrt(5), mode={mode!r})", math.sqrt(1.0 / 3.0) / math.sqrt(fan),
+              0.01 * prior_scale, fans)
+
+
+def _kaiming_fitted(c: _Collector, fans: tuple[int, int, bool], dist: str, std_hat: float) -> None:
+    """kaiming with the slope solved from the data (a^2 = 2 / (std^2 fan) - 1), when one exists."""
+    for mode, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
+        a2 = 2.0 / (std_hat * std_hat * fan) - 1.0
+        if a2 > 0:
+            a = math.sqrt(a2)
+            std = math.sqrt(2.0 / (1 + a * a)) / math.sqrt(fan)
+            c.add(f"kaiming_{dist}_(a={number(a)}, mode={mode!r}, nonlinearity='leaky_relu')", std, FITTED_PRIOR,
+                  fans, note="slope solved from the data", fitted=True)
+
+
+def _xavier(c: _Collector, fans: tuple[int, int, bool], dist: str, std_hat: float) -> None:
+    avg = (fans[0] + fans[1]) / 2.0
+    named = False
+    for nl, g, prior in NAMED_GAINS:
+        std = g / math.sqrt(avg)
+        call = f"xavier_{dist}_()" if nl == "linear" else f"xavier_{dist}_(gain=calculate_gain({nl!r}))"
+        named = named or c.inside(std)
+        c.add(call, std, (0.5 if nl == "linear" else prior * 0.1), fans)
+    if not named:
+        g = std_hat * math.sqrt(avg)
+        c.add(f"xavier_{dist}_(gain={number(g)})", g / math.sqrt(avg), FITTED_PRIOR, fans,
+              note="gain solved from the data", fitted=True)
+
+
+def _keras(c: _Collector, fans: tuple[int, int, bool], dist: str, layout: str) -> None:
+    """Keras 3 variance scaling (he/lecun/glorot and VarianceScaling with scale 1 or 2); ``dist`` is the family."""
+    native = layout in ("keras", "jax")
+    prior = 1.0 if native else 0.1
+    if not native:  # a Keras call on a torch-layout tensor: the rule states the fans computed here
+        fans = (fans[0], fans[1], True)
+    kind = {"truncated_normal": "Normal", "uniform": "Uniform"}.get(dist)
+    for mode, fan in (("fan_in", fans[0]), ("fan_out", fans[1]), ("fan_avg", (fans[0] + fans[1]) / 2.0)):
+        for scale in (1.0, 2.0):
+            std = math.sqrt(scale / fan)
+            if kind is not None:
+                named = {("fan_in", 2.0): "He", ("fan_in", 1.0): "Lecun", ("fan_avg", 1.0): "Glorot"}.get((mode, scale))
+                if named:
+                    c.add(f"keras.initializers.{named}{kind}()", std, prior, fans)
+            vs_dist = {"truncated_normal": "truncated_normal", "uniform": "uniform",
+                       "normal": "untruncated_normal"}[dist]
+            c.add(f"keras.initializers.VarianceScaling(scale={scale:g}, mode={mode!r}, distribution={vs_dist!r})",
+                  std, prior * 0.5, fans)
+
+
+def explain(shape: tuple[int, ...], layout: str, distribution: str, low: float, high: float, std_hat: float, *,
+            bias_fan_in: int | None = None, name: str = "") -> list[Explanation]:
+    """Every call of family ``distribution`` whose exact std for ``shape`` lies in [low, high], most plausible
+    first (prior, then closeness to ``std_hat``). Solved constants (an odd slope or gain) only when nothing
+    named fits; an empty list means the bare fitted law is the only description."""
+    c = _Collector(distribution, low, high)
+    options = fan_options(shape, layout)
+    lowered = name.lower()
+    if distribution in ("normal", "uniform"):
+        for fans in options:
+            _kaiming(c, fans, distribution, 1.0 if not fans[2] else 0.5)
+            _xavier(c, fans, distribution, std_hat)
+            _keras(c, fans, distribution, layout)
+        if distribution == "normal":
+            _normal_named(c, options, layout, shape, lowered)
+        else:
+            _uniform_named(c, options, layout, shape, lowered, bias_fan_in)
+        if not any(not e.fitted for e in c.items.values()):
+            for fans in options:
+                _kaiming_fitted(c, fans, distribution, std_hat)
+    elif distribution == "truncated_normal":
+        for fans in options:
+            _keras(c, fans, distribution, layout)
+        _truncated_named(c, layout)
+    items = list(c.items.values())
+    if any(not e.fitted for e in items):
+        items = [e for e in items if not e.fitted]
+    items.sort(key=lambda e: (-e.prior, abs(math.log(e.std / std_hat)) if std_hat > 0 else 0.0))
+    return items
+
+
+def _normal_named(c: _Collector, options: list[tuple[int, int, bool]], layout: str, shape: tuple[int, ...],
+                  name: str) -> None:
+    for v in round_values(c.low, c.high):
+        prior = COMMON_STDS.get(v, ROUND_PRIOR)
+        c.add(f"normal_(std={v:g})", v, prior)
+        if 2.0 / v >= 6.0:  # torch's absolute +-2 cut is beyond 6 sigma: the same law in practice
+            c.add(f"trunc_normal_(std={v:g})", v, prior * 0.9, note="trunc_normal_ cuts at +-2 (absolute)")
+    if c.inside(1.0):
+        c.add("default('Embedding')", 1.0, 1.0 if len(shape) == 2 else 0.3)
+        c.add("normal_()", 1.0, 0.2)
+    if layout in ("keras", "jax"):
+        c.add("keras.initializers.RandomNormal()", 0.05, 0.3)
+    if layout == "jax":
+        c.add("jax.nn.initializers.normal()", 0.01, 0.3)
+    # GPT-2: residual projections normal_(std=0.02/sqrt(2*n_layer)) (transformers GPT2PreTrainedModel._init_weights)
+    if c.high > 0 and c.low > 0:
+        lo_l = math.ceil((0.02 / c.high) ** 2 / 2)
+        hi_l = math.floor((0.02 / c.low) ** 2 / 2)
+        if 1 <= hi_l and hi_l - max(lo_l, 1) + 1 <= MAX_LAYER_COUNTS:
+            for layers in range(max(lo_l, 1), hi_l + 1):
+                c.add(f"normal_(std=0.02/sqrt(2*{layers}))", 0.02 / math.sqrt(2 * layers), 0.2,
+                      note=f"GPT-2 residual projection, n_layer = {layers}")
+    for fans in options:
+        for fan_name, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
+            c.add(f"normal_(std=1/sqrt({fan_name}))", 1 / math.sqrt(fan), 0.1, fans)
+            c.add(f"trunc_normal_(std=1/sqrt({fan_name}))", 1 / math.sqrt(fan), 0.1, fans,
+                  note="torchvision ViT's patch embedding")
+
+
+def _module_name(shape: tuple[int, ...]) -> str:
+    return {3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}.get(len(shape), "Linear")
+
+
+def _uniform_named(c: _Collector, options: list[tuple[int, int, bool]], layout: str, shape: tuple[int, ...],
+                   name: str, bias_fan_in: int | None) -> None:
+    torch_like = layout in ("torch", "torch-transpose")
+    if torch_like and len(shape) >= 2 and options and not options[0][2]:
+        fan_in = options[0][0]
+        c.add(f"default({_module_name(shape)!r})", 1 / math.sqrt(3 * fan_in), 1.0,
+              note="PyTorch's nn.Linear/nn.Conv weight default: kaiming_uniform_(a=sqrt(5))")
+    if bias_fan_in:
+        c.add("default('Linear')", 1 / math.sqrt(3 * bias_fan_in), 1.0, fan_in=bias_fan_in,
+              note="PyTorch's bias default U(+-1/sqrt(fan_in)), fan_in of the sibling weight")
+    for module, per in (("LSTM", 4), ("GRU", 3), ("RNN", 1)):
+        if shape and shape[0] % per == 0 and len(shape) <= 2:
+            hidden = shape[0] // per
+            hinted = module.lower() in name or (module == "RNN" and "rnn" in name)
+            c.add(f"default({module!r})", 1 / math.sqrt(3 * hidden), 1.0 if hinted else 0.2,
+                  note=f"U(+-1/sqrt(hidden)), hidden = {hidden}")
+    for v in round_values(c.low * SQRT3, c.high * SQRT3):
+        c.add(f"uniform_(-{v:g}, {v:g})", v / SQRT3, 0.1 if v in (0.05, 0.1, 1.0) else ROUND_PRIOR)
+    c.add("keras.initializers.RandomUniform()", 0.05 / SQRT3, 0.5 if layout in ("keras", "jax") else 0.05)
+    for fans in options:
+        for fan_name, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
+            c.add(f"uniform_(-1/sqrt({fan_name}), 1/sqrt({fan_name}))", 1 / math.sqrt(3 * fan), 0.2, fans)
+
+
+def _truncated_named(c: _Collector, layout: str) -> None:
+    for v in round_values(c.low / TRUNC_STD_FACTOR, c.high / TRUNC_STD_FACTOR):
+        prior = 0.3 if v == 0.05 else 0.1
+        if layout in ("keras", "jax"):
+            c.add(f"keras.initializers.TruncatedNormal(stddev={v:g})" if v != 0.05
+                  else "keras.initializers.TruncatedNormal()", v * TRUNC_STD_FACTOR, prior)
+        else:
+            c.add(f"trunc_normal_(std={v:g}, a={-2 * v:g}, b={2 * v:g})", v * TRUNC_STD_FACTOR, prior)
+
+
+def bare_call(distribution: str, std: float, low: float, high: float, layout: str) -> str:
+    """The fitted law itself as a call, with as few digits as keep it inside [low, high]."""
+    if distribution == "uniform":
+        b = number(std * SQRT3, low * SQRT3, high * SQRT3)
+        return f"uniform_(-{b}, {b})"
+    if distribution == "truncated_normal":
+        sp = number(std / TRUNC_STD_FACTOR, low / TRUNC_STD_FACTOR, high / TRUNC_STD_FACTOR)
+        if layout in ("keras", "jax"):
+            return f"keras.initializers.TruncatedNormal(stddev={sp})"
+        return f"trunc_normal_(std={sp}, a=-2*{sp}, b=2*{sp})"
+    return f"normal_(std={number(std, low, high)})"

@@ -1,0 +1,109 @@
+"""stats/fit.py: maximum-likelihood scales, their confidence intervals, and the goodness-of-fit false-alarm rate.
+
+Expected values are the formulas written out (numpy on the data), never the module's own helpers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kaiming_cli.stats.fit import fit_families, fit_normal, fit_orthogonal, fit_sparse, fit_truncated, fit_uniform
+from kaiming_cli.stats.summary import summarize
+
+TRUNC = 0.87962566103423978
+EPS = 1e-12  # float64 data: no storage rounding
+
+
+def trunc_sample(rng: np.random.Generator, sigma: float, n: int) -> np.ndarray:
+    x = rng.standard_normal(3 * n)
+    return (x[np.abs(x) < 2][:n]) * sigma
+
+
+def draw(family: str, rng: np.random.Generator, std: float, n: int) -> np.ndarray:
+    if family == "normal":
+        return rng.standard_normal(n) * std
+    if family == "uniform":
+        b = math.sqrt(3) * std
+        return rng.uniform(-b, b, n)
+    return trunc_sample(rng, std / TRUNC, n)
+
+
+def test_mle_is_the_closed_form() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(5000) * 0.3
+    s = summarize(x)
+    assert math.isclose(fit_normal(s, x, 1e-3, EPS).std, float(np.sqrt(np.mean(x**2))), rel_tol=1e-12)
+    assert math.isclose(fit_uniform(s, x, 1e-3, EPS).std, float(np.max(np.abs(x))) / math.sqrt(3), rel_tol=1e-12)
+    sigma = max(float(np.sqrt(np.mean(x**2))), float(np.max(np.abs(x))) / 2)
+    assert math.isclose(fit_truncated(s, x, 1e-3, EPS).std, sigma * TRUNC, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["normal", "uniform", "truncated_normal"])
+def test_ci_covers_the_true_std_at_its_level(family: str) -> None:
+    """400 draws at level 95%: coverage within 4 binomial sds of 0.95 (or above, for the one-sided bounds)."""
+    rng = np.random.default_rng(1)
+    fitter = {"normal": fit_normal, "uniform": fit_uniform, "truncated_normal": fit_truncated}[family]
+    covered = 0
+    for _ in range(400):
+        x = draw(family, rng, 0.05, 500)
+        ci = fitter(summarize(x), x, 0.05, EPS).ci
+        covered += ci.low <= 0.05 <= ci.high
+    sd = math.sqrt(0.95 * 0.05 / 400)
+    assert covered / 400 >= 0.95 - 4 * sd
+    if family == "normal":
+        assert covered / 400 <= 0.95 + 4 * sd
+
+
+@pytest.mark.parametrize("family", ["normal", "uniform", "truncated_normal"])
+def test_goodness_of_fit_false_alarm_rate_is_at_most_alpha(family: str) -> None:
+    """The family's own data, scale fitted: rejected at most alpha of the time (docs/statistics.md gives the
+    measured rates; estimating the scale makes the EDF test conservative)."""
+    rng = np.random.default_rng(2)
+    fitter = {"normal": fit_normal, "uniform": fit_uniform, "truncated_normal": fit_truncated}[family]
+    reps, alpha = 300, 0.05
+    rejected = sum(not fitter(summarize(x), x, alpha, EPS).passed
+                   for x in (draw(family, rng, 0.02, 3000) for _ in range(reps)))
+    assert rejected / reps <= alpha + 4 * math.sqrt(alpha * (1 - alpha) / reps)
+
+
+@pytest.mark.parametrize(("truth", "other"), [("normal", "uniform"), ("uniform", "normal"),
+                                              ("truncated_normal", "normal"), ("normal", "truncated_normal")])
+def test_the_wrong_family_is_rejected(truth: str, other: str) -> None:
+    rng = np.random.default_rng(3)
+    x = draw(truth, rng, 0.02, 5000)
+    fits = {f.distribution: f for f in fit_families(summarize(x), x, 1e-3, EPS)}
+    assert fits[truth].passed and not fits[other].passed
+    assert fits[other].rejected_by  # says which test rejected it
+
+
+def test_constant_sparse_and_orthogonal() -> None:
+    torch = pytest.importorskip("torch")
+    c = np.full(64, 0.3)
+    (only,) = fit_families(summarize(c), c, 1e-3, EPS)
+    assert only.distribution == "constant" and only.value == 0.3
+    g = torch.Generator().manual_seed(0)
+    w = torch.empty(200, 100)
+    torch.nn.init.sparse_(w, sparsity=0.1, std=0.01, generator=g)
+    x = w.numpy().astype(np.float64).ravel()
+    fit = fit_sparse(summarize(x), x, 1e-3, 1e-7)
+    assert fit is not None and fit.passed
+    assert math.isclose(fit.sparsity or 0, math.ceil(0.1 * 200) / 200, rel_tol=1e-9)
+    assert fit.ci.low <= 0.01 <= fit.ci.high
+    torch.nn.init.orthogonal_(w, gain=2.0, generator=g)
+    orth = fit_orthogonal(w.numpy(), 1e-3)
+    assert orth is not None and orth.passed and math.isclose(orth.gain or 0, 2.0, rel_tol=1e-5)
+    assert math.isclose(orth.std, 2.0 / math.sqrt(200), rel_tol=1e-5)
+    gaussian = fit_orthogonal(np.random.default_rng(0).standard_normal((200, 100)), 1e-3)
+    assert gaussian is not None and not gaussian.passed
+
+
+def test_a_padding_row_is_not_sparse() -> None:
+    """nn.Embedding(padding_idx=0) under BERT's init: one zero row, the rest N(0, 0.02^2); not sparse_."""
+    w = np.random.default_rng(4).standard_normal((50, 8)) * 0.02
+    w[0] = 0.0
+    x = w.ravel()
+    assert fit_sparse(summarize(x), x, 1e-3, EPS) is not None  # 2% zeros: values alone look sparse
+    assert fit_sparse(summarize(x), x, 1e-3, EPS, matrix=w) is None
