@@ -3,7 +3,8 @@
 Each format module (``table``, ``json``, ``markdown``, and for verify ``junit`` and ``github``) offers the
 same functions, one per command, taking the command's result: ``std(spec)``, ``gain(table)``,
 ``fan(facts)``, ``explain(spec, sections, notes)``, ``check(result)``, ``verify(result, detail)``,
-``identify(report, top)``, ``propagate(result)``. A format that does not apply to a command lacks the
+``identify(report, top)``, ``propagate(result)``, ``audit(result)``; ``rules`` (audit's TOML rules) has
+only ``audit``. A format that does not apply to a command lacks the
 function. Format-independent text lives in ``text``; escaping of text from files in ``escape``.
 """
 
@@ -13,7 +14,7 @@ import importlib
 from types import ModuleType
 
 #: Every output format, by its ``-f`` name.
-FORMATS = ("table", "json", "markdown", "junit", "github")
+FORMATS = ("table", "json", "markdown", "junit", "github", "rules")
 
 
 def formatter(fmt: str) -> ModuleType:
