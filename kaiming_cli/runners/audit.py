@@ -723,7 +723,7 @@ def prefer_common(rows: Sequence[AuditedWeight]) -> list[AuditedWeight]:
             best = max(options, key=lambda c: popular[c])
             if best != w.recommended:
                 w = replace(w, recommended=best, actual_call=best,
-                            equivalents=tuple(c for c in (w.recommended, *w.equivalents) if c != best))
+                            equivalents=tuple(c for c in options if c != best))
         out.append(w)
     return out
 
