@@ -606,11 +606,19 @@ def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: t
     kaiming audit mymodels:resnet18 -f rules -o init.toml
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from ..io.target import build_model, parse_args_json
+    from ..errors import InputError
+    from ..io.target import build_model, parse_args_json, parse_target
     from ..runners.audit import run_audit
     from ..runners.identified import identified
 
-    kwargs = parse_args_json(args_json)
+    try:
+        parse_target(target)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="TARGET") from None
+    try:
+        kwargs = parse_args_json(args_json)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--args") from None
     distinct_outputs({"-o": output or "-"})
     model = build_model(target, kwargs, seed)
     result = run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha)

@@ -351,7 +351,8 @@ def audit(result: AuditResult) -> RenderableType:
     for verdict, rows in t_.audit_groups(result):
         cells = t_.audit_rows(rows)
 
-        def one(width: int, verdict: str = verdict, cells: list[tuple[str, ...]] = cells) -> Table:
+        def one(width: int, verdict: str = verdict, cells: list[tuple[str, ...]] = cells, count: int = len(rows)
+                ) -> Table:
             if width >= COMPACT:
                 cols = [Col("parameter", "name"), Col("layer", "fixed"), Col("activation", "fixed"),
                         Col("recommended"), Col("actual"), Col("std ratio", "fixed", "right"), Col("note")]
@@ -360,7 +361,7 @@ def audit(result: AuditResult) -> RenderableType:
                 cols = [Col("parameter", "name"), Col("details")]
                 shown = [(c[0], "; ".join(f"{h} {v}" for h, v in zip(t_.AUDIT_HEADERS[1:], c[1:], strict=True)
                                           if v not in ("", "-"))) for c in cells]
-            return fitted_table(width, f"{verdict} ({len(cells)})", cols, shown,
+            return fitted_table(width, f"{verdict} ({count})", cols, shown,
                                 [AUDIT_STYLE[verdict] if verdict != "as recommended" else None] * len(cells))
 
         parts.append(Responsive(one))
