@@ -56,35 +56,46 @@ def patterns_for(name: str, depth: int = 3) -> list[str]:
             tails = [t + (sep if t else "") + v for t in tails for v in _variants(segment)]
         tails.sort(key=lambda t: len(t.replace("*", "")))
         for tail in tails:
-            out += ["*" + sep + tail, "*" + tail]
+            if "*" in tail.split(sep)[0]:
+                out.append("*" + tail)  # *conv*.weight: nested and top-level convs alike
+            if k < len(parts):
+                out.append("*" + sep + tail)
     out.append(sep.join(_variants(p)[0] for p in parts))
     out.append(sep.join(_glob_literal(p) for p in parts))
     return list(dict.fromkeys(out))
 
 
 def collapse(names_inits: Sequence[tuple[str, str | None]]) -> list[tuple[str, list[int]]]:
-    """(glob, indices of the rows it covers), in first-appearance order; each glob matches only names that
-    share one init (None: the parameter gets a ``skip`` rule)."""
-    inits = {name: init for name, init in names_inits}
-    names = list(inits)
+    """(glob, indices of the rows it decides), in the order the rules must be written.
+
+    First match wins in a rules file, so the rarest inits are placed first (the layer left at its default, the
+    head) and the common init's broad glob (``*conv*.weight``) comes after them: a glob is accepted when every
+    name it matches that no earlier rule decides shares its init (None: the parameter gets a ``skip`` rule)."""
+    from collections import Counter
+
+    inits = [init for _name, init in names_inits]
+    names = [name for name, _init in names_inits]
+    frequency = Counter(inits)
+    order = sorted(range(len(names)), key=lambda i: (frequency[inits[i]], inits.index(inits[i]), i))
+    decided: dict[int, str] = {}
     chosen: dict[str, list[int]] = {}
-    for i, (name, init) in enumerate(names_inits):
-        if any(i in members for members in chosen.values()):
+    compiled: dict[str, re.Pattern[str]] = {}
+    for i in order:
+        if i in decided:
             continue
-        for pattern in [p for p in chosen if inits.get(name) == inits.get(names_inits[chosen[p][0]][0])] + \
-                patterns_for(name):
-            regex = re.compile(fnmatch.translate(pattern))
-            matched = [n for n in names if regex.match(n)]
-            if name in matched and all(inits[n] == init for n in matched):
-                chosen.setdefault(pattern, []).extend(j for j, (n, _) in enumerate(names_inits)
-                                                      if n in set(matched) and j not in chosen.get(pattern, []))
+        for pattern in patterns_for(names[i]):
+            regex = compiled.setdefault(pattern, re.compile(fnmatch.translate(pattern)))
+            matched = [j for j, n in enumerate(names) if j not in decided and regex.match(n)]
+            if i in matched and all(inits[j] == inits[i] for j in matched):
+                chosen[pattern] = matched
+                decided.update((j, pattern) for j in matched)
                 break
     return list(chosen.items())
 
 
 def _rule_comment(rows: Sequence[AuditedWeight]) -> list[str]:
     first = rows[0]
-    count = f"{len(rows)} parameters" if len(rows) > 1 else first.name
+    count = f"{len(rows)} parameters, e.g. {first.name}" if len(rows) > 1 else first.name
     if first.verdict == "different":
         ratio = "" if first.std_ratio is None else f", std {first.std_ratio:.3g}x the recommended"
         return [_comment(f"different ({count}): followed by {first.activation}; the weights have "
