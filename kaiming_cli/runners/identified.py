@@ -36,15 +36,25 @@ def identified(source: TensorSource, expected: Sequence[ExpectedLaw], *, bias_fa
     plausible = tuple(_got_law(by_label[lab]) for lab in (result.verdict, *result.indistinguishable)
                       if lab in by_label)
     law = _got_law(best.candidate) if best is not None and result.verdict != "unknown" else None
-    matches = _matches(source, expected, best.loglik if best is not None else -math.inf, seed, alpha)
+    passed = [law] if law is not None else []  # identify's winner already passed the battery
+    matches = _matches(source, expected, best.loglik if best is not None else -math.inf, seed, alpha, passed)
     return Got(label=result.verdict, law=law, plausible=plausible, empirical_std=result.empirical_std,
                n=result.n, matches=matches, reason=result.reason)
 
 
+def _same(e: ExpectedLaw, law: GotLaw) -> bool:
+    if e.distribution == "constant" or law.distribution == "constant":
+        return e.distribution == law.distribution and e.value == law.value
+    return e.distribution == law.distribution and math.isclose(e.std, law.std, rel_tol=1e-9)
+
+
 def _matches(source: TensorSource, expected: Sequence[ExpectedLaw], best_loglik: float, seed: int,
-             alpha: float) -> tuple[bool, ...]:
+             alpha: float, passed: Sequence[GotLaw]) -> tuple[bool, ...]:
     if not expected or source.numel == 0 or not is_float(source.dtype):
         return tuple(False for _ in expected)
+    known = [any(_same(e, law) for law in passed) for e in expected]
+    if all(known) or (passed and passed[0].distribution == "constant"):
+        return tuple(known)
     summary, sample = scan_source(source, seed=seed, jobs=1, max_ks=KS_MAX_SAMPLES)
     eps = rel_eps_for(source.dtype)
     if summary.n_nan or summary.n_inf:
@@ -54,8 +64,10 @@ def _matches(source: TensorSource, expected: Sequence[ExpectedLaw], best_loglik:
              Candidate("expected", "expected", e.distribution, None, None, e.std) for e in expected]
     logliks = [c.loglik(summary, eps) if c is not None else -math.inf for c in cands]
     top = max([best_loglik, *logliks])
-    for e, c, ll in zip(expected, cands, logliks, strict=True):
-        if c is None:
+    for e, c, ll, ok in zip(expected, cands, logliks, known, strict=True):
+        if ok:
+            out.append(True)
+        elif c is None:
             out.append(summary.min == summary.max == e.value)
         elif not math.isfinite(ll) or top - ll >= LN100:
             out.append(False)
