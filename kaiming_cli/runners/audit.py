@@ -629,14 +629,12 @@ def decide(plan: Plan, got: Got, layer_default: str | None, layout: str = "torch
             notes.append(f"only {got.n} values: cannot be told from the framework default")
     elif def_matched:
         mode = "fan_in"
-        chosen = next((law for law in recommended if law.mode == mode and law.distribution == "normal"),
-                      recommended[0])
+        chosen = next((law for law in recommended if law.mode in (mode, None)), recommended[0])
         verdict = "framework default"
         notes.append(_default_meaning(def_matched[0], chosen, plan))
     else:
         mode = got.law.mode if got.law is not None and got.law.mode in ("fan_in", "fan_out") else "fan_in"
-        chosen = next((law for law in recommended if law.mode in (mode, None) and law.distribution in
-                       ("normal", "constant")), recommended[0])
+        chosen = next((law for law in recommended if law.mode in (mode, None)), recommended[0])
         verdict = "different"
         if got.label == "unknown":
             notes.append("no init kaiming knows explains these values")
