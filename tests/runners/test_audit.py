@@ -199,3 +199,44 @@ def test_audit_result_is_frozen_and_serializable():
     doc = json.loads(json.dumps(result.to_dict()))
     keys = {"name", "layer_type", "activation", "gain", "recommended", "actual", "std_ratio", "verdict", "note"}
     assert keys <= set(doc["weights"][0])
+
+
+def test_untraceable_model_with_input_shape_uses_the_order_modules_ran() -> None:
+    class Reordered(torch.nn.Module):
+        """Defined fc2-act-fc1, run fc1 -> act -> fc2, with data-dependent control flow."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc2 = torch.nn.Linear(64, 4)
+            self.act = torch.nn.Tanh()
+            self.fc1 = torch.nn.Linear(32, 64)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.act(self.fc1(x))
+            if h.sum() > 0:
+                h = h * 2
+            return self.fc2(h)
+
+    torch.manual_seed(11)
+    model = Reordered()
+    by_definition = rows(audit(model))
+    by_run = rows(audit(model, input_shape=(2, 32)))
+    assert by_definition["fc1.weight"].activation == "none"  # nothing after fc1 in definition order
+    assert by_run["fc1.weight"].activation == "tanh" and by_run["fc2.weight"].activation == "none"
+
+
+def test_parameters_used_functionally_are_followed_from_the_op_that_reads_them() -> None:
+    class Functional(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.empty(64, 32))
+            torch.nn.init.kaiming_normal_(self.w, nonlinearity="relu")
+            self.head = torch.nn.Linear(64, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.nn.functional.relu(torch.nn.functional.linear(x, self.w)))
+
+    torch.manual_seed(12)
+    w = rows(audit(Functional()))["w"]
+    assert w.activation == "relu" and w.verdict == "as recommended"
+    assert w.recommended == "kaiming_normal_(mode='fan_in', nonlinearity='relu')"
