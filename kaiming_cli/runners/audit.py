@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ..io.memory import array_source
 from ..io.readers import TensorSource
+from ..io.target import model_kind
 from ..theory.fans import compute_fans
 from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 
@@ -674,7 +675,7 @@ def _fraction_text(x: float) -> str:
 def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", input_shape: tuple[int, ...] | None
               = None, seed: int = 0, alpha: float = 1e-3) -> AuditResult:
     """Audit a built model: a ``torch.nn.Module`` or a ``keras.Model``."""
-    kind = _kind(model)
+    kind = model_kind(model)
     if kind == "keras":
         return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha)
     if kind != "torch":
@@ -726,16 +727,6 @@ def prefer_common(rows: Sequence[AuditedWeight]) -> list[AuditedWeight]:
     return out
 
 
-def _kind(model: Any) -> str | None:
-    for cls in type(model).__mro__:
-        mod = cls.__module__ or ""
-        if cls.__name__ == "Module" and mod.startswith("torch.nn"):
-            return "torch"
-        if cls.__name__ in ("Model", "Layer") and mod.startswith(("keras", "tf_keras")):
-            return "keras"
-    return None
-
-
 # --------------------------------------------------------------------------- Keras
 
 _KERAS_THROUGH = ("BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
@@ -746,6 +737,8 @@ _KERAS_THROUGH = ("BatchNormalization", "LayerNormalization", "GroupNormalizatio
                   "GlobalMaxPooling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D",
                   "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "Add", "Concatenate",
                   "Average", "Maximum", "InputLayer", "Identity", "RepeatVector")
+_KERAS_RECURRENT = ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D",
+                    "ConvLSTM3D", "Bidirectional", "RNN")
 _KERAS_WEIGHTED = ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
                    "EinsumDense", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
 
@@ -839,6 +832,8 @@ def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float) -> list[Exp
 def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", seed: int = 0,
                 alpha: float = 1e-3) -> AuditResult:
     """Each layer's ``activation`` (or the activation layer after it), Keras fans, Keras defaults."""
+    import keras  # already imported by whoever built the model
+
     rows = []
     for layer in _keras_layers(model):
         cls = type(layer).__name__
@@ -846,7 +841,7 @@ def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", 
         activation = combine(acts)
         for var in layer.trainable_weights:
             name = getattr(var, "path", None) or var.name
-            value = var.numpy() if hasattr(var, "numpy") else var.value.numpy()
+            value = keras.ops.convert_to_numpy(var)
             shape = tuple(int(d) for d in value.shape)
             leaf = name.rsplit("/", 1)[-1].split(":")[0]
             plan = _keras_plan(cls, leaf, shape, activation)
@@ -868,6 +863,9 @@ def _keras_layers(model: Any) -> list[Any]:
 
 
 def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str) -> Plan:
+    if cls in _KERAS_RECURRENT:
+        return Plan((), None, f"Keras {cls} layers are not audited (their gates, orthogonal recurrent kernel and "
+                    "unit forget bias are their own)")
     if leaf in ("bias", "beta") or (leaf == "gamma"):
         return Plan((constant_law(1.0 if leaf == "gamma" else 0.0),), None)
     if cls == "Embedding":
