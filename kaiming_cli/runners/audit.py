@@ -304,10 +304,7 @@ def following(start: Any, modules: dict[str, Any], limit: int = 10_000) -> tuple
         if step.kind == "ignore":
             continue
         if step.kind == "through":
-            if node.users:
-                stack.extend(node.users)
-            else:
-                found.add("none")
+            stack.extend(node.users)  # a value nobody uses (MultiheadAttention's weights in `a, _ = ...`) is no path
             continue
         found.add(step.activation)
         if step.note:
@@ -401,7 +398,8 @@ def _module_order(model: Any, input_shape: tuple[int, ...] | None) -> tuple[list
     """Leaf modules in execution order (a forward pass on zeros of ``input_shape``), else definition order."""
     import torch
 
-    leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
+    leaves = [(n, m) for n, m in model.named_modules()
+              if not any(True for _ in m.children()) or any(True for _ in m.parameters(recurse=False))]
     if input_shape is None:
         return leaves, "module definition order"
     order: list[tuple[str, Any]] = []
@@ -525,10 +523,14 @@ class Plan:
 
 
 def _torch_plan(model: Any, pname: str, tensor: Any, activation: str) -> tuple[str, Plan]:
-    module, _path, leaf = _owner(model, pname)
+    module, path, leaf = _owner(model, pname)
     cls = type(module).__name__
     family = _torch_family(module)
     shape = tuple(int(d) for d in tensor.shape)
+    parent_path, _, own = path.rpartition(".")
+    parent = model.get_submodule(parent_path) if path and parent_path else model if path else None
+    if own == "out_proj" and parent is not None and _torch_family(parent) == "attention":
+        return cls, _attention_plan(parent, f"out_proj.{leaf}", shape)
     if family == "attention":
         return cls, _attention_plan(module, leaf, shape)
     if family == "rnn":
@@ -580,9 +582,10 @@ def _attention_plan(module: Any, leaf: str, shape: tuple[int, ...]) -> Plan:
         return Plan((ExpectedLaw("normal", math.sqrt(2.0 / (fans.fan_in + fans.fan_out)), "xavier_normal_"),),
                     None, "MultiheadAttention's own init (xavier_normal_)")
     if leaf.endswith("bias"):
-        return Plan((constant_law(0.0),), None)
-    return Plan((torch_default_law(shape, "Linear"),), None, "MultiheadAttention's out_proj keeps nn.Linear's "
-                "default")
+        return Plan((constant_law(0.0),), None, "MultiheadAttention's own init (zeros)")
+    default = torch_default_law(shape, "Linear")
+    return Plan((ExpectedLaw(default.distribution, default.std, default.call, mode=default.mode),), None,
+                "MultiheadAttention's out_proj keeps nn.Linear's default")
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -620,7 +623,7 @@ def decide(plan: Plan, got: Got, layer_default: str | None, layout: str = "torch
         if got.reason:
             notes.append(got.reason)
         return "ambiguous", None, None, actual_call, "; ".join(notes)
-    recommended = [law for law in plan.laws if law.role == "recommended"]
+    recommended = [law for law in plan.laws if law.role == "recommended"] or list(plan.laws)
     rec_matched = [law for law in matched if law.role == "recommended"]
     def_matched = [law for law in matched if law.role == "default"]
     if rec_matched:

@@ -240,3 +240,26 @@ def test_parameters_used_functionally_are_followed_from_the_op_that_reads_them()
     w = rows(audit(Functional()))["w"]
     assert w.activation == "relu" and w.verdict == "as recommended"
     assert w.recommended == "kaiming_normal_(mode='fan_in', nonlinearity='relu')"
+
+
+def test_multihead_attention_keeps_its_own_init() -> None:
+    class WithAttention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(64, 4)
+            self.fc = torch.nn.Linear(64, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a, _ = self.attn(x, x, x)
+            return self.fc(torch.relu(a))
+
+    torch.manual_seed(13)
+    result = audit(WithAttention())
+    assert result.traced
+    by = rows(result)
+    # torch's MultiheadAttention._reset_parameters: xavier_uniform_(in_proj_weight), zero biases, out_proj at
+    # nn.Linear's default
+    assert by["attn.in_proj_weight"].recommended == "xavier_uniform_"
+    assert by["attn.out_proj.weight"].recommended == "default('Linear')"
+    assert all(by[n].verdict == "as recommended" for n in by if n.startswith("attn."))
+    assert by["attn.out_proj.weight"].activation == "relu"  # the module's output goes through torch.relu
