@@ -73,6 +73,14 @@ else:
 """
 """The floor: one plain numpy pass over every value of the files (``FLOOR jobs path...``)."""
 
+BUILD_RESNET50 = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from tests.audit_models import resnet50_like
+resnet50_like()
+"""
+"""The floor of ``audit``: importing torch and building the model it audits."""
+
 MEASURE = (
     "import os, subprocess, sys, time\n"
     "t0 = time.perf_counter()\n"
@@ -158,6 +166,14 @@ def main() -> None:
     t_check1, m_check1 = median_of(check + ["--jobs", "1"], slow)
     rows.append(("`check --shape 10000,10000 --jobs 2`", "the same with `--jobs 1`", t_check, t_check1, m_check,
                  m_check1, "uses both cores"))
+
+    # audit a ResNet-50 (tests/audit_models.py, 25.6 M parameters, 161 tensors) end to end, against only building it
+    if have_torch():
+        target = f"{ROOT / 'tests' / 'audit_models.py'}:resnet50_like"
+        t_audit, m_audit = median_of(KAIMING + ["audit", target, "-f", "json"], slow)
+        t_build, m_build = median_of([PY, "-c", BUILD_RESNET50, str(ROOT)], slow)
+        rows.append(("`kaiming audit` ResNet-50 look-alike, end to end", "floor: import torch and build the model",
+                     t_audit, t_build, m_audit, m_build, "< 10 s"))
 
     # verify / identify on 1 GiB, page cache warm, against one np.sum pass over a memmap
     one_gib = OUT / "model-1g.safetensors"

@@ -1,6 +1,6 @@
 """kaiming: check that weights got the initialization you think they got.
 
-The Python API (``verify_tensor``, ``assert_init``) is imported on first use, so that
+The Python API (``verify_tensor``, ``assert_init``, ``audit``, ``assert_audit``) is imported on first use, so that
 ``import kaiming_cli`` stays free of numpy for the fast lookups.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["verify_tensor", "assert_init"]
+__all__ = ["verify_tensor", "assert_init", "audit", "assert_audit"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,7 +16,7 @@ def __getattr__(name: str) -> Any:
         from .about import version
 
         return version()
-    if name in ("verify_tensor", "assert_init"):
+    if name in ("verify_tensor", "assert_init", "audit", "assert_audit"):
         from . import api
 
         return getattr(api, name)

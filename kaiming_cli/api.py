@@ -1,16 +1,22 @@
-"""Python API for test suites: verify a tensor in memory against an init spec.
+"""Python API for test suites: verify a tensor in memory against an init spec, or audit a whole model.
 
     from kaiming_cli import assert_init
     assert_init(model.conv1.weight, mode="fan_out", nonlinearity="relu")
     assert_init(model.pos_embed, init="trunc_normal_(std=0.02)")
+
+    from kaiming_cli.api import assert_audit
+    assert_audit(model)                      # fails on any 'different' verdict
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .io.config import Config, Rule
 from .io.memory import array_source
+from .runners.audit import AuditResult, run_audit
+from .runners.identified import identified
 from .runners.verify import TensorResult, finalize, verify_source
 from .stats.battery import DEFAULT_TESTS
 from .theory.spec import SpecOptions
@@ -55,4 +61,25 @@ def assert_init(tensor: Any, **options: Any) -> TensorResult:
     return result
 
 
-__all__ = ["verify_tensor", "assert_init", "Config"]
+def audit(model: Any, *, input_shape: tuple[int, ...] | None = None, seed: int = 0, alpha: float = 1e-3,
+          target: str = "<model>") -> AuditResult:
+    """Audit a built ``torch.nn.Module`` or ``keras.Model``: per parameter, the activation after its layer, the init
+    that implies, what it got, and a verdict (docs/audit.md). The result is frozen; ``.to_dict()`` is the JSON."""
+    return run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha)
+
+
+def assert_audit(model: Any, allow: Iterable[str] = ("framework default", "ambiguous"), **options: Any
+                 ) -> AuditResult:
+    """Raise ``AssertionError`` listing every parameter that is not as recommended, unless its verdict or its
+    name (a glob such as ``"fc.*"``) is in ``allow``. By default only ``different`` fails, as ``--strict`` does;
+    ``allow=()`` fails on framework defaults too."""
+    result = audit(model, **options)
+    bad = result.failures(allow)
+    if bad:
+        lines = [f"  {w.name} ({w.layer_type} -> {w.activation}): {w.verdict}; recommended {w.recommended}, "
+                 f"has {w.actual_call or w.actual}" + (f"; {w.note}" if w.note else "") for w in bad]
+        raise AssertionError(f"kaiming audit: {len(bad)} parameter(s) not as recommended\n" + "\n".join(lines))
+    return result
+
+
+__all__ = ["verify_tensor", "assert_init", "audit", "assert_audit", "Config"]

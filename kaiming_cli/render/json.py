@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..about import version
 
 if TYPE_CHECKING:
+    from ..runners.audit import AuditResult
     from ..runners.check import CheckResult
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
@@ -83,4 +84,8 @@ def identify(report: IdentifyReport, top: int = 5) -> str:
 
 
 def propagate(result: PropagateResult) -> str:
+    return document(result.to_dict())
+
+
+def audit(result: AuditResult) -> str:
     return document(result.to_dict())

@@ -13,6 +13,7 @@ from . import escape
 from . import text as t_
 
 if TYPE_CHECKING:
+    from ..runners.audit import AuditResult
     from ..runners.check import CheckResult
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
@@ -109,4 +110,17 @@ def propagate(result: PropagateResult) -> str:
         headers, rows = t_.propagate_rows(result, direction)
         out.append(f"**{direction}**\n\n" + table(headers, rows))
     out.append("```\n" + t_.propagate_chart(result) + "\n```\n")
+    return "\n".join(out)
+
+
+def audit(result: AuditResult) -> str:
+    """One table per verdict, the ones that need attention first; names and calls are code spans."""
+    out = [f"### kaiming audit `{escape.markdown_code(result.target)}`\n",
+           f"**{escape.markdown_text(result.summary())}**\n"]
+    out += [f"> note: {escape.markdown_text(n)}\n" for n in result.notes]
+    for verdict, rows in t_.audit_groups(result):
+        out.append(f"#### {verdict} ({len(rows)})\n")
+        cells = [(code(name), layer, activation, code(rec) if rec != "-" else rec, code(act), ratio, note)
+                 for name, layer, activation, rec, act, ratio, note in t_.audit_rows(rows)]
+        out.append(table(t_.AUDIT_HEADERS, cells))
     return "\n".join(out)

@@ -1,18 +1,141 @@
-"""``identify -f rules``: a TOML rules file that ``verify --rules`` accepts, reproducing identify's verdicts.
+"""The ``rules`` format: TOML rules files that ``kaiming verify --rules`` accepts, from ``identify`` (the inits the
+tensors follow) and from ``audit`` (the inits the model needs).
 
 Every string is written by ``escape.toml_string`` (ASCII, quotes and backslashes escaped), so a tensor name from a
-file cannot end its string, start a table or add a key. Comments hold only numbers and our own calls.
+file cannot end its string, start a table or add a key. Comments hold no control characters.
+
+audit: each parameter's rule requires the init it has where the audit found it as recommended or the framework
+default, and the recommended init where it is ``different`` (with a comment: the rule is the fix, so the gate
+fails until the model's init code is changed). Rules are collapsed into globs where every parameter a glob
+matches shares one init (``*.bias``, ``*.bn*.weight``, ``layer*.*.conv*.weight``); each glob is checked against
+every parameter name of the model, so first-match order never matters.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..about import version
 from . import escape
 
 if TYPE_CHECKING:
+    from ..runners.audit import AuditedWeight, AuditResult
     from ..runners.identify import IdentifyReport
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _glob_literal(text: str) -> str:
+    """A name as a glob that matches only itself (``[`` ``*`` ``?`` bracketed)."""
+    return "".join(f"[{c}]" if c in "[]*?" else c for c in text)
+
+
+def _toml_string(text: str) -> str:
+    return escape.toml_string(text)
+
+
+def _comment(text: str) -> str:
+    """A comment line: no line breaks, no control characters (names come from the user's code)."""
+    return "# " + "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _variants(segment: str) -> list[str]:
+    """A name segment with its digit runs generalized (``conv*``, ``layer*``) first, then literally."""
+    literal = _glob_literal(segment)
+    general = _DIGITS.sub("*", literal)
+    return [general, literal] if general != literal else [literal]
+
+
+def patterns_for(name: str, depth: int = 3) -> list[str]:
+    """Globs from coarsest to exact: ``*.weight``, ``*.bn*.weight``, ``*bn*.weight``, ``*.downsample.0.weight``,
+    ..., then every digit run generalized (``layer*.*.conv*.weight``), then the name itself. Only the last
+    ``depth`` segments vary, so that a model of thousands of parameters collapses in well under a second."""
+    sep = "/" if "/" in name else "."
+    parts = name.split(sep)
+    out: list[str] = []
+    for k in range(1, min(depth, len(parts)) + 1):
+        tails = [""]
+        for segment in parts[-k:]:
+            tails = [t + (sep if t else "") + v for t in tails for v in _variants(segment)]
+        tails.sort(key=lambda t: len(t.replace("*", "")))
+        for tail in tails:
+            if "*" in tail.split(sep)[0]:
+                out.append("*" + tail)  # *conv*.weight: nested and top-level convs alike
+            if k < len(parts):
+                out.append("*" + sep + tail)
+    out.append(sep.join(_variants(p)[0] for p in parts))
+    out.append(sep.join(_glob_literal(p) for p in parts))
+    return list(dict.fromkeys(out))
+
+
+def collapse(names_inits: Sequence[tuple[str, str | None]]) -> list[tuple[str, list[int]]]:
+    """(glob, indices of the rows it decides), in the order the rules must be written.
+
+    First match wins in a rules file, so the rarest inits are placed first (the layer left at its default, the
+    head) and the common init's broad glob (``*conv*.weight``) comes after them: a glob is accepted when every
+    name it matches that no earlier rule decides shares its init (None: the parameter gets a ``skip`` rule)."""
+    from collections import Counter
+
+    inits = [init for _name, init in names_inits]
+    names = [name for name, _init in names_inits]
+    frequency = Counter(inits)
+    order = sorted(range(len(names)), key=lambda i: (frequency[inits[i]], inits.index(inits[i]), i))
+    decided: dict[int, str] = {}
+    chosen: dict[str, list[int]] = {}
+    compiled: dict[str, re.Pattern[str]] = {}
+    for i in order:
+        if i in decided:
+            continue
+        for pattern in patterns_for(names[i]):
+            regex = compiled.setdefault(pattern, re.compile(fnmatch.translate(pattern)))
+            matched = [j for j, n in enumerate(names) if j not in decided and regex.match(n)]
+            if i in matched and all(inits[j] == inits[i] for j in matched):
+                chosen[pattern] = matched
+                decided.update((j, pattern) for j in matched)
+                break
+    return list(chosen.items())
+
+
+def _rule_comment(rows: Sequence[AuditedWeight]) -> list[str]:
+    first = rows[0]
+    count = f"{len(rows)} parameters, e.g. {first.name}" if len(rows) > 1 else first.name
+    if first.verdict == "different":
+        ratio = "" if first.std_ratio is None else f", std {first.std_ratio:.3g}x the recommended"
+        return [_comment(f"different ({count}): followed by {first.activation}; the weights have "
+                         f"{first.actual_call or first.actual}{ratio}."),
+                _comment("This rule is the RECOMMENDED FIX: verify fails until the model's init code uses it.")]
+    if first.verdict == "framework default":
+        return [_comment(f"framework default ({count}): {first.note}")]
+    if first.verdict == "ambiguous":
+        return [_comment(f"ambiguous ({count}): {first.note or 'no recommendation'}; the rule keeps what it has.")]
+    return [_comment(f"as recommended ({count}): followed by {first.activation}")]
+
+
+def audit(result: AuditResult) -> str:
+    out = [_comment(f"kaiming audit {result.target} (seed {result.seed}): {result.summary()}"),
+           _comment("Rules for `kaiming verify CHECKPOINT --rules THIS_FILE`; the first rule whose glob matches "
+                    "wins."), ""]
+    rows = list(result.weights)
+    for pattern, indices in collapse([(w.name, w.rule_init) for w in rows]):
+        members = [rows[i] for i in indices]
+        # a glob covers rows of one init; the comment speaks for the worst verdict among them
+        members.sort(key=lambda w: ("different", "framework default", "ambiguous", "as recommended")
+                     .index(w.verdict))
+        out += _rule_comment(members)
+        out.append("[[rule]]")
+        out.append(f"match = {_toml_string(pattern)}")
+        init = members[0].rule_init
+        if init is None:
+            out.append("skip = true")
+        else:
+            out.append(f"init = {_toml_string(init)}")
+            if result.framework == "keras":
+                out.append('layout = "keras"')
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def identify(report: IdentifyReport, top: int = 5) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
+    from ..runners.audit import AuditResult
     from ..runners.check import CheckResult
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
@@ -336,3 +337,35 @@ def propagate(result: PropagateResult) -> RenderableType:
         return Group(*parts)
 
     return Group(Text(t_.propagate_title(result), style="bold"), Responsive(tables))
+
+
+AUDIT_STYLE = {"different": "bold red", "framework default": "yellow", "ambiguous": "magenta",
+               "as recommended": "green"}
+
+
+def audit(result: AuditResult) -> RenderableType:
+    """One table per verdict (layers that share a verdict together), the ones that need attention first."""
+    from rich.console import Group
+    from rich.text import Text
+
+    parts: list[RenderableType] = []
+    for verdict, rows in t_.audit_groups(result):
+        cells = t_.audit_rows(rows)
+
+        def one(width: int, verdict: str = verdict, cells: list[tuple[str, ...]] = cells, count: int = len(rows)
+                ) -> Table:
+            if width >= COMPACT:
+                cols = [Col("parameter", "name"), Col("layer", "fixed"), Col("activation", "fixed"),
+                        Col("recommended"), Col("actual"), Col("std ratio", "fixed", "right"), Col("note")]
+                shown = cells
+            else:
+                cols = [Col("parameter", "name"), Col("details")]
+                shown = [(c[0], "; ".join(f"{h} {v}" for h, v in zip(t_.AUDIT_HEADERS[1:], c[1:], strict=True)
+                                          if v not in ("", "-"))) for c in cells]
+            return fitted_table(width, f"{verdict} ({count})", cols, shown,
+                                [AUDIT_STYLE[verdict] if verdict != "as recommended" else None] * len(cells))
+
+        parts.append(Responsive(one))
+    parts += [Text(escape.message(line), style="bold" if i == len(t_.audit_lines(result)) - 1 else "yellow")
+              for i, line in enumerate(t_.audit_lines(result))]
+    return Group(*parts)

@@ -14,6 +14,7 @@ from ..theory.law import LawSpec
 from ..theory.spec import InitSpec
 
 if TYPE_CHECKING:
+    from ..runners.audit import AuditedWeight, AuditResult
     from ..runners.check import CheckResult
     from ..runners.identify import IdentifyResult
     from ..runners.propagate import PropagateResult
@@ -483,3 +484,48 @@ def propagate_title(result: PropagateResult) -> str:
     kind = f"{result.conv}x{result.conv} conv, {result.width} channels, {result.spatial}x{result.spatial}" \
         if result.conv else f"fully connected, width {result.width}"
     return f"kaiming propagate: {result.nonlinearity}, depth {result.depth}, {kind}, batch {result.batch}"
+
+
+# --------------------------------------------------------------------------- audit
+
+AUDIT_HEADERS = ("parameter", "layer", "activation", "recommended", "actual", "std ratio", "note")
+#: The order verdict groups are shown in: what needs attention first.
+AUDIT_ORDER = ("different", "framework default", "ambiguous", "as recommended")
+
+
+def audit_groups(result: AuditResult) -> list[tuple[str, list[AuditedWeight]]]:
+    """The weights grouped by verdict, the ones that need attention first."""
+    return [(v, [w for w in result.weights if w.verdict == v]) for v in AUDIT_ORDER
+            if any(w.verdict == v for w in result.weights)]
+
+
+def audit_row(w: AuditedWeight) -> tuple[str, ...]:
+    ratio = "-" if w.std_ratio is None else f"{w.std_ratio:.3g}"
+    return (w.name, w.layer_type, w.activation, w.recommended or "-", w.actual_call or w.actual, ratio, w.note)
+
+
+def audit_rows(rows: Sequence[AuditedWeight]) -> list[tuple[str, ...]]:
+    """One row per set of parameters with the same layer type, activation, recommendation, init and note kind:
+    ``layer1.0.conv1.weight (+15 more)``, with the range of their std ratios."""
+    groups: dict[tuple[str, ...], list[AuditedWeight]] = {}
+    for w in rows:
+        key = (w.layer_type, w.activation, w.recommended or "-", w.actual_call or w.actual, w.note.split(";")[0])
+        groups.setdefault(key, []).append(w)
+    out = []
+    for members in groups.values():
+        first = audit_row(members[0])
+        if len(members) == 1:
+            out.append(first)
+            continue
+        ratios = [w.std_ratio for w in members if w.std_ratio is not None]
+        ratio = "-" if not ratios else (f"{min(ratios):.3g}" if f"{min(ratios):.3g}" == f"{max(ratios):.3g}"
+                                        else f"{min(ratios):.3g}-{max(ratios):.3g}")
+        notes = {w.note for w in members}
+        note = first[6] if len(notes) == 1 else members[0].note.split(";")[0]
+        out.append((f"{members[0].name} (+{len(members) - 1} more)", *first[1:5], ratio, note))
+    return out
+
+
+def audit_lines(result: AuditResult) -> list[str]:
+    """The run's notes and its summary line."""
+    return [f"note: {n}" for n in result.notes] + [result.summary()]

@@ -27,6 +27,7 @@ from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import MATRIX_FAMILIES, Law, constant_matches
 from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..stats.summary import Summary
+from ..theory.fans import compute_fans
 from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
 
 #: A run "looks trained" when at least this share of the tested tensors fails ...
@@ -255,7 +256,8 @@ def _fallback_fits(source: TensorSource, fallback: Rule) -> bool:
 def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOptions, *, alpha: float,
                   seed: int = 0, jobs: int = 1, max_ks: int = KS_MAX_SAMPLES,
                   tests: tuple[str, ...] = DEFAULT_TESTS, progress: Callable[[int], None] | None = None,
-                  layout_given: bool = False, scanner: Scanner = scan_source) -> TensorResult:
+                  layout_given: bool = False, scanner: Scanner = scan_source,
+                  sibling_fan_in: int | None = None) -> TensorResult:
     """The battery (or the constant check) on one tensor; ``pvalue_adjusted`` is filled in later.
 
     The tensor's own layout (``source.layout``: Keras and Flax kernels, ONNX weights by their op) replaces the
@@ -281,8 +283,11 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
                                                     "give it a constant or skip rule")
     if source.layout is not None and not layout_given:
         base_options = replace(base_options, layout=source.layout)
+    options = base_options.overridden(rule.options)
+    if len(source.shape) == 1 and options.fan_in is None and sibling_fan_in is not None:
+        options = replace(options, fan_in=sibling_fan_in)  # a bias: default('Linear') needs its weight's fan_in
     try:
-        spec = base_options.overridden(rule.options).spec(source.shape)
+        spec = options.spec(source.shape)
     except ValueError as exc:
         return replace(base, status="error", reason=str(exc))
     if spec.exact_law.distribution == "constant" and spec.exact_law.value is not None:
@@ -399,10 +404,12 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
     ``errors`` (files that could not be read), ``globs`` and ``found`` (the ``--tensor`` selection and how many
     tensors it chose from) are reported with the result; ``allow_empty`` lets a run that tested nothing pass.
     """
+    fans = sibling_fans(sources, base_options.layout or "torch", layout_given)
+
     def one(source: TensorSource, inner_jobs: int, inner_progress: Progress | None) -> TensorResult:
         return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
                              jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress,
-                             layout_given=layout_given)
+                             layout_given=layout_given, sibling_fan_in=fans.get((source.file, source.name)))
 
     if world is None:
         results = map_sources(one, sources, jobs, progress)
@@ -412,6 +419,31 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
     return replace(finalize(results, alpha, correction, max_detectable), rules=counts, errors=tuple(errors),
                    globs=globs, found=found, allow_empty=allow_empty, strict=strict)
+
+
+_BIAS_SIBLINGS = (("bias", "weight"), ("bias", "kernel"), ("bias:0", "kernel:0"))
+
+
+def sibling_fans(sources: Sequence[TensorSource], layout: str, layout_given: bool) -> dict[tuple[str, str], int]:
+    """The fan_in of each 1-D bias's sibling weight in the same file (``fc.bias`` -> ``fc.weight``): what
+    ``default('Linear')``'s bias law U(+-1/sqrt(fan_in)) needs, as torch computes it in ``reset_parameters``."""
+    shapes = {(s.file, s.name): s for s in sources if len(s.shape) >= 2}
+    out: dict[tuple[str, str], int] = {}
+    for s in sources:
+        if len(s.shape) != 1:
+            continue
+        for sep in (".", "/"):
+            head, _, tail = s.name.rpartition(sep)
+            for bias, weight in _BIAS_SIBLINGS:
+                sibling = shapes.get((s.file, f"{head}{sep}{weight}")) if head and tail == bias else None
+                if sibling is None:
+                    continue
+                own = sibling.layout if sibling.layout is not None and not layout_given else layout
+                try:
+                    out[(s.file, s.name)] = compute_fans(sibling.shape, own).fan_in
+                except ValueError:
+                    pass
+    return out
 
 
 def failure_samples(result: VerifyResult, sources: Sequence[TensorSource], limit: int,

@@ -1,0 +1,889 @@
+"""``kaiming audit``: the init each weight of a model needs, read from the model's own graph, against what it got.
+
+For every parameter: the layer that owns it, the nonlinearity that follows that layer in the ``torch.fx`` graph
+(looking through norms, dropout, pooling, reshapes and residual additions), the init this implies
+(``kaiming_*_`` with ``calculate_gain``'s gain; gain 1 before a head), what the weight actually got (``identify``,
+through the ``Identifier`` the caller passes: runners never import each other), and a verdict. The rules are
+in docs/audit.md; Keras models are read from each layer's ``activation`` and the layer after it
+(``audit_keras``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..io.memory import array_source
+from ..io.readers import TensorSource
+from ..io.target import model_kind
+from ..theory.fans import compute_fans
+from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
+
+VERDICTS = ("as recommended", "framework default", "different", "ambiguous")
+
+
+# --------------------------------------------------------------------------- what the identifier returns
+
+@dataclass(frozen=True)
+class ExpectedLaw:
+    """A law the audit would accept for a tensor, with the init call (rules grammar) that produces it."""
+
+    distribution: str
+    """normal, uniform, truncated_normal or constant."""
+    std: float
+    call: str
+    value: float | None = None
+    mode: str | None = None
+    role: str = "recommended"
+    """recommended (the init the graph implies) or default (the framework's own init of this layer)."""
+
+
+@dataclass(frozen=True)
+class GotLaw:
+    """One law identify names for a tensor."""
+
+    label: str
+    family: str
+    distribution: str
+    mode: str | None
+    gain: float | None
+    std: float
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Got:
+    """What a weight actually got: identify's verdict, and which expected laws the data are consistent with."""
+
+    label: str
+    """identify's verdict label, ``unknown`` or ``skipped``."""
+    law: GotLaw | None
+    plausible: tuple[GotLaw, ...]
+    empirical_std: float
+    n: int
+    matches: tuple[bool, ...]
+    """One per expected law passed in."""
+    reason: str = ""
+
+
+class Identifier(Protocol):
+    def __call__(self, source: TensorSource, expected: Sequence[ExpectedLaw], *, bias_fan_in: int | None = ...,
+                 layout: str = ..., seed: int = ..., alpha: float = ...) -> Got: ...
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class AuditedWeight:
+    """One parameter's row of the audit."""
+
+    name: str
+    layer_type: str
+    shape: tuple[int, ...]
+    activation: str
+    gain: float | None
+    recommended: str | None
+    """The init call the graph implies (or the layer's own default where the graph implies nothing)."""
+    actual: str
+    """identify's verdict label, or ``unknown``."""
+    actual_call: str | None
+    """What the weight has, as an init call in the rules grammar (None when no known init explains it)."""
+    std_ratio: float | None
+    verdict: str
+    note: str = ""
+    equivalents: tuple[str, ...] = ()
+    """Other calls that give this tensor the very same law (mode='fan_in' and 'fan_out' of a square conv)."""
+
+    @property
+    def rule_init(self) -> str | None:
+        """The init a rules file should require: what the weight has unless the verdict is ``different``."""
+        if self.verdict == "different":
+            return self.recommended
+        return self.actual_call
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "layer_type": self.layer_type, "shape": list(self.shape),
+                "activation": self.activation, "gain": self.gain, "recommended": self.recommended,
+                "actual": self.actual, "actual_call": self.actual_call, "std_ratio": self.std_ratio,
+                "verdict": self.verdict, "note": self.note}
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """A whole audit: every parameter in graph order, whether fx traced the model, and run notes."""
+
+    target: str
+    framework: str
+    traced: bool
+    weights: tuple[AuditedWeight, ...]
+    notes: tuple[str, ...] = ()
+    seed: int = 0
+
+    def count(self, verdict: str) -> int:
+        return sum(w.verdict == verdict for w in self.weights)
+
+    @property
+    def has_different(self) -> bool:
+        return any(w.verdict == "different" for w in self.weights)
+
+    def summary(self) -> str:
+        parts = [f"{self.count(v)} {v}" for v in VERDICTS if self.count(v)]
+        noun = "parameter" if len(self.weights) == 1 else "parameters"
+        return f"{len(self.weights)} {noun} audited: " + ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "framework": self.framework, "traced": self.traced, "seed": self.seed,
+                "summary": self.summary(), "notes": list(self.notes),
+                "counts": {v: self.count(v) for v in VERDICTS},
+                "weights": [w.to_dict() for w in self.weights]}
+
+    def failures(self, allow: Iterable[str] = ()) -> list[AuditedWeight]:
+        """Rows that are not as recommended, minus those whose verdict or name (a glob) is in ``allow``."""
+        allowed = list(allow)
+        return [w for w in self.weights if w.verdict != "as recommended" and w.verdict not in allowed
+                and not any(fnmatch.fnmatchcase(w.name, g) for g in allowed)]
+
+
+# --------------------------------------------------------------------------- activations
+
+#: Activation names as the audit reports them, by torch module class, function or method name.
+ACTIVATIONS: dict[str, str] = {
+    "relu": "relu", "relu6": "relu6", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu", "gelu": "gelu",
+    "silu": "silu", "swish": "silu", "softmax": "softmax", "log_softmax": "softmax", "logsoftmax": "softmax",
+    "softmax2d": "softmax", "elu": "elu", "celu": "celu", "mish": "mish", "hardswish": "hardswish",
+    "hardtanh": "hardtanh", "softplus": "softplus", "glu": "glu", "hardsigmoid": "hardsigmoid",
+    "softsign": "softsign", "leaky_relu": "leaky_relu", "leakyrelu": "leaky_relu", "prelu": "prelu",
+    "linear": "none", "identity": "none",
+}
+#: What each activation's weights are initialized for: (nonlinearity for calculate_gain, slope, note).
+_RELU_LIKE = ("torch has no gain for {a} (calculate_gain raises); it is ReLU-like for large inputs, so kaiming "
+              "recommends relu's sqrt(2), the usual choice")
+IMPLIED: dict[str, tuple[str, float, str]] = {
+    "relu": ("relu", 0.0, ""), "tanh": ("tanh", 0.0, ""), "sigmoid": ("sigmoid", 0.0, ""),
+    "selu": ("linear", 0.0, "SELU networks want variance 1/fan_in (LeCun): torch's docs say to pass "
+             "nonlinearity='linear', not 'selu'"),
+    "none": ("linear", 0.0, ""), "softmax": ("linear", 0.0, "a head (logits/softmax) wants gain 1"),
+    "hardtanh": ("tanh", 0.0, "torch has no gain for hardtanh; tanh's 5/3 is the usual choice"),
+    "softsign": ("tanh", 0.0, "torch has no gain for softsign; tanh's 5/3 is the usual choice"),
+    "hardsigmoid": ("sigmoid", 0.0, "torch has no gain for hardsigmoid; sigmoid's 1 is the usual choice"),
+    "glu": ("linear", 0.0, "torch has no gain for glu; gain 1 is the usual choice"),
+    **{a: ("relu", 0.0, _RELU_LIKE.format(a=a))
+       for a in ("gelu", "silu", "relu6", "elu", "celu", "mish", "hardswish", "softplus")},
+}
+
+
+def implied(activation: str) -> tuple[str, float, str] | None:
+    """(nonlinearity, slope, note) for an activation as reported, ``leaky_relu(0.2)`` included; None if unknown."""
+    if activation.startswith("leaky_relu(") or activation.startswith("prelu("):
+        a = float(activation[activation.index("(") + 1:-1])
+        note = "PReLU starts at its init slope: the leaky-ReLU gain at that slope" if activation.startswith(
+            "prelu") else ""
+        return ("leaky_relu", a, note)
+    return IMPLIED.get(activation)
+
+
+def _slope_text(a: float) -> str:
+    return f"{a:g}"
+
+
+# --------------------------------------------------------------------------- torch: the graph
+
+_THROUGH_MODULES = (
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm1d",
+    "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "RMSNorm", "Dropout", "Dropout1d", "Dropout2d",
+    "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "Flatten", "Unflatten", "Identity",
+    "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
+    "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "Upsample",
+    "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle",
+)
+_THROUGH_CALLS = {
+    "add", "iadd", "sub", "isub", "cat", "concat", "concatenate", "stack", "flatten", "reshape", "view", "view_as",
+    "permute", "transpose", "contiguous", "squeeze", "unsqueeze", "getitem", "chunk", "split", "tensor_split",
+    "unbind", "mean", "sum", "amax", "max", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+    "feature_alpha_dropout", "pad", "layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_norm",
+    "local_response_norm", "normalize", "interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle", "clone",
+    "to", "float", "half", "double", "bfloat16", "type", "type_as", "expand", "expand_as", "repeat", "tile", "roll",
+    "narrow", "t", "flip", "neg", "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d",
+    "max_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
+    "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "pos", "detach", "movedim",
+    "moveaxis", "swapaxes", "unflatten", "squeeze_", "unsqueeze_", "add_", "sub_",
+}
+_SCALED_CALLS = {"mul", "imul", "truediv", "itruediv", "div", "mul_", "div_", "floordiv"}
+_SHAPE_CALLS = {"size", "dim", "numel", "getattr", "len", "shape", "dtype", "device", "ndimension", "nelement",
+                "is_contiguous", "stride"}
+_WEIGHTED_CALLS = {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                   "conv_transpose3d", "bilinear", "embedding"}
+
+
+def _call_name(target: Any) -> str:
+    """``relu`` for ``F.relu``, ``torch.relu``, ``Tensor.relu``/``relu_`` and ``operator.add`` → ``add``."""
+    name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+    name = name.strip("_") if name.startswith("__") else name
+    return name
+
+
+def _slope_arg(node: Any, default: float) -> float:
+    if len(node.args) > 1 and isinstance(node.args[1], (int, float)):
+        return float(node.args[1])
+    value = node.kwargs.get("negative_slope", default)
+    return float(value) if isinstance(value, (int, float)) else default
+
+
+@dataclass
+class _Step:
+    """How one consumer node treats the signal: an activation, a pass-through, an end, or no data use."""
+
+    kind: str
+    """act, through, end (a weighted layer, the output or an op the audit does not look through), ignore."""
+    activation: str = "none"
+    note: str = ""
+
+
+def _module_step(module: Any) -> _Step:
+    cls = type(module).__name__
+    key = cls.lower()
+    if cls == "LeakyReLU":
+        return _Step("act", f"leaky_relu({_slope_text(float(module.negative_slope))})")
+    if cls == "PReLU":
+        slope = float(module.weight.detach().float().mean()) if module.weight.numel() else 0.25
+        return _Step("act", f"prelu({_slope_text(round(slope, 6))})")
+    if key in ACTIVATIONS and ACTIVATIONS[key] != "none":
+        return _Step("act", ACTIVATIONS[key])
+    if cls in _THROUGH_MODULES:
+        return _Step("through")
+    if any(True for _ in module.parameters(recurse=True)):
+        return _Step("end", "none")
+    return _Step("end", "none", f"followed by {cls}, which the audit does not look through")
+
+
+def _node_step(node: Any, modules: dict[str, Any]) -> _Step:
+    op = node.op
+    if op == "output":
+        return _Step("end", "none")
+    if op == "call_module":
+        return _module_step(modules[node.target])
+    if op not in ("call_function", "call_method"):
+        return _Step("end", "none")
+    name = _call_name(node.target)
+    base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
+    if base in ("leaky_relu", "rrelu"):
+        return _Step("act", f"leaky_relu({_slope_text(_slope_arg(node, 0.01))})")
+    if base in ACTIVATIONS and ACTIVATIONS[base] != "none" and base not in ("linear",):
+        return _Step("act", ACTIVATIONS[base])
+    if base in _SHAPE_CALLS:
+        return _Step("ignore")
+    if base in _THROUGH_CALLS:
+        return _Step("through")
+    if base in _SCALED_CALLS:
+        others = [a for a in (*node.args, *node.kwargs.values()) if hasattr(a, "op")]
+        if len(others) <= 1:
+            return _Step("through")
+        return _Step("end", "none", f"followed by a product of tensors ({name}), treated as linear")
+    if base in _WEIGHTED_CALLS:
+        return _Step("end", "none")
+    return _Step("end", "none", f"followed by {name}, treated as linear")
+
+
+def following(start: Any, modules: dict[str, Any], limit: int = 10_000) -> tuple[set[str], set[str]]:
+    """The activations that the output of node ``start`` reaches first along every path, and notes."""
+    found: set[str] = set()
+    notes: set[str] = set()
+    stack = list(start.users)
+    seen: set[Any] = set()
+    while stack and len(seen) < limit:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        step = _node_step(node, modules)
+        if step.kind == "ignore":
+            continue
+        if step.kind == "through":
+            stack.extend(node.users)  # a value nobody uses (MultiheadAttention's weights in `a, _ = ...`) is no path
+            continue
+        found.add(step.activation)
+        if step.note:
+            notes.add(step.note)
+    return found or {"none"}, notes
+
+
+def combine(activations: set[str]) -> str:
+    return next(iter(activations)) if len(activations) == 1 else "ambiguous"
+
+
+class _DeepTracer:
+    """A ``torch.fx.Tracer`` that looks inside every module with children (so nn.TransformerEncoderLayer's
+    linears are seen), keeping as leaves the modules whose parameters are used inside their own forward."""
+
+    @staticmethod
+    def make() -> Any:
+        import torch
+
+        class Tracer(torch.fx.Tracer):
+            def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
+                if isinstance(m, (torch.nn.MultiheadAttention, torch.nn.RNNBase, torch.nn.RNNCellBase)):
+                    return True
+                return not any(True for _ in m.children()) and not isinstance(m, torch.nn.Sequential)
+
+        return Tracer()
+
+
+def _trace(model: Any) -> tuple[Any | None, str]:
+    """The fx graph (deep tracer first, then fx's default), or None and why neither traced."""
+    import torch
+
+    reasons = []
+    for tracer in (_DeepTracer.make(), torch.fx.Tracer()):
+        try:
+            return tracer.trace(model), ""
+        except Exception as exc:  # fx raises many types on untraceable control flow
+            reasons.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return None, reasons[-1]
+
+
+@dataclass
+class _Param:
+    name: str
+    owner: Any
+    owner_name: str
+    tensor: Any
+    producers: list[Any] = field(default_factory=list)
+    leaf_path: str = ""
+
+
+def torch_activations(model: Any, input_shape: tuple[int, ...] | None = None
+                      ) -> tuple[dict[str, tuple[str, str]], bool, list[str]]:
+    """Each parameter's following activation (and a note), whether fx traced, and run notes."""
+    graph, why = _trace(model)
+    if graph is None:
+        order, how = _module_order(model, input_shape)
+        notes = [f"torch.fx could not trace the model ({why}): activations are read from {how}, which misses "
+                 "functional activations (F.relu) and branches; check the rows marked 'module order'."]
+        return _activations_by_order(model, order), False, notes
+    modules = dict(model.named_modules())
+    producers: dict[str, list[Any]] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            module = modules[node.target]
+            for pname, _p in module.named_parameters(prefix=node.target):
+                producers.setdefault(pname, []).append(node)
+        elif node.op == "get_attr":
+            producers.setdefault(node.target, []).extend(node.users)
+    out: dict[str, tuple[str, str]] = {}
+    for pname, _p in model.named_parameters():
+        nodes = producers.get(pname, [])
+        if not nodes:
+            out[pname] = ("none", "not used in the traced forward")
+            continue
+        acts: set[str] = set()
+        notes_: set[str] = set()
+        for node in nodes:
+            a, n = following(node, modules)
+            acts |= a
+            notes_ |= n
+        act = combine(acts)
+        note = "; ".join(sorted(notes_))
+        if act == "ambiguous":
+            note = "branches disagree: " + ", ".join(sorted(acts)) + (f"; {note}" if note else "")
+        out[pname] = (act, note)
+    return out, True, []
+
+
+def _module_order(model: Any, input_shape: tuple[int, ...] | None) -> tuple[list[tuple[str, Any]], str]:
+    """Leaf modules in execution order (a forward pass on zeros of ``input_shape``), else definition order."""
+    import torch
+
+    leaves = [(n, m) for n, m in model.named_modules()
+              if not any(True for _ in m.children()) or any(True for _ in m.parameters(recurse=False))]
+    if input_shape is None:
+        return leaves, "module definition order"
+    order: list[tuple[str, Any]] = []
+    names = {id(m): n for n, m in leaves}
+    hooks = [m.register_forward_hook(lambda mod, _i, _o: order.append((names[id(mod)], mod))) for _n, m in leaves]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(input_shape))
+    except Exception:
+        return leaves, "module definition order (the forward pass on --input-shape failed)"
+    finally:
+        for h in hooks:
+            h.remove()
+    return order, "the order modules ran in a forward pass"
+
+
+def _activations_by_order(model: Any, order: list[tuple[str, Any]]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for i, (name, module) in enumerate(order):
+        act = "none"
+        for _n, nxt in order[i + 1:]:
+            step = _module_step(nxt)
+            if step.kind == "act":
+                act = step.activation
+                break
+            if step.kind == "end":
+                break
+        for pname, _p in module.named_parameters(prefix=name):
+            out.setdefault(pname, (act, "module order"))
+    for pname, _p in model.named_parameters():
+        out.setdefault(pname, ("none", "module order: not run"))
+    return out
+
+
+# --------------------------------------------------------------------------- torch: expected laws per parameter
+
+_DEFAULT_TYPES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+                  "Bilinear")
+_NORM_TYPES = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "RMSNorm", "SyncBatchNorm")
+
+
+def _owner(model: Any, pname: str) -> tuple[Any, str, str]:
+    """(owning module, its path, the parameter's own name) for ``layer1.0.conv1.weight``."""
+    path, _, leaf = pname.rpartition(".")
+    module = model.get_submodule(path) if path else model
+    return module, path, leaf
+
+
+def _torch_family(module: Any) -> str:
+    import torch
+
+    if isinstance(module, torch.nn.MultiheadAttention):
+        return "attention"
+    if isinstance(module, (torch.nn.RNNBase, torch.nn.RNNCellBase)):
+        return "rnn"
+    if isinstance(module, (torch.nn.Embedding, torch.nn.EmbeddingBag)):
+        return "embedding"
+    cls = type(module).__name__
+    if any(cls.startswith(t) for t in _NORM_TYPES):
+        return "norm"
+    if cls == "PReLU":
+        return "prelu"
+    if isinstance(module, (torch.nn.Linear, torch.nn.Bilinear, torch.nn.modules.conv._ConvNd)):
+        return "weighted"
+    return "custom"
+
+
+def default_type(cls: str, module: Any) -> str | None:
+    """The ``default('...')`` name of a module's own init, or None."""
+    import torch
+
+    if cls in _DEFAULT_TYPES:
+        return cls
+    if isinstance(module, torch.nn.Linear):
+        return "Linear"
+    if isinstance(module, torch.nn.modules.conv._ConvNd):
+        base = type(module).__mro__
+        for c in base:
+            if c.__name__ in _DEFAULT_TYPES:
+                return c.__name__
+    return None
+
+
+def kaiming_laws(shape: tuple[int, ...], nonlinearity: str, a: float, layout: str = "torch"
+                 ) -> list[ExpectedLaw]:
+    """The recommended laws: kaiming normal then uniform, fan_in then fan_out (both modes are He's)."""
+    fans = compute_fans(shape, layout)
+    g = gain(nonlinearity, a)
+    slope = f"a={_slope_text(a)}, " if nonlinearity == "leaky_relu" else ""
+    out = []
+    for dist in ("normal", "uniform"):
+        for mode in ("fan_in", "fan_out"):
+            std = g / math.sqrt(fans.select(mode))
+            call = f"kaiming_{dist}_({slope}mode={mode!r}, nonlinearity={nonlinearity!r})"
+            out.append(ExpectedLaw(dist, std, call, mode=mode))
+    return out
+
+
+def torch_default_law(shape: tuple[int, ...], type_name: str) -> ExpectedLaw:
+    """``kaiming_uniform_(a=sqrt(5))``: U(±1/sqrt(fan_in)), std 1/sqrt(3 fan_in)."""
+    fan_in = compute_fans(shape, "torch").fan_in
+    std = gain("leaky_relu", TORCH_DEFAULT_LAYER_SLOPE) / math.sqrt(fan_in)
+    return ExpectedLaw("uniform", std, f"default({type_name!r})", mode="fan_in", role="default")
+
+
+def constant_law(value: float, role: str = "recommended") -> ExpectedLaw:
+    call = "zeros_" if value == 0 else "ones_" if value == 1 else f"constant_(val={value:g})"
+    return ExpectedLaw("constant", 0.0, call, value=value, role=role)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a parameter should be: the expected laws (recommended first, then the framework default) and why."""
+
+    laws: tuple[ExpectedLaw, ...]
+    gain: float | None
+    note: str = ""
+    bias_fan_in: int | None = None
+    weighted: bool = False
+    """True when the recommendation depends on the activation (a Linear/Conv weight)."""
+
+
+def _torch_plan(model: Any, pname: str, tensor: Any, activation: str) -> tuple[str, Plan]:
+    module, path, leaf = _owner(model, pname)
+    cls = type(module).__name__
+    family = _torch_family(module)
+    shape = tuple(int(d) for d in tensor.shape)
+    parent_path, _, own = path.rpartition(".")
+    parent = model.get_submodule(parent_path) if path and parent_path else model if path else None
+    if own == "out_proj" and parent is not None and _torch_family(parent) == "attention":
+        return cls, _attention_plan(parent, f"out_proj.{leaf}", shape)
+    if family == "attention":
+        return cls, _attention_plan(module, leaf, shape)
+    if family == "rnn":
+        hidden = int(module.hidden_size)
+        rnn = {"LSTM": "LSTM", "LSTMCell": "LSTM", "GRU": "GRU", "GRUCell": "GRU"}.get(cls, "RNN")
+        return cls, Plan((ExpectedLaw("uniform", 1 / math.sqrt(3 * hidden), f"default({rnn!r})"),), None,
+                         f"recurrent weights keep torch's U(±1/sqrt(hidden={hidden})) unless the model says more")
+    if family == "embedding":
+        return cls, Plan((ExpectedLaw("normal", 1.0, "default('Embedding')"),), None,
+                         "an embedding has no activation-implied init: torch's default N(0, 1) is expected")
+    if family == "norm":
+        return cls, Plan((constant_law(1.0 if leaf == "weight" else 0.0),), None)
+    if family == "prelu":
+        return cls, Plan((constant_law(0.25),), None)
+    is_bias = leaf.endswith("bias") and len(shape) == 1
+    dtype = default_type(cls, module)
+    if is_bias:
+        laws = [constant_law(0.0)]
+        fan_in = None
+        weight = getattr(module, "weight", None)
+        if dtype is not None and weight is not None and weight.dim() >= 2:
+            fan_in = compute_fans(tuple(int(d) for d in weight.shape), "torch").fan_in
+            laws.append(ExpectedLaw("uniform", 1 / math.sqrt(3 * fan_in), f"default({dtype!r})", role="default"))
+        return cls, Plan(tuple(laws), None, bias_fan_in=fan_in)
+    if len(shape) < 2:
+        return cls, Plan((), None, f"no rule for a {len(shape)}-D parameter of {cls}")
+    if activation == "ambiguous":
+        return cls, Plan((), None)
+    imp = implied(activation)
+    if imp is None:
+        return cls, Plan((), None, f"no known init for activation {activation}")
+    nl, a, note = imp
+    laws = kaiming_laws(shape, nl, a)
+    if dtype is not None:
+        laws.append(torch_default_law(shape, dtype))
+    if cls.startswith("ConvTranspose"):
+        note = "; ".join(filter(None, [note, "fans as torch computes them for a (in, out, *k) weight"]))
+    return cls, Plan(tuple(laws), gain(nl, a), note, weighted=True)
+
+
+def _attention_plan(module: Any, leaf: str, shape: tuple[int, ...]) -> Plan:
+    """nn.MultiheadAttention's own _reset_parameters: the init torch gives it is the one expected."""
+    if leaf in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
+        fans = compute_fans(shape, "torch")
+        return Plan((ExpectedLaw("uniform", math.sqrt(2.0 / (fans.fan_in + fans.fan_out)), "xavier_uniform_"),),
+                    None, "MultiheadAttention's own init (xavier_uniform_)")
+    if leaf in ("bias_k", "bias_v"):
+        fans = compute_fans(shape, "torch")
+        return Plan((ExpectedLaw("normal", math.sqrt(2.0 / (fans.fan_in + fans.fan_out)), "xavier_normal_"),),
+                    None, "MultiheadAttention's own init (xavier_normal_)")
+    if leaf.endswith("bias"):
+        return Plan((constant_law(0.0),), None, "MultiheadAttention's own init (zeros)")
+    default = torch_default_law(shape, "Linear")
+    return Plan((ExpectedLaw(default.distribution, default.std, default.call, mode=default.mode),), None,
+                "MultiheadAttention's out_proj keeps nn.Linear's default")
+
+
+# --------------------------------------------------------------------------- verdicts
+
+def _call_of(law: GotLaw | None, layer_default: str | None, layout: str) -> str | None:
+    """What identify found, as an init call in the rules grammar (None when nothing known explains it)."""
+    if law is None:
+        return None
+    if law.family == "torch_default":
+        return f"default({layer_default!r})" if layer_default else None
+    if law.family == "lecun":
+        return f"kaiming_{law.distribution}_(mode='fan_in', nonlinearity='linear')"
+    if law.family == "keras_jax":
+        name = law.label.split(" ")[0]
+        if layout == "keras":
+            return {"he_normal": "HeNormal", "lecun_normal": "LecunNormal", "glorot_normal": "GlorotNormal"}[name]
+        sigma = law.std / 0.87962566103423978
+        return f"trunc_normal_(std={sigma:.6g}, a={-2 * sigma:.6g}, b={2 * sigma:.6g})"
+    if law.family in ("kaiming", "xavier", "fixed", "constant"):
+        return law.label.replace("()", "") if law.family == "xavier" else law.label
+    return None
+
+
+def decide(plan: Plan, got: Got, layer_default: str | None, layout: str = "torch"
+           ) -> tuple[str, str | None, float | None, str | None, str]:
+    """(verdict, recommended call, std ratio, actual call, note) for one parameter.
+
+    as recommended: a recommended law explains the data as well as identify's best does (and passes the test
+    battery); framework default: the layer's own default does instead; different: neither, with the ratio of
+    the empirical std to the recommended one (in the mode identify found, else fan_in)."""
+    notes = [plan.note] if plan.note else []
+    matched = [law for law, ok in zip(plan.laws, got.matches, strict=True) if ok]
+    actual_call = matched[0].call if matched else _call_of(got.law, layer_default, layout)
+    if not plan.laws:
+        if got.reason:
+            notes.append(got.reason)
+        return "ambiguous", None, None, actual_call, "; ".join(notes)
+    recommended = [law for law in plan.laws if law.role == "recommended"] or list(plan.laws)
+    rec_matched = [law for law in matched if law.role == "recommended"]
+    def_matched = [law for law in matched if law.role == "default"]
+    if rec_matched:
+        chosen = rec_matched[0]
+        verdict = "as recommended"
+        if def_matched:
+            notes.append(f"only {got.n} values: cannot be told from the framework default")
+    elif def_matched:
+        mode = "fan_in"
+        chosen = next((law for law in recommended if law.mode in (mode, None)), recommended[0])
+        verdict = "framework default"
+        notes.append(_default_meaning(def_matched[0], chosen, plan))
+    else:
+        mode = got.law.mode if got.law is not None and got.law.mode in ("fan_in", "fan_out") else "fan_in"
+        chosen = next((law for law in recommended if law.mode in (mode, None)), recommended[0])
+        verdict = "different"
+        if got.label == "unknown":
+            notes.append("no init kaiming knows explains these values")
+    ratio = got.empirical_std / chosen.std if chosen.std > 0 and math.isfinite(got.empirical_std) else None
+    if verdict == "different" and ratio is not None:
+        notes.append(f"std {ratio:.3g}x the recommended")
+    if verdict == "different" and chosen.distribution == "constant" and got.law is not None \
+            and got.law.family == "constant" and got.law.value == 0 and chosen.value == 1:
+        notes.append("zeros: the zero-init-residual trick (Goyal et al. 2017) if this norm ends a residual branch")
+    return verdict, chosen.call, ratio, actual_call, "; ".join(notes)
+
+
+def _default_meaning(default: ExpectedLaw, recommended: ExpectedLaw, plan: Plan) -> str:
+    """``kaiming_uniform_(a=sqrt(5)): variance 1/(3 fan_in), 1/6 of He's 2/fan_in for relu``."""
+    fraction = (default.std / recommended.std) ** 2 if recommended.std > 0 else math.nan
+    if default.call.startswith("default(") and plan.weighted:
+        return (f"PyTorch's default kaiming_uniform_(a=sqrt(5)) gives variance 1/(3 fan_in): "
+                f"{_fraction_text(fraction)} of the recommended")
+    if default.call == "GlorotUniform":
+        return (f"Keras' default GlorotUniform gives variance 2/(fan_in + fan_out): {_fraction_text(fraction)} "
+                "of the recommended")
+    if plan.weighted:
+        return f"the framework's default {default.call}"
+    return f"the framework's default bias {default.call}: U(±1/sqrt(fan_in)); zeros_ is the usual choice"
+
+
+def _fraction_text(x: float) -> str:
+    for den in range(1, 13):
+        num = round(x * den)
+        if num and abs(num / den - x) < 1e-9:
+            return f"{num}/{den}" if den > 1 else f"{num}x"
+    return f"{x:.3g}"
+
+
+# --------------------------------------------------------------------------- run
+
+def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", input_shape: tuple[int, ...] | None
+              = None, seed: int = 0, alpha: float = 1e-3) -> AuditResult:
+    """Audit a built model: a ``torch.nn.Module`` or a ``keras.Model``."""
+    kind = model_kind(model)
+    if kind == "keras":
+        return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha)
+    if kind != "torch":
+        raise TypeError(f"{type(model).__name__} is not a torch.nn.Module or a keras.Model")
+    activations, traced, notes = torch_activations(model, input_shape)
+    rows = []
+    for pname, param in model.named_parameters():
+        activation, act_note = activations.get(pname, ("none", ""))
+        cls, plan = _torch_plan(model, pname, param, activation)
+        module, _path, _leaf = _owner(model, pname)
+        layer_default = default_type(cls, module)
+        source = array_source(param.detach(), pname)
+        got = identifier(source, plan.laws, bias_fan_in=plan.bias_fan_in, layout="torch", seed=seed, alpha=alpha)
+        verdict, recommended, ratio, actual_call, note = decide(plan, got, layer_default)
+        if act_note and act_note != "module order" or (not traced and plan.weighted):
+            note = "; ".join(filter(None, [act_note, note]))
+        rows.append(AuditedWeight(pname, cls, source.shape, activation, plan.gain, recommended, got.label,
+                                  actual_call, ratio, verdict, note, _equivalents(plan, got, recommended)))
+    return AuditResult(target, "torch", traced, tuple(prefer_common(rows)), tuple(notes), seed)
+
+
+def _equivalents(plan: Plan, got: Got, chosen: str | None) -> tuple[str, ...]:
+    """The other matched recommended calls that are the very same law as the chosen one."""
+    by_call = {law.call: law for law in plan.laws}
+    if chosen not in by_call:
+        return ()
+    first = by_call[chosen]
+    return tuple(law.call for law, ok in zip(plan.laws, got.matches, strict=True) if ok and law.call != chosen
+                 and law.role == first.role and law.distribution == first.distribution
+                 and math.isclose(law.std, first.std, rel_tol=1e-12))
+
+
+def prefer_common(rows: Sequence[AuditedWeight]) -> list[AuditedWeight]:
+    """Where a row has equivalent calls (a square conv: fan_in = fan_out), name the one most rows use, so that
+    rules collapse (every conv of a ResNet reads ``mode='fan_out'``, as its code says)."""
+    from collections import Counter
+    from dataclasses import replace
+
+    popular = Counter(w.recommended for w in rows if w.verdict == "as recommended")
+    out = []
+    for w in rows:
+        if w.equivalents and w.verdict == "as recommended":
+            options = [c for c in (w.recommended, *w.equivalents) if c is not None]
+            best = max(options, key=lambda c: popular[c])
+            if best != w.recommended:
+                w = replace(w, recommended=best, actual_call=best,
+                            equivalents=tuple(c for c in options if c != best))
+        out.append(w)
+    return out
+
+
+# --------------------------------------------------------------------------- Keras
+
+_KERAS_THROUGH = ("BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
+                  "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+                  "AlphaDropout", "GaussianNoise", "Flatten", "Reshape", "Permute", "MaxPooling1D", "MaxPooling2D",
+                  "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D",
+                  "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+                  "GlobalMaxPooling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D",
+                  "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "Add", "Concatenate",
+                  "Average", "Maximum", "InputLayer", "Identity", "RepeatVector")
+_KERAS_RECURRENT = ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D",
+                    "ConvLSTM3D", "Bidirectional", "RNN")
+_KERAS_WEIGHTED = ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+                   "EinsumDense", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
+
+
+def _keras_activation_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", "") or type(fn).__name__
+    name = name.lower()
+    return ACTIVATIONS.get(name, name)
+
+
+def _keras_step(layer: Any) -> _Step:
+    cls = type(layer).__name__
+    if cls == "Activation":
+        return _Step("act", _keras_activation_name(layer.activation)) \
+            if _keras_activation_name(layer.activation) != "none" else _Step("through")
+    if cls == "ReLU":
+        slope = float(getattr(layer, "negative_slope", 0.0) or 0.0)
+        return _Step("act", "relu" if slope == 0 else f"leaky_relu({_slope_text(slope)})")
+    if cls == "LeakyReLU":
+        slope = getattr(layer, "negative_slope", getattr(layer, "alpha", 0.3))
+        return _Step("act", f"leaky_relu({_slope_text(float(slope))})")
+    if cls in ("Softmax",):
+        return _Step("act", "softmax")
+    if cls in ("ELU", "PReLU"):
+        return _Step("act", cls.lower() if cls == "ELU" else "prelu(0)")
+    if cls in _KERAS_THROUGH:
+        return _Step("through")
+    return _Step("end", "none")
+
+
+def _keras_next(layer: Any, model: Any) -> list[Any]:
+    """The layers that consume ``layer``'s output (functional graph; Sequential: the next layer)."""
+    nodes = getattr(layer, "_outbound_nodes", None) or []
+    out = []
+    for node in nodes:
+        op = getattr(node, "operation", None) or getattr(node, "outbound_layer", None)
+        if op is not None and op is not model:
+            out.append(op)
+    if out:
+        return out
+    layers = list(model.layers)
+    if layer in layers and layers.index(layer) + 1 < len(layers):
+        return [layers[layers.index(layer) + 1]]
+    return []
+
+
+def keras_following(layer: Any, model: Any) -> tuple[set[str], set[str]]:
+    own = getattr(layer, "activation", None)
+    if own is not None and _keras_activation_name(own) != "none":
+        return {_keras_activation_name(own)}, set()
+    found: set[str] = set()
+    stack = list(_keras_next(layer, model))
+    seen: set[int] = set()
+    while stack:
+        nxt = stack.pop()
+        if id(nxt) in seen:
+            continue
+        seen.add(id(nxt))
+        step = _keras_step(nxt)
+        if step.kind == "through":
+            after = _keras_next(nxt, model)
+            if after:
+                stack.extend(after)
+            else:
+                found.add("none")
+            continue
+        found.add(step.activation)
+    return found or {"none"}, set()
+
+
+def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float) -> list[ExpectedLaw]:
+    """Keras spellings of the recommended law (HeNormal is truncated), fans as Keras computes them."""
+    fans = compute_fans(shape, "keras")
+    scale = gain(nonlinearity, a) ** 2
+    named = {("relu", "truncated_normal"): "HeNormal", ("relu", "uniform"): "HeUniform",
+             ("linear", "truncated_normal"): "LecunNormal", ("linear", "uniform"): "LecunUniform"}
+    out = []
+    for dist in ("truncated_normal", "uniform", "normal"):
+        for mode in ("fan_in", "fan_out"):
+            std = math.sqrt(scale / max(1.0, fans.select(mode)))
+            name = named.get((nonlinearity if nonlinearity in ("relu", "linear") else "", dist))
+            if name and mode == "fan_in":
+                call = name
+            else:
+                kd = "untruncated_normal" if dist == "normal" else dist
+                call = f"VarianceScaling(scale={scale:.10g}, mode={mode!r}, distribution={kd!r})"
+            out.append(ExpectedLaw(dist, std, call, mode=mode))
+    return out
+
+
+def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", seed: int = 0,
+                alpha: float = 1e-3) -> AuditResult:
+    """Each layer's ``activation`` (or the activation layer after it), Keras fans, Keras defaults."""
+    import keras  # already imported by whoever built the model
+
+    rows = []
+    for layer in _keras_layers(model):
+        cls = type(layer).__name__
+        acts, _ = keras_following(layer, model)
+        activation = combine(acts)
+        for var in layer.trainable_weights:
+            name = getattr(var, "path", None) or var.name
+            value = keras.ops.convert_to_numpy(var)
+            shape = tuple(int(d) for d in value.shape)
+            leaf = name.rsplit("/", 1)[-1].split(":")[0]
+            plan = _keras_plan(cls, leaf, shape, activation)
+            got = identifier(array_source(value, name), plan.laws, layout="keras", seed=seed, alpha=alpha)
+            verdict, recommended, ratio, actual_call, note = decide(plan, got, None, "keras")
+            rows.append(AuditedWeight(name, cls, shape, activation, plan.gain, recommended, got.label, actual_call,
+                                      ratio, verdict, note, _equivalents(plan, got, recommended)))
+    return AuditResult(target, "keras", True, tuple(prefer_common(rows)), (), seed)
+
+
+def _keras_layers(model: Any) -> list[Any]:
+    out = []
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "layers") and type(layer).__name__ in ("Functional", "Sequential", "Model"):
+            out += _keras_layers(layer)
+        else:
+            out.append(layer)
+    return out
+
+
+def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str) -> Plan:
+    if cls in _KERAS_RECURRENT:
+        return Plan((), None, f"Keras {cls} layers are not audited (their gates, orthogonal recurrent kernel and "
+                    "unit forget bias are their own)")
+    if leaf in ("bias", "beta") or (leaf == "gamma"):
+        return Plan((constant_law(1.0 if leaf == "gamma" else 0.0),), None)
+    if cls == "Embedding":
+        return Plan((ExpectedLaw("uniform", 0.05 / math.sqrt(3), "RandomUniform(minval=-0.05, maxval=0.05)"),),
+                    None, "an embedding has no activation-implied init: Keras' default U(±0.05) is expected")
+    if cls not in _KERAS_WEIGHTED or len(shape) < 2 or leaf != "kernel":
+        return Plan((), None, f"no rule for {leaf} of {cls}")
+    if activation == "ambiguous":
+        return Plan((), None)
+    imp = implied(activation)
+    if imp is None:
+        return Plan((), None, f"no known init for activation {activation}")
+    nl, a, note = imp
+    laws = _keras_laws(shape, nl, a)
+    fans = compute_fans(shape, "keras")
+    laws.append(ExpectedLaw("uniform", math.sqrt(1.0 / max(1.0, (fans.fan_in + fans.fan_out) / 2)),
+                            "GlorotUniform", role="default"))
+    return Plan(tuple(laws), gain(nl, a), note, weighted=True)
