@@ -12,6 +12,7 @@ import numpy as np
 
 from ..io.readers import TensorSource, mantissa_bits
 from ..stats.battery import FLOAT32_REL_EPS
+from ..stats.structure import StructureCollector, has_structure
 from ..stats.summary import Summary
 from .stream import scan, subsample_positions
 
@@ -44,8 +45,17 @@ def rel_eps_for(dtype: str) -> float:
     return FLOAT32_REL_EPS if bits is None or bits >= 23 else 2.0 ** -bits
 
 
+def structure_collector(source: TensorSource, layout: str, seed: int) -> StructureCollector | None:
+    """A collector for the structure tests of a floating-point tensor of 2 or more dimensions, else None.
+    Its submatrix seed is the tensor key's third child (the first two seed the subsample and the jitter)."""
+    if not has_structure(tuple(source.shape)) or mantissa_bits(source.dtype) is None:
+        return None
+    return StructureCollector(tuple(source.shape), layout, tensor_seed(seed, source.name).spawn(3)[2])
+
+
 def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
-                progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]:
+                progress: Callable[[int], None] | None = None,
+                structure: StructureCollector | None = None) -> tuple[Summary, np.ndarray]:
     produce, sequential, close = source.open()
     try:
         key = tensor_seed(seed, source.name)
@@ -58,6 +68,6 @@ def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                 progress(stop - start)
                 return values
         return scan(source.numel, wrapped, positions=positions, jobs=1 if sequential else jobs,
-                    transform=dequantizer(source.dtype, jitter_seed))
+                    transform=dequantizer(source.dtype, jitter_seed), structure=structure)
     finally:
         close()

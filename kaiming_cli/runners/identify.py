@@ -21,13 +21,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..engine.parallel import Progress, map_sources
-from ..engine.sources import rel_eps_for, scan_source
+from ..engine.sources import rel_eps_for, scan_source, structure_collector
 from ..errors import InputError
 from ..io.config import Rule
 from ..io.inputs import FileError
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from ..stats.laws import Law
+from ..stats.structure import STRUCTURE_TESTS
 from ..stats.summary import Summary
 from ..theory.fans import compute_fans
 from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
@@ -311,7 +312,9 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         return IdentifyResult(**base, verdict="skipped", reason=source.error), None
     if source.numel == 0:
         return IdentifyResult(**base, verdict="skipped", reason="empty tensor"), None
-    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0)
+    collector = structure_collector(source, layout, seed)
+    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0,
+                                  structure=collector)
     if summary.n_nan or summary.n_inf:
         return IdentifyResult(**base, verdict="unknown", n=summary.n,
                               reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values"), summary
@@ -352,12 +355,16 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     aliases = [r.candidate.label for r in ranked[1:] if r in group]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
-    battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps)
+    battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps,
+                          structure=collector.data() if collector is not None else None)
     confidence = posterior_of_group(ranked, {best.candidate.label, *aliases})
     verdict = best.candidate.label if battery.passed else "unknown"
+    structural = [t for t in battery.tests if not t.passed and t.name in STRUCTURE_TESTS]
     reason = "" if battery.passed else (
         f"even the best candidate fails the test battery (p = {battery.pvalue:.2g}): "
-        f"the closest normal is N(0, {summary.rms:.4g}^2); the weights may be trained")
+        f"the closest normal is N(0, {summary.rms:.4g}^2); "
+        + (f"structure: {structural[0].detail}; the weights look trained or built, not drawn" if structural
+           else "the weights may be trained"))
     return IdentifyResult(**base, verdict=verdict, ranked=tuple(ranked), indistinguishable=tuple(aliases + consistent),
                           aliases=tuple(aliases), near=tuple(near),
                           confidence=confidence, pvalue=battery.pvalue, reason=reason,

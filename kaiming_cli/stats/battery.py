@@ -31,9 +31,13 @@ import numpy as np
 
 from .laws import SQRT2, Law
 from .power import detectable_error
+from .structure import STRUCTURE_TESTS, StructureData, run_structure
 from .summary import Summary
 
-DEFAULT_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks")
+#: The marginal tests: what every tensor gets.
+MARGINAL_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks")
+#: The structure tests (structure.py) run only where the caller collected a matrix view (2+ dimensions).
+DEFAULT_TESTS: tuple[str, ...] = MARGINAL_TESTS + STRUCTURE_TESTS
 ALL_TESTS: tuple[str, ...] = DEFAULT_TESTS + ("ad",)
 KS_MAX_SAMPLES = 100_000
 #: A normal's range test only flags "missing tails" when max|z| is below this: generator caps
@@ -313,8 +317,12 @@ def run_battery(
     alpha: float,
     tests: tuple[str, ...] = DEFAULT_TESTS,
     rel_eps: float = FLOAT32_REL_EPS,
+    structure: StructureData | None = None,
 ) -> BatteryResult:
-    """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni."""
+    """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni.
+
+    The structure tests in ``tests`` run when ``structure`` is given (a tensor of 2+ dimensions, collected in
+    the streaming pass); without it they are left out silently (a vector has no rows)."""
     raw: list[tuple[str, float, float, str]] = []
     notes: list[str] = []
     ci = ConfidenceInterval(math.nan, math.nan)
@@ -340,9 +348,18 @@ def run_battery(
             elif name in ("ks", "ad"):
                 edf = edf if edf is not None else edf_points(law, sample)
                 stat, p, detail = (ks_test if name == "ks" else ad_test)(law, sample, edf)
+            elif name in STRUCTURE_TESTS:
+                continue  # below, all at once
             else:
                 raise ValueError(f"unknown test {name!r}: choose from {', '.join(ALL_TESTS)}.")
             raw.append((name, float(stat), float(p), detail))
+        if structure is not None and any(t in tests for t in STRUCTURE_TESTS):
+            if s.n_nan or s.n_inf:
+                notes.append("structure tests not run: the tensor holds non-finite values.")
+            else:
+                rows, more = run_structure(law.distribution, structure, tests)
+                raw.extend(rows)
+                notes.extend(more)
     else:
         raw.append(("size", float(s.n), 0.0, "fewer than 2 finite values: nothing to test"))
     k = len(raw)
