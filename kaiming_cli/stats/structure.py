@@ -322,13 +322,18 @@ def top_singular_value(matrix: np.ndarray, steps: int = LANCZOS_MAX_STEPS, tol: 
 def spectrum_test(matrix: np.ndarray) -> tuple[float, float, str]:
     """The ``spectrum`` test: (s1 / edge, one-sided p, detail in words)."""
     k, l_ = matrix.shape
-    var = float(np.mean(matrix * matrix))
-    if var <= 0:
+    energy = float(np.sum(matrix * matrix))
+    if energy <= 0:
         return 0.0, 1.0, "all-zero submatrix"
     s1 = top_singular_value(matrix)
     a, b = math.sqrt(k - 0.5), math.sqrt(l_ - 0.5)
     mu = (a + b) ** 2
     sigma = (a + b) * (1.0 / a + 1.0 / b) ** (1.0 / 3.0)
+    # the scale from the energy outside the top direction: the plain rms shares s1's fluctuation, which
+    # shrank the statistic's spread (3.2% rejections at a nominal 5% on 64 x 27; 3.9% this way)
+    var = max(energy - s1 * s1, 0.0) / max(k * l_ - mu, 1.0)
+    if var <= 0:
+        return math.inf, 0.0, "rank-one matrix: every value is in one singular direction (low rank or copied)"
     z = (s1 * s1 / var - mu) / sigma
     p = tw1_sf(z)
     ratio = s1 / (math.sqrt(var) * (math.sqrt(k) + math.sqrt(l_)))

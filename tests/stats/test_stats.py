@@ -172,8 +172,9 @@ def test_false_alarm_rate_per_test_and_combined(distribution: str, alpha: float)
     lo, hi = _binomial_interval(seeds, alpha)
     for name, ps in pvalues.items():
         rejections = sum(p <= alpha for p in ps)
-        if name == "range" and distribution != "normal":
-            # one-sided by construction (exceeding the support is impossible): conservative
+        if name == "range" and distribution != "normal" or name == "spectrum":
+            # range: one-sided by construction (exceeding the support is impossible); spectrum: Tracy-Widom
+            # on 64 x 27 with the scale estimated, conservative for bounded laws (docs/statistics.md §2.9)
             assert rejections <= hi, name
         else:
             assert lo <= rejections <= hi, (name, rejections)
