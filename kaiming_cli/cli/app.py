@@ -40,7 +40,7 @@ from .params import (
 )
 
 #: ``stats.battery.DEFAULT_TESTS`` written out: importing the battery (numpy) would slow every command's start.
-DEFAULT_TESTS_TEXT = "mean,std,kurtosis,range,ks,rows,cols,spectrum"
+DEFAULT_TESTS_TEXT = "mean,std,kurtosis,range,ks,shape,rows,cols,spectrum"
 
 if TYPE_CHECKING:
     from ..engine.distributed import World

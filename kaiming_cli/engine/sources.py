@@ -12,9 +12,10 @@ import numpy as np
 
 from ..io.readers import TensorSource, mantissa_bits
 from ..stats.battery import FLOAT32_REL_EPS
+from ..stats.shape import CellCounter
 from ..stats.structure import StructureCollector, has_structure
 from ..stats.summary import Summary
-from .stream import scan, subsample_positions
+from .stream import CHUNK, scan, subsample_positions
 
 
 def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
@@ -53,9 +54,18 @@ def structure_collector(source: TensorSource, layout: str, seed: int) -> Structu
     return StructureCollector(tuple(source.shape), layout, tensor_seed(seed, source.name).spawn(3)[2])
 
 
+def cell_counter(source: TensorSource, seed: int = 0) -> CellCounter | None:
+    """A counter of rounding cells for the shape test of a floating-point tensor, else None. The chunks it
+    counts (beyond 2^22 values) are chosen by the tensor key's fourth child."""
+    if mantissa_bits(source.dtype) is None:
+        return None
+    return CellCounter(source.dtype, source.numel, tensor_seed(seed, source.name).spawn(4)[3], CHUNK)
+
+
 def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                 progress: Callable[[int], None] | None = None,
-                structure: StructureCollector | None = None) -> tuple[Summary, np.ndarray]:
+                structure: StructureCollector | None = None,
+                cells: CellCounter | None = None) -> tuple[Summary, np.ndarray]:
     produce, sequential, close = source.open()
     try:
         key = tensor_seed(seed, source.name)
@@ -68,6 +78,6 @@ def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                 progress(stop - start)
                 return values
         return scan(source.numel, wrapped, positions=positions, jobs=1 if sequential else jobs,
-                    transform=dequantizer(source.dtype, jitter_seed), structure=structure)
+                    transform=dequantizer(source.dtype, jitter_seed), structure=structure, cells=cells)
     finally:
         close()

@@ -11,6 +11,7 @@ from ..engine.stream import scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.power import DEFAULT_MAX_DETECTABLE
+from ..stats.shape import CellCounter
 from ..stats.structure import STRUCTURE_TESTS, StructureCollector, has_structure
 from ..theory.spec import InitSpec
 
@@ -98,19 +99,22 @@ def run_check(
     # structure tests on the tensor itself (not on --samples draws, which have no shape)
     collector = StructureCollector(spec.shape, spec.layout, np.random.SeedSequence([seed, STRUCTURE_SEED_KEY])) \
         if n == math.prod(spec.shape) and has_structure(spec.shape) and set(tests) & set(STRUCTURE_TESTS) else None
+    # both backends sample float32; beyond 2^22 values, chunks chosen by a seed of their own
+    cells = CellCounter("float32", n, np.random.SeedSequence([seed, STRUCTURE_SEED_KEY + 1])) \
+        if "shape" in tests else None
     if backend == "torch":
         from ..engine.torch_backend import torch_producer
 
         produce, info = torch_producer(spec, seed)
-        summary, sample = scan(n, produce, positions=positions, jobs=1, structure=collector)
+        summary, sample = scan(n, produce, positions=positions, jobs=1, structure=collector, cells=cells)
     elif backend == "numpy":
         info = f"numpy {np.__version__}: Generator(PCG64(SeedSequence({seed}))), float32"
         summary, sample = scan(n, producer(law, chunk_seeds), positions=positions,
-                               jobs=jobs or default_jobs(), structure=collector)
+                               jobs=jobs or default_jobs(), structure=collector, cells=cells)
     else:
         raise ValueError(f"backend {backend!r} is not supported: use numpy or torch.")
     battery = run_battery(law, summary, sample, alpha, tests,
-                          structure=collector.data() if collector is not None else None)
+                          structure=collector.data() if collector is not None else None, cells=cells)
     hist = histogram_counts(sample, law)
     return CheckResult(
         spec=spec, seed=seed, backend=backend, backend_info=info,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..engine.parallel import Progress, map_sources
-from ..engine.sources import rel_eps_for, scan_source, structure_collector
+from ..engine.sources import cell_counter, rel_eps_for, scan_source, structure_collector
 from ..errors import InputError
 from ..io.config import Rule
 from ..io.inputs import FileError
@@ -313,8 +313,9 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     if source.numel == 0:
         return IdentifyResult(**base, verdict="skipped", reason="empty tensor"), None
     collector = structure_collector(source, layout, seed)
+    cells = cell_counter(source, seed)
     summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0,
-                                  structure=collector)
+                                  structure=collector, cells=cells)
     if summary.n_nan or summary.n_inf:
         return IdentifyResult(**base, verdict="unknown", n=summary.n,
                               reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values"), summary
@@ -356,7 +357,7 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
     battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps,
-                          structure=collector.data() if collector is not None else None)
+                          structure=collector.data() if collector is not None else None, cells=cells)
     confidence = posterior_of_group(ranked, {best.candidate.label, *aliases})
     verdict = best.candidate.label if battery.passed else "unknown"
     structural = [t for t in battery.tests if not t.passed and t.name in STRUCTURE_TESTS]

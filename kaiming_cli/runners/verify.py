@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine.distributed import World, share_sources
 from ..engine.parallel import Progress, map_sources
-from ..engine.sources import rel_eps_for, scan_source, structure_collector
+from ..engine.sources import cell_counter, rel_eps_for, scan_source, structure_collector
 from ..errors import InputError
 from ..io.config import Config, Rule, first_match
 from ..io.inputs import FileError, GlobCount
@@ -26,6 +26,7 @@ from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_batte
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import Law
 from ..stats.power import DEFAULT_MAX_DETECTABLE
+from ..stats.shape import CellCounter
 from ..stats.structure import STRUCTURE_TESTS, StructureCollector
 from ..stats.summary import Summary
 from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
@@ -40,7 +41,8 @@ class Scanner(Protocol):
 
     def __call__(self, source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                  progress: Callable[[int], None] | None = None,
-                 structure: StructureCollector | None = None) -> tuple[Summary, np.ndarray]: ...
+                 structure: StructureCollector | None = None,
+                 cells: CellCounter | None = None) -> tuple[Summary, np.ndarray]: ...
 
 
 #: What became of one tensor: tested and passed or failed, inconclusive (passed, but too small to detect a
@@ -278,14 +280,16 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     except ValueError as exc:
         return replace(base, status="error", reason=str(exc))
     collector = structure_collector(source, spec.layout, seed) if set(tests) & set(STRUCTURE_TESTS) else None
+    cells = cell_counter(source, seed) if "shape" in tests else None
     try:
         summary, sample = scanner(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress,
-                                  structure=collector)
+                                  structure=collector, cells=cells)
     except InputError as exc:  # the data fails to read (truncated, vanished): this tensor is an error
         return replace(base, status="error", spec=spec, reason=str(exc))
     law = law_of(spec)
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype),
-                          structure=collector.data() if collector is not None else None)
+                          structure=collector.data() if collector is not None else None,
+                          cells=cells if cells is not None and cells.fed == source.numel else None)
     return replace(
         base, status="pass" if battery.passed else "fail", spec=spec,
         empirical=Empirical.from_summary(summary, battery), tests=battery.tests, pvalue=battery.pvalue,

@@ -31,11 +31,12 @@ import numpy as np
 
 from .laws import SQRT2, Law
 from .power import detectable_error
+from .shape import CellCounter, shape_summary
 from .structure import STRUCTURE_TESTS, StructureData, run_structure
 from .summary import Summary
 
 #: The marginal tests: what every tensor gets.
-MARGINAL_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks")
+MARGINAL_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks", "shape")
 #: The structure tests (structure.py) run only where the caller collected a matrix view (2+ dimensions).
 DEFAULT_TESTS: tuple[str, ...] = MARGINAL_TESTS + STRUCTURE_TESTS
 ALL_TESTS: tuple[str, ...] = DEFAULT_TESTS + ("ad",)
@@ -318,11 +319,13 @@ def run_battery(
     tests: tuple[str, ...] = DEFAULT_TESTS,
     rel_eps: float = FLOAT32_REL_EPS,
     structure: StructureData | None = None,
+    cells: CellCounter | None = None,
 ) -> BatteryResult:
     """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni.
 
     The structure tests in ``tests`` run when ``structure`` is given (a tensor of 2+ dimensions, collected in
-    the streaming pass); without it they are left out silently (a vector has no rows)."""
+    the streaming pass); without it they are left out silently (a vector has no rows). So is ``shape`` without
+    ``cells`` (the rounding-cell counts of every value, shape.py)."""
     raw: list[tuple[str, float, float, str]] = []
     notes: list[str] = []
     ci = ConfidenceInterval(math.nan, math.nan)
@@ -350,6 +353,13 @@ def run_battery(
                 stat, p, detail = (ks_test if name == "ks" else ad_test)(law, sample, edf)
             elif name in STRUCTURE_TESTS:
                 continue  # below, all at once
+            elif name == "shape":
+                shaped = shape_summary(law, cells) if cells is not None and not (s.n_nan or s.n_inf) else None
+                if shaped is None:
+                    if cells is not None and not (s.n_nan or s.n_inf):
+                        notes.append("shape test not run: it needs n >= 250 (5 bins of 50 expected values).")
+                    continue
+                stat, p, detail = shaped
             else:
                 raise ValueError(f"unknown test {name!r}: choose from {', '.join(ALL_TESTS)}.")
             raw.append((name, float(stat), float(p), detail))
