@@ -7,8 +7,7 @@ computes the test's p-value exactly as the battery does, and reports, at each no
 rejection rate over t (with its count). The battery multiplies the p-value by that excess (interpolated in
 log p and n, never below 1).
 
-    python bench/kurtosis_calibration.py             # ~2e9 normals: several minutes on 2 cores
-    python bench/kurtosis_calibration.py --budget 2e8
+    python bench/kurtosis_calibration.py --budget 1e8   # ~7e8 normals: minutes on 2 shared cores
 """
 
 from __future__ import annotations
@@ -17,26 +16,41 @@ import argparse
 import math
 
 import numpy as np
+from scipy.special import erfc
 
 from kaiming_cli.stats.battery import anscombe_glynn_z
 
-NS = (20, 30, 50, 100, 200, 300, 500, 1000, 1728, 3000, 5000)
+NS = (20, 50, 100, 300, 1000, 1728, 5000)
 LEVELS = (1e-2, 1e-3, 1e-4)
+
+
+def ag_z(b2: np.ndarray, n: int) -> np.ndarray:
+    """``anscombe_glynn_z`` on an array (the same formula, vectorized; checked equal on the first values)."""
+    e = 3.0 * (n - 1) / (n + 1)
+    varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) ** 2 * (n + 3) * (n + 5))
+    x = (b2 - e) / math.sqrt(varb2)
+    sqrtbeta1 = 6.0 * (n * n - 5 * n + 2) / ((n + 7) * (n + 9)) * math.sqrt(
+        6.0 * (n + 3) * (n + 5) / (n * (n - 2) * (n - 3)))
+    a = 6.0 + 8.0 / sqrtbeta1 * (2.0 / sqrtbeta1 + math.sqrt(1 + 4.0 / sqrtbeta1**2))
+    denom = 1 + x * math.sqrt(2 / (a - 4.0))
+    term2 = np.sign(denom) * np.abs((1 - 2.0 / a) / denom) ** (1 / 3.0)
+    z = (1 - 2 / (9.0 * a) - term2) / math.sqrt(2 / (9.0 * a))
+    assert abs(z[0] - anscombe_glynn_z(float(b2[0]), n)) < 1e-9
+    return z
 
 
 def pvalues(n: int, reps: int, rng: np.random.Generator, batch: int = 1 << 22) -> np.ndarray:
     out = []
     per = max(1, batch // n)
-    z_of = np.vectorize(lambda b2: anscombe_glynn_z(float(b2), n))
     done = 0
     while done < reps:
         m = min(per, reps - done)
-        x = rng.standard_normal((m, n))
+        x = rng.standard_normal((m, n), dtype=np.float32).astype(np.float64)
         d = x - x.mean(axis=1, keepdims=True)
         m2 = np.mean(d * d, axis=1)
         b2 = np.mean(d**4, axis=1) / (m2 * m2)
-        z = z_of(b2)
-        out.append(np.array([math.erfc(abs(v) / math.sqrt(2)) for v in z]))
+        z = ag_z(b2, n)
+        out.append(erfc(np.abs(z) / math.sqrt(2)))
         done += m
     return np.concatenate(out)
 

@@ -105,6 +105,17 @@ def test_std_test_is_the_exact_chi_square() -> None:
     assert hi == pytest.approx(math.sqrt(np.sum(x**2) / chi.ppf(0.005)), rel=1e-10)
 
 
+def test_std_ci_is_at_the_bonferroni_level() -> None:
+    """With k tests the std test is judged at alpha/k, so its printed CI is the (1 - alpha/k) interval (issue 14:
+    a 1 - alpha CI excluding 1 could sit beside a PASS)."""
+    x = np.random.default_rng(5).standard_normal(1728) * 0.05
+    res = run_battery(Law("normal", 0.05), summarize(x), x, 0.01, ("mean", "std", "kurtosis", "range"))
+    chi = st.chi2(1728)
+    lo, hi = res.std_ci
+    assert lo == pytest.approx(math.sqrt(np.sum(x**2) / chi.ppf(1 - 0.01 / 8)), rel=1e-10)
+    assert hi == pytest.approx(math.sqrt(np.sum(x**2) / chi.ppf(0.01 / 8)), rel=1e-10)
+
+
 def test_range_test_normal_formula() -> None:
     x = np.random.default_rng(6).standard_normal(2000)
     res = run_battery(Law("normal", 1.0), summarize(x), x, 0.01, ("range",))
