@@ -20,6 +20,8 @@ KURTOSIS_EXCESS: dict[int, tuple[float, float, float]] = {
     50: (1.245, 1.769, 3.025),
     100: (1.313, 2.105, 3.910),
     300: (1.217, 1.773, 3.300),
+    1000: (1.110, 1.360, 1.600),
+    1728: (1.144, 1.503, 2.074),
 }
 #: Largest factor applied, however far into the tail.
 MAX_FACTOR = 100.0
