@@ -16,6 +16,7 @@ null with at least ``MIN_EXPECTED`` expected per bin, so power grows with n whil
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +114,9 @@ class ShapeResult:
     df: int
     pvalue: float
     worst: float
-    """The value where the largest standardized deviation sits."""
+    """Lower edge of the bin with the largest standardized deviation (-inf for the first bin)."""
+    worst_high: float
+    """Its upper edge (+inf for the last bin)."""
     excess: float
     """(O - E)/sqrt(E) there."""
 
@@ -163,7 +166,8 @@ def shape_test(law: Law, counts: np.ndarray, dtype: str) -> ShapeResult | None:
     x2 = float(np.sum(z * z))
     df = int(expected.size - 1)
     j = int(np.argmax(np.abs(z)))
-    return ShapeResult(x2, df, float(chdtrc(df, x2)), float(lows[starts[j]]), float(z[j]))
+    high = float(lows[starts[j + 1]]) if j + 1 < starts.size else math.inf
+    return ShapeResult(x2, df, float(chdtrc(df, x2)), float(lows[starts[j]]), high, float(z[j]))
 
 
 def _merge_empty(o: np.ndarray, e: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,8 +189,14 @@ def _merge_empty(o: np.ndarray, e: np.ndarray, starts: np.ndarray) -> tuple[np.n
 def shape_detail(r: ShapeResult, counted: int, subset: bool) -> str:
     side = "more" if r.excess > 0 else "fewer"
     over = f"{counted} values (chunks chosen by seed)" if subset else "all values"
-    return (f"X^2 = {r.statistic:.1f} on {r.df} df over {over}; most off: {side} values than the law gives "
-            f"near x = {r.worst:.4g} ({abs(r.excess):.1f} sd)")
+    if math.isinf(r.worst):
+        where = f"below {r.worst_high:.4g}"
+    elif math.isinf(r.worst_high):
+        where = f"above {r.worst:.4g}"
+    else:
+        where = f"in [{r.worst:.4g}, {r.worst_high:.4g})"
+    return (f"X^2 = {r.statistic:.1f} on {r.df} df over {over}, most off: {side} values than the law gives "
+            f"{where} ({abs(r.excess):.1f} sd)")
 
 
 def shape_summary(law: Law, cells: CellCounter) -> tuple[float, float, str] | None:
