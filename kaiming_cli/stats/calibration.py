@@ -22,6 +22,7 @@ KURTOSIS_EXCESS: dict[int, tuple[float, float, float]] = {
     300: (1.217, 1.773, 3.300),
     1000: (1.110, 1.360, 1.600),
     1728: (1.144, 1.503, 2.074),
+    # n = 5000 measured (1.045, 1.000, 0.500) with 1 count at 1e-4: too few to trust, so larger n keep 1728's row
 }
 #: Largest factor applied, however far into the tail.
 MAX_FACTOR = 100.0
