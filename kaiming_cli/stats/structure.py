@@ -40,6 +40,8 @@ NOT_IID = ("orthogonal", "identity", "sparse", "constant")
 STRUCTURE_TESTS: tuple[str, ...] = ("rows", "cols", "spectrum")
 #: Terms per float32 einsum sum before the float64 accumulation (relative error at most ~ SLAB * 2^-24).
 SLAB = 4096
+#: Up to this short side the top singular value comes from the dense Gram matrix, beyond it from Lanczos.
+DENSE_MAX_SIDE = 128
 #: Most Lanczos steps for the top singular value (converged in ~30-60 on random matrices).
 LANCZOS_MAX_STEPS = 200
 #: Chiani (2014): TW1 ~ Gamma(k, theta) - shift, accurate in both tails.
@@ -312,6 +314,8 @@ def top_singular_value(matrix: np.ndarray, steps: int = LANCZOS_MAX_STEPS, tol: 
     less than ``tol`` relative. The start vector is fixed, so the result is deterministic."""
     m = matrix if matrix.shape[0] >= matrix.shape[1] else matrix.T  # M^T M is the short side's Gram
     dim = m.shape[1]
+    if dim <= DENSE_MAX_SIDE:  # a small Gram matrix and a dense eigensolver beat Lanczos (64 x 4096: 3 vs 14 ms)
+        return math.sqrt(max(0.0, float(np.linalg.eigvalsh(m.T @ m)[-1])))
     steps = min(steps, dim)
     basis = np.zeros((steps + 1, dim))
     v = np.random.default_rng(0).standard_normal(dim)
