@@ -67,7 +67,8 @@ class CellCounter:
         if x.dtype != np.float32 or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.float32)
         # the top 16 bits are the high half-word: a strided view instead of a shift (~20% cheaper)
-        top = x.view(np.uint16)[1::2] if sys.byteorder == "little" else x.view(np.uint32) >> np.uint32(SHIFT)
+        top = x.view(np.uint16)[1::2] if sys.byteorder == "little" and SHIFT == 16 \
+            else x.view(np.uint32) >> np.uint32(SHIFT)
         return int(x.size), np.bincount(top, minlength=CELLS)
 
     def add(self, part: object) -> None:
