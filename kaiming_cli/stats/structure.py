@@ -357,7 +357,7 @@ def spectrum_test(matrix: np.ndarray) -> tuple[float, float, str]:
         return math.inf, 0.0, "rank-one matrix: every value is in one singular direction (low rank or copied)"
     z = (s1 * s1 / var - mu) / sigma
     p = tw1_sf(z)
-    ratio = s1 / (math.sqrt(var) * (math.sqrt(k) + math.sqrt(l_)))
+    ratio = s1 / (math.sqrt(energy / (k * l_)) * (math.sqrt(k) + math.sqrt(l_)))  # shown: against the plain rms
     numbers = f"s1 = {ratio:.4f}x the edge (sqrt(r)+sqrt(c))*std on {k}x{l_}, Tracy-Widom z = {z:+.2f}"
     if p < 0.01:
         return ratio, p, f"top singular value {ratio:.3g}x above the random-matrix edge: low rank, copied " \
