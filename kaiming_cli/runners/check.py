@@ -11,6 +11,9 @@ from ..engine.stream import scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.power import DEFAULT_MAX_DETECTABLE
+from ..stats.laws import MATRIX_FAMILIES, Law
+from ..stats.summary import Summary
+from ..theory.backend_calls import BACKENDS, FRAMEWORKS
 from ..theory.spec import InitSpec
 
 
@@ -33,6 +36,8 @@ class CheckResult:
     """A PASS whose ``detectable`` exceeds this is ``inconclusive``: the sample cannot support a verdict."""
     strict: bool = False
     """``--strict``: an inconclusive result fails the run."""
+    backend_reason: str = ""
+    """Why this backend: asked for, the call's own framework, or numpy (a self-test of the formula) and why."""
 
     @property
     def detectable(self) -> float:
@@ -56,6 +61,7 @@ class CheckResult:
             seed=self.seed,
             backend=self.backend,
             backend_info=self.backend_info,
+            backend_reason=self.backend_reason,
             alpha=self.battery.alpha,
             empirical=self.empirical.to_dict(),
             tests=[t.to_dict() for t in self.battery.tests],
@@ -80,6 +86,7 @@ def run_check(
     max_ks: int = KS_MAX_SAMPLES,
     max_detectable: float = DEFAULT_MAX_DETECTABLE,
     strict: bool = False,
+    backend_reason: str = "",
 ) -> CheckResult:
     """Sample ``samples`` values (default: one tensor of ``spec.shape``) and run the battery."""
     import numpy as np
@@ -91,7 +98,7 @@ def run_check(
     sub_seed, _chunk_seeds = seeds(seed, n)
     positions = subsample_positions(n, max_ks, sub_seed)
     values = None
-    if backend == "torch":
+    if backend == "torch" and spec.init is None:
         from ..engine.torch_backend import torch_producer
 
         produce, info = torch_producer(spec, seed)
@@ -99,12 +106,33 @@ def run_check(
     elif backend == "numpy":
         info = f"numpy {np.__version__}: Generator(PCG64(SeedSequence({seed}))), float32"
         summary, sample, values = sample_law(law, n, seed, max_ks=max_ks, jobs=jobs or default_jobs())
+    elif backend in FRAMEWORKS:
+        summary, sample, values, info = _framework_sample(spec, law, n, seed, backend, positions)
     else:
-        raise ValueError(f"backend {backend!r} is not supported: use numpy or torch.")
+        raise ValueError(f"backend {backend!r} is not supported: use {', '.join(BACKENDS)}.")
     battery = run_battery(law, summary, sample, alpha, tests, values=values, seed=seed)
     hist = histogram_counts(sample, law)
     return CheckResult(
-        spec=spec, seed=seed, backend=backend, backend_info=info,
+        spec=spec, seed=seed, backend=backend, backend_info=info, backend_reason=backend_reason,
         empirical=Empirical.from_summary(summary, battery), battery=battery, histogram=hist, sample=sample,
         max_detectable=max_detectable, strict=strict,
     )
+
+
+def _framework_sample(spec: InitSpec, law: Law, n: int, seed: int, backend: str, positions: Any
+                      ) -> tuple[Summary, Any, Any, str]:
+    """(summary, EDF subsample, whole tensor or None, backend_info) from the framework's own initializer call."""
+    from ..engine.frameworks import drawer, repeated
+    from ..theory.backend_calls import backend_call
+
+    draw, info = drawer(backend_call(spec, backend), spec.shape, seed)
+    size = math.prod(spec.shape)
+    if law.distribution in MATRIX_FAMILIES:  # structured: the battery reads the one tensor whole
+        if n != size:
+            raise ValueError(f"the {law.distribution} law is sampled as one tensor of {size} values, not {n}: "
+                             "drop --samples.")
+        values = draw(0).copy()
+        summary, sample = scan(n, lambda _i, a, b: values[a:b], positions=positions, jobs=1)
+        return summary, sample, values, info
+    summary, sample = scan(n, repeated(draw, size), positions=positions, jobs=1)
+    return summary, sample, None, info
