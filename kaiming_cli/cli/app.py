@@ -45,9 +45,9 @@ if TYPE_CHECKING:
     from ..engine.distributed import World
     from ..io.config import Config
     from ..io.inputs import FileError
-    from ..theory.spec import InitSpec
     from ..io.readers import TensorSource
     from ..runners.verify import VerifyResult
+    from ..theory.spec import InitSpec
 
 #: --help follows the terminal's width (COLUMNS, or the terminal's own), up to 100 columns.
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -97,15 +97,25 @@ def _torch(call: BackendCall, shape: tuple[int, ...], seed: int) -> tuple[Drawer
     generator = torch.Generator().manual_seed(seed)
     weight = torch.empty(shape, dtype=torch.float32)
     extra = {"generator": generator} if seeded else {}
+    # sparse_ draws its zeros with torch.randperm on the global generator: seed that one too, in a fork of it
+    # (the caller's global state is left alone), and carry its state from one call to the next
+    global_state: dict[str, Any] = {"rng": None}
 
     def draw(_k: int) -> np.ndarray:
-        with torch.no_grad():
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            if global_state["rng"] is None:
+                torch.manual_seed(seed)
+            else:
+                torch.set_rng_state(global_state["rng"])
             function(weight, **call.args, **extra)
+            global_state["rng"] = torch.get_rng_state()
         out: np.ndarray = weight.reshape(-1).numpy()  # a view: the next call overwrites it (read in order)
         return out
 
     on = f"w = torch.empty({', '.join(map(str, shape))})"
     with_seed = f" with generator=torch.Generator().manual_seed({seed})" if seeded else ""
+    if call.name == "sparse_":
+        with_seed += f" after torch.manual_seed({seed}) (its zeros come from the global generator)"
     return draw, f"torch {torch.__version__}: {on}; {call.text()}{with_seed}"
 
 

@@ -10,8 +10,8 @@ from ..engine.parallel import default_jobs
 from ..engine.stream import scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
-from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..stats.laws import MATRIX_FAMILIES, Law
+from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..stats.summary import Summary
 from ..theory.backend_calls import BACKENDS, FRAMEWORKS
 from ..theory.spec import InitSpec
