@@ -22,6 +22,8 @@ from ..theory.backend_calls import EXTRA, LABEL, BackendCall, NoExactCall, backe
 from ..theory.spec import InitSpec
 from .stream import Producer
 
+#: jax.nn.initializers members that are initializers, not factories of one.
+JAX_DIRECT = ("zeros", "ones")
 #: The k-th whole tensor of a call, flattened, float32.
 Drawer = Callable[[int], np.ndarray]
 
@@ -138,15 +140,17 @@ def _jax(call: BackendCall, shape: tuple[int, ...], seed: int) -> tuple[Drawer, 
     jax = import_framework("jax")
     import jax.numpy as jnp
 
-    initializer = getattr(jax.nn.initializers, call.name)(**call.args)
+    factory = getattr(jax.nn.initializers, call.name)
+    direct = call.name in JAX_DIRECT  # zeros and ones are initializers themselves, not factories
+    initializer = factory if direct else factory(**call.args)
     key = jax.random.key(seed)
 
     def draw(k: int) -> np.ndarray:
         values = initializer(key if k == 0 else jax.random.fold_in(key, k), shape, jnp.float32)
         return np.asarray(values, dtype=np.float32).reshape(-1)
 
-    args = ", ".join(f"{k}={v!r}" for k, v in call.args.items())
-    text = f"jax.nn.initializers.{call.name}({args})(jax.random.key({seed}), {tuple(shape)}, jnp.float32)"
+    args = "" if direct else "(" + ", ".join(f"{k}={v!r}" for k, v in call.args.items()) + ")"
+    text = f"jax.nn.initializers.{call.name}{args}(jax.random.key({seed}), {tuple(shape)}, jnp.float32)"
     return draw, f"jax {jax.__version__}: {text}"
 
 
