@@ -100,11 +100,6 @@ def test_check_with_init_passes_its_own_law(runner: CliRunner, call: str) -> Non
     assert json.loads(out)["init"] is not None
 
 
-def test_check_with_an_untestable_law_is_exit_2(runner: CliRunner) -> None:
-    code, _, err = run(runner, "check", "--shape", "64,64", "--init", "orthogonal_()")
-    assert code == 2 and "not supported yet" in err
-
-
 def _save(path: Path, tensors: dict[str, torch.Tensor]) -> str:
     from safetensors.torch import save_file
 
