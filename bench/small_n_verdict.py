@@ -44,7 +44,7 @@ def rate(n: int, runs: int) -> tuple[int, float]:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    print(f"| n | runs | rejected | rate / alpha | 95% Wilson interval / alpha |\n|---|---|---|---|---|")
+    print("| n | runs | rejected | rate / alpha | 95% Wilson interval / alpha |\n|---|---|---|---|---|")
     for n in (50, 300, 1728):
         k, secs = rate(n, runs)
         lo, hi = wilson(k, runs)
