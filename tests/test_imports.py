@@ -85,3 +85,23 @@ def test_lookups_import_nothing_heavy(fmt: str, allowed: set[str]) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     packages = set(out.rsplit("PACKAGES", 1)[1].split())
     assert packages == allowed
+
+
+def test_version_constant_matches_the_package_metadata() -> None:
+    """``about.version()`` is a constant (no importlib.metadata at start-up): it must equal pyproject's version."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    from kaiming_cli.about import version
+
+    declared = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert version() == declared["project"]["version"]
+
+
+def test_json_lookup_does_not_scan_installed_distributions() -> None:
+    code = ("from kaiming_cli.cli import cli\n"
+            "try:\n    cli.main(['std', '--shape', '64,3,3,3', '-f', 'json'], standalone_mode=False)\n"
+            "except SystemExit:\n    pass")
+    assert "importlib.metadata" not in _modules_after(code)
