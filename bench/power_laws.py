@@ -128,7 +128,7 @@ def cases() -> list[tuple[str, str, Law, Maker]]:
 
 def orthogonality_margin(seeds: int) -> None:
     """Worst |W W^T / g^2 - I| of torch's ``orthogonal_`` over ``seeds`` draws, as a fraction of the bound."""
-    from kaiming_cli.stats.structure import orthogonal_test, orthogonal_tolerance
+    from kaiming_cli.stats.exact import orthogonal_test, orthogonal_tolerance
 
     print("\n| shape | gain | dtype | worst deviation | bound | worst / bound |")
     print("|---|---|---|---|---|---|")

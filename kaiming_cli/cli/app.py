@@ -41,6 +41,9 @@ from .params import (
     spec_options_of,
 )
 
+#: ``stats.battery.DEFAULT_TESTS`` written out: importing the battery (numpy) would slow every command's start.
+DEFAULT_TESTS_TEXT = "mean,std,kurtosis,range,ks,shape,rows,cols,spectrum"
+
 if TYPE_CHECKING:
     from ..engine.distributed import World
     from ..io.config import Config
@@ -251,7 +254,7 @@ def preload(*modules: str) -> None:
               help="False-alarm rate of the whole verdict.")
 @click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
               help="Sample with numpy, or with the real torch.nn.init function.")
-@click.option("--tests", "tests_text", default="mean,std,kurtosis,range,ks", show_default=True,
+@click.option("--tests", "tests_text", default=DEFAULT_TESTS_TEXT, show_default=True,
               help="Tests to run (also: ad).")
 @click.option("-j", "--jobs", type=JOBS, default=None,
               help="Worker threads [default: the usable cores].")
@@ -372,7 +375,7 @@ NOTHING_TO_VERIFY_AGAINST = (
               help="Multiple-testing correction across tensors (bh: false discovery rate).")
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True, envvar="KAIMING_SEED",
               help="Seed of the EDF subsample and of bf16/fp16 dequantization.")
-@click.option("--tests", "tests_text", default="mean,std,kurtosis,range,ks", show_default=True,
+@click.option("--tests", "tests_text", default=DEFAULT_TESTS_TEXT, show_default=True,
               help="Tests to run per tensor (also: ad).")
 @click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
 @click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")

@@ -17,8 +17,10 @@ import threading
 
 import numpy as np
 
+from ..stats.exact import identity_expected
 from ..stats.laws import MATRIX_FAMILIES, Law
-from ..stats.structure import identity_expected
+from ..stats.shape import CellCounter
+from ..stats.structure import StructureCollector
 from ..stats.summary import Summary
 from ..theory.spec import TRUNC_CUT
 from .stream import CHUNK, Producer, chunk_bounds
@@ -174,7 +176,8 @@ class WholeTensor:
             return self._values
 
 
-def sample_law(law: Law, n: int, seed: int, *, max_ks: int, jobs: int = 1
+def sample_law(law: Law, n: int, seed: int, *, max_ks: int, jobs: int = 1,
+               structure: StructureCollector | None = None, cells: CellCounter | None = None
                ) -> tuple[Summary, np.ndarray, np.ndarray | None]:
     """(summary, EDF subsample, whole tensor or None) of ``n`` seeded draws of ``law``: all ``check`` needs for
     ``run_battery(law, summary, sample, alpha, values=whole)``. The whole tensor is returned for the
@@ -189,7 +192,9 @@ def sample_law(law: Law, n: int, seed: int, *, max_ks: int, jobs: int = 1
         if values.size != n:
             raise ValueError(f"the {law.distribution} law is sampled as one tensor of {values.size} values, "
                              f"not {n}: drop --samples.")
-        summary, sample = scan(n, lambda i, a, b: values[a:b], positions=positions, jobs=1)
+        summary, sample = scan(n, lambda i, a, b: values[a:b], positions=positions, jobs=1, structure=structure,
+                               cells=cells)
         return summary, sample, values
-    summary, sample = scan(n, producer(law, chunk_seeds), positions=positions, jobs=jobs)
+    summary, sample = scan(n, producer(law, chunk_seeds), positions=positions, jobs=jobs, structure=structure,
+                           cells=cells)
     return summary, sample, None

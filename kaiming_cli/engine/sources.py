@@ -12,8 +12,10 @@ import numpy as np
 
 from ..io.readers import TensorSource, mantissa_bits
 from ..stats.battery import FLOAT32_REL_EPS
+from ..stats.shape import CellCounter
+from ..stats.structure import StructureCollector, has_structure
 from ..stats.summary import Summary
-from .stream import scan, subsample_positions
+from .stream import CHUNK, scan, subsample_positions
 
 
 def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
@@ -44,8 +46,26 @@ def rel_eps_for(dtype: str) -> float:
     return FLOAT32_REL_EPS if bits is None or bits >= 23 else 2.0 ** -bits
 
 
+def structure_collector(source: TensorSource, layout: str, seed: int) -> StructureCollector | None:
+    """A collector for the structure tests of a floating-point tensor of 2 or more dimensions, else None.
+    Its submatrix seed is the tensor key's third child (the first two seed the subsample and the jitter)."""
+    if not has_structure(tuple(source.shape)) or mantissa_bits(source.dtype) is None:
+        return None
+    return StructureCollector(tuple(source.shape), layout, tensor_seed(seed, source.name).spawn(3)[2])
+
+
+def cell_counter(source: TensorSource, seed: int = 0) -> CellCounter | None:
+    """A counter of rounding cells for the shape test of a floating-point tensor, else None. The chunks it
+    counts (beyond 2^22 values) are chosen by the tensor key's fourth child."""
+    if mantissa_bits(source.dtype) is None:
+        return None
+    return CellCounter(source.dtype, source.numel, tensor_seed(seed, source.name).spawn(4)[3], CHUNK)
+
+
 def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
-                progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]:
+                progress: Callable[[int], None] | None = None,
+                structure: StructureCollector | None = None,
+                cells: CellCounter | None = None) -> tuple[Summary, np.ndarray]:
     produce, sequential, close = source.open()
     try:
         key = tensor_seed(seed, source.name)
@@ -58,7 +78,7 @@ def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                 progress(stop - start)
                 return values
         return scan(source.numel, wrapped, positions=positions, jobs=1 if sequential else jobs,
-                    transform=dequantizer(source.dtype, jitter_seed))
+                    transform=dequantizer(source.dtype, jitter_seed), structure=structure, cells=cells)
     finally:
         close()
 

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..stats.shape import CellCounter
+from ..stats.structure import StructureCollector
 from ..stats.summary import EMPTY, Summary, merge, summarize
 
 CHUNK = 1 << 20
@@ -79,14 +81,19 @@ def scan(
     jobs: int = 1,
     chunk: int = CHUNK,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    structure: StructureCollector | None = None,
+    cells: CellCounter | None = None,
 ) -> tuple[Summary, np.ndarray]:
     """Summary of all n values and the float64 values at ``positions`` (all when None).
 
-    ``transform`` (e.g. bf16 dequantization) is applied to the subsample only.
+    ``transform`` (e.g. bf16 dequantization) is applied to the subsample only. ``structure``, if given, is fed
+    every chunk with its start offset in the same pass (row and column sums of squares, spectral submatrix);
+    ``cells`` counts every value's rounding cell (the full-n shape test).
     """
+    collectors = [c for c in (structure, cells) if c is not None]
     bounds = chunk_bounds(n, chunk)
 
-    def work(i: int) -> tuple[Summary, np.ndarray]:
+    def work(i: int) -> tuple[Summary, np.ndarray, list[object]]:
         start, stop = bounds[i]
         values = produce(i, start, stop)
         if positions is None:
@@ -94,20 +101,25 @@ def scan(
         else:
             lo, hi = np.searchsorted(positions, (start, stop))
             picked = values[positions[lo:hi] - start].astype(np.float64)
-        return summarize(values), picked
+        parts: list[object] = [c.partial(start, values) for c in collectors]
+        return summarize(values), picked, parts
 
     total = EMPTY
     parts: list[np.ndarray] = []
     if jobs <= 1 or len(bounds) == 1:
         results = map(work, range(len(bounds)))
-        for s, picked in results:
+        for s, picked, extra in results:
             total = merge(total, s)
             parts.append(picked)
+            for c, part in zip(collectors, extra, strict=True):
+                c.add(part)
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for s, picked in pool.map(work, range(len(bounds))):
+            for s, picked, extra in pool.map(work, range(len(bounds))):
                 total = merge(total, s)
                 parts.append(picked)
+                for c, part in zip(collectors, extra, strict=True):
+                    c.add(part)
     sample = np.concatenate(parts) if parts else np.empty(0)
     if transform is not None:
         sample = transform(sample)

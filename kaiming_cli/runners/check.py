@@ -11,6 +11,8 @@ from ..engine.stream import scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.power import DEFAULT_MAX_DETECTABLE
+from ..stats.shape import CellCounter
+from ..stats.structure import STRUCTURE_TESTS, StructureCollector, has_structure
 from ..theory.spec import InitSpec
 
 
@@ -68,6 +70,10 @@ class CheckResult:
         return d
 
 
+#: Keys the spectral submatrix's seed apart from the sampler's (SeedSequence([seed, key])).
+STRUCTURE_SEED_KEY = 0x5354
+
+
 def run_check(
     spec: InitSpec,
     *,
@@ -91,17 +97,25 @@ def run_check(
     sub_seed, _chunk_seeds = seeds(seed, n)
     positions = subsample_positions(n, max_ks, sub_seed)
     values = None
+    # structure tests on the tensor itself (not on --samples draws, which have no shape)
+    collector = StructureCollector(spec.shape, spec.layout, np.random.SeedSequence([seed, STRUCTURE_SEED_KEY])) \
+        if n == math.prod(spec.shape) and has_structure(spec.shape) and set(tests) & set(STRUCTURE_TESTS) else None
+    # both backends sample float32; beyond 2^22 values, chunks chosen by a seed of their own
+    cells = CellCounter("float32", n, np.random.SeedSequence([seed, STRUCTURE_SEED_KEY + 1])) \
+        if "shape" in tests else None
     if backend == "torch":
         from ..engine.torch_backend import torch_producer
 
         produce, info = torch_producer(spec, seed)
-        summary, sample = scan(n, produce, positions=positions, jobs=1)
+        summary, sample = scan(n, produce, positions=positions, jobs=1, structure=collector, cells=cells)
     elif backend == "numpy":
         info = f"numpy {np.__version__}: Generator(PCG64(SeedSequence({seed}))), float32"
-        summary, sample, values = sample_law(law, n, seed, max_ks=max_ks, jobs=jobs or default_jobs())
+        summary, sample, values = sample_law(law, n, seed, max_ks=max_ks, jobs=jobs or default_jobs(),
+                                             structure=collector, cells=cells)
     else:
         raise ValueError(f"backend {backend!r} is not supported: use numpy or torch.")
-    battery = run_battery(law, summary, sample, alpha, tests, values=values, seed=seed)
+    battery = run_battery(law, summary, sample, alpha, tests, values=values, seed=seed,
+                          structure=collector.data() if collector is not None else None, cells=cells)
     hist = histogram_counts(sample, law)
     return CheckResult(
         spec=spec, seed=seed, backend=backend, backend_info=info,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.parallel import Progress, map_sources
-from ..engine.sources import rel_eps_for, scan_source
+from ..engine.sources import cell_counter, rel_eps_for, scan_source, structure_collector
 from ..errors import InputError
 from ..io.config import Rule
 from ..io.inputs import FileError
@@ -36,6 +36,7 @@ from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from ..stats.fit import GOF_TESTS, ORTHOGONAL_SPREAD, Fit, fit_families
 from ..stats.laws import Law
+from ..stats.structure import STRUCTURE_TESTS
 from ..stats.summary import Summary
 from ..theory.explanations import FITTED_PRIOR, Explanation, bare_call, explain, number, round_values
 from ..theory.fans import compute_fans
@@ -384,7 +385,10 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         return IdentifyResult(**base, verdict="skipped", reason=source.error), None
     if source.numel == 0:
         return IdentifyResult(**base, verdict="skipped", reason="empty tensor"), None
-    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0)
+    collector = structure_collector(source, layout, seed)
+    cells = cell_counter(source, seed)
+    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0,
+                                  structure=collector, cells=cells)
     if summary.n_nan or summary.n_inf:
         return IdentifyResult(**base, verdict="unknown", n=summary.n,
                               reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values"), summary
@@ -441,11 +445,15 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     aliases = [r.candidate.label for r in ranked[1:] if r in group]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
-    battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps)
+    battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps,
+                          structure=collector.data() if collector is not None else None, cells=cells)
     if not battery.passed:
+        structural = [t for t in battery.tests if not t.passed and t.name in STRUCTURE_TESTS]
+        why = f"even the best candidate fails the test battery (p = {battery.pvalue:.2g})" + (
+            f"; structure: {structural[0].detail}; the weights look trained or built, not drawn" if structural
+            else "")
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
-                                 f"even the best candidate fails the test battery (p = {battery.pvalue:.2g})",
-                                 pvalue=battery.pvalue), summary
+                                 why, pvalue=battery.pvalue, structure_failed=bool(structural)), summary
     confidence = posterior_of_group(ranked, {best.candidate.label, *aliases})
     return IdentifyResult(**base, verdict=best.candidate.label, ranked=tuple(ranked),
                           indistinguishable=tuple(aliases + consistent), aliases=tuple(aliases), near=tuple(near),
@@ -494,10 +502,11 @@ def fitted_candidate(fit: Fit, shape: tuple[int, ...], layout: str, bias_fan_in:
 
 def fitted_or_unknown(base: dict[str, Any], ranked: list[Scored], fits: list[Fit], layout: str, alpha: float,
                       shape: tuple[int, ...], bias_fan_in: int | None, name: str, why: str,
-                      pvalue: float | None = None) -> IdentifyResult:
+                      pvalue: float | None = None, structure_failed: bool = False) -> IdentifyResult:
     """No named call fits: the bare fitted law of the best family that fits, or ``unknown`` naming the closest law
     and the test that rejected it (never a guess about training: that is the trained-checkpoint detector's)."""
-    good = [f for f in fits if f.passed and f.distribution in GOF_TESTS]
+    # a marginal fit does not name a tensor whose structure (rows, columns, spectrum) no iid draw has
+    good = [] if structure_failed else [f for f in fits if f.passed and f.distribution in GOF_TESTS]
     if good:
         fit = good[0]
         c = fitted_candidate(fit, shape, layout, bias_fan_in, name)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine.distributed import World, share_sources
 from ..engine.parallel import Progress, map_sources
-from ..engine.sources import rel_eps_for, scan_source, scan_source_whole
+from ..engine.sources import cell_counter, rel_eps_for, scan_source, scan_source_whole, structure_collector
 from ..errors import InputError
 from ..io.config import Config, Rule, first_match
 from ..io.inputs import FileError, GlobCount
@@ -26,21 +26,24 @@ from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_batte
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import MATRIX_FAMILIES, Law, constant_matches
 from ..stats.power import DEFAULT_MAX_DETECTABLE
+from ..stats.shape import CellCounter
+from ..stats.structure import STRUCTURE_TESTS, StructureCollector
 from ..stats.summary import Summary
 from ..theory.fans import compute_fans
 from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
 
-#: A run "looks trained" when at least this share of the tested tensors fails ...
+#: A run "looks trained" when at least this share of the tested tensors fails, and this share of those with a
+#: spectrum test fail it (looks_trained).
 TRAINED_SHARE = 0.5
-#: ... with a median |log(std / std0)| beyond this (a 25% scale error) or a heavy tail.
-TRAINED_LOG_RATIO = math.log(1.25)
 
 
 class Scanner(Protocol):
     """How ``verify_source`` gets a tensor's summary and subsample (``engine.sources.scan_source``'s signature)."""
 
     def __call__(self, source: TensorSource, *, seed: int, jobs: int, max_ks: int,
-                 progress: Callable[[int], None] | None = None) -> tuple[Summary, np.ndarray]: ...
+                 progress: Callable[[int], None] | None = None,
+                 structure: StructureCollector | None = None,
+                 cells: CellCounter | None = None) -> tuple[Summary, np.ndarray]: ...
 
 
 #: What became of one tensor: tested and passed or failed, inconclusive (passed, but too small to detect a
@@ -294,19 +297,26 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         return constant_source(base, source, scanner, spec.exact_law.value, seed=seed, jobs=jobs, progress=progress)
     try:
         law = law_of(spec)
-    except ValueError as exc:  # a law the statistics cannot test yet: this tensor is an error, said why
+    except ValueError as exc:  # a law the statistics cannot test: this tensor is an error, said why
         return replace(base, status="error", spec=spec, reason=str(exc))
+    matrix_law = law.distribution in MATRIX_FAMILIES  # read whole; no iid structure or shape tests
+    collector = structure_collector(source, spec.layout, seed) \
+        if not matrix_law and set(tests) & set(STRUCTURE_TESTS) else None
+    cells = cell_counter(source, seed) if not matrix_law and "shape" in tests else None
     values = None
     try:
-        if law.distribution in MATRIX_FAMILIES and scanner is scan_source:
+        if matrix_law and scanner is scan_source:
             summary, sample, values = scan_source_whole(source, seed=seed, jobs=jobs, max_ks=max_ks,
                                                         progress=progress)
         else:
-            summary, sample = scanner(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress)
+            summary, sample = scanner(source, seed=seed, jobs=jobs, max_ks=max_ks, progress=progress,
+                                      structure=collector, cells=cells)
     except InputError as exc:  # the data fails to read (truncated, vanished): this tensor is an error
         return replace(base, status="error", spec=spec, reason=str(exc))
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype), values=values,
-                          dtype=source.dtype, seed=seed)
+                          dtype=source.dtype, seed=seed,
+                          structure=collector.data() if collector is not None else None,
+                          cells=cells if cells is not None and cells.fed == source.numel else None)
     status: Status = "pass" if battery.passed else "fail"
     if battery.passed and battery.not_run:  # the defining test of a structured law could not run
         return replace(base, status="inconclusive", spec=spec, empirical=Empirical.from_summary(summary, battery),
@@ -316,8 +326,17 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         base, status=status, spec=spec,
         empirical=Empirical.from_summary(summary, battery), tests=battery.tests, pvalue=battery.pvalue,
         histogram=histogram_counts(sample, law) if sample.size else [],
-        reason="; ".join(t.detail for t in battery.tests if not t.passed), detectable=battery.detectable,
+        reason=failure_reason(battery.tests), detectable=battery.detectable,
     )
+
+
+def failure_reason(tests: Sequence[TestResult]) -> str:
+    """The failed tests' details, structure first: when the arrangement is wrong (copied rows, tiled blocks) the
+    marginal tests often fail too, because the tensor holds fewer independent values than it seems, and the
+    structure is what the user must fix."""
+    failed = [t for t in tests if not t.passed]
+    failed.sort(key=lambda t: t.name not in STRUCTURE_TESTS)
+    return "; ".join(t.detail for t in failed)
 
 
 def constant_source(base: TensorResult, source: TensorSource, scanner: Scanner, value: float, *, seed: int,
@@ -372,12 +391,18 @@ def finalize(results: Iterable[TensorResult], alpha: float, correction: str,
 
 
 def looks_trained(tested: Sequence[TensorResult]) -> bool:
+    """Training leaves structure that initialization never has: the top singular value lifted far above the
+    random-matrix edge (low rank, spectral heavy tails). So a run looks trained when at least half of the tested
+    tensors fail and at least half of those with a spectrum test (two or more) fail it. The spectrum test is
+    scale-free and holds for any i.i.d. law with a finite fourth moment, so a freshly initialized model checked
+    against the wrong rules (wrong gain, fan or family: std, kurtosis and range fail) is never called trained;
+    the former rule (a median scale error beyond 25%) called exactly that case trained."""
     failed = [r for r in tested if r.status == "fail"]
     if len(tested) < 3 or len(failed) < TRAINED_SHARE * len(tested):
         return False
-    effects = sorted(abs(math.log(r.std_ratio)) if r.std_ratio else math.inf for r in failed)
-    kurt = sorted(abs(r.empirical.excess_kurtosis) if r.empirical else 0.0 for r in failed)
-    return effects[len(effects) // 2] > TRAINED_LOG_RATIO or kurt[len(kurt) // 2] > 1.0
+    spectral = [r for r in tested if any(t.name == "spectrum" for t in r.tests)]
+    lifted = [r for r in spectral if any(t.name == "spectrum" and not t.passed for t in r.tests)]
+    return len(spectral) >= 2 and len(lifted) >= TRAINED_SHARE * len(spectral)
 
 
 def fallback_rule(config: Config, explicit: SpecOverrides) -> Rule | None:

@@ -36,9 +36,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .laws import SQRT2, Law
-from .power import detectable_error
-from .structure import (
+from .calibration import calibrated_kurtosis_p
+from .exact import (
     StructureResult,
     constant_test,
     exact_identity_test,
@@ -48,14 +47,21 @@ from .structure import (
     orthogonal_tolerance,
     zeros_test,
 )
+from .laws import SQRT2, Law
+from .power import detectable_error
+from .shape import CellCounter, shape_summary
+from .structure import NOT_IID, STRUCTURE_TESTS, StructureData, run_structure
 from .summary import Summary
 
-DEFAULT_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks")
+#: The marginal tests: what every tensor gets.
+MARGINAL_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks", "shape")
+#: The structure tests (structure.py) run only where the caller collected a matrix view (2+ dimensions).
+DEFAULT_TESTS: tuple[str, ...] = MARGINAL_TESTS + STRUCTURE_TESTS
 ALL_TESTS: tuple[str, ...] = DEFAULT_TESTS + ("ad",)
 #: Marginal tests the orthogonal law does not run (docs/statistics.md §11.3).
 ORTHOGONAL_SKIPS: tuple[str, ...] = ("std", "range", "kurtosis")
-#: The structured families' defining tests, always run for their family (stats/structure.py).
-STRUCTURE_TESTS: tuple[str, ...] = ("exact", "orthogonal", "zeros")
+#: The structured families' defining tests, always run for their family (stats/exact.py).
+EXACT_TESTS: tuple[str, ...] = ("exact", "orthogonal", "zeros")
 KS_MAX_SAMPLES = 100_000
 #: A normal's range test only flags "missing tails" when max|z| is below this: generator caps
 #: (torch's float32 Box-Muller tops out at 5.77 sigma) must not read as truncation.
@@ -104,7 +110,7 @@ class BatteryResult:
     """Bonferroni-combined p-value: min(1, k * min p)."""
     passed: bool
     std_ci: ConfidenceInterval
-    """Of the std itself, at level 1 - alpha."""
+    """Of the std itself, at level 1 - alpha/k: the level the std test is judged at in the battery."""
     n_ks: int
     """How many values the EDF tests used."""
     notes: tuple[str, ...] = field(default=())
@@ -188,7 +194,10 @@ def kurtosis_test(law: Law, s: Summary) -> tuple[float, float, str]:
         # standard error is the delta method's for any law (skewed truncations too: laws.kurtosis_avar_general)
         k0 = law.kurtosis
         z = (math.log(g2 + 3.0) - math.log(k0)) * k0 / math.sqrt(law.kurtosis_avar / s.n)
-    return z, _two_sided_normal_p(z), f"excess kurtosis {g2:+.3f} vs {law.excess_kurtosis:+.3f} (z = {z:+.2f})"
+    p = _two_sided_normal_p(z)
+    if law.distribution == "normal":  # Anscombe-Glynn's tail is too light at small n: calibrated by simulation
+        p = calibrated_kurtosis_p(s.n, p)
+    return z, p, f"excess kurtosis {g2:+.3f} vs {law.excess_kurtosis:+.3f} (z = {z:+.2f})"
 
 
 def range_test(law: Law, s: Summary, rel_eps: float) -> tuple[float, float, str]:
@@ -382,15 +391,22 @@ def run_battery(
     values: np.ndarray | None = None,
     dtype: str = "float32",
     seed: int = 0,
+    structure: StructureData | None = None,
+    cells: CellCounter | None = None,
 ) -> BatteryResult:
     """Run ``tests`` on a summary (all elements) and an EDF subsample; combine by Bonferroni.
 
-    The structured families add their defining test whatever ``tests`` says (``STRUCTURE_TESTS``): ``exact``
+    The structured families add their defining test whatever ``tests`` says (``EXACT_TESTS``): ``exact``
     for constant (from the summary) and identity, ``orthogonal``, ``zeros`` for sparse. Those three need the
-    whole tensor, ``values`` (engine/sources.py ``load_matrix``); when it is None they are not run, and
+    whole tensor, ``values`` (engine/sources.py ``scan_source_whole``); when it is None they are not run, and
     ``not_run`` says so (the runner reports the tensor inconclusive). ``dtype`` is the tensor's storage dtype
     (constants and bounds are compared after rounding to it); ``seed`` picks the rows of a Gram matrix too
-    large to check whole."""
+    large to check whole.
+
+    The structure tests in ``tests`` (rows, cols, spectrum) run when ``structure`` is given (a tensor of 2+
+    dimensions, collected in the streaming pass); without it they are left out silently (a vector has no rows).
+    So is ``shape`` without ``cells`` (the rounding-cell counts of every value, shape.py). Laws that are not iid
+    draws by design (orthogonal, identity, sparse, constant) stand aside from both."""
     raw: list[tuple[str, float, float, str]] = []
     structural: list[StructureResult] = []
     notes: list[str] = []
@@ -421,13 +437,35 @@ def run_battery(
             elif name in ("ks", "ad"):
                 edf = edf if edf is not None else edf_points(marginal, sample)
                 stat, p, detail = (ks_test if name == "ks" else ad_test)(marginal, sample, edf)
+            elif name in STRUCTURE_TESTS:
+                continue  # below, all at once
+            elif name == "shape":
+                if law.distribution in NOT_IID:
+                    continue
+                shaped = shape_summary(law, cells) if cells is not None and not (s.n_nan or s.n_inf) else None
+                if shaped is None:
+                    if cells is not None and not (s.n_nan or s.n_inf):
+                        notes.append("shape test not run: it needs n >= 250 (5 bins of 50 expected values).")
+                    continue
+                stat, p, detail = shaped
             else:
                 raise ValueError(f"unknown test {name!r}: choose from {', '.join(ALL_TESTS)}.")
             raw.append((name, float(stat), float(p), detail))
+        if structure is not None and any(t in tests for t in STRUCTURE_TESTS):
+            if s.n_nan or s.n_inf:
+                notes.append("structure tests not run: the tensor holds non-finite values.")
+            else:
+                rows, more = run_structure(law, structure, tests)
+                raw.extend(rows)
+                notes.extend(more)
     else:
         raw.append(("size", float(s.n), 0.0, "fewer than 2 finite values: nothing to test"))
     k = len(raw)
     threshold = alpha / k if k else alpha
+    if k > 1 and any(name == "std" for name, *_ in raw):
+        # the CI at the level the std test is judged at (alpha/k): a CI excluding 1 never sits beside a pass
+        _, _, ci, std_detail = std_test(marginal, s, threshold)
+        raw = [(name, stat, p, std_detail if name == "std" else detail) for name, stat, p, detail in raw]
     results = tuple(TestResult(name, stat, p, p > threshold, detail) for name, stat, p, detail in raw)
     results += tuple(TestResult(r.name, r.statistic, 1.0 if r.passed else 0.0, r.passed, r.detail)
                      for r in structural)

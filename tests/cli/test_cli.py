@@ -94,7 +94,8 @@ class TestCheck:
 
     def test_fail_exits_1(self, runner: CliRunner) -> None:
         # alpha = 0.999 rejects unless every p-value is above 0.999/k: a correct sample fails
-        code, out, err = run(runner, "check", *HEADLINE, "--alpha", "0.999", "-f", "json")
+        code, out, err = run(runner, "check", *HEADLINE, "--alpha", "0.999", "--tests", "mean,std,kurtosis,range,ks",
+                             "-f", "json")
         assert code == 1 and as_json(out)["passed"] is False and "FAIL" in err
 
     def test_markdown_and_output_file(self, runner: CliRunner, tmp_path) -> None:

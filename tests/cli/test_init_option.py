@@ -100,9 +100,18 @@ def test_check_with_init_passes_its_own_law(runner: CliRunner, call: str) -> Non
     assert json.loads(out)["init"] is not None
 
 
-def test_check_with_an_untestable_law_is_exit_2(runner: CliRunner) -> None:
-    code, _, err = run(runner, "check", "--shape", "64,64", "--init", "orthogonal_()")
-    assert code == 2 and "not supported yet" in err
+def test_check_orthogonal_runs_the_structured_test(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "check", "--shape", "64,64", "--init", "orthogonal_()", "-f", "json")
+    names = [t["name"] for t in json.loads(out)["tests"]]
+    assert code == 0 and "orthogonal" in names
+
+
+def test_verify_orthogonal_with_the_wrong_gain_fails(runner: CliRunner, tmp_path: Path) -> None:
+    w = torch.empty(64, 32)
+    torch.nn.init.orthogonal_(w, gain=1.0, generator=torch.Generator().manual_seed(0))
+    path = _save(tmp_path / "w.safetensors", {"w": w})
+    assert run(runner, "verify", path, "--init", "orthogonal_()", "--no-config")[0] == 0
+    assert run(runner, "verify", path, "--init", "orthogonal_(gain=1.01)", "--no-config")[0] == 1
 
 
 def _save(path: Path, tensors: dict[str, torch.Tensor]) -> str:

@@ -14,8 +14,8 @@ from scipy import integrate
 
 from kaiming_cli.engine.sampling import MatrixTooLarge, draw_matrix, sample_law
 from kaiming_cli.stats.battery import run_battery
+from kaiming_cli.stats.exact import orthogonal_tolerance
 from kaiming_cli.stats.laws import Law, kurtosis_avar, law_from_spec, round_to_dtype
-from kaiming_cli.stats.structure import orthogonal_tolerance
 from kaiming_cli.stats.summary import summarize
 from kaiming_cli.theory import law as L
 
@@ -286,7 +286,7 @@ def test_numpy_orthogonal_sampler_is_haar_like_torch() -> None:
 @pytest.mark.parametrize("shape,groups", [((5, 9), 1), ((9, 5), 1), ((8, 4, 3, 3), 2), ((6, 4, 3), 3),
                                           ((4, 4, 3, 3, 3), 1), ((4, 8, 5, 5), 4)])
 def test_identity_positions_are_torch_s(shape: tuple[int, ...], groups: int) -> None:
-    from kaiming_cli.stats.structure import identity_expected, identity_positions
+    from kaiming_cli.stats.exact import identity_expected, identity_positions
 
     t = torch.empty(shape)
     if len(shape) == 2:
@@ -299,7 +299,7 @@ def test_identity_positions_are_torch_s(shape: tuple[int, ...], groups: int) -> 
 
 
 def test_sparse_without_the_matrix_tests_the_nonzeros_from_the_summary() -> None:
-    from kaiming_cli.stats.structure import nonzero_summary
+    from kaiming_cli.stats.exact import nonzero_summary
 
     shape = (100, 300)
     x = torch_tensor(shape, lambda t: torch.nn.init.sparse_(t, 0.1, std=0.02))

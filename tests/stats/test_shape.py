@@ -1,0 +1,92 @@
+"""The shape test (issue 14, docs/statistics.md §2.10): cells, rounding edges, calibration in float32, bf16 and
+fp16, and power on 10-bit quantization at n = 1e6 where the subsampled KS is blind."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+from kaiming_cli.stats.laws import Law
+from kaiming_cli.stats.shape import CellCounter, rounding_edges, shape_test
+from tests.alternatives import quantized_10bit
+
+
+def _counted(x: np.ndarray, dtype: str = "float32", n: int = 0) -> CellCounter:
+    cells = CellCounter(dtype, n)
+    cells.add(cells.partial(0, x))
+    return cells
+
+
+def test_every_stored_value_falls_in_the_cell_of_the_reals_that_round_to_it() -> None:
+    """Independent of the code: torch rounds reals to bf16/fp16; the cell of the stored value (its top 16 bits)
+    must be the cell whose rounding interval holds the real."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = np.abs(rng.standard_normal(100_000) * np.exp(rng.uniform(-10, 8, 100_000))).astype(np.float32)
+    for dtype, tdt in (("float16", torch.float16), ("bfloat16", torch.bfloat16)):
+        stored = torch.from_numpy(x).to(tdt).float().numpy()
+        ok = np.isfinite(stored)
+        edges = rounding_edges(dtype)
+        of_real = np.searchsorted(edges, x[ok].astype(np.float64), side="right") - 1
+        of_stored = stored[ok].view(np.uint32) >> 16
+        off = of_real != of_stored
+        # the only exceptions: float32 values exactly on a midpoint (a tie, rounded to even: measure zero for a
+        # continuous law, 2^-16 of float32 draws for bf16)
+        assert np.all(np.isin(x[ok][off].astype(np.float64), edges)), dtype
+
+
+def test_statistic_is_pearson_on_the_bins() -> None:
+    """Few bins (n = 300): recompute X^2 from the counts with scipy's chisquare on the same bins."""
+    x = np.random.default_rng(1).standard_normal(300).astype(np.float32)
+    r = shape_test(Law("normal", 1.0), _counted(x).counts, "float32")
+    assert r is not None and r.df == 5
+    # 6 equiprobable bins of N(0, 1); the cells make the edges exact only up to a cell width (0.8%)
+    edges = st.norm.ppf(np.arange(1, 6) / 6)
+    observed = np.bincount(np.searchsorted(edges, x), minlength=6)
+    ref = st.chisquare(observed).statistic
+    assert r.statistic == pytest.approx(ref, abs=2.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_false_alarms_within_binomial_bound(dtype: str) -> None:
+    """300 torch-sampled tensors of 2e4 values per dtype at a nominal 5% (99.9% binomial interval)."""
+    torch = pytest.importorskip("torch")
+    law = Law("normal", 0.05)
+    ps = []
+    for seed in range(300):
+        torch.manual_seed(seed)
+        w = torch.empty(20_000).normal_(0, 0.05).to(getattr(torch, dtype)).float().numpy()
+        r = shape_test(law, _counted(w, dtype).counts, dtype)
+        assert r is not None
+        ps.append(r.pvalue)
+    lo, hi = st.binom.ppf([0.0005, 0.9995], 300, 0.05)
+    assert lo <= np.sum(np.array(ps) <= 0.05) <= hi
+
+
+def test_bf16_storage_does_not_trip_at_1e6() -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(3)
+    w = torch.empty(1_000_000).normal_(0, 0.02).to(torch.bfloat16).float().numpy()
+    r = shape_test(Law("normal", 0.02), _counted(w, "bfloat16").counts, "bfloat16")
+    assert r is not None and r.pvalue > 1e-4 and r.df >= 900  # bf16 cells near 0 are coarser than 1/1000
+
+
+def test_ten_bit_quantization_at_1e6_fails() -> None:
+    """Issue 14: PyTorch's whole-tensor KS catches it 49 in 50; the subsampled KS 1 in 50."""
+    for seed in range(3):
+        x = quantized_10bit(np.random.default_rng(seed), (1000, 1000), 0.05)
+        r = shape_test(Law("normal", 0.05), _counted(x.reshape(-1)).counts, "float32")
+        assert r is not None and r.pvalue < 1e-6
+
+
+def test_counts_chosen_chunks_beyond_the_cap() -> None:
+    cells = CellCounter("float32", n=10 * (1 << 20), seed=np.random.SeedSequence(0), chunk=1 << 20)
+    assert cells.starts is not None and len(cells.starts) == 1
+    x = np.ones(1 << 20, dtype=np.float32)
+    for i in range(10):
+        cells.add(cells.partial(i << 20, x))
+    assert cells.fed == 10 << 20 and cells.counts.sum() == 1 << 20
+    assert math.isfinite(float(cells.counts.sum()))
