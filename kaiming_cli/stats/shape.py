@@ -130,9 +130,11 @@ class ShapeResult:
     """(O - E)/sqrt(E) there."""
 
 
+@functools.lru_cache(maxsize=16)
 def cell_probabilities(law: Law, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """(null probability, lower real edge) of every cell in value order: negative cells from -inf up, then
-    positive cells; as indices into the counts, ``value_order()``."""
+    positive cells; as indices into the counts, ``value_order()``. Cached (read-only arrays): the tensors of a
+    checkpoint share a few laws, and each call evaluates the CDF at 2^17 edges."""
     r = rounding_edges(dtype)
     cdf_pos = law.cdf(r)
     cdf_neg = law.cdf(-r)
@@ -140,7 +142,9 @@ def cell_probabilities(law: Law, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     p_neg = -np.diff(cdf_neg)  # cell HALF + c holds (-r[c+1], -r[c]]
     probs = np.concatenate((p_neg[::-1], p_pos))
     lows = np.concatenate((-r[1:][::-1], r[:-1]))
-    return np.clip(probs, 0.0, None), lows
+    probs = np.clip(probs, 0.0, None)
+    probs.flags.writeable = lows.flags.writeable = False
+    return probs, lows
 
 
 def value_order() -> np.ndarray:
