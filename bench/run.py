@@ -347,6 +347,10 @@ def main() -> None:
                        f"{net / n * 1e9:.2f} ns | {runs.mem:.0f} MB |")
     scaling.append(f"| start-up (1e3 values) | {fmt_time(base.wall)}{base.spread()} | | | {base.mem:.0f} MB |")
 
+    # where verify's CPU goes (py-spy, bench/profile_verify.py)
+    profile = subprocess.run([PY, str(HERE / "profile_verify.py"), str(one_gib)], capture_output=True, text=True,
+                             check=True).stdout.strip()
+
     minutes = (time.time() - started) / 60
     head = (f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} by `make bench`{' --quick' if quick else ''} on "
             f"{machine()}, in {minutes:.1f} min; load average (1/5/15 min) {load_before} before, {load()} after. "
@@ -357,7 +361,7 @@ def main() -> None:
     verify_cpu = (f"CPU time (user + system, median): verify {t_verify.cpu:.2f} s, identify {t_identify.cpu:.2f} s, "
                   f"verify --jobs 1 {t_verify1.cpu:.2f} s, the read floor {t_floor.cpu:.2f} s; check "
                   f"{t_check.cpu:.2f} s, the sampling floor on {cores} threads {t_gen.cpu:.2f} s.")
-    text = "\n".join([head, "", *table(rows), "", verify_cpu, *scaling]) + "\n"
+    text = "\n".join([head, "", *table(rows), "", verify_cpu, *scaling, "", profile]) + "\n"
     print(text)
     if args.no_write:
         return

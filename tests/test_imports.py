@@ -106,3 +106,12 @@ def test_json_lookup_does_not_scan_installed_distributions() -> None:
             "try:\n    cli.main(['std', '--shape', '64,3,3,3', '-f', 'json'], standalone_mode=False)\n"
             "except SystemExit:\n    pass")
     assert "importlib.metadata" not in _modules_after(code)
+
+
+def test_check_does_not_load_the_file_readers() -> None:
+    """check samples, it reads no file: the readers (and the config parser they pull in) stay out of its start-up."""
+    code = ("from kaiming_cli.cli import cli\n"
+            "try:\n    cli.main(['check', '--shape', '100,100', '-f', 'json'], standalone_mode=False)\n"
+            "except SystemExit:\n    pass")
+    loaded = _modules_after(code)
+    assert "kaiming_cli.runners.check" in loaded and "kaiming_cli.io.readers" not in loaded
