@@ -39,6 +39,8 @@ MIN_BINS = 5
 #: Count every value up to this many; beyond, whole chunks chosen by seed up to this many values (one chunk:
 #: a bincount costs as much as the moments, and verify's budget is 1.25x of the marginal tests' time).
 MAX_COUNTED = 1 << 20
+#: Values per ``bincount`` call (its 8-byte copy of them stays at 1 MiB).
+COUNT_SLICE = 1 << 17
 
 
 class CellCounter:
@@ -69,7 +71,12 @@ class CellCounter:
         # the top 16 bits are the high half-word: a strided view instead of a shift (~20% cheaper)
         top = x.view(np.uint16)[1::2] if sys.byteorder == "little" and SHIFT == 16 \
             else x.view(np.uint32) >> np.uint32(SHIFT)
-        return int(x.size), np.bincount(top, minlength=CELLS)
+        # in slices of COUNT_SLICE values: bincount first copies its input as 8-byte integers, 8 MiB for a whole
+        # chunk of 2^20 (the largest transient of a check or verify run); the counts are the same
+        counts = np.zeros(CELLS, dtype=np.int64)
+        for a in range(0, top.size, COUNT_SLICE):
+            counts += np.bincount(top[a:a + COUNT_SLICE], minlength=CELLS)
+        return int(x.size), counts
 
     def add(self, part: object) -> None:
         assert isinstance(part, tuple)
