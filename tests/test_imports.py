@@ -22,9 +22,11 @@ LOOKUPS = [
 ]
 
 
-def _modules_after(code: str) -> set[str]:
+def _modules_after(code: str, marker: bool = False) -> set[str]:
     out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
                          capture_output=True, text=True, check=True).stdout
+    if marker:  # only what follows the marker: the command's own output may name modules
+        out = out.rsplit("@@MODULES@@", 1)[1]
     return set(out.split())
 
 
@@ -36,6 +38,15 @@ def test_lookups_do_not_import_numpy_or_scipy(args: list[str]) -> None:
     )
     loaded = _modules_after(code)
     assert "numpy" not in loaded and "scipy" not in loaded
+    frameworks = _modules_after(code + "\nprint('@@MODULES@@')", marker=True)
+    assert not {"torch", "keras", "jax"} & frameworks  # the sampling backends are check's only
+
+
+def test_check_imports_a_framework_only_when_it_samples_with_it() -> None:
+    code = ("import sys\nfrom kaiming_cli.cli import cli\n"
+            "try:\n    cli.main(['check', '--shape', '64,48', '--backend', 'numpy', '-f', 'json'], "
+            "standalone_mode=False)\nexcept SystemExit:\n    pass")
+    assert not {"torch", "keras", "jax"} & _modules_after(code + "\nprint('@@MODULES@@')", marker=True)
 
 
 @pytest.mark.parametrize("module", ["theory.gains", "theory.fans", "theory.spec", "theory.calls", "theory.law",

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from ..io.inputs import FileError
     from ..io.readers import TensorSource
     from ..runners.verify import VerifyResult
+    from ..theory.spec import InitSpec
 
 #: --help follows the terminal's width (COLUMNS, or the terminal's own), up to 100 columns.
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -262,6 +263,24 @@ def preload(*modules: str) -> None:
     threading.Thread(target=work, name="kaiming-preload", daemon=True).start()
 
 
+def check_backend(spec: InitSpec, requested: str | None) -> tuple[str, str]:
+    """(backend, why) for ``check``: exit 2 when the asked-for framework has no exact call for this spec, exit 3
+    when it is not installed; the framework is imported only when it is the one chosen."""
+    from ..engine.frameworks import choose_backend
+
+    if requested == "torch" and spec.init is None:
+        from ..engine.torch_backend import torch_shape
+
+        try:
+            torch_shape(spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--backend") from None
+    try:
+        return choose_backend(spec, requested)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--backend") from None
+
+
 @cli.command()
 @spec_options()
 @click.option("-n", "--samples", type=CountType(MAX_SAMPLES), default=None,
@@ -269,8 +288,9 @@ def preload(*modules: str) -> None:
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the sample.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
               help="False-alarm rate of the whole verdict.")
-@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
-              help="Sample with numpy, or with the real torch.nn.init function.")
+@click.option("--backend", type=click.Choice(["numpy", "torch", "keras", "jax"]), default=None,
+              help="Sample with the real initializer of torch, keras or jax, or with numpy (a self-test of the "
+                   "formula) [default: the call's own framework when installed, else numpy].")
 @click.option("--tests", "tests_text", default=DEFAULT_TESTS_TEXT, show_default=True,
               help="Tests to run (also: ad).")
 @click.option("-j", "--jobs", type=JOBS, default=None,
@@ -283,7 +303,7 @@ def preload(*modules: str) -> None:
 def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonlinearity: str,
           negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
           samples: int | None, seed: int, alpha: float,
-          backend: str, tests_text: str, jobs: int | None, plot_path: str | None, max_detectable: float,
+          backend: str | None, tests_text: str, jobs: int | None, plot_path: str | None, max_detectable: float,
           strict: bool, fmt: str, output: str | None) -> None:
     """Sample weights with this init and test them against the theory (exit 1 on FAIL).
 
@@ -304,21 +324,15 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
         law_of(spec)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--init") from None
-    if backend == "torch" and spec.init is not None:
-        raise click.BadParameter("--backend torch with --init is not supported yet: use --backend numpy.",
-                                 param_hint="--backend")
     tests = parse_tests(tests_text)
     check_sample_size(shape, samples)
     distinct_outputs({"-o": output or "-", "--plot": plot_path})
-    if backend == "torch":
-        from ..engine.torch_backend import torch_shape
-
-        try:
-            torch_shape(spec)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--backend") from None
-    result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs,
-                       max_detectable=max_detectable, strict=strict)
+    backend, reason = check_backend(spec, backend)
+    try:
+        result = run_check(spec, samples=samples, seed=seed, alpha=alpha, tests=tests, backend=backend, jobs=jobs,
+                           max_detectable=max_detectable, strict=strict, backend_reason=reason)
+    except ValueError as exc:  # a framework refusing the shape, --samples on a structured law
+        raise click.BadParameter(str(exc), param_hint="--backend" if backend != "numpy" else "--samples") from None
     if plot_path:
         from ..render.plots import distributions_png
         from ..stats.empirical import law_of

@@ -245,6 +245,8 @@ def check(result: CheckResult) -> RenderableType:
         beyond = t_.beyond_edges(result.histogram, result.empirical.n_ks)
         parts.append(Text(f"histogram  sample │{lines[0]}│{beyond}\n           theory │{lines[1]}│", style="cyan"))
     parts.append(Text(f"backend: {result.backend_info}", style="dim"))
+    if result.backend_reason:
+        parts.append(Text(f"why: {result.backend_reason}", style="dim"))
     for note in t_.check_notes(result):
         parts.append(Text(f"note: {note}", style="yellow"))
     parts.append(Text(t_.verdict_line(result), style={"pass": "bold green", "fail": "bold red"}.get(result.status,

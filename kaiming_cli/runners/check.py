@@ -10,9 +10,12 @@ from ..engine.parallel import default_jobs
 from ..engine.stream import scan, subsample_positions
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
+from ..stats.laws import MATRIX_FAMILIES, Law
 from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..stats.shape import CellCounter
 from ..stats.structure import STRUCTURE_TESTS, StructureCollector, has_structure
+from ..stats.summary import Summary
+from ..theory.backend_calls import BACKENDS, FRAMEWORKS
 from ..theory.spec import InitSpec
 
 
@@ -35,6 +38,8 @@ class CheckResult:
     """A PASS whose ``detectable`` exceeds this is ``inconclusive``: the sample cannot support a verdict."""
     strict: bool = False
     """``--strict``: an inconclusive result fails the run."""
+    backend_reason: str = ""
+    """Why this backend: asked for, the call's own framework, or numpy (a self-test of the formula) and why."""
 
     @property
     def detectable(self) -> float:
@@ -58,6 +63,7 @@ class CheckResult:
             seed=self.seed,
             backend=self.backend,
             backend_info=self.backend_info,
+            backend_reason=self.backend_reason,
             alpha=self.battery.alpha,
             empirical=self.empirical.to_dict(),
             tests=[t.to_dict() for t in self.battery.tests],
@@ -86,6 +92,7 @@ def run_check(
     max_ks: int = KS_MAX_SAMPLES,
     max_detectable: float = DEFAULT_MAX_DETECTABLE,
     strict: bool = False,
+    backend_reason: str = "",
 ) -> CheckResult:
     """Sample ``samples`` values (default: one tensor of ``spec.shape``) and run the battery."""
     import numpy as np
@@ -100,10 +107,10 @@ def run_check(
     # structure tests on the tensor itself (not on --samples draws, which have no shape)
     collector = StructureCollector(spec.shape, spec.layout, np.random.SeedSequence([seed, STRUCTURE_SEED_KEY])) \
         if n == math.prod(spec.shape) and has_structure(spec.shape) and set(tests) & set(STRUCTURE_TESTS) else None
-    # both backends sample float32; beyond 2^22 values, chunks chosen by a seed of their own
+    # every backend samples float32; beyond 2^22 values, chunks chosen by a seed of their own
     cells = CellCounter("float32", n, np.random.SeedSequence([seed, STRUCTURE_SEED_KEY + 1])) \
         if "shape" in tests else None
-    if backend == "torch":
+    if backend == "torch" and spec.init is None:
         from ..engine.torch_backend import torch_producer
 
         produce, info = torch_producer(spec, seed)
@@ -112,13 +119,36 @@ def run_check(
         info = f"numpy {np.__version__}: Generator(PCG64(SeedSequence({seed}))), float32"
         summary, sample, values = sample_law(law, n, seed, max_ks=max_ks, jobs=jobs or default_jobs(),
                                              structure=collector, cells=cells)
+    elif backend in FRAMEWORKS:
+        summary, sample, values, info = _framework_sample(spec, law, n, seed, backend, positions, collector, cells)
     else:
-        raise ValueError(f"backend {backend!r} is not supported: use numpy or torch.")
+        raise ValueError(f"backend {backend!r} is not supported: use {', '.join(BACKENDS)}.")
     battery = run_battery(law, summary, sample, alpha, tests, values=values, seed=seed,
                           structure=collector.data() if collector is not None else None, cells=cells)
     hist = histogram_counts(sample, law)
     return CheckResult(
-        spec=spec, seed=seed, backend=backend, backend_info=info,
+        spec=spec, seed=seed, backend=backend, backend_info=info, backend_reason=backend_reason,
         empirical=Empirical.from_summary(summary, battery), battery=battery, histogram=hist, sample=sample,
         max_detectable=max_detectable, strict=strict,
     )
+
+
+def _framework_sample(spec: InitSpec, law: Law, n: int, seed: int, backend: str, positions: Any,
+                      structure: StructureCollector | None, cells: CellCounter | None
+                      ) -> tuple[Summary, Any, Any, str]:
+    """(summary, EDF subsample, whole tensor or None, backend_info) from the framework's own initializer call."""
+    from ..engine.frameworks import drawer, repeated
+    from ..theory.backend_calls import backend_call
+
+    draw, info = drawer(backend_call(spec, backend), spec.shape, seed)
+    size = math.prod(spec.shape)
+    if law.distribution in MATRIX_FAMILIES:  # structured: the battery reads the one tensor whole
+        if n != size:
+            raise ValueError(f"the {law.distribution} law is sampled as one tensor of {size} values, not {n}: "
+                             "drop --samples.")
+        values = draw(0).copy()
+        summary, sample = scan(n, lambda _i, a, b: values[a:b], positions=positions, jobs=1, structure=structure,
+                               cells=cells)
+        return summary, sample, values, info
+    summary, sample = scan(n, repeated(draw, size), positions=positions, jobs=1, structure=structure, cells=cells)
+    return summary, sample, None, info

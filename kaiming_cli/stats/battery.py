@@ -442,6 +442,8 @@ def run_battery(
             elif name == "shape":
                 if law.distribution in NOT_IID:
                     continue
+                if cells is not None and structure is not None and structure.zero_lines:
+                    cells = cells.without_zero_lines(structure.zero_lines, structure.line_size)
                 shaped = shape_summary(law, cells) if cells is not None and not (s.n_nan or s.n_inf) else None
                 if shaped is None:
                     if cells is not None and not (s.n_nan or s.n_inf):

@@ -30,6 +30,9 @@ import numpy as np
 if TYPE_CHECKING:
     from .laws import Law
 
+#: Stored rows that are exactly zero are left out of the tests (an embedding's padding_idx row) when there are at
+#: most 1% of them; this many are remembered.
+ZERO_LINES_KEPT = 64
 #: At most this many groups of rows (and of columns): more rows are grouped in consecutive runs.
 MAX_GROUPS = 4096
 #: The spectral test's submatrix holds at most this many values (whole rows of the storage order).
@@ -78,6 +81,10 @@ class StructureData:
     cols: int
     matrix: np.ndarray | None
     """The spectral submatrix (float64), or None when the tensor is too thin for the test."""
+    zero_lines: tuple[int, ...] = ()
+    """Stored rows that are exactly zero and were left out (an embedding's ``padding_idx`` row)."""
+    line_size: int = 0
+    """Elements per stored row (row r holds elements r*line_size ... (r+1)*line_size - 1)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,10 @@ class StructurePart:
     outer: np.ndarray
     inner: np.ndarray
     count: int
+    zero_lines: tuple[int, ...] = ()
+    """Whole stored rows of this chunk whose squares sum to exactly zero."""
+    split: tuple[tuple[int, float], ...] = ()
+    """(row, sum of squares) of the stored rows this chunk holds only part of."""
 
 
 def _groups(n: int) -> tuple[int, np.ndarray]:
@@ -137,6 +148,8 @@ class StructureCollector:
             rng.choice(self.inner, size=l_, replace=False))
         self.matrix: np.ndarray | None = np.zeros((k, l_)) if min(k, l_) >= SPECTRUM_MIN_SIDE else None
         self.seen = 0
+        self.zero_lines: list[int] = []
+        self.split: dict[int, float] = {}
 
     def partial(self, start: int, values: np.ndarray) -> StructurePart:
         x = np.asarray(values).reshape(-1)
@@ -148,9 +161,12 @@ class StructureCollector:
         c = self.inner
         row, offset = divmod(start, c)
         pos = 0
-        if offset:
+        split: list[tuple[int, float]] = []
+        zero: tuple[int, ...] = ()
+        if offset or x.size < c:
             head = min(c - offset, x.size)
-            _add_run(outer, self.w_outer, row, np.array([_sumsq(sq[:head])]))
+            split.append((row, _sumsq(sq[:head])))
+            _add_run(outer, self.w_outer, row, np.array([split[-1][1]]))
             _add_run(inner, self.w_inner, offset, np.square(sq[:head], dtype=np.float64))
             self._pick(row, offset, x[:head])
             pos, row = head, row + 1
@@ -162,7 +178,9 @@ class StructureCollector:
             rows = np.concatenate([np.einsum("ij,ij->i", block[:, a:a + SLAB], block[:, a:a + SLAB])
                                    .astype(np.float64)[:, None] for a in range(0, c, SLAB)], axis=1).sum(axis=1) \
                 if c > SLAB else np.einsum("ij,ij->i", block, block)
-            _add_run(outer, self.w_outer, row, np.asarray(rows, dtype=np.float64))
+            rows = np.asarray(rows, dtype=np.float64)
+            _add_run(outer, self.w_outer, row, rows)
+            zero = tuple(int(i) + row for i in np.flatnonzero(rows == 0)[:ZERO_LINES_KEPT])
             cols = np.zeros(c)
             for a in range(0, full, SLAB):
                 part = block[a:a + SLAB]
@@ -171,10 +189,11 @@ class StructureCollector:
             self._pick_block(row, x[pos:pos + full * c].reshape(full, c))
             pos, row = pos + full * c, row + full
         if pos < x.size:
-            _add_run(outer, self.w_outer, row, np.array([_sumsq(sq[pos:])]))
+            split.append((row, _sumsq(sq[pos:])))
+            _add_run(outer, self.w_outer, row, np.array([split[-1][1]]))
             _add_run(inner, self.w_inner, 0, np.square(sq[pos:], dtype=np.float64))
             self._pick(row, 0, x[pos:])
-        return StructurePart(outer, inner, int(x.size))
+        return StructurePart(outer, inner, int(x.size), zero, tuple(split))
 
     def _pick(self, row: int, first_col: int, seg: np.ndarray) -> None:
         """A partial row (columns first_col...) into the submatrix, if the row was picked."""
@@ -203,17 +222,31 @@ class StructureCollector:
         self.sums_outer += part.outer
         self.sums_inner += part.inner
         self.seen += part.count
+        if len(self.zero_lines) < ZERO_LINES_KEPT:
+            self.zero_lines.extend(part.zero_lines)
+        for row, total in part.split:
+            self.split[row] = self.split.get(row, 0.0) + total
 
     def data(self) -> StructureData | None:
         """The collected data, or None unless every element was seen exactly once (a scanner that ignored the
         collector, e.g. a distributed gather, leaves it empty)."""
         if self.seen != self.outer * self.inner:
             return None
-        outer = (self.sums_outer, self.sizes_outer * self.inner)
-        inner = (self.sums_inner, self.sizes_inner * self.outer)
+        zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
+        if not 0 < len(zero) <= max(1, self.outer // 100):
+            zero = []  # none, or too many to be padding rows: then the tests must see them
+        n_outer = self.outer - len(zero)
+        outer_sizes = self.sizes_outer * self.inner
+        np.subtract.at(outer_sizes, np.asarray(zero, dtype=np.int64) // self.w_outer, self.inner)
+        keep = outer_sizes > 0
+        outer = (self.sums_outer[keep], outer_sizes[keep])
+        inner = (self.sums_inner, self.sizes_inner * n_outer)
         (rs, rn), (cs, cn) = (outer, inner) if self.rows_outer else (inner, outer)
-        rows, cols = (self.outer, self.inner) if self.rows_outer else (self.inner, self.outer)
-        return StructureData(rs, rn, cs, cn, rows, cols, self.matrix)
+        rows, cols = (n_outer, self.inner) if self.rows_outer else (self.inner, n_outer)
+        matrix = self.matrix
+        if matrix is not None and zero:
+            matrix = matrix[~np.isin(self.spec_rows, zero)]
+        return StructureData(rs, rn, cs, cn, rows, cols, matrix, tuple(zero), self.inner)
 
 
 def collect_array(array: Any, layout: str = "torch", seed: np.random.SeedSequence | None = None
@@ -404,4 +437,9 @@ def run_structure(law: Law | str, data: StructureData, tests: tuple[str, ...]
     except ValueError:
         return [], [f"structure tests not run: no null for the {distribution} law."]
     moments = None if distribution == "normal" else (m[1], m[3], m[5])
-    return structure_tests(data, tests, moments)
+    rows, notes = structure_tests(data, tests, moments)
+    if data.zero_lines:
+        k = len(data.zero_lines)
+        notes.append(f"{k} stored row{'s' if k > 1 else ''} exactly zero (row {data.zero_lines[0]}: an embedding's "
+                     "padding_idx?) left out of the structure tests.")
+    return rows, notes

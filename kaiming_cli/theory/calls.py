@@ -771,6 +771,28 @@ class InitCall:
         inner = ", ".join(f"{k}={_canonical_value(v)}" for k, v in self.given)
         return f"{self.signature.text()}({inner})"
 
+    @property
+    def name(self) -> str:
+        """The initializer's own name in its library (``kaiming_normal_``, ``HeNormal``, ``he_normal``)."""
+        return self.signature.name
+
+    def arguments(self, shape: tuple[int, ...], layout: str | None = None, fan_in: float | None = None,
+                  fan_out: float | None = None) -> dict[str, Value]:
+        """Every argument the library's initializer takes (``seed``/``generator``/``dtype`` left out), the user's
+        values evaluated on this shape's fans and the library's defaults elsewhere, by the library's parameter
+        names: what a backend passes to the real initializer. Axes and counts that are whole numbers are ints.
+        ``ValueError`` with a user-facing message (a required argument missing, a fan unknown)."""
+        layout = layout or self.implied_layout
+        ctx = self._context(shape, layout, fan_in, fan_out)
+        fans = {k: v for k, v in (("fan_in", ctx.fan_in), ("fan_out", ctx.fan_out)) if v is not None}
+        args: dict[str, Value] = {name: default for name, default in self.signature.params if default is not _IGNORED}
+        for name, node in self.given:
+            args[name] = evaluate(node, fans)
+        missing = [k for k, v in args.items() if v is _REQUIRED]
+        if missing:
+            raise ValueError(f"{self.signature.text()} needs the argument {missing[0]!r}.")
+        return {k: _library_value(k, v) for k, v in args.items()}
+
     def uses_fans(self) -> bool:
         return any(isinstance(n, ast.Name) and n.id in _FANS for _k, v in self.given for n in ast.walk(v))
 
@@ -797,6 +819,21 @@ class InitCall:
         return Context(shape=tuple(shape), layout=layout, fan_in=fan_in if fan_in is not None else fi,
                        fan_out=fan_out if fan_out is not None else fo,
                        receptive_field=None if fan_in is not None and fan_out is not None else rf, missing=why)
+
+
+#: Parameters the libraries need as ints (axes, group counts); the grammar reads every number as a float.
+INTEGER_PARAMS = frozenset({"groups", "in_axis", "out_axis", "batch_axis", "column_axis", "input_axes",
+                            "output_axes", "hidden_size"})
+
+
+def _library_value(name: str, value: Value) -> Value:
+    if name not in INTEGER_PARAMS:
+        return value
+    if isinstance(value, tuple):
+        return tuple(_library_value(name, v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _canonical_value(node: ast.expr) -> str:

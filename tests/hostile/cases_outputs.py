@@ -316,7 +316,9 @@ PIPE_CASES = [
     Case("pipe-gain-table", _plain("gain"), 0, stdin_closed_stdout=True),
     Case("pipe-gain-value", _plain("gain", "relu"), 0, stdin_closed_stdout=True),
     Case("pipe-std", _plain("std", "--shape", "64,3,3,3"), 0, stdin_closed_stdout=True),
-    Case("pipe-check", _plain("check", "--shape", "64,64"), 0, stdin_closed_stdout=True),
+    # the default backend is torch where it is installed: importing it alone is ~300 MB of RSS
+    Case("pipe-check", _plain("check", "--shape", "64,64"), 0, stdin_closed_stdout=True, max_rss_mb=450.0),
+    Case("pipe-check-numpy", _plain("check", "--shape", "64,64", "--backend", "numpy"), 0, stdin_closed_stdout=True),
     Case("pipe-verify-table", _verify(), 0, needle="PASS", stdin_closed_stdout=True),
     Case("pipe-verify-json", _verify("-f", "json"), 0, needle="PASS", stdin_closed_stdout=True),
     Case("pipe-verify-fail-keeps-exit-1", lambda f: ["verify", trained(f), "--no-config", "-a0", "-f", "junit"], 1,

@@ -186,3 +186,18 @@ def test_other_laws_stand_aside() -> None:
     rows, notes = run_structure("orthogonal", data, ("rows", "cols", "spectrum"))
     assert rows == [] and "not i.i.d." in notes[0]
     assert Law("normal", 1.0).distribution == "normal"
+
+
+def test_a_zero_padding_row_is_left_out_and_said() -> None:
+    """nn.Embedding(padding_idx=p) and BERT zero one row after normal_: a deliberate structure, not a defect
+    (torch/nn/modules/sparse.py Embedding._fill_padding_idx_with_zero)."""
+    from kaiming_cli.api import verify_tensor
+
+    x = np.random.default_rng(3).standard_normal((3000, 64)).astype(np.float32) * np.float32(0.02)
+    x[1] = 0.0
+    r = verify_tensor(x, init="normal_(std=0.02)")
+    assert r.status == "pass", r.reason
+    many = x.copy()
+    many[:100] = 0.0  # 3% of the rows: not padding, the rows test must see them
+    r = verify_tensor(many, init="normal_(std=0.02)")
+    assert r.status == "fail" and any(t.name == "rows" and not t.passed for t in r.tests)
