@@ -261,6 +261,21 @@ def main() -> None:
     subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "kaiming_cli")], check=True)
     rows: list[Row] = []
     torch = have_torch()
+    check = KAIMING + ["check", "--shape", "10000,10000", "--nonlinearity", "relu", "--backend", "numpy", "-f", "json"]
+    one_gib = OUT / "model-1g.safetensors"
+    make_checkpoint(one_gib, 16, 4096)
+    verify = KAIMING + ["verify", str(one_gib), "--nonlinearity", "relu", "--no-config", "-f", "json"]
+
+    # the long rows whose ratios have a wide margin first (the naive ways, the torch backend, audit), so that the
+    # rows compared with a floor run last, on the quietest machine of the run
+    naive_check = alternate([check, [PY, "-c", NAIVE_CHECK]], naive_rounds, warmup=0) if naive_rounds else None
+    naive_verify = alternate([verify, [PY, "-c", NAIVE_VERIFY, str(one_gib)]], max(2, naive_rounds - 1),
+                             warmup=0) if naive_rounds else None
+    default = [c for c in check if c not in ("--backend", "numpy")]  # the call's own framework: torch
+    torch_check = alternate([default, check], 2 if quick else 3) if torch else None
+    target = f"{ROOT / 'tests' / 'audit_models.py'}:resnet50_like"
+    audit = alternate([KAIMING + ["audit", target, "-f", "json"], [PY, "-c", BUILD_RESNET50, str(ROOT)]],
+                      2 if quick else 3) if torch else None
 
     # lookups, each alternated with torch computing the same number
     lookup_cmds = [["std", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu"],
@@ -277,7 +292,6 @@ def main() -> None:
 
     # check on 1e8 values against numpy generating them (all cores, one core) and against the naive way: the
     # streaming numpy sampler (the default backend is the call's own framework, torch, when it is installed)
-    check = KAIMING + ["check", "--shape", "10000,10000", "--nonlinearity", "relu", "--backend", "numpy", "-f", "json"]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     gen_all = [PY, "-c", GENERATE, str(cores), str(10**8)]
     gen_one = [PY, "-c", GENERATE, "1", str(10**8)]
@@ -288,30 +302,24 @@ def main() -> None:
     rows.append(Row("`check --shape 10000,10000 --backend numpy --jobs 1`",
                     "floor: numpy draws 1e8 float32 normals, 1 thread",
                     t_check1, t_gen1, "(one core)", floor=True))
-    if naive_rounds:
-        t_ck, t_naive = alternate([check, [PY, "-c", NAIVE_CHECK]], naive_rounds, warmup=0)
+    if naive_check:
+        t_ck, t_naive = naive_check
         rows.append(Row("`kaiming check --shape 10000,10000 --backend numpy`",
                         "numpy sample + `np.std` + `scipy.stats.kstest`", t_ck, t_naive,
                         ">= 40x faster, >= 80x less memory", lambda r: r.speedup >= 40 and r.memory_ratio >= 80))
-    if torch:  # the default: one real kaiming_normal_ call on the whole 1e8 tensor (torch's sampler, tensor held)
-        default = [c for c in check if c not in ("--backend", "numpy")]
-        t_default, t_numpy = alternate([default, check], 2 if quick else 3)
+    if torch_check:  # the default: one real kaiming_normal_ call on the whole 1e8 tensor (tensor held)
+        t_default, t_numpy = torch_check
         rows.append(Row("`check --shape 10000,10000` (default backend: torch)", "the same with `--backend numpy`",
                         t_default, t_numpy, "(what the real torch call costs)"))
 
     # audit a ResNet-50 (tests/audit_models.py, 25.6 M parameters, 161 tensors) end to end, against only building it
-    if torch:
-        target = f"{ROOT / 'tests' / 'audit_models.py'}:resnet50_like"
-        t_audit, t_build = alternate([KAIMING + ["audit", target, "-f", "json"],
-                                      [PY, "-c", BUILD_RESNET50, str(ROOT)]], 3)
+    if audit:
+        t_audit, t_build = audit
         rows.append(Row("`kaiming audit` ResNet-50 look-alike, end to end", "floor: import torch and build the model",
                         t_audit, t_build, "< 10 s", lambda r: r.mine.wall < 10, floor=True))
 
     # verify / identify on 1 GiB, page cache warm, against one np.sum pass over a memmap on one core
-    one_gib = OUT / "model-1g.safetensors"
-    make_checkpoint(one_gib, 16, 4096)
     floor = [PY, "-c", FLOOR, "1", str(one_gib)]
-    verify = KAIMING + ["verify", str(one_gib), "--nonlinearity", "relu", "--no-config", "-f", "json"]
     identify = KAIMING + ["identify", str(one_gib), "-f", "json"]
     t_floor, t_verify, t_identify, t_verify1 = alternate([floor, verify, identify, verify + ["--jobs", "1"]],
                                                          big_rounds)
@@ -322,9 +330,8 @@ def main() -> None:
                         floor=True))
     rows.append(Row("`kaiming verify` 1 GiB `--jobs 1`", "floor: one `np.sum` pass over a memmap, 1 core",
                     t_verify1, t_floor, "(one core)", floor=True))
-    if naive_rounds:
-        t_v, t_naive_v = alternate([verify, [PY, "-c", NAIVE_VERIFY, str(one_gib)]], max(2, naive_rounds - 1),
-                                   warmup=0)
+    if naive_verify:
+        t_v, t_naive_v = naive_verify
         rows.append(Row("`kaiming verify` 1 GiB safetensors",
                         "`safetensors.numpy.load_file` + `np.std` + `kstest` per tensor", t_v, t_naive_v, "(issue 4)"))
 
@@ -363,7 +370,8 @@ def main() -> None:
     head = (f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} by `make bench`{' --quick' if quick else ''} on "
             f"{machine()}, in {minutes:.1f} min; load average (1/5/15 min) {load_before} before, {load()} after. "
             f"Whole processes, the commands of each row alternated after a warm-up, medians of {lookups_rounds} "
-            f"runs (lookups), {big_rounds} (check, verify, the 10 files), 3 (audit), {naive_rounds} and "
+            f"runs (lookups), {big_rounds} (check, verify, the 10 files), {2 if quick else 3} (audit, the torch "
+            f"backend), {naive_rounds} and "
             f"{max(2, naive_rounds - 1)} (the naive check and verify); (min–max) is the spread; "
             "page cache warm; peak RSS is the largest over the runs.")
     verify_cpu = (f"CPU time (user + system, median): verify {t_verify.cpu:.2f} s, identify {t_identify.cpu:.2f} s, "
