@@ -33,7 +33,12 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-bench: $(VENV)/.dev
+# bench/run.py prints, and writes to bench/results.md and docs/performance.md; the bench extra is py-spy (profile)
+$(VENV)/.bench: pyproject.toml | $(VENV)/.dev
+	$(BIN)/python -m pip install -q -e '.[bench]' --config-settings editable_mode=compat
+	touch $@
+
+bench: $(VENV)/.dev $(VENV)/.bench
 	$(BIN)/python bench/run.py
 
 # rewrites the --help blocks of docs/cli.md from the real CLI (tests/test_docs.py fails when they are stale)

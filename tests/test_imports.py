@@ -81,9 +81,10 @@ def test_verify_of_small_tensors_does_not_import_scipy_stats(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("fmt", "allowed"), [("json", {"click", "kaiming_cli"}),
-                                              ("table", {"click", "kaiming_cli", "rich"})])
+                                              ("table", {"click", "kaiming_cli"})])
 def test_lookups_import_nothing_heavy(fmt: str, allowed: set[str]) -> None:
-    """What a lookup imports beyond the standard library: its start-up cost, checked without a clock.
+    """What a lookup imports beyond the standard library: its start-up cost, checked without a clock. Not even
+    Rich for a table into a pipe (render/plain.py draws it; a terminal with colour still gets Rich).
 
     Its wall time is measured by `make bench` (docs/performance.md); a timed assertion here would fail on a
     loaded machine.
@@ -96,3 +97,69 @@ def test_lookups_import_nothing_heavy(fmt: str, allowed: set[str]) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     packages = set(out.rsplit("PACKAGES", 1)[1].split())
     assert packages == allowed
+
+
+def test_version_constant_matches_the_package_metadata() -> None:
+    """``about.version()`` is a constant (no importlib.metadata at start-up): it must equal pyproject's version."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    from kaiming_cli.about import version
+
+    declared = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert version() == declared["project"]["version"]
+
+
+def test_json_lookup_does_not_scan_installed_distributions() -> None:
+    code = ("from kaiming_cli.cli import cli\n"
+            "try:\n    cli.main(['std', '--shape', '64,3,3,3', '-f', 'json'], standalone_mode=False)\n"
+            "except SystemExit:\n    pass")
+    assert "importlib.metadata" not in _modules_after(code)
+
+
+def test_check_does_not_load_the_file_readers() -> None:
+    """check samples, it reads no file: the readers (and the config parser they pull in) stay out of its start-up."""
+    code = ("from kaiming_cli.cli import cli\n"
+            "try:\n    cli.main(['check', '--shape', '100,100', '--backend', 'numpy', '-f', 'json'],"
+            " standalone_mode=False)\nexcept SystemExit:\n    pass")
+    loaded = _modules_after(code)
+    assert "kaiming_cli.runners.check" in loaded and "kaiming_cli.io.readers" not in loaded
+
+
+def _blas_threads_after(args: list[str], env: dict[str, str]) -> str:
+    code = ("import os\nfrom kaiming_cli.cli import cli\n"
+            f"try:\n    cli.main({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "print('BLAS', os.environ.get('OPENBLAS_NUM_THREADS'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env).stdout
+    return out.rsplit("BLAS", 1)[1].strip()
+
+
+def test_statistics_commands_use_one_blas_thread_unless_the_user_chose() -> None:
+    """OpenBLAS threads only spin against kaiming's own workers (cli/app.py one_blas_thread); a user's own
+    OPENBLAS_NUM_THREADS is kept, and propagate (large products) keeps BLAS's default."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    check = ["check", "--shape", "100,100", "--backend", "numpy", "-f", "json"]
+    assert _blas_threads_after(check, env) == "1"
+    assert _blas_threads_after(check, {**env, "OPENBLAS_NUM_THREADS": "2"}) == "2"
+    assert _blas_threads_after(["propagate", "--depth", "2", "--width", "8", "-f", "json"], env) == "None"
+
+
+def test_blas_threads_do_not_change_a_report(tmp_path: Path) -> None:
+    """The spectrum test's Gram product on 128 x 2048 rows gives the same report with 1 or 2 BLAS threads."""
+    import os
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "m.safetensors"
+    rng = np.random.default_rng(5)
+    save_file({"w": (rng.standard_normal((2048, 2048)) * np.sqrt(2 / 2048)).astype(np.float32)}, str(path))
+    args = ["-m", "kaiming_cli", "verify", str(path), "--nonlinearity", "relu", "--no-config", "-f", "json"]
+    docs = [subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                           env={**os.environ, "OPENBLAS_NUM_THREADS": threads}).stdout for threads in ("1", "2")]
+    assert '"spectrum"' in docs[0] and docs[0] == docs[1]

@@ -16,12 +16,16 @@ from ..render.escape import message as shown
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
+#: Tables written to ``-o`` files are laid out for this many columns.
+FILE_WIDTH = 100
+
+
 def make_console(ctx: click.Context, file: Any = None) -> Console:
     from rich.console import Console
 
     color = (ctx.find_root().params.get("color") or "auto") if ctx else "auto"
     if file is not None:
-        return Console(file=file, width=100, color_system=None, force_terminal=False, soft_wrap=False)
+        return Console(file=file, width=FILE_WIDTH, color_system=None, force_terminal=False, soft_wrap=False)
     if color == "never":
         console = Console(color_system=None, no_color=True)
     elif color == "always":
@@ -30,6 +34,42 @@ def make_console(ctx: click.Context, file: Any = None) -> Console:
         console = Console()
     console.on_broken_pipe = _pipe_gone  # type: ignore[method-assign]
     return console
+
+
+def plain_width(ctx: click.Context | None) -> int | None:
+    """The width Rich would draw stdout at when it would use no colour, else None (a terminal with colour).
+
+    Rich's own rules (rich.console.Console.is_terminal and size): TTY_COMPATIBLE and FORCE_COLOR decide before
+    isatty; COLUMNS, else the first standard stream that is a terminal, else 80 columns. Anything unusual (a
+    dumb terminal, Windows, a non-UTF-8 stdout, a tiny width) is left to Rich.
+    """
+    color = (ctx.find_root().params.get("color") or "auto") if ctx else "auto"
+    env = os.environ
+    if color == "always" or sys.platform == "win32" or env.get("TERM") in ("dumb", "unknown"):
+        return None
+    if color != "never":
+        tty = env.get("TTY_COMPATIBLE", "")
+        if tty == "1" or (tty != "0" and env.get("FORCE_COLOR") not in (None, "")):
+            return None
+        try:
+            if tty != "0" and env.get("FORCE_COLOR") is None and sys.stdout.isatty():
+                return None
+        except ValueError:
+            pass
+    if not (getattr(sys.stdout, "encoding", None) or "utf-8").lower().startswith("utf"):
+        return None
+    width = 0
+    for fd in (0, 1, 2):
+        try:
+            width = os.get_terminal_size(fd).columns
+            break
+        except (AttributeError, ValueError, OSError):
+            continue
+    columns = env.get("COLUMNS")
+    if columns is not None and columns.isdigit():
+        width = int(columns)
+    width = width or 80
+    return width if width >= 20 else None
 
 
 def _pipe_gone() -> None:
@@ -70,18 +110,27 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str) 
     A reader that has gone away (``| head``, ``| true``) is not an error: the data stops, the run
     goes on and exits with the code it earned, so a failing gate still fails under ``pipefail``.
     """
+    from ..render.plain import plain_text
+
     if output and output != "-":
+        plain = None if isinstance(content, str) else plain_text(content, FILE_WIDTH)
         if isinstance(content, str):
             text = content
+        elif plain is not None:
+            text = plain
         else:
             buf = io.StringIO()
             make_console(ctx, file=buf).print(content)
             text = buf.getvalue()
         write_text(output, text)
         return
+    width = None if isinstance(content, str) else plain_width(ctx)
+    plain = None if width is None else plain_text(content, width)
     try:
         if isinstance(content, str):
             click.echo(content, nl=False)
+        elif plain is not None:
+            click.echo(plain, nl=False)
         else:
             make_console(ctx).print(content)
         sys.stdout.flush()

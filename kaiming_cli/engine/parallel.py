@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..io.readers import TensorSource
+if TYPE_CHECKING:  # only a type here: check and the Python API need not load the file readers
+    from ..io.readers import TensorSource
 
 Progress = Callable[[int], None]
 

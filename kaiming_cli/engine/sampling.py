@@ -56,10 +56,15 @@ def seeds(seed: int, n: int, chunk: int = CHUNK) -> tuple[np.random.SeedSequence
     return sub, ChunkSeeds(chunks, len(chunk_bounds(n, chunk)))
 
 
-def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
-    """``size`` float32 draws of a law whose values are iid (not orthogonal, identity, sparse)."""
+def draw(rng: np.random.Generator, law: Law, size: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``size`` float32 draws of a law whose values are iid (not orthogonal, identity, sparse).
+
+    ``out`` (float32, at least ``size`` long) receives the normal and uniform draws, the same values as a fresh
+    array: a reused buffer spares the allocator 4 MiB a chunk (its page faults, and the RSS that malloc's arenas
+    keep after two threads have freed many such blocks)."""
     if law.distribution == "normal":
-        out = rng.standard_normal(size, dtype=np.float32)
+        out = rng.standard_normal(size, dtype=np.float32) if out is None else \
+            rng.standard_normal(dtype=np.float32, out=out[:size])
         out *= np.float32(law.std)
         if law.mean:
             out += np.float32(law.mean)
@@ -67,7 +72,7 @@ def draw(rng: np.random.Generator, law: Law, size: int) -> np.ndarray:
     if law.distribution == "uniform":
         # [low, high) like torch's uniform_: from + (to - from) * U[0, 1)
         lo, hi = law.support
-        out = rng.random(size, dtype=np.float32)
+        out = rng.random(size, dtype=np.float32) if out is None else rng.random(dtype=np.float32, out=out[:size])
         out *= np.float32(hi - lo)
         out += np.float32(lo)
         return out
@@ -155,8 +160,13 @@ def producer(law: Law, chunk_seeds: ChunkSeeds) -> Producer:
 
         return produce_slice
 
+    local = threading.local()  # one reused chunk buffer per worker thread (stream.Producer allows it)
+
     def produce(i: int, start: int, stop: int) -> np.ndarray:
-        return draw(np.random.default_rng(chunk_seeds[i]), law, stop - start)
+        buf: np.ndarray | None = getattr(local, "buf", None)
+        if buf is None or buf.size < stop - start:
+            buf = local.buf = np.empty(stop - start, dtype=np.float32)
+        return draw(np.random.default_rng(chunk_seeds[i]), law, stop - start, out=buf)
 
     return produce
 

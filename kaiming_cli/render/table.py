@@ -196,7 +196,9 @@ def number(text: str, style: str = "") -> Text:
 
 
 def std(spec: InitSpec) -> RenderableType:
-    return kv_table(f"kaiming std: {spec.call}", t_.spec_rows(spec))
+    from .plain import KeyValues
+
+    return KeyValues(f"kaiming std: {spec.call}", t_.spec_rows(spec))
 
 
 def gain(table: GainTable) -> RenderableType | str:
@@ -210,14 +212,15 @@ def gain(table: GainTable) -> RenderableType | str:
 def fan(facts: dict[str, object]) -> RenderableType:
     shape = facts["shape"]
     assert isinstance(shape, list)
-    return kv_table(f"kaiming fan: {','.join(map(str, shape))}", t_.fan_rows(facts))
+    from .plain import KeyValues
+
+    return KeyValues(f"kaiming fan: {','.join(map(str, shape))}", t_.fan_rows(facts))
 
 
 def explain(spec: InitSpec, sections: Sequence[Section], notes: Sequence[str]) -> RenderableType:
-    from rich.console import Group
-    from rich.panel import Panel
+    from .plain import Panels
 
-    return Group(*[Panel(s.text, title=s.title, title_align="left") for s in sections])
+    return Panels([(s.title, s.text) for s in sections])
 
 
 def check(result: CheckResult) -> RenderableType:

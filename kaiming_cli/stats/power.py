@@ -22,6 +22,7 @@ The power comes from the std test's own law (``battery.std_test``):
 
 from __future__ import annotations
 
+import functools
 import math
 
 from ..theory.limits import DEFAULT_MAX_DETECTABLE
@@ -48,8 +49,11 @@ def _normal_power(n: int, level: float, r: float) -> float:
     return float(chdtrc(n, c_hi / r**2)) + float(chdtr(n, c_lo / r**2))
 
 
+@functools.lru_cache(maxsize=256)
 def _bisect_ratio(n: int, level: float, power: float, upwards: bool) -> float:
-    """The ratio r (> 1 upwards, < 1 downwards) where the chi-square test's power reaches ``power``."""
+    """The ratio r (> 1 upwards, < 1 downwards) where the chi-square test's power reaches ``power``.
+
+    Cached: a checkpoint's tensors share a few sizes, and each answer costs ~50 chi-square quantiles."""
     if upwards:
         lo, hi = 1.0, 2.0
         while _normal_power(n, level, hi) < power:

@@ -40,6 +40,8 @@ MIN_BINS = 5
 #: Count every value up to this many; beyond, whole chunks chosen by seed up to this many values (one chunk:
 #: a bincount costs as much as the moments, and verify's budget is 1.25x of the marginal tests' time).
 MAX_COUNTED = 1 << 20
+#: Values per ``bincount`` call (its 8-byte copy of them stays at 1 MiB).
+COUNT_SLICE = 1 << 17
 
 
 class CellCounter:
@@ -71,7 +73,12 @@ class CellCounter:
         # the top 16 bits are the high half-word: a strided view instead of a shift (~20% cheaper)
         top = x.view(np.uint16)[1::2] if sys.byteorder == "little" and SHIFT == 16 \
             else x.view(np.uint32) >> np.uint32(SHIFT)
-        return int(x.size), np.bincount(top, minlength=CELLS)
+        # in slices of COUNT_SLICE values: bincount first copies its input as 8-byte integers, 8 MiB for a whole
+        # chunk of 2^20 (the largest transient of a check or verify run); the counts are the same
+        counts = np.zeros(CELLS, dtype=np.int64)
+        for a in range(0, top.size, COUNT_SLICE):
+            counts += np.bincount(top[a:a + COUNT_SLICE], minlength=CELLS)
+        return int(x.size), counts
 
     def add(self, part: object) -> None:
         assert isinstance(part, tuple)
@@ -147,9 +154,11 @@ class ShapeResult:
     """(O - E)/sqrt(E) there."""
 
 
+@functools.lru_cache(maxsize=16)
 def cell_probabilities(law: Law, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """(null probability, lower real edge) of every cell in value order: negative cells from -inf up, then
-    positive cells; as indices into the counts, ``value_order()``."""
+    positive cells; as indices into the counts, ``value_order()``. Cached (read-only arrays): the tensors of a
+    checkpoint share a few laws, and each call evaluates the CDF at 2^17 edges."""
     r = rounding_edges(dtype)
     cdf_pos = law.cdf(r)
     cdf_neg = law.cdf(-r)
@@ -157,7 +166,9 @@ def cell_probabilities(law: Law, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     p_neg = -np.diff(cdf_neg)  # cell HALF + c holds (-r[c+1], -r[c]]
     probs = np.concatenate((p_neg[::-1], p_pos))
     lows = np.concatenate((-r[1:][::-1], r[:-1]))
-    return np.clip(probs, 0.0, None), lows
+    probs = np.clip(probs, 0.0, None)
+    probs.flags.writeable = lows.flags.writeable = False
+    return probs, lows
 
 
 def value_order() -> np.ndarray:

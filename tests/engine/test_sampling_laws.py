@@ -106,3 +106,16 @@ def test_scan_source_whole_budget_counts_bytes_for_float64() -> None:
     source = array_source(np.zeros((64, 64), dtype=np.float64), "w")
     assert scan_source_whole(source, seed=0, jobs=1, max_ks=10, max_elements=2 * 64 * 64)[2] is not None
     assert scan_source_whole(source, seed=0, jobs=1, max_ks=10, max_elements=2 * 64 * 64 - 2)[2] is None
+
+
+def test_draws_into_a_reused_buffer_equal_fresh_draws() -> None:
+    """producer() draws normal and uniform chunks into one buffer per thread: the values are those of a fresh
+    array from the same seed (numpy's out= fills it with the same stream)."""
+    from kaiming_cli.engine.sampling import draw
+    from kaiming_cli.stats.laws import Law
+
+    buf = np.full(5000, np.nan, dtype=np.float32)
+    for law in (Law("normal", 0.3), Law("normal", 0.3, mean=0.1), Law("uniform", 0.3)):
+        fresh = draw(np.random.default_rng(9), law, 4000)
+        reused = draw(np.random.default_rng(9), law, 4000, out=buf)
+        assert np.array_equal(fresh, reused) and np.shares_memory(reused, buf)

@@ -90,3 +90,14 @@ def test_counts_chosen_chunks_beyond_the_cap() -> None:
         cells.add(cells.partial(i << 20, x))
     assert cells.fed == 10 << 20 and cells.counts.sum() == 1 << 20
     assert math.isfinite(float(cells.counts.sum()))
+
+
+def test_chunk_counts_equal_the_top_sixteen_bits_counted_whole() -> None:
+    """partial counts a chunk in slices (a bounded bincount copy): the counts are those of every value's top 16
+    bits counted at once, for a chunk longer than a slice and not a multiple of it."""
+    from kaiming_cli.stats.shape import CELLS, COUNT_SLICE, CellCounter
+
+    x = (np.random.default_rng(4).standard_normal(3 * COUNT_SLICE + 12345) * 0.03).astype(np.float32)
+    size, counts = CellCounter("float32").partial(0, x)
+    expected = np.bincount((x.view(np.uint32) >> np.uint32(16)).astype(np.int64), minlength=CELLS)
+    assert size == x.size and counts is not None and np.array_equal(counts, expected)
