@@ -19,6 +19,18 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+# The Keras and JAX cross-checks (marker `frameworks`, `make test-frameworks` installs both) share these.
+@pytest.fixture(scope="module")
+def keras():  # type: ignore[no-untyped-def]
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    return pytest.importorskip("keras")
+
+
+@pytest.fixture(scope="module")
+def jax():  # type: ignore[no-untyped-def]
+    return pytest.importorskip("jax")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """In CI the torch extra is installed by `make test`: its absence is a failure, not a skip."""
     if os.environ.get("CI"):

@@ -6,7 +6,6 @@ Marked `frameworks` and deselected by default, so the main suite never skips the
 from __future__ import annotations
 
 import math
-import os
 from unittest import mock
 
 import numpy as np
@@ -19,16 +18,6 @@ pytestmark = pytest.mark.frameworks
 
 KERAS_SHAPES = [(7,), (3, 5), (128, 256), (3, 3, 64, 128), (3, 3, 3, 64, 128), (5, 16, 33), (3, 3, 32, 1)]
 
-
-@pytest.fixture(scope="module")
-def keras():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
-
-
-@pytest.fixture(scope="module")
-def jax():  # type: ignore[no-untyped-def]
-    return pytest.importorskip("jax")
 
 
 @pytest.mark.parametrize("shape", KERAS_SHAPES)

@@ -5,7 +5,6 @@ the arguments written out here), they pass the battery, and the same values fail
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
@@ -22,16 +21,6 @@ pytestmark = pytest.mark.frameworks
 SEED = 5
 K = (3, 3, 64, 128)  # a conv kernel (*k, in, out): fan_in 576, fan_out 1152
 
-
-@pytest.fixture(scope="module")
-def keras():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
-
-
-@pytest.fixture(scope="module")
-def jax():  # type: ignore[no-untyped-def]
-    return pytest.importorskip("jax")
 
 
 def backend_values(call: str, shape: tuple[int, ...], backend: str, seed: int = SEED) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 
 import numpy as np
 import pytest
@@ -20,16 +19,6 @@ pytestmark = pytest.mark.frameworks
 
 N_BIG = 300_000
 
-
-@pytest.fixture(scope="module")
-def keras():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
-
-
-@pytest.fixture(scope="module")
-def jax():  # type: ignore[no-untyped-def]
-    return pytest.importorskip("jax")
 
 
 def law(text: str, shape: tuple[int, ...], **kw: float):  # type: ignore[no-untyped-def]

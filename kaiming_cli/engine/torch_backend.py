@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..theory.spec import CalculateGain, InitSpec, torch_init_call
+from .frameworks import repeated
 from .stream import Producer
 
 
@@ -71,28 +72,14 @@ def torch_producer(spec: InitSpec, seed: int) -> tuple[Producer, str]:
     shape = torch_shape(spec)
     generator = torch.Generator().manual_seed(seed)
     weight = torch.empty(shape, dtype=torch.float32)
-    size = weight.numel()
-    state: dict[str, Any] = {"draw": -1, "flat": np.empty(0, dtype=np.float32)}
 
-    def flat_of(draw: int) -> np.ndarray:
-        if state["draw"] != draw:
-            if draw != state["draw"] + 1:
-                raise RuntimeError("the torch producer must be read in order")
-            with torch.no_grad():
-                fill(weight, generator)
-            state["draw"], state["flat"] = draw, weight.reshape(-1).numpy()
-        flat: np.ndarray = state["flat"]
+    def draw(_k: int) -> np.ndarray:  # called in order by repeated(): one generator carries on
+        with torch.no_grad():
+            fill(weight, generator)
+        flat: np.ndarray = weight.reshape(-1).numpy()
         return flat
 
-    def produce(_i: int, start: int, stop: int) -> np.ndarray:
-        out = np.empty(stop - start, dtype=np.float32)
-        pos = start
-        while pos < stop:
-            draw, offset = divmod(pos, size)
-            take = min(stop - pos, size - offset)
-            out[pos - start : pos - start + take] = flat_of(draw)[offset : offset + take]
-            pos += take
-        return out
+    produce = repeated(draw, weight.numel())
 
     on = f"w = torch.empty({', '.join(map(str, shape))})"
     seeded = f"generator=torch.Generator().manual_seed({seed})"

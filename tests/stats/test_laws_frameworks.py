@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -17,16 +16,6 @@ from kaiming_cli.theory import law as L
 
 pytestmark = pytest.mark.frameworks
 
-
-@pytest.fixture(scope="module")
-def keras():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    return pytest.importorskip("keras")
-
-
-@pytest.fixture(scope="module")
-def jax():  # type: ignore[no-untyped-def]
-    return pytest.importorskip("jax")
 
 
 def passes(law: Law, x: np.ndarray, dtype: str = "float32") -> bool:
