@@ -323,9 +323,10 @@ def _k_vs(args: dict[str, Value], ctx: Context) -> Resolved:
     return _vs(scale, mode, dist, ctx, KERAS, "VarianceScaling")
 
 
-def _k_named(scale: float, mode: str, dist: str, name: str) -> Builder:
+def _vs_named(library: str, scale: float, mode: str, dist: str, name: str) -> Builder:
+    """A Keras or JAX initializer that is VarianceScaling with fixed arguments (HeNormal, glorot_uniform, ...)."""
     def build(_args: dict[str, Value], ctx: Context) -> Resolved:
-        return _vs(scale, mode, dist, ctx, KERAS, name)
+        return _vs(scale, mode, dist, ctx, library, name)
     return build
 
 
@@ -399,12 +400,6 @@ def _j_vs(args: dict[str, Value], ctx: Context) -> Resolved:
     mode = _str(args, "mode", ("fan_in", "fan_out", "fan_avg", "fan_geo_avg"))
     dist = _str(args, "distribution", ("truncated_normal", "normal", "uniform"))
     return _vs(scale, mode, dist, ctx, JAX, "variance_scaling")
-
-
-def _j_named(scale: float, mode: str, dist: str, name: str) -> Builder:
-    def build(_args: dict[str, Value], ctx: Context) -> Resolved:
-        return _vs(scale, mode, dist, ctx, JAX, name)
-    return build
 
 
 def _j_orthogonal(args: dict[str, Value], ctx: Context) -> Resolved:
@@ -539,12 +534,12 @@ KERAS_SIGNATURES: dict[str, Signature] = {s.name: s for s in (
     _sig(KERAS, "RandomUniform", (("minval", -0.05), ("maxval", 0.05), _SEED), _k_random_uniform),
     _sig(KERAS, "TruncatedNormal", (("mean", 0.0), ("stddev", 0.05), _SEED), _k_truncated),
     _sig(KERAS, "VarianceScaling", _VS_K, _k_vs, "keras"),
-    _sig(KERAS, "GlorotUniform", _KAXES, _k_named(1.0, "fan_avg", "uniform", "GlorotUniform"), "keras"),
-    _sig(KERAS, "GlorotNormal", _KAXES, _k_named(1.0, "fan_avg", "truncated_normal", "GlorotNormal"), "keras"),
-    _sig(KERAS, "LecunUniform", _KAXES, _k_named(1.0, "fan_in", "uniform", "LecunUniform"), "keras"),
-    _sig(KERAS, "LecunNormal", _KAXES, _k_named(1.0, "fan_in", "truncated_normal", "LecunNormal"), "keras"),
-    _sig(KERAS, "HeUniform", _KAXES, _k_named(2.0, "fan_in", "uniform", "HeUniform"), "keras"),
-    _sig(KERAS, "HeNormal", _KAXES, _k_named(2.0, "fan_in", "truncated_normal", "HeNormal"), "keras"),
+    _sig(KERAS, "GlorotUniform", _KAXES, _vs_named(KERAS, 1.0, "fan_avg", "uniform", "GlorotUniform"), "keras"),
+    _sig(KERAS, "GlorotNormal", _KAXES, _vs_named(KERAS, 1.0, "fan_avg", "truncated_normal", "GlorotNormal"), "keras"),
+    _sig(KERAS, "LecunUniform", _KAXES, _vs_named(KERAS, 1.0, "fan_in", "uniform", "LecunUniform"), "keras"),
+    _sig(KERAS, "LecunNormal", _KAXES, _vs_named(KERAS, 1.0, "fan_in", "truncated_normal", "LecunNormal"), "keras"),
+    _sig(KERAS, "HeUniform", _KAXES, _vs_named(KERAS, 2.0, "fan_in", "uniform", "HeUniform"), "keras"),
+    _sig(KERAS, "HeNormal", _KAXES, _vs_named(KERAS, 2.0, "fan_in", "truncated_normal", "HeNormal"), "keras"),
     _sig(KERAS, "Orthogonal", (("gain", 1.0), _SEED), _k_orthogonal),
     _sig(KERAS, "Identity", (("gain", 1.0),), _k_identity),
     _sig(KERAS, "Zeros", (), _const(0.0)),
@@ -574,12 +569,12 @@ JAX_SIGNATURES: dict[str, Signature] = {s.name: s for s in (
     _sig(JAX, "truncated_normal", (("stddev", 1e-2), _DTYPE, ("lower", -2.0), ("upper", 2.0)), _j_truncated),
     _sig(JAX, "variance_scaling", (("scale", _REQUIRED), ("mode", _REQUIRED), ("distribution", _REQUIRED),
                                    *_JAXES), _j_vs, "jax"),
-    _sig(JAX, "glorot_uniform", _JAXES, _j_named(1.0, "fan_avg", "uniform", "glorot_uniform"), "jax"),
-    _sig(JAX, "glorot_normal", _JAXES, _j_named(1.0, "fan_avg", "truncated_normal", "glorot_normal"), "jax"),
-    _sig(JAX, "lecun_uniform", _JAXES, _j_named(1.0, "fan_in", "uniform", "lecun_uniform"), "jax"),
-    _sig(JAX, "lecun_normal", _JAXES, _j_named(1.0, "fan_in", "truncated_normal", "lecun_normal"), "jax"),
-    _sig(JAX, "he_uniform", _JAXES, _j_named(2.0, "fan_in", "uniform", "he_uniform"), "jax"),
-    _sig(JAX, "he_normal", _JAXES, _j_named(2.0, "fan_in", "truncated_normal", "he_normal"), "jax"),
+    _sig(JAX, "glorot_uniform", _JAXES, _vs_named(JAX, 1.0, "fan_avg", "uniform", "glorot_uniform"), "jax"),
+    _sig(JAX, "glorot_normal", _JAXES, _vs_named(JAX, 1.0, "fan_avg", "truncated_normal", "glorot_normal"), "jax"),
+    _sig(JAX, "lecun_uniform", _JAXES, _vs_named(JAX, 1.0, "fan_in", "uniform", "lecun_uniform"), "jax"),
+    _sig(JAX, "lecun_normal", _JAXES, _vs_named(JAX, 1.0, "fan_in", "truncated_normal", "lecun_normal"), "jax"),
+    _sig(JAX, "he_uniform", _JAXES, _vs_named(JAX, 2.0, "fan_in", "uniform", "he_uniform"), "jax"),
+    _sig(JAX, "he_normal", _JAXES, _vs_named(JAX, 2.0, "fan_in", "truncated_normal", "he_normal"), "jax"),
     _sig(JAX, "orthogonal", (("scale", 1.0), ("column_axis", -1), _DTYPE), _j_orthogonal),
     _sig(JAX, "delta_orthogonal", (("scale", 1.0), ("column_axis", -1), _DTYPE), _j_delta),
 )}
