@@ -307,8 +307,9 @@ def test_sparse_without_the_matrix_tests_the_nonzeros_from_the_summary() -> None
     nz = x[x != 0].astype(np.float64)
     derived = nonzero_summary(whole, int(np.count_nonzero(x == 0)))
     assert derived.n == nz.size
-    # summarize works float32 data in float32 within a block: ~1e-7 relative
-    assert derived.mean == pytest.approx(nz.mean(), rel=1e-5)
+    # summarize works float32 data in float32 within a block (docs/statistics.md §9): the mean within 1e-6 of the
+    # std (a mean near 0 has no meaningful relative error), the moment sums within 1e-5 relative
+    assert abs(derived.mean - nz.mean()) < 1e-6 * nz.std()
     assert derived.m2 == pytest.approx(np.sum((nz - nz.mean()) ** 2), rel=1e-5)
     assert derived.excess_kurtosis == pytest.approx(st.kurtosis(nz), abs=1e-5)
     b = battery(law_from_spec(L.sparse(0.1, 0.02), shape), x, whole=False)
