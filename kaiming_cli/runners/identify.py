@@ -314,10 +314,24 @@ class IdentifyResult:
                 "confidence_scope": CONFIDENCE_SCOPE}
 
 
+#: Log-likelihoods closer than this (relative) are the same number up to rounding: exact aliases (kaiming relu on
+#: square fans and VarianceScaling(scale=2)) compute one std by different roundings.
+LOGLIK_TIE = 1e-9
+
+
 def rank(cands: list[Candidate], s: Summary, rel_eps: float) -> list[Scored]:
+    """Candidates by likelihood; among ties (``LOGLIK_TIE``) the higher prior first, then the order given, so that
+    the last bits of a std or of the data's moments never reorder laws that are the same law."""
     scored = [Scored(c, c.loglik(s, rel_eps)) for c in cands]
     scored.sort(key=lambda x: -x.loglik)
-    return scored
+    out: list[Scored] = []
+    while scored:
+        head = scored[0].loglik
+        tied = [x for x in scored if math.isfinite(head) and abs(x.loglik - head) <= LOGLIK_TIE * max(1.0, abs(head))]
+        run = tied or scored[:1]
+        out += sorted(run, key=lambda x: (-x.candidate.prior, cands.index(x.candidate)))
+        scored = [x for x in scored if not any(x is r for r in run)]
+    return out
 
 
 def posterior_of_group(ranked: list[Scored], group: set[str]) -> float:

@@ -96,6 +96,20 @@ def test_square_fans_are_exact_aliases() -> None:
     assert "kaiming_normal_(mode='fan_out', nonlinearity='relu')" in r.aliases
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_aliases_are_ordered_by_prior_not_by_rounding(seed: int) -> None:
+    """On square fans kaiming relu fan_in/fan_out, xavier with gain sqrt(2) and VarianceScaling(scale=2) are one law;
+    their likelihoods differ only by the rounding of each std. The ranking must list them by prior (the named
+    torch calls before the Keras spelling of the same law), whatever the data's last bits."""
+    x = torch_sample(candidates((144, 144), "torch")[0], (144, 144), seed)
+    ranked = identify_source(array_source(x, "w")).ranked
+    head = ranked[0].loglik
+    tied = [r for r in ranked if abs(r.loglik - head) <= 1e-9 * abs(head)]
+    assert len(tied) >= 3
+    priors = [r.candidate.prior for r in tied]
+    assert priors == sorted(priors, reverse=True)
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("model")

@@ -44,8 +44,8 @@ def test_merged_summary_equals_numpy() -> None:
 
 @pytest.mark.parametrize("loc,scale", [(0.0, 0.02), (1.0, 0.05), (0.3, 1e-4), (0.0, 1.0), (-2.0, 3.0)])
 def test_float32_summary_is_within_its_documented_error(loc: float, scale: float) -> None:
-    """float32 chunks are summed in float32 within a block (dot products): the moments stay within 1e-5 relative of
-    float64 arithmetic (docs/statistics.md §9), 1/20 of the std test's resolution even at 1e10 values."""
+    """float32 chunks are summed in float32 within a block (dot products about the first block's mean): the moments
+    stay within 2e-6 relative of float64 arithmetic (docs/statistics.md §9)."""
     rng = np.random.default_rng(7)
     x = (rng.standard_normal(3 * (1 << 20) + 17) * scale + loc).astype(np.float32)
     s = EMPTY
@@ -54,10 +54,10 @@ def test_float32_summary_is_within_its_documented_error(loc: float, scale: float
     y = x.astype(np.float64)
     d = y - y.mean()
     assert s.n == x.size
-    assert abs(s.mean - y.mean()) < 1e-6 * y.std()
-    assert s.m2 == pytest.approx(np.sum(d**2), rel=1e-5)
-    assert s.m4 == pytest.approx(np.sum(d**4), rel=1e-5)
-    assert abs(s.m3 - np.sum(d**3)) < 1e-6 * np.sum(d**2) ** 1.5
+    assert abs(s.mean - y.mean()) < 1e-7 * y.std()
+    assert s.m2 == pytest.approx(np.sum(d**2), rel=2e-6)
+    assert s.m4 == pytest.approx(np.sum(d**4), rel=2e-6)
+    assert abs(s.m3 - np.sum(d**3)) < 1e-7 * np.sum(d**2) ** 1.5
     assert (s.min, s.max) == (x.min(), x.max())
 
 
