@@ -281,3 +281,13 @@ def test_keras_orthogonal_kernel_passes_in_the_keras_view(keras, shape: tuple[in
         assert _status(x, "keras.initializers.Orthogonal(gain=1.3)") == "pass"
         # the same kernel read as torch reads it, (shape[0], rest), is not orthonormal
         assert _status(x, "torch.nn.init.orthogonal_(gain=1.3)") == "fail"
+
+
+@pytest.mark.parametrize("text", ["orthogonal_(gain=2.0)", "keras.initializers.Orthogonal(gain=0.5)",
+                                  "jax.nn.initializers.orthogonal(column_axis=-2)"])
+def test_orthogonal_checked_on_the_jax_backend(jax, text: str) -> None:  # type: ignore[no-untyped-def]
+    """The JAX backend samples any library's orthogonal law by setting the same axis apart (column_axis)."""
+    from kaiming_cli.runners.check import run_check
+    from kaiming_cli.theory.spec import make_init_spec
+
+    assert run_check(make_init_spec((8, 3, 3, 16), text), backend="jax").status == "pass"
