@@ -9,7 +9,7 @@ The optional fields make the general laws an init call gives (``law_from_spec``,
 * truncated normal N(loc, scale^2) cut at any absolute (low, high), possibly asymmetric (torch's
   ``trunc_normal_(mean, std, a, b)``);
 * constant ``value`` (compared after rounding to the tensor's dtype: ``round_to_dtype``);
-* orthogonal with ``gain`` on a ``shape``, viewed as a matrix the way the library flattened it (``matrix``);
+* orthogonal with ``gain`` on a ``shape``, viewed as the matrix the library made orthonormal (``axis``, ``side``);
 * identity (``eye_``, ``dirac_(groups)``, Keras ``Identity``) with ``gain``: exact;
 * sparse (``sparse_``): ceil(sparsity * rows) zeros per column, N(0, std^2) elsewhere.
 
