@@ -191,7 +191,8 @@ JAX_CALLS = [
     ("variance_scaling(1.0, 'fan_in', 'normal', in_axis=0, out_axis=0)", (100000,)),
     ("glorot_uniform()", (64, 96)), ("xavier_normal()", (3, 3, 16, 32)), ("he_uniform()", (3, 3, 16, 32)),
     ("kaiming_normal()", (64, 96)), ("lecun_uniform()", (64, 96)), ("orthogonal(2.0)", (3, 3, 16, 32)),
-    ("orthogonal(column_axis=0)", (30, 200)),
+    ("orthogonal(column_axis=0)", (30, 200)), ("orthogonal(column_axis=0)", (8, 3, 3, 16)),
+    ("orthogonal(0.5, column_axis=1)", (16, 3, 40)),
 ]
 
 
@@ -222,3 +223,71 @@ def test_jax_constants(jax) -> None:  # type: ignore[no-untyped-def]
                      ("jax.nn.initializers.ones", jax.nn.initializers.ones),
                      ("jax.nn.initializers.constant(0.3)", jax.nn.initializers.constant(0.3))):
         assert law(text, (3, 4)).value == pytest.approx(float(np.asarray(fn(key, (3, 4), np.float64))[0, 0]))
+
+
+# --------------------------------------------------------------------------- orthogonal: each library's matrix view
+
+ORTHO_SHAPES = [(8, 3, 3, 16), (16, 3, 40), (5, 7, 6), (3, 3, 4, 32)]
+
+
+def _status(x: np.ndarray, init: str) -> str:
+    from kaiming_cli import verify_tensor
+
+    return verify_tensor(np.asarray(x, dtype=np.float32), init=init).status
+
+
+@pytest.mark.parametrize("shape", ORTHO_SHAPES)
+@pytest.mark.parametrize("axis", [0, 1, -2, -1])
+def test_jax_orthogonal_column_axis_passes_in_its_own_view(jax, shape: tuple[int, ...], axis: int) -> None:  # type: ignore[no-untyped-def]
+    """jax.nn.initializers.orthogonal(column_axis=k) makes (prod of the other axes, shape[k]) orthonormal and
+    moves k back with jnp.moveaxis: kaiming's exact test must read that matrix, not the (rest, last) reshape."""
+    init = f"jax.nn.initializers.orthogonal(0.8, column_axis={axis})"
+    fn = jax.nn.initializers.orthogonal(0.8, column_axis=axis)
+    for seed in range(2):
+        x = np.asarray(fn(jax.random.key(seed), shape, np.float32))
+        assert _status(x, init) == "pass"
+    # a sample from another view of the same shape: column_axis=-1 (Keras's view) for k != last, else 0
+    other = 0 if axis % len(shape) == len(shape) - 1 else -1
+    y = np.asarray(jax.nn.initializers.orthogonal(0.8, column_axis=other)(jax.random.key(0), shape, np.float32))
+    assert _status(y, init) == "fail"
+
+
+@pytest.mark.parametrize("shape", [(8, 3, 3, 16), (16, 3, 40)])
+def test_jax_orthogonal_with_two_axes_swapped_fails(jax, shape: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
+    """The column_axis=0 sample with its axes 0 and -1 swapped has axis 0 of the other size: the call on the
+    swapped shape sets the wrong axis apart, and the test must see it."""
+    x = np.asarray(jax.nn.initializers.orthogonal(column_axis=0)(jax.random.key(0), shape, np.float32))
+    assert _status(np.swapaxes(x, 0, -1), "jax.nn.initializers.orthogonal(column_axis=0)") == "fail"
+
+
+def test_jax_orthogonal_against_torch_view(jax) -> None:  # type: ignore[no-untyped-def]
+    """torch's orthogonal_ views (shape[0], rest): that is JAX's column_axis=0 matrix transposed (the same law),
+    and not JAX's column_axis=1 one."""
+    import torch
+
+    shape = (8, 3, 3, 16)
+    torch.manual_seed(0)
+    t = torch.nn.init.orthogonal_(torch.empty(shape)).numpy()
+    assert _status(t, "jax.nn.initializers.orthogonal(column_axis=0)") == "pass"
+    assert _status(t, "jax.nn.initializers.orthogonal(column_axis=1)") == "fail"
+    assert _status(t, "torch.nn.init.orthogonal_()") == "pass"
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 16, 32), (3, 3, 64, 16), (5, 4, 30)])
+def test_keras_orthogonal_kernel_passes_in_the_keras_view(keras, shape: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Keras Orthogonal: QR of a (max, min) Gaussian over (prod(shape[:-1]), shape[-1]), reshaped to the kernel."""
+    for seed in range(2):
+        x = np.asarray(keras.initializers.Orthogonal(gain=1.3, seed=seed)(shape, dtype="float32"))
+        assert _status(x, "keras.initializers.Orthogonal(gain=1.3)") == "pass"
+        # the same kernel read as torch reads it, (shape[0], rest), is not orthonormal
+        assert _status(x, "torch.nn.init.orthogonal_(gain=1.3)") == "fail"
+
+
+@pytest.mark.parametrize("text", ["orthogonal_(gain=2.0)", "keras.initializers.Orthogonal(gain=0.5)",
+                                  "jax.nn.initializers.orthogonal(column_axis=-2)"])
+def test_orthogonal_checked_on_the_jax_backend(jax, text: str) -> None:  # type: ignore[no-untyped-def]
+    """The JAX backend samples any library's orthogonal law by setting the same axis apart (column_axis)."""
+    from kaiming_cli.runners.check import run_check
+    from kaiming_cli.theory.spec import make_init_spec
+
+    assert run_check(make_init_spec((8, 3, 3, 16), text), backend="jax").status == "pass"

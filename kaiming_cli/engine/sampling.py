@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from ..stats.exact import identity_expected
+from ..stats.exact import from_matrix, identity_expected
 from ..stats.laws import MATRIX_FAMILIES, Law
 from ..stats.shape import CellCounter
 from ..stats.structure import StructureCollector
@@ -146,7 +146,7 @@ def draw_matrix(rng: np.random.Generator, law: Law) -> np.ndarray:
         if rows < cols:
             q = q.T
         g = law.gain if law.gain is not None else 1.0
-        return (q * g).astype(np.float32).reshape(-1)
+        return from_matrix(law, (q * g).astype(np.float32))
     raise ValueError(f"the {law.distribution} law is not sampled whole")
 
 

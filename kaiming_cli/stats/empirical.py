@@ -47,9 +47,9 @@ class Empirical:
 def law_of(spec: InitSpec) -> Law:
     """The null law the tests use for a spec: its exact law (``ValueError`` for laws not supported yet)."""
     law = spec.exact_law
-    # torch flattens (shape[0], rest) for orthogonal_ whatever the layout name says; Keras and JAX (rest, last)
-    matrix = spec.layout if spec.layout in ("keras", "jax") else "torch"
-    return law_from_spec(law, spec.shape, matrix=matrix, groups=law.groups or 1)
+    # an orthogonal law carries its library's matrix view (theory/calls.py decides it from the call: torch
+    # (shape[0], rest), Keras (rest, last), JAX (rest, column_axis)), whatever the layout name says
+    return law_from_spec(law, spec.shape, groups=law.groups or 1)
 
 
 HIST_BINS = 24

@@ -4,7 +4,8 @@ Each is deterministic under its null law (no p-value in between: 1 when it holds
 false-alarm rate is 0 by construction and it adds nothing to the battery's Bonferroni count of random tests.
 
 * ``orthogonal``: the matrix view W (rows = shape[0], cols = the rest for torch; rows = the rest, cols =
-  shape[-1] for Keras/JAX) has orthonormal rows or columns, whichever are fewer, times the gain:
+  shape[-1] for Keras; rows = the other axes in order, cols = shape[column_axis] for JAX: ``as_matrix``) has
+  orthonormal rows or columns, whichever are fewer, times the gain:
   ``max|W W^T / g^2 - I| <= tol`` (the short side's Gram matrix). ``orthogonal_tolerance`` derives ``tol`` from
   the dtype's unit roundoff u and the long side k: storing each entry rounds it (and the gain product rounds it
   again), |dW_ij| <= 2u |W_ij|, which moves each Gram entry by at most 4u + 4u^2 (Cauchy-Schwarz on unit rows),
@@ -58,8 +59,28 @@ def orthogonal_tolerance(dtype: str, k: int) -> float:
 
 
 def as_matrix(law: Law, values: np.ndarray) -> np.ndarray:
+    """The (rows, cols) matrix view of a tensor's values (C order): ``law.axis`` moved to the ``law.side`` and
+    the other axes flattened in order, the inverse of JAX's ``moveaxis`` after its QR (a free reshape when the
+    axis is already first for rows or last for columns, as torch's and Keras's are)."""
     r, c = law.rows_cols
-    return np.asarray(values).reshape(r, c)
+    shape = law.shape or (r * c,)
+    if len(shape) < 2:
+        return np.asarray(values).reshape(r, c)
+    t = np.asarray(values).reshape(shape)
+    return np.moveaxis(t, law.axis, 0 if law.side == "rows" else -1).reshape(r, c)
+
+
+def from_matrix(law: Law, matrix: np.ndarray) -> np.ndarray:
+    """The tensor's values (C order, flat) whose matrix view (``as_matrix``) is ``matrix``."""
+    shape = law.shape or (matrix.size,)
+    if len(shape) < 2:
+        return matrix.reshape(-1)
+    other = tuple(s for i, s in enumerate(shape) if i != law.axis)
+    if law.side == "rows":
+        t = np.moveaxis(matrix.reshape((shape[law.axis], *other)), 0, law.axis)
+    else:
+        t = np.moveaxis(matrix.reshape((*other, shape[law.axis])), -1, law.axis)
+    return np.ascontiguousarray(t).reshape(-1)
 
 
 def orthogonal_test(law: Law, values: np.ndarray, dtype: str, seed: int = 0) -> StructureResult:

@@ -9,7 +9,7 @@ The optional fields make the general laws an init call gives (``law_from_spec``,
 * truncated normal N(loc, scale^2) cut at any absolute (low, high), possibly asymmetric (torch's
   ``trunc_normal_(mean, std, a, b)``);
 * constant ``value`` (compared after rounding to the tensor's dtype: ``round_to_dtype``);
-* orthogonal with ``gain`` on a ``shape``, viewed as a matrix the way the library flattened it (``matrix``);
+* orthogonal with ``gain`` on a ``shape``, viewed as the matrix the library made orthonormal (``axis``, ``side``);
 * identity (``eye_``, ``dirac_(groups)``, Keras ``Identity``) with ``gain``: exact;
 * sparse (``sparse_``): ceil(sparsity * rows) zeros per column, N(0, std^2) elsewhere.
 
@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..theory.law import LawSpec, _mass
+from ..theory.law import LawSpec, _mass, matrix_view
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 
 if TYPE_CHECKING:
@@ -35,9 +35,12 @@ MATRIX_FAMILIES: tuple[str, ...] = ("orthogonal", "identity", "sparse")
 #: Unit roundoff (half an ulp at 1) of the float dtypes kaiming reads.
 UNIT_ROUNDOFF: dict[str, float] = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11,
                                    "bfloat16": 2.0**-8}
-#: How a >2-D tensor is flattened to a matrix: torch (shape[0], prod(shape[1:])) in ``orthogonal_``;
-#: Keras ``Orthogonal`` and JAX ``orthogonal(column_axis=-1)``: (prod(shape[:-1]), shape[-1]).
-MATRIX_VIEWS: tuple[str, ...] = ("torch", "keras", "jax")
+#: Named matrix views for a law built by hand (``law_from_spec(..., matrix=)``), as (axis, side) of
+#: ``theory.law.matrix_view``: torch (shape[0], prod(shape[1:])) in ``orthogonal_``; Keras ``Orthogonal`` and JAX
+#: ``orthogonal(column_axis=-1)``: (prod(shape[:-1]), shape[-1]). An init call's law carries its own view
+#: (``theory.law.orthogonal_on``: JAX's column_axis), which wins.
+MATRIX_PRESETS: dict[str, tuple[int, str]] = {"torch": (0, "rows"), "keras": (-1, "columns"), "jax": (-1, "columns")}
+MATRIX_VIEWS: tuple[str, ...] = tuple(MATRIX_PRESETS)
 
 
 def _phi(z: float) -> float:
@@ -143,17 +146,6 @@ def constant_matches(lo: float, hi: float, value: float, dtype: str) -> bool:
     return u is not None and dtype != "float64" and abs(lo - value) <= u * abs(value) * (1 + 1e-9)
 
 
-def matrix_dims(shape: tuple[int, ...], view: str = "torch") -> tuple[int, int]:
-    """(rows, cols) of the matrix a library's orthogonal init sees on ``shape``."""
-    if len(shape) == 0:
-        return 1, 1
-    if len(shape) == 1:
-        return (1, shape[0]) if view == "torch" else (1, shape[0])
-    if view == "torch":
-        return shape[0], math.prod(shape[1:])
-    return math.prod(shape[:-1]), shape[-1]
-
-
 @dataclass(frozen=True)
 class Law:
     """A null law. ``Law(distribution, std)`` is the zero-mean Kaiming-family law; the other fields describe the
@@ -176,8 +168,10 @@ class Law:
     sparsity: float | None = None
     shape: tuple[int, ...] | None = None
     """Orthogonal, identity, sparse: the tensor's shape (their tests need it)."""
-    matrix: str = "torch"
-    """Orthogonal: how the shape is flattened to a matrix (``MATRIX_VIEWS``)."""
+    axis: int = 0
+    """Orthogonal: the axis set apart in the matrix view (``theory.law.matrix_view``), in [0, ndim)."""
+    side: str = "rows"
+    """Orthogonal: the side of the matrix view ``axis`` makes, "rows" or "columns" (sparse_, eye_: rows)."""
     groups: int = 1
     """Identity on a >2-D tensor (``dirac_``): the groups."""
 
@@ -251,8 +245,8 @@ class Law:
 
     @property
     def rows_cols(self) -> tuple[int, int]:
-        """The matrix view of ``shape`` (sparse_ and eye_ are 2-D; orthogonal flattens per ``matrix``)."""
-        return matrix_dims(self.shape or (1,), self.matrix)
+        """The matrix view of ``shape`` (sparse_ and eye_ are 2-D; orthogonal sets ``axis`` apart as ``side``)."""
+        return matrix_view(self.shape or (1,), self.axis, self.side)
 
     @property
     def marginal_n_dim(self) -> int:
@@ -398,9 +392,11 @@ def law_from_spec(law: LawSpec, shape: tuple[int, ...] | None = None, *, matrix:
                   groups: int = 1) -> Law:
     """The statistics' ``Law`` for an init call's exact ``LawSpec`` on a tensor of ``shape``.
 
-    ``shape`` is needed by orthogonal, identity and sparse (their structure tests); ``matrix`` says how the
-    library flattened a >2-D tensor for ``orthogonal`` (torch: (shape[0], rest); keras/jax: (rest, shape[-1]));
-    ``groups`` is ``dirac_``'s. Raises ``ValueError`` for a spec the statistics cannot test."""
+    ``shape`` is needed by orthogonal, identity and sparse (their structure tests). An orthogonal ``law`` from an
+    init call carries the library's matrix view (``law.axis``, ``law.side``: the one place it is decided);
+    ``matrix`` names a view (``MATRIX_PRESETS``) for a spec built without one (torch: (shape[0], rest);
+    keras/jax: (rest, shape[-1])). ``groups`` is ``dirac_``'s. Raises ``ValueError`` for a spec the statistics
+    cannot test."""
     d = law.distribution
     shape = tuple(shape) if shape is not None else None
     if matrix not in MATRIX_VIEWS:
@@ -434,8 +430,10 @@ def law_from_spec(law: LawSpec, shape: tuple[int, ...] | None = None, *, matrix:
             if len(shape) < 2:
                 raise ValueError("orthogonal needs a tensor of 2 or more dimensions.")
             gain = law.gain if law.gain is not None else 1.0
-            r, c = matrix_dims(shape, matrix)
-            return Law("orthogonal", abs(gain) / math.sqrt(max(r, c)), gain=gain, shape=shape, matrix=matrix)
+            axis, side = (law.axis, law.side) if law.axis is not None and law.side else MATRIX_PRESETS[matrix]
+            r, c = matrix_view(shape, axis, side)
+            return Law("orthogonal", abs(gain) / math.sqrt(max(r, c)), gain=gain, shape=shape,
+                       axis=axis % len(shape), side=side)
         if d == "identity":
             if len(shape) not in (2, 3, 4, 5):
                 raise ValueError("identity (eye_/dirac_) needs a tensor of 2 to 5 dimensions.")

@@ -74,7 +74,7 @@ def backend_call(spec: InitSpec, backend: str) -> BackendCall:
         weight = parse_init_call("kaiming_uniform_(a=math.sqrt(5))")
         if len(shape) >= 2 and _same_law(weight, shape, TORCH, law):
             return BackendCall(TORCH, weight.name, weight.arguments(shape, "torch"), translated_from=call.text)
-    found = _by_law(law, shape, backend, spec.layout)
+    found = _by_law(law, shape, backend)
     if found is None:
         raise NoExactCall(f"{call.text} has no initializer with exactly this law in {LABEL[backend]} on shape "
                           f"{'x'.join(map(str, shape))}: use --backend {native_library(spec)} or --backend numpy.")
@@ -99,7 +99,7 @@ def _close(x: float | None, y: float) -> bool:
     return x is not None and math.isclose(x, y, rel_tol=1e-15, abs_tol=0.0)
 
 
-def _by_law(law: LawSpec, shape: tuple[int, ...], backend: str, layout: str) -> tuple[str, dict[str, Any]] | None:
+def _by_law(law: LawSpec, shape: tuple[int, ...], backend: str) -> tuple[str, dict[str, Any]] | None:
     """An initializer of ``backend`` with exactly this law on ``shape``: (name, arguments), or None."""
     d = law.distribution
     if d == "normal":
@@ -113,10 +113,8 @@ def _by_law(law: LawSpec, shape: tuple[int, ...], backend: str, layout: str) -> 
         return {TORCH: ("constant_", {"val": value}), KERAS: ("Constant", {"value": value}),
                 JAX: ("constant", {"value": value})}[backend]
     two_d = len(shape) == 2  # every library views a 2-D tensor as the same (rows, cols) matrix
-    if d == "orthogonal" and (two_d or (backend == TORCH and layout in ("torch", "torch-transpose"))):
-        gain = law.gain if law.gain is not None else 1.0
-        return {TORCH: ("orthogonal_", {"gain": gain}), KERAS: ("Orthogonal", {"gain": gain}),
-                JAX: ("orthogonal", {"scale": gain})}[backend]
+    if d == "orthogonal":
+        return _orthogonal(law, shape, backend)
     if d == "identity" and two_d and law.groups is None:
         gain = law.gain if law.gain is not None else 1.0
         if backend == KERAS:
@@ -124,6 +122,22 @@ def _by_law(law: LawSpec, shape: tuple[int, ...], backend: str, layout: str) -> 
         if backend == TORCH and gain == 1.0:
             return "eye_", {}
     return None
+
+
+def _orthogonal(law: LawSpec, shape: tuple[int, ...], backend: str) -> tuple[str, dict[str, Any]] | None:
+    """The backend's orthogonal init that sets the law's axis apart (``LawSpec.axis``, decided by the call):
+    torch's ``orthogonal_`` sets axis 0 apart, Keras's ``Orthogonal`` the last, JAX's ``orthogonal`` any
+    (``column_axis``). Rows or columns does not matter: a Haar-orthonormal matrix transposed is the Haar law of
+    the transposed shape, and the test reads the short side's Gram matrix. A 2-D tensor is one matrix for all."""
+    gain = law.gain if law.gain is not None else 1.0
+    ndim = len(shape)
+    axis = law.axis if law.axis is not None else 0
+    if backend == JAX:
+        return "orthogonal", {"scale": gain} if axis == ndim - 1 or ndim == 2 else {"scale": gain, "column_axis": axis}
+    native = 0 if backend == TORCH else ndim - 1
+    if ndim != 2 and axis != native:
+        return None
+    return ("orthogonal_", {"gain": gain}) if backend == TORCH else ("Orthogonal", {"gain": gain})
 
 
 def _normal(law: LawSpec, backend: str) -> tuple[str, dict[str, Any]] | None:

@@ -18,7 +18,7 @@ from typing import Any
 from .fans import compute_fans, format_shape
 from .gains import canonical_nonlinearity, unknown_nonlinearity_message, validate_slope
 from .gains import gain as torch_gain
-from .law import LawSpec, constant, identity, normal, orthogonal, sparse, truncated_normal, uniform
+from .law import LawSpec, constant, identity, matrix_view, normal, orthogonal_on, sparse, truncated_normal, uniform
 
 #: Longest init call accepted, in characters (real ones are under 100).
 MAX_CALL_CHARS = 500
@@ -267,10 +267,9 @@ def _t_orthogonal(args: dict[str, Value], ctx: Context) -> Resolved:
     g = _float(args, "gain")
     if len(ctx.shape) < 2:
         raise ValueError("orthogonal_ needs at least 2 dimensions (torch refuses 1-D tensors).")
-    rows = ctx.shape[0]
-    cols = math.prod(ctx.shape) // rows
-    law = orthogonal(g, rows, cols)
-    return _res(ctx, law, f"orthogonal_ views the tensor as a {rows}×{cols} matrix whose "
+    rows, cols = matrix_view(ctx.shape, 0, "rows")
+    law = orthogonal_on(g, ctx.shape, 0, "rows")
+    return _res(ctx, law, f"orthogonal_ views the tensor as a {rows}×{cols} matrix (axis 0 = rows) whose "
                 f"{'rows' if rows <= cols else 'columns'} are orthonormal, times gain {_num(g)}: entries have std "
                 f"gain/sqrt(max(rows, cols)) = {_num(law.std or 0)}.")
 
@@ -352,9 +351,8 @@ def _k_orthogonal(args: dict[str, Value], ctx: Context) -> Resolved:
     g = _float(args, "gain")
     if len(ctx.shape) < 2:
         raise ValueError("Orthogonal needs at least 2 dimensions.")
-    cols = ctx.shape[-1]
-    rows = math.prod(ctx.shape) // cols
-    law = orthogonal(g, rows, cols)
+    rows, cols = matrix_view(ctx.shape, -1, "columns")
+    law = orthogonal_on(g, ctx.shape, -1, "columns")
     return _res(ctx, law, f"Orthogonal views the kernel as a {rows}×{cols} matrix (last axis = columns) with "
                 f"orthonormal {'rows' if rows <= cols else 'columns'}, times gain {_num(g)}: entries have std "
                 f"{_num(law.std or 0)}.")
@@ -409,11 +407,13 @@ def _j_orthogonal(args: dict[str, Value], ctx: Context) -> Resolved:
         raise ValueError("orthogonal requires at least a 2-D shape.")
     if not -len(ctx.shape) <= axis < len(ctx.shape):
         raise ValueError(f"column_axis = {axis} is out of range for shape {format_shape(ctx.shape)}.")
-    cols = ctx.shape[axis]
-    rows = math.prod(ctx.shape) // cols
-    law = orthogonal(g, rows, cols)
-    return _res(ctx, law, f"orthogonal: a {rows}×{cols} matrix (column_axis {axis}) with orthonormal "
-                f"{'rows' if rows <= cols else 'columns'}, times {_num(g)}: entries have std {_num(law.std or 0)}.")
+    rows, cols = matrix_view(ctx.shape, axis, "columns")
+    law = orthogonal_on(g, ctx.shape, axis, "columns")
+    where = ("" if axis % len(ctx.shape) == len(ctx.shape) - 1 else
+             f", then axis {axis % len(ctx.shape)} moved back in place (jnp.moveaxis)")
+    return _res(ctx, law, f"orthogonal: a {rows}×{cols} matrix (the other axes in order = rows, column_axis "
+                f"{axis} = columns{where}) with orthonormal {'rows' if rows <= cols else 'columns'}, times "
+                f"{_num(g)}: entries have std {_num(law.std or 0)}.")
 
 
 def _j_delta(_args: dict[str, Value], _ctx: Context) -> Resolved:

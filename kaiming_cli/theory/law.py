@@ -67,6 +67,11 @@ class LawSpec:
     """Truncated normal: the sigma before truncation."""
     groups: int | None = None
     """``dirac_``'s groups (where the identity puts its ones); not a JSON key."""
+    axis: int | None = None
+    """Orthogonal: the tensor axis that makes one side of the matrix the library made orthonormal (``side``);
+    the other axes, flattened in order, make the other side (``matrix_view``). Not a JSON key."""
+    side: str | None = None
+    """Orthogonal: ``"rows"`` or ``"columns"``, the side of the matrix that ``axis`` makes."""
 
     def to_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in LAW_KEYS}
@@ -103,8 +108,36 @@ def constant(value: float) -> LawSpec:
 
 def orthogonal(gain: float, rows: int, cols: int) -> LawSpec:
     """Rows (or columns, whichever are fewer) orthonormal times ``gain``: entries have mean 0, std
-    gain/sqrt(max(rows, cols))."""
+    gain/sqrt(max(rows, cols)). No matrix view: ``orthogonal_on`` says which axis the library set apart."""
     return LawSpec("orthogonal", mean=0.0, std=abs(gain) / math.sqrt(max(rows, cols)), gain=float(gain))
+
+
+#: Which side of the matrix view the set-apart axis makes.
+MATRIX_SIDES: tuple[str, ...] = ("rows", "columns")
+
+
+def matrix_view(shape: tuple[int, ...], axis: int, side: str) -> tuple[int, int]:
+    """(rows, cols) of the matrix an orthogonal init builds on ``shape``: axis ``axis`` makes the ``side``
+    ("rows" or "columns"), the other axes flattened in order make the other side. torch's ``orthogonal_`` is
+    (0, "rows"), Keras ``Orthogonal`` (-1, "columns"), JAX ``orthogonal(column_axis=k)`` (k, "columns")."""
+    if side not in MATRIX_SIDES:
+        raise ValueError(f"matrix side {side!r}: choose rows or columns.")
+    if len(shape) < 2:
+        n = math.prod(shape)
+        return (1, n) if side == "rows" else (n, 1)
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"axis {axis} is out of range for a {len(shape)}-D shape.")
+    a = axis % len(shape)
+    k, rest = shape[a], math.prod(s for i, s in enumerate(shape) if i != a)
+    return (k, rest) if side == "rows" else (rest, k)
+
+
+def orthogonal_on(gain: float, shape: tuple[int, ...], axis: int, side: str) -> LawSpec:
+    """``orthogonal`` on the matrix view (``matrix_view``) a library builds on ``shape``: the law carries the
+    view, so that the statistics test the matrix the library made orthonormal, not a reshape of their own."""
+    rows, cols = matrix_view(shape, axis, side)
+    law = orthogonal(gain, rows, cols)
+    return LawSpec(law.distribution, mean=law.mean, std=law.std, gain=law.gain, axis=axis % len(shape), side=side)
 
 
 def identity(gain: float) -> LawSpec:

@@ -135,6 +135,21 @@ def test_keras_he_normal_on_torch_is_its_truncated_normal() -> None:
     assert run_check(spec, backend="torch").status == "pass"
 
 
+def test_orthogonal_translates_only_to_an_init_that_sets_the_same_axis_apart() -> None:
+    """torch's orthogonal_ sets axis 0 apart ((shape[0], rest)), JAX's orthogonal(column_axis=0) too (the same
+    matrix transposed: the same Haar law); Keras's Orthogonal sets the last axis apart, whatever --layout says."""
+    shape = (8, 3, 3, 16)
+    spec = make_init_spec(shape, "jax.nn.initializers.orthogonal(0.5, column_axis=0)")
+    call = backend_call(spec, "torch")
+    assert (call.name, call.args) == ("orthogonal_", {"gain": 0.5})
+    assert run_check(spec, backend="torch").status == "pass"
+    jax_call = backend_call(make_init_spec(shape, "orthogonal_(gain=2.0)"), "jax")
+    assert (jax_call.name, jax_call.args) == ("orthogonal", {"scale": 2.0, "column_axis": 0})
+    for text in ("jax.nn.initializers.orthogonal(column_axis=1)", "keras.initializers.Orthogonal()"):
+        with pytest.raises(NoExactCall, match="use --backend"):
+            backend_call(make_init_spec(shape, text, layout="torch"), "torch")
+
+
 def test_no_exact_call_says_which_backend() -> None:
     with pytest.raises(NoExactCall, match="use --backend torch or --backend numpy"):
         backend_call(make_init_spec((64, 48), "trunc_normal_(std=0.02)"), "keras")

@@ -196,6 +196,62 @@ def test_keras_view_orthogonal_passes() -> None:
     assert not passes(law_from_spec(L.orthogonal(1.3, rows, cols), shape, matrix="torch"), x)
 
 
+def jax_view_matrix(shape: tuple[int, ...], column_axis: int, scale: float, seed: int) -> np.ndarray:
+    """The (other axes, n) matrix jax.nn.initializers.orthogonal(scale, column_axis) makes orthonormal, written
+    out: QR of a Gaussian, sign of R's diagonal into Q, transposed when it is wide."""
+    n = shape[column_axis]
+    rest = math.prod(shape) // n
+    a = np.random.default_rng(seed).standard_normal((max(rest, n), min(rest, n)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    return scale * (q if rest >= n else q.T)
+
+
+def jax_view_tensor(shape: tuple[int, ...], column_axis: int, scale: float, seed: int) -> np.ndarray:
+    """What JAX stores: the matrix reshaped to the other axes in order + (n,), then the last axis moved to
+    ``column_axis`` (jax/_src/nn/initializers.py ``orthogonal``)."""
+    others = tuple(s for i, s in enumerate(shape) if i != column_axis % len(shape))
+    m = jax_view_matrix(shape, column_axis, scale, seed)
+    return np.moveaxis(m.reshape((*others, shape[column_axis])), -1, column_axis).astype(np.float32)
+
+
+def call_law(text: str, shape: tuple[int, ...]) -> Law:
+    from kaiming_cli.theory.calls import parse_init_call
+
+    return law_from_spec(parse_init_call(text).resolve(shape).law, shape)
+
+
+@pytest.mark.parametrize("shape,axis", [((8, 3, 3, 16), 0), ((8, 3, 3, 16), 1), ((8, 3, 3, 16), -2),
+                                        ((16, 3, 40), 0), ((16, 3, 40), 1), ((5, 7, 6), -2)])
+def test_jax_column_axis_view_passes_and_the_rest_last_view_does_not(shape: tuple[int, ...], axis: int) -> None:
+    """JAX's orthogonal(column_axis=k) makes (other axes, shape[k]) orthonormal and moves k back in place: the
+    stored tensor's (rest, last) view is another matrix, and the law of the call must test JAX's."""
+    x = jax_view_tensor(shape, axis, 0.7, seed=1)
+    n = shape[axis]
+    rest = math.prod(shape) // n
+    law = call_law(f"jax.nn.initializers.orthogonal(0.7, column_axis={axis})", shape)
+    assert law.rows_cols == (rest, n)
+    assert law.std == pytest.approx(0.7 / math.sqrt(max(rest, n)), rel=1e-12)
+    assert passes(law, x)
+    # the same values read as (prod(shape[:-1]), shape[-1]): what Keras and column_axis=-1 make orthonormal
+    last = law_from_spec(L.orthogonal(0.7, rest, n), shape, matrix="jax")
+    assert not passes(last, x)
+    # the same (rest, n) matrix laid in by a plain reshape, without the moveaxis, is not what the call makes
+    unmoved = jax_view_matrix(shape, axis, 0.7, seed=1).astype(np.float32).reshape(shape)
+    assert not passes(law, unmoved)
+
+
+def test_sampled_column_axis_law_is_orthogonal_in_jax_view() -> None:
+    """The numpy sampler (kaiming check --backend numpy) lays its matrix out as JAX does: the independent view
+    (moveaxis k to the end, reshape) of its sample is orthonormal."""
+    shape = (8, 3, 3, 16)
+    law = call_law("jax.nn.initializers.orthogonal(2.0, column_axis=0)", shape)
+    x = draw_matrix(np.random.default_rng(0), law).reshape(shape).astype(np.float64)
+    w = np.moveaxis(x, 0, -1).reshape(-1, 8) / 2.0
+    np.testing.assert_allclose(w.T @ w, np.eye(8), atol=1e-6)
+    assert passes(law, x.astype(np.float32))
+
+
 def test_orthogonal_bfloat16_within_its_bound() -> None:
     shape = (128, 96)
     x = torch_tensor(shape, lambda t: torch.nn.init.orthogonal_(t, gain=1.7), dtype=torch.bfloat16)

@@ -370,10 +370,33 @@ def test_errors_are_one_line_and_name_the_token(text: str, token: str) -> None:
     ("jax.nn.initializers.delta_orthogonal()", (3, 3, 4, 4), "delta_orthogonal"),
     ("default('Dense')", (4, 4), "Dense"),
     ("orthogonal_", (4,), "2 dimensions"),
+    ("jax.nn.initializers.orthogonal(column_axis=4)", (8, 3, 3, 16), "column_axis = 4 is out of range"),
 ])
 def test_law_errors(text: str, shape: tuple[int, ...], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_init_spec(shape, text)
+
+
+@pytest.mark.parametrize("text,shape,axis,side,rows_cols", [
+    # torch orthogonal_: tensor.view(shape[0], -1); Keras Orthogonal: (prod(shape[:-1]), shape[-1]);
+    # JAX orthogonal(column_axis=k): (prod of the other axes, shape[k]), k moved back in place afterwards
+    ("orthogonal_(w)", (8, 3, 3, 16), 0, "rows", (8, 144)),
+    ("Orthogonal()", (8, 3, 3, 16), 3, "columns", (72, 16)),
+    ("jax.nn.initializers.orthogonal()", (8, 3, 3, 16), 3, "columns", (72, 16)),
+    ("jax.nn.initializers.orthogonal(column_axis=0)", (8, 3, 3, 16), 0, "columns", (144, 8)),
+    ("jax.nn.initializers.orthogonal(column_axis=1)", (16, 3, 40), 1, "columns", (640, 3)),
+    ("jax.nn.initializers.orthogonal(column_axis=-2)", (5, 7, 6), 1, "columns", (30, 7)),
+])
+def test_orthogonal_law_carries_the_library_view(text: str, shape: tuple[int, ...], axis: int, side: str,
+                                                 rows_cols: tuple[int, int]) -> None:
+    from kaiming_cli.theory.law import matrix_view
+
+    spec = make_init_spec(shape, text)
+    assert (spec.exact_law.axis, spec.exact_law.side) == (axis, side)
+    assert matrix_view(shape, axis, side) == rows_cols
+    gain = spec.exact_law.gain or 1.0
+    assert spec.std == pytest.approx(gain / math.sqrt(max(rows_cols)), rel=1e-12)
+    assert f"{rows_cols[0]}×{rows_cols[1]}" in " ".join(spec.words)
 
 
 def test_layout_implied_by_the_library_unless_given() -> None:
