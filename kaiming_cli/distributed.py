@@ -109,9 +109,9 @@ def _is_dtensor(tensor: Any) -> bool:
 def _gathering_scanner(world: World, tensor: Any, owner: bool) -> Callable[..., tuple[Summary, np.ndarray]]:
     def scan(source: TensorSource, *, seed: int, jobs: int, max_ks: int, progress: Any = None,
              structure: Any = None, cells: Any = None) -> tuple[Summary, np.ndarray]:
-        # the structure and cell collectors are left unfed: the ranks' shards are not gathered as a matrix
-        # nor counted (the structure and shape tests stand aside for a distributed tensor)
-        return gathered_scan(world, tensor, source.name, owner, seed=seed, max_ks=max_ks)
+        # each rank feeds the collectors its block at the global positions; their states are merged in rank order
+        return gathered_scan(world, tensor, source.name, owner, seed=seed, max_ks=max_ks, structure=structure,
+                             cells=cells)
 
     return scan
 

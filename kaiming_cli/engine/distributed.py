@@ -26,6 +26,8 @@ import numpy as np
 
 from ..errors import ExitCode, InputError, KaimingError
 from ..io.readers import TORCH_DTYPES, TensorSource
+from ..stats.shape import CellCounter
+from ..stats.structure import StructureCollector, StructureShare
 from ..stats.summary import EMPTY, Summary, merge, summarize
 from .parallel import Progress, default_jobs, map_sources
 from .sources import dequantizer, tensor_seed
@@ -259,6 +261,10 @@ class Part:
     """Global flat positions (row-major in the full tensor), sorted."""
     values: np.ndarray
     """float64 values at those positions, before dequantization."""
+    structure: StructureShare | None = None
+    """What the structure collector saw of this rank's block (row and column sums, submatrix entries)."""
+    cells: tuple[int, np.ndarray, np.ndarray] | None = None
+    """What the cell counter counted of it (``CellCounter.share``)."""
 
 
 NO_PART = Part(EMPTY, np.empty(0, np.int64), np.empty(0))
@@ -343,18 +349,86 @@ def sample_in_block(positions: np.ndarray | None, shard: Shard, local_shape: tup
         global_pos = np.ravel_multi_index(tuple(c + o for c, o in zip(coords, shard.offset, strict=True)),
                                           shard.shape)
         return np.asarray(global_pos, dtype=np.int64), local_index
-    coords = np.unravel_index(positions, shard.shape)
-    inside = np.ones(positions.size, dtype=bool)
-    for c, o, size in zip(coords, shard.offset, local_shape, strict=True):
-        inside &= (c >= o) & (c < o + size)
+    coords, inside = _inside(positions, shard, local_shape)
     local_coords = tuple(c[inside] - o for c, o in zip(coords, shard.offset, strict=True))
     local = np.ravel_multi_index(local_coords, local_shape)
     return positions[inside], np.asarray(local, dtype=np.int64)
 
 
-def summarize_part(shard: Shard, seed: int, name: str, max_ks: int) -> Part:
+def _inside(positions: np.ndarray, shard: Shard, local_shape: tuple[int, ...]
+            ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The coordinates of global flat ``positions`` in the full tensor, and which of them lie in the block."""
+    coords = np.unravel_index(positions, shard.shape)
+    inside = np.ones(positions.size, dtype=bool)
+    for c, o, size in zip(coords, shard.offset, local_shape, strict=True):
+        inside &= (c >= o) & (c < o + size)
+    return coords, inside
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The block as contiguous runs of the full tensor's flat order: run i holds local flat elements
+    ``i*length ... (i+1)*length - 1``. The dimensions after the last one the block cuts are whole, so each
+    run is one range of global positions; a block cut along dim 0 only (FSDP2's ``Shard(0)``) is one run."""
+
+    length: int
+    cut: int
+    """The last dimension the block does not hold whole (-1: the block is the whole tensor)."""
+    shard: Shard
+    local_shape: tuple[int, ...]
+
+    def starts(self, first: int, stop: int) -> np.ndarray:
+        """Global flat start of runs ``first ... stop - 1``."""
+        k, shape = self.cut, self.shard.shape
+        if k < 0:
+            return np.zeros(stop - first, dtype=np.int64)
+        inner = int(np.prod(shape[k:], dtype=np.int64))
+        base = self.shard.offset[k] * int(np.prod(shape[k + 1:], dtype=np.int64))
+        if k == 0:
+            return np.full(stop - first, base, dtype=np.int64)
+        coords = np.unravel_index(np.arange(first, stop, dtype=np.int64), self.local_shape[:k])
+        outer = np.ravel_multi_index(tuple(c + o for c, o in zip(coords, self.shard.offset[:k], strict=True)),
+                                     shape[:k])
+        return np.asarray(outer, dtype=np.int64) * inner + base
+
+
+def block_runs(shard: Shard, local_shape: tuple[int, ...]) -> Runs:
+    k = len(local_shape) - 1
+    while k >= 0 and local_shape[k] == shard.shape[k]:
+        k -= 1
+    length = int(np.prod(local_shape[max(k, 0):], dtype=np.int64))
+    return Runs(max(length, 1), k, shard, local_shape)
+
+
+def feed(collectors: Sequence[StructureCollector | CellCounter], runs: Runs, start: int, values: np.ndarray
+         ) -> None:
+    """Feed the local chunk ``values`` (local flat elements from ``start`` on) to the collectors, each run's
+    piece at its global position, as the single-process scan feeds each chunk at its offset."""
+    if not collectors or values.size == 0:
+        return
+    stop = start + values.size
+    first, last = start // runs.length, (stop - 1) // runs.length + 1
+    for i, global_start in zip(range(first, last), runs.starts(first, last).tolist(), strict=True):
+        a, b = max(start, i * runs.length), min(stop, (i + 1) * runs.length)
+        piece = values[a - start:b - start]
+        for c in collectors:
+            c.add(c.partial(global_start + a - i * runs.length, piece))
+
+
+def structure_share(structure: StructureCollector, shard: Shard, local_shape: tuple[int, ...]) -> StructureShare:
+    """The collector's state after this rank's pass: the submatrix entries inside the block, and the elements of
+    each stored row the block holds (the same for every row it touches: the block is a product of ranges)."""
+    positions = structure.matrix_positions()
+    entries = None if positions is None else np.flatnonzero(_inside(positions, shard, local_shape)[1])
+    split = 1 if structure.rows_outer else len(local_shape) - 1
+    return structure.share(entries, int(np.prod(local_shape[split:], dtype=np.int64)))
+
+
+def summarize_part(shard: Shard, seed: int, name: str, max_ks: int, structure: StructureCollector | None = None,
+                   cells: CellCounter | None = None) -> Part:
     """This rank's ``Part`` of one tensor: a chunked pass over its block, memory one chunk plus its share of
-    the subsample."""
+    the subsample. The collectors (fresh ones, made alike on every rank) are fed the block's values at their
+    global positions; their states travel in the part."""
     if shard.local is None:
         return NO_PART
     local_shape = tuple(int(d) for d in shard.local.shape)
@@ -365,13 +439,18 @@ def summarize_part(shard: Shard, seed: int, name: str, max_ks: int) -> Part:
     n = int(np.prod(shard.shape, dtype=np.int64))
     global_pos, local_pos = sample_in_block(subsample_positions(n, max_ks, sub_seed), shard, local_shape)
     read = chunk_reader(shard.local)
+    collectors = [c for c in (structure, cells) if c is not None]
+    runs = block_runs(shard, local_shape)
     total, picked = EMPTY, []
     for start, stop in chunk_bounds(n_local, CHUNK):
         values = read(start, stop)
         total = merge(total, summarize(values))
         lo, hi = np.searchsorted(local_pos, (start, stop))
         picked.append(values[local_pos[lo:hi] - start].astype(np.float64))
-    return Part(total, global_pos, np.concatenate(picked) if picked else np.empty(0))
+        feed(collectors, runs, start, values)
+    return Part(total, global_pos, np.concatenate(picked) if picked else np.empty(0),
+                None if structure is None else structure_share(structure, shard, local_shape),
+                None if cells is None else cells.share())
 
 
 def combine(parts: Sequence[Part], dtype: str, seed: int, name: str) -> tuple[Summary, np.ndarray]:
@@ -388,12 +467,19 @@ def combine(parts: Sequence[Part], dtype: str, seed: int, name: str) -> tuple[Su
     return summary, sample[np.isfinite(sample)]
 
 
-def gathered_scan(world: World, tensor: Any, name: str, owner: bool, *, seed: int, max_ks: int
+def gathered_scan(world: World, tensor: Any, name: str, owner: bool, *, seed: int, max_ks: int,
+                  structure: StructureCollector | None = None, cells: CellCounter | None = None
                   ) -> tuple[Summary, np.ndarray]:
     """Every rank's part of one tensor, gathered and combined on every rank (a collective: call it on all).
 
-    ``owner``: this rank summarizes the tensor if it is a plain (replicated) one.
+    ``owner``: this rank summarizes the tensor if it is a plain (replicated) one. ``structure`` and ``cells``
+    (made alike on every rank) end holding the merge of every rank's share, in rank order: what a single
+    process's scan of the whole tensor leaves in them, up to float summation order.
     """
     parts = agree(world, f"gathering {name}",
-                  lambda: summarize_part(locate(tensor, name, owner), seed, name, max_ks))
+                  lambda: summarize_part(locate(tensor, name, owner), seed, name, max_ks, structure, cells))
+    if structure is not None:
+        structure.load([p.structure for p in parts if p.structure is not None])
+    if cells is not None:
+        cells.load([p.cells for p in parts if p.cells is not None])
     return combine(parts, dtype_name(tensor, name), seed, name)

@@ -127,6 +127,23 @@ def _add_run(acc: np.ndarray, width: int, first: int, values: np.ndarray) -> Non
     acc[g0:g0 + sums.size] += sums
 
 
+@dataclass(frozen=True)
+class StructureShare:
+    """One process's collector state for a merge across processes (a sharded tensor, engine/distributed.py)."""
+
+    outer: np.ndarray
+    inner: np.ndarray
+    count: int
+    zero_rows: np.ndarray
+    """Stored rows whose elements seen here all square to zero (sorted)."""
+    piece: int
+    """Elements of each such row seen here (a shard holds the same slice of every row it touches)."""
+    entries: np.ndarray
+    """Flat indices into the spectral submatrix of the entries this process wrote ..."""
+    values: np.ndarray
+    """... and their values."""
+
+
 class StructureCollector:
     """Accumulates row and column sums of squares, and the spectral submatrix, chunk by chunk.
 
@@ -226,6 +243,43 @@ class StructureCollector:
             self.zero_lines.extend(part.zero_lines)
         for row, total in part.split:
             self.split[row] = self.split.get(row, 0.0) + total
+
+    def matrix_positions(self) -> np.ndarray | None:
+        """Flat storage positions of the spectral submatrix's entries, row-major (so sorted); None without one."""
+        if self.matrix is None:
+            return None
+        cols = np.arange(self.inner, dtype=np.int64) if self.spec_cols is None else self.spec_cols.astype(np.int64)
+        return (self.spec_rows.astype(np.int64)[:, None] * self.inner + cols[None, :]).reshape(-1)
+
+    def share(self, entries: np.ndarray | None, piece: int) -> StructureShare:
+        """What this collector saw, to be merged with the other processes' (``load``): the group sums, the
+        submatrix entries it wrote (``entries``: flat indices into the submatrix) and its stored rows whose
+        values it saw (``piece`` of each) all square to zero."""
+        zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
+        picked = np.empty(0, np.int64) if entries is None or self.matrix is None else entries
+        values = self.matrix.reshape(-1)[picked] if self.matrix is not None else np.empty(0)
+        return StructureShare(self.sums_outer, self.sums_inner, self.seen, np.asarray(zero, dtype=np.int64),
+                              piece, picked, values)
+
+    def load(self, shares: list[StructureShare]) -> None:
+        """Replace this collector's state by the merge of ``shares`` in order: group sums added, submatrix entries
+        placed, and a stored row counted as zero when pieces seen as zero cover all its ``inner`` elements."""
+        self.sums_outer = np.zeros_like(self.sums_outer)
+        self.sums_inner = np.zeros_like(self.sums_inner)
+        self.seen = 0
+        if self.matrix is not None:
+            self.matrix = np.zeros_like(self.matrix)
+        covered: dict[int, int] = {}
+        for s in shares:
+            self.sums_outer += s.outer
+            self.sums_inner += s.inner
+            self.seen += s.count
+            if self.matrix is not None:
+                self.matrix.reshape(-1)[s.entries] = s.values
+            for row in s.zero_rows.tolist():
+                covered[row] = covered.get(row, 0) + s.piece
+        self.zero_lines = sorted(r for r, n in covered.items() if n >= self.inner)
+        self.split = {}
 
     def data(self) -> StructureData | None:
         """The collected data, or None unless every element was seen exactly once (a scanner that ignored the
