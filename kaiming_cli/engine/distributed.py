@@ -386,10 +386,28 @@ class Runs:
         base = self.shard.offset[k] * int(np.prod(shape[k + 1:], dtype=np.int64))
         if k == 0:
             return np.full(stop - first, base, dtype=np.int64)
-        coords = np.unravel_index(np.arange(first, stop, dtype=np.int64), self.local_shape[:k])
-        outer = np.ravel_multi_index(tuple(c + o for c, o in zip(coords, self.shard.offset[:k], strict=True)),
-                                     shape[:k])
-        return np.asarray(outer, dtype=np.int64) * inner + base
+        return global_index(np.arange(first, stop, dtype=np.int64), self.local_shape[:k], self.shard.offset[:k],
+                            shape[:k]) * inner + base
+
+    def pieces(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(global start, length) of the pieces of runs that local flat elements ``start:stop`` hold, in order."""
+        if stop <= start:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        first, last = start // self.length, (stop - 1) // self.length + 1
+        run_start = np.arange(first, last, dtype=np.int64) * self.length
+        lo = np.maximum(run_start, start)
+        hi = np.minimum(run_start + self.length, stop)
+        return self.starts(first, last) + lo - run_start, hi - lo
+
+
+def global_index(local: np.ndarray, local_shape: tuple[int, ...], offset: tuple[int, ...],
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """Flat indices over ``shape`` of flat indices ``local`` over the block ``local_shape`` placed at ``offset``."""
+    if not shape:
+        return np.zeros(local.size, dtype=np.int64)
+    coords = np.unravel_index(local, local_shape)
+    return np.asarray(np.ravel_multi_index(tuple(c + o for c, o in zip(coords, offset, strict=True)), shape),
+                      dtype=np.int64)
 
 
 def block_runs(shard: Shard, local_shape: tuple[int, ...]) -> Runs:
@@ -400,19 +418,52 @@ def block_runs(shard: Shard, local_shape: tuple[int, ...]) -> Runs:
     return Runs(max(length, 1), k, shard, local_shape)
 
 
-def feed(collectors: Sequence[StructureCollector | CellCounter], runs: Runs, start: int, values: np.ndarray
-         ) -> None:
-    """Feed the local chunk ``values`` (local flat elements from ``start`` on) to the collectors, each run's
-    piece at its global position, as the single-process scan feeds each chunk at its offset."""
-    if not collectors or values.size == 0:
-        return
-    stop = start + values.size
-    first, last = start // runs.length, (stop - 1) // runs.length + 1
-    for i, global_start in zip(range(first, last), runs.starts(first, last).tolist(), strict=True):
-        a, b = max(start, i * runs.length), min(stop, (i + 1) * runs.length)
-        piece = values[a - start:b - start]
-        for c in collectors:
-            c.add(c.partial(global_start + a - i * runs.length, piece))
+class Feeder:
+    """Feeds a rank's block, chunk by chunk, to the collectors at the global positions of its values, as the
+    single-process scan feeds each chunk at its offset; memory: the chunk and one row of column indices.
+
+    The cell counter takes a chunk at once (with its runs' positions, for the seeded chunks it counts). The
+    structure collector sees the outer x inner matrix: the block holds the same inner columns (``cols``) of
+    each outer row it touches, so a chunk's whole local rows go in one ``partial_rows`` call, and only the two
+    row pieces cut by the chunk's ends go run by run through ``partial``.
+    """
+
+    def __init__(self, shard: Shard, local_shape: tuple[int, ...], structure: StructureCollector | None,
+                 cells: CellCounter | None) -> None:
+        self.runs = block_runs(shard, local_shape)
+        self.structure, self.cells = structure, cells
+        self.shard, self.local_shape = shard, local_shape
+        self.split = 0 if structure is None else 1 if structure.rows_outer else len(local_shape) - 1
+        self.row_length = int(np.prod(local_shape[self.split:], dtype=np.int64))
+        self.cols = np.empty(0, np.int64) if structure is None else global_index(
+            np.arange(self.row_length, dtype=np.int64), local_shape[self.split:], shard.offset[self.split:],
+            shard.shape[self.split:])
+
+    def __call__(self, start: int, values: np.ndarray) -> None:
+        stop = start + values.size
+        if self.cells is not None and values.size:
+            self.cells.add(self.cells.partial_runs(*self.runs.pieces(start, stop), values))
+        if self.structure is None or values.size == 0:
+            return
+        length = self.row_length
+        first, last = -(-start // length), stop // length  # the whole local rows in the chunk
+        if first >= last:
+            self._by_runs(start, values)
+            return
+        self._by_runs(start, values[:first * length - start])
+        rows = global_index(np.arange(first, last, dtype=np.int64), self.local_shape[:self.split],
+                            self.shard.offset[:self.split], self.shard.shape[:self.split])
+        block = values[first * length - start:last * length - start].reshape(last - first, length)
+        self.structure.add(self.structure.partial_rows(rows, self.cols, block))
+        self._by_runs(last * length, values[last * length - start:])
+
+    def _by_runs(self, start: int, values: np.ndarray) -> None:
+        assert self.structure is not None
+        offset = 0
+        for global_start, length in zip(*(a.tolist() for a in self.runs.pieces(start, start + values.size)),
+                                        strict=True):
+            self.structure.add(self.structure.partial(global_start, values[offset:offset + length]))
+            offset += length
 
 
 def structure_share(structure: StructureCollector, shard: Shard, local_shape: tuple[int, ...]) -> StructureShare:
@@ -439,15 +490,14 @@ def summarize_part(shard: Shard, seed: int, name: str, max_ks: int, structure: S
     n = int(np.prod(shard.shape, dtype=np.int64))
     global_pos, local_pos = sample_in_block(subsample_positions(n, max_ks, sub_seed), shard, local_shape)
     read = chunk_reader(shard.local)
-    collectors = [c for c in (structure, cells) if c is not None]
-    runs = block_runs(shard, local_shape)
+    feed = Feeder(shard, local_shape, structure, cells)
     total, picked = EMPTY, []
     for start, stop in chunk_bounds(n_local, CHUNK):
         values = read(start, stop)
         total = merge(total, summarize(values))
         lo, hi = np.searchsorted(local_pos, (start, stop))
         picked.append(values[local_pos[lo:hi] - start].astype(np.float64))
-        feed(collectors, runs, start, values)
+        feed(start, values)
     return Part(total, global_pos, np.concatenate(picked) if picked else np.empty(0),
                 None if structure is None else structure_share(structure, shard, local_shape),
                 None if cells is None else cells.share())

@@ -65,22 +65,27 @@ class CellCounter:
             self.starts = frozenset(int(i) * chunk for i in picked)
 
     def partial(self, start: int, values: np.ndarray) -> tuple[int, np.ndarray | None]:
-        """Counts of ``values``, the elements from flat position ``start`` on (counted where they fall in a
-        chosen chunk: a run need not be a whole chunk, as a shard's runs of a distributed tensor are not)."""
+        """Counts of a chunk, the elements from flat position ``start`` on."""
         x = np.asarray(values).reshape(-1)
-        if self.starts is not None:
-            if x.size == 0:
-                return 0, None
-            first, last = start // self.chunk, (start + x.size - 1) // self.chunk
-            pieces = [x[max(c * self.chunk, start) - start:min((c + 1) * self.chunk, start + x.size) - start]
-                      for c in range(first, last + 1) if c * self.chunk in self.starts]
-            if not pieces:
-                return int(x.size), None
-            counts = self._count(pieces[0])
-            for piece in pieces[1:]:
-                counts += self._count(piece)
-            return int(x.size), counts
-        return int(x.size), self._count(x)
+        return self.partial_runs(np.array([start], dtype=np.int64), np.array([x.size], dtype=np.int64), x)
+
+    def partial_runs(self, starts: np.ndarray, lengths: np.ndarray, values: np.ndarray
+                     ) -> tuple[int, np.ndarray | None]:
+        """Counts of ``values``, the concatenation of runs of ``lengths[i]`` elements from flat position
+        ``starts[i]`` on (a shard of a distributed tensor is runs of the full tensor); counted where they fall
+        in a chosen chunk, so a tensor's counts do not depend on how its values were cut into runs."""
+        x = np.asarray(values).reshape(-1)
+        if self.starts is None:
+            return int(x.size), self._count(x) if x.size else None
+        offsets = np.cumsum(lengths) - lengths
+        pieces = []
+        for s in sorted(self.starts):
+            lo, hi = np.maximum(starts, s), np.minimum(starts + lengths, s + self.chunk)
+            first = offsets + lo - starts
+            pieces += [x[first[i]:first[i] + hi[i] - lo[i]] for i in np.flatnonzero(hi > lo)]
+        if not pieces:
+            return int(x.size), None
+        return int(x.size), self._count(pieces[0] if len(pieces) == 1 else np.concatenate(pieces))
 
     def _count(self, x: np.ndarray) -> np.ndarray:
         if x.dtype != np.float32 or not x.flags.c_contiguous:
