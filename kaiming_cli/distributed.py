@@ -6,8 +6,9 @@
         print(result.summary())
 
 The parameters may be DTensors (FSDP2, tensor parallelism: each rank holds a shard) or plain tensors
-replicated on every rank. Each rank summarizes its own shard a chunk at a time and keeps the values at
-the subsample positions that fall in it; only those summaries and values are gathered, never a tensor.
+replicated on every rank. Each rank summarizes its own shard a chunk at a time, keeps the values at
+the subsample positions that fall in it and feeds the structure and shape tests' collectors; only those
+summaries, values and collector states are gathered, never a tensor.
 Every rank gets the same result. The calls are collectives: every rank of the group must make them.
 """
 

@@ -6,7 +6,8 @@ chosen by size, and the per-tensor results are gathered, so the report equals a 
 for byte. Inside a job (``kaiming_cli.distributed.verify_module``) every rank summarizes its local shard
 of each DTensor and picks the global subsample positions that fall in it; the parts are gathered and
 merged in rank order, so the subsample (and with it the KS test, extremes and histogram) equals the
-unsharded tensor's and the moments differ only by float summation order.
+unsharded tensor's and the moments differ only by float summation order. The structure and shape
+collectors are fed each shard's values at their global positions and their states merged the same way.
 
 Every collective here is guarded: a rank that fails sends its one-line error instead of its data, and
 every rank raises that error, so no rank waits for a peer that has given up. A peer that dies or hangs

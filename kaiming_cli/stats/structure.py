@@ -16,7 +16,8 @@ low-rank matrices with the right marginal law pass them. These tests look at the
   ``std`` test's business, not this one's.
 
 Row and column sums of squares accumulate in the same streaming pass as the moments (``StructureCollector``,
-fed chunk by chunk with each chunk's start offset); the spectral submatrix is picked in that pass too.
+fed chunk by chunk with each chunk's start offset); the spectral submatrix is picked in that pass too. The
+shards of a distributed tensor are fed at their global positions and the collectors merged (``share``, ``load``).
 """
 
 from __future__ import annotations
@@ -319,7 +320,7 @@ class StructureCollector:
 
     def data(self) -> StructureData | None:
         """The collected data, or None unless every element was seen exactly once (a scanner that ignored the
-        collector, e.g. a distributed gather, leaves it empty)."""
+        collector leaves it empty)."""
         if self.seen != self.outer * self.inner:
             return None
         zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
