@@ -128,7 +128,8 @@ STRUCTURED = {"rows.weight": ("kaiming", (192, 160), "float64", 0),
               "plain.weight": ("kaiming", (96, 80), "float32", None),
               "sorted.weight": ("rows_sorted", (192, 160), "float32", 1),
               "rank8.weight": ("rank8", (192, 160), "float32", 0),
-              "big.weight": ("kaiming", (1100, 2000), "float32", 1)}
+              "big.weight": ("kaiming", (1100, 2000), "float32", 1),
+              "half.weight": ("kaiming", (192, 160), "bfloat16", 1)}
 
 
 def structured_tensors() -> dict[str, torch.Tensor]:
@@ -143,8 +144,9 @@ def structured_tensors() -> dict[str, torch.Tensor]:
     out = {}
     for i, (name, (maker, shape, dtype, _dim)) in enumerate(STRUCTURED.items()):
         if maker == "kaiming":
-            t = torch.empty(shape, dtype=getattr(torch, dtype))
+            t = torch.empty(shape)
             torch.nn.init.kaiming_normal_(t, nonlinearity="relu", generator=torch.Generator().manual_seed(100 + i))
+            t = t.to(getattr(torch, dtype))
         else:
             make = getattr(alternatives, maker)
             t = torch.from_numpy(make(np.random.default_rng(100 + i), shape, math.sqrt(2.0 / shape[1])))

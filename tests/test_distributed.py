@@ -159,7 +159,7 @@ def test_structure_and_shape_tests_on_shards_equal_the_unsharded_run(tmp_path: P
                 (name, test)
         assert {t: tests[t]["passed"] for t in tests} == {t: whole[t].passed for t in whole}, name
     assert "chunks chosen by seed" in {t["name"]: t for t in got["big.weight"]["tests"]}["shape"]["detail"]
-    for name in ("rows.weight", "cols.weight", "plain.weight", "big.weight"):
+    for name in ("rows.weight", "cols.weight", "plain.weight", "big.weight", "half.weight"):
         assert got[name]["status"] == "pass", (name, got[name]["reason"])
     for name, failing in (("sorted.weight", {"cols", "spectrum"}), ("rank8.weight", {"spectrum"})):
         tests = {t["name"]: t["passed"] for t in got[name]["tests"]}
@@ -198,12 +198,16 @@ def test_block_runs_are_the_blocks_global_positions(shape: tuple[int, ...], cuts
             assert got.tolist() == expected[start:stop].tolist(), (offset, local, start, stop)
 
 
-@pytest.mark.parametrize("shape,cuts", [((300, 70), {0: 3}), ((300, 70), {1: 2}), ((40, 6, 5, 7), {2: 3}),
-                                        ((40, 6, 5, 7), {0: 2, 3: 3}), ((1100, 2000), {0: 2, 1: 3})])
-def test_block_collectors_merge_to_the_whole_tensors(shape: tuple[int, ...], cuts: dict[int, int]) -> None:
+@pytest.mark.parametrize("shape,cuts,layout", [((300, 70), {0: 3}, "torch"), ((300, 70), {1: 2}, "torch"),
+                                               ((40, 6, 5, 7), {2: 3}, "torch"), ((40, 6, 5, 7), {0: 2, 3: 3}, "torch"),
+                                               ((1100, 2000), {0: 2, 1: 3}, "torch"), ((300, 70), {1: 2}, "keras"),
+                                               ((10, 6, 5, 24), {1: 2, 3: 3}, "keras")])
+def test_block_collectors_merge_to_the_whole_tensors(shape: tuple[int, ...], cuts: dict[int, int], layout: str
+                                                     ) -> None:
     """Without processes: each block of a cut tensor (on one or two dims, uneven, as 2-D meshes cut it) fed to
     fresh collectors by ``summarize_part`` and merged by ``load`` equals one scan of the whole tensor (the
-    single-process path): cell counts and submatrix exactly, group sums to float order, row 5 found zero."""
+    single-process path): cell counts and submatrix exactly, group sums to float order, a zero stored row
+    (row 5 of the torch matrix, the last outer row of the Keras one: outputs on the inner axis) found."""
     import copy
 
     from kaiming_cli.engine.distributed import summarize_part
@@ -212,13 +216,14 @@ def test_block_collectors_merge_to_the_whole_tensors(shape: tuple[int, ...], cut
     from kaiming_cli.io.readers import TensorSource, no_open
 
     x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
-    x[5] = 0.0
+    zero_row = 5 if layout == "torch" else math.prod(shape[:-1]) - 1
+    x.reshape(-1, x.shape[-1] if layout == "keras" else math.prod(shape[1:]))[zero_row] = 0.0
     source = TensorSource("f", "w", shape, "float32", no_open, forkable=False)
     flat = x.reshape(-1)
-    whole_s, whole_c = structure_collector(source, "torch", 0), cell_counter(source, 0)
+    whole_s, whole_c = structure_collector(source, layout, 0), cell_counter(source, 0)
     assert whole_s is not None and whole_c is not None
     scan(flat.size, lambda _i, a, b: flat[a:b], positions=None, structure=whole_s, cells=whole_c)
-    merged_s, merged_c = structure_collector(source, "torch", 0), cell_counter(source, 0)
+    merged_s, merged_c = structure_collector(source, layout, 0), cell_counter(source, 0)
     assert merged_s is not None and merged_c is not None
     parts = []
     for offset, local in _blocks(shape, cuts):
@@ -231,7 +236,7 @@ def test_block_collectors_merge_to_the_whole_tensors(shape: tuple[int, ...], cut
     assert np.array_equal(merged_c.counts, whole_c.counts)
     expected, got = whole_s.data(), merged_s.data()
     assert expected is not None and got is not None
-    assert got.zero_lines == expected.zero_lines == (5,)
+    assert got.zero_lines == expected.zero_lines == (zero_row,)
     assert expected.matrix is not None and got.matrix is not None and np.array_equal(got.matrix, expected.matrix)
     for a, b in ((got.row_sums, expected.row_sums), (got.col_sums, expected.col_sums)):
         np.testing.assert_allclose(a, b, rtol=1e-5)
