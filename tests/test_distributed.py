@@ -181,7 +181,7 @@ def _blocks(shape: tuple[int, ...], cuts: dict[int, int]) -> list[tuple[tuple[in
 
 
 @pytest.mark.parametrize("shape,cuts", [((7, 5), {0: 3}), ((7, 5), {1: 2}), ((4, 6, 3), {0: 2, 1: 4}),
-                                        ((4, 6, 3), {2: 2}), ((3, 1, 5), {})])
+                                        ((4, 6, 3), {2: 2}), ((3, 1, 5), {}), ((10,), {0: 3})])
 def test_block_runs_are_the_blocks_global_positions(shape: tuple[int, ...], cuts: dict[int, int]) -> None:
     """Against brute force: number every element by its global flat index and cut the block out; the runs'
     pieces of any local range, laid end to end, are those numbers in local order."""
