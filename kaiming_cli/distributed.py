@@ -6,8 +6,9 @@
         print(result.summary())
 
 The parameters may be DTensors (FSDP2, tensor parallelism: each rank holds a shard) or plain tensors
-replicated on every rank. Each rank summarizes its own shard a chunk at a time and keeps the values at
-the subsample positions that fall in it; only those summaries and values are gathered, never a tensor.
+replicated on every rank. Each rank summarizes its own shard a chunk at a time, keeps the values at
+the subsample positions that fall in it and feeds the structure and shape tests' collectors; only those
+summaries, values and collector states are gathered, never a tensor.
 Every rank gets the same result. The calls are collectives: every rank of the group must make them.
 """
 
@@ -109,9 +110,9 @@ def _is_dtensor(tensor: Any) -> bool:
 def _gathering_scanner(world: World, tensor: Any, owner: bool) -> Callable[..., tuple[Summary, np.ndarray]]:
     def scan(source: TensorSource, *, seed: int, jobs: int, max_ks: int, progress: Any = None,
              structure: Any = None, cells: Any = None) -> tuple[Summary, np.ndarray]:
-        # the structure and cell collectors are left unfed: the ranks' shards are not gathered as a matrix
-        # nor counted (the structure and shape tests stand aside for a distributed tensor)
-        return gathered_scan(world, tensor, source.name, owner, seed=seed, max_ks=max_ks)
+        # each rank feeds the collectors its block at the global positions; their states are merged in rank order
+        return gathered_scan(world, tensor, source.name, owner, seed=seed, max_ks=max_ks, structure=structure,
+                             cells=cells)
 
     return scan
 

@@ -119,3 +119,59 @@ def stalled_peer(rank: int, size: int, port: int, out: str) -> None:
     # the group is broken on rank 0: tearing it down (destroy, or the interpreter's exit) can abort inside gloo,
     # which would fail the spawn for a reason the test is not about; leave without running any destructor
     os._exit(0)
+
+
+#: The tensors of ``structured``: name -> (maker, shape, dtype, sharded dim or None for a plain replicated tensor).
+#: float64 where the row and column sums are compared to 1e-9 (float32 sums are float32 einsums, good to ~1e-6).
+STRUCTURED = {"rows.weight": ("kaiming", (192, 160), "float64", 0),
+              "cols.weight": ("kaiming", (192, 160), "float64", 1),
+              "plain.weight": ("kaiming", (96, 80), "float32", None),
+              "sorted.weight": ("rows_sorted", (192, 160), "float32", 1),
+              "rank8.weight": ("rank8", (192, 160), "float32", 0),
+              "big.weight": ("kaiming", (1100, 2000), "float32", 1),
+              "half.weight": ("kaiming", (192, 160), "bfloat16", 1)}
+
+
+def structured_tensors() -> dict[str, torch.Tensor]:
+    """The unsharded tensors of ``structured``, the same on every process: kaiming_normal_(relu) draws, and two
+    structured alternatives of the same law (tests/alternatives.py) that only the structure tests can see."""
+    import math
+
+    import numpy as np
+
+    from tests import alternatives
+
+    out = {}
+    for i, (name, (maker, shape, dtype, _dim)) in enumerate(STRUCTURED.items()):
+        if maker == "kaiming":
+            t = torch.empty(shape)
+            torch.nn.init.kaiming_normal_(t, nonlinearity="relu", generator=torch.Generator().manual_seed(100 + i))
+            t = t.to(getattr(torch, dtype))
+        else:
+            make = getattr(alternatives, maker)
+            t = torch.from_numpy(make(np.random.default_rng(100 + i), shape, math.sqrt(2.0 / shape[1])))
+        out[name] = t
+    return out
+
+
+def structured(rank: int, size: int, port: int, out: str) -> None:
+    """Shard the ``STRUCTURED`` tensors along their dim (plain ones stay replicated) and verify them with
+    ``nonlinearity="relu"``; each rank writes what it got."""
+    from torch.distributed.tensor import Shard, distribute_tensor, init_device_mesh
+
+    from kaiming_cli.distributed import verify_tensors
+
+    _join(rank, size, port)
+    try:
+        mesh = init_device_mesh("cpu", (size,))
+        pairs = []
+        for name, t in structured_tensors().items():
+            dim = STRUCTURED[name][3]
+            pairs.append((name, t if dim is None else distribute_tensor(t, mesh, [Shard(dim)])))
+        result = verify_tensors(pairs, nonlinearity="relu")
+        Path(out, f"rank{rank}.json").write_text(json.dumps(result.to_dict()))
+        dist.barrier()
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)  # as in ``sharded``: no destructors once every rank has written its result

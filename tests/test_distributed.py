@@ -127,6 +127,123 @@ def test_sharded_model_gets_the_unsharded_verdicts(tmp_path: Path, size: int, wr
     assert f"{wrong} " in ranks[0]["raised"] and "FAIL" in ranks[0]["raised"]
 
 
+STRUCTURE_AND_SHAPE = ("shape", "rows", "cols", "spectrum")
+MARGINAL = ("mean", "std", "kurtosis", "range", "ks")
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_structure_and_shape_tests_on_shards_equal_the_unsharded_run(tmp_path: Path, size: int) -> None:
+    """Row- and column-sharded tensors (uneven on 3 ranks) and a replicated plain one: the shape, rows, cols and
+    spectrum tests give what ``verify_tensor`` gives on the unsharded tensor in one process. The cell counts
+    and the spectral submatrix are the same values, so shape and spectrum are identical (big.weight, 2.2e6
+    values, counts one seeded chunk of 2^20 cut across ranks and rows); row and column sums differ by summation
+    order only: 1e-9 for float64, float32 sums are float32 einsums (~1e-6 relative, measured ~1e-5 on the
+    statistic). Sorted rows and a rank-8 part fail their structure tests while every marginal test passes."""
+    from kaiming_cli.api import verify_tensor
+
+    ranks = _spawn(jobs.structured, size, tmp_path)
+    assert all(r == ranks[0] for r in ranks), "every rank must get the same result"
+    got = {t["name"]: t for t in ranks[0]["tensors"]}
+    for name, tensor in jobs.structured_tensors().items():
+        whole = {t.name: t for t in verify_tensor(tensor, name=name, nonlinearity="relu").tests}
+        tests = {t["name"]: t for t in got[name]["tests"]}
+        assert set(STRUCTURE_AND_SHAPE) <= set(whole) and list(tests) == list(whole), name
+        for test in ("shape", "spectrum", "ks"):
+            assert (tests[test]["statistic"], tests[test]["pvalue"]) == (whole[test].statistic, whole[test].pvalue), \
+                (name, test)
+        wide = jobs.STRUCTURED[name][2] == "float64"
+        for test in ("rows", "cols"):  # float32: measured up to 5e-7 relative on the statistic, 1e-5 on p
+            assert tests[test]["statistic"] == pytest.approx(whole[test].statistic, rel=1e-9 if wide else 1e-4), \
+                (name, test)
+            assert tests[test]["pvalue"] == pytest.approx(whole[test].pvalue, rel=1e-9, abs=1e-12 if wide else 1e-4), \
+                (name, test)
+        assert {t: tests[t]["passed"] for t in tests} == {t: whole[t].passed for t in whole}, name
+    assert "chunks chosen by seed" in {t["name"]: t for t in got["big.weight"]["tests"]}["shape"]["detail"]
+    for name in ("rows.weight", "cols.weight", "plain.weight", "big.weight", "half.weight"):
+        assert got[name]["status"] == "pass", (name, got[name]["reason"])
+    for name, failing in (("sorted.weight", {"cols", "spectrum"}), ("rank8.weight", {"spectrum"})):
+        tests = {t["name"]: t["passed"] for t in got[name]["tests"]}
+        assert got[name]["status"] == "fail" and all(tests[t] for t in (*MARGINAL, "shape")), (name, tests)
+        assert {t for t, passed in tests.items() if not passed} == failing, (name, tests)
+
+
+def _blocks(shape: tuple[int, ...], cuts: dict[int, int]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(offset, local shape) of every block when dim d is cut in cuts[d] near-equal parts (torch's uneven
+    chunking: ceil-sized parts, the last ones shorter)."""
+    import itertools
+
+    ranges = []
+    for d, n in enumerate(shape):
+        parts = cuts.get(d, 1)
+        step = -(-n // parts)
+        ranges.append([(min(i * step, n), min((i + 1) * step, n) - min(i * step, n)) for i in range(parts)])
+    return [(tuple(o for o, _ in combo), tuple(m for _, m in combo)) for combo in itertools.product(*ranges)]
+
+
+@pytest.mark.parametrize("shape,cuts", [((7, 5), {0: 3}), ((7, 5), {1: 2}), ((4, 6, 3), {0: 2, 1: 4}),
+                                        ((4, 6, 3), {2: 2}), ((3, 1, 5), {}), ((10,), {0: 3})])
+def test_block_runs_are_the_blocks_global_positions(shape: tuple[int, ...], cuts: dict[int, int]) -> None:
+    """Against brute force: number every element by its global flat index and cut the block out; the runs'
+    pieces of any local range, laid end to end, are those numbers in local order."""
+    from kaiming_cli.engine.distributed import block_runs
+
+    index = np.arange(math.prod(shape)).reshape(shape)
+    for offset, local in _blocks(shape, cuts):
+        expected = index[tuple(slice(o, o + m) for o, m in zip(offset, local, strict=True))].reshape(-1)
+        runs = block_runs(Shard(shape, "float32", None, offset), local)
+        ranges = [(0, expected.size), (1, expected.size - 1), (2, 3)]
+        for start, stop in [(a, b) for a, b in ranges if 0 <= a < b <= expected.size]:  # an empty block is not fed
+            starts, lengths = runs.pieces(start, stop)
+            got = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=True)] or [[]])
+            assert got.tolist() == expected[start:stop].tolist(), (offset, local, start, stop)
+
+
+@pytest.mark.parametrize("shape,cuts,layout", [((300, 70), {0: 3}, "torch"), ((300, 70), {1: 2}, "torch"),
+                                               ((40, 6, 5, 7), {2: 3}, "torch"), ((40, 6, 5, 7), {0: 2, 3: 3}, "torch"),
+                                               ((1100, 2000), {0: 2, 1: 3}, "torch"), ((300, 70), {1: 2}, "keras"),
+                                               ((10, 6, 5, 24), {1: 2, 3: 3}, "keras")])
+def test_block_collectors_merge_to_the_whole_tensors(shape: tuple[int, ...], cuts: dict[int, int], layout: str
+                                                     ) -> None:
+    """Without processes: each block of a cut tensor (on one or two dims, uneven, as 2-D meshes cut it) fed to
+    fresh collectors by ``summarize_part`` and merged by ``load`` equals one scan of the whole tensor (the
+    single-process path): cell counts and submatrix exactly, group sums to float order, a zero stored row
+    (row 5 of the torch matrix, the last outer row of the Keras one: outputs on the inner axis) found."""
+    import copy
+
+    from kaiming_cli.engine.distributed import summarize_part
+    from kaiming_cli.engine.sources import cell_counter, structure_collector
+    from kaiming_cli.engine.stream import scan
+    from kaiming_cli.io.readers import TensorSource, no_open
+
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+    zero_row = 5 if layout == "torch" else math.prod(shape[:-1]) - 1
+    x.reshape(-1, x.shape[-1] if layout == "keras" else math.prod(shape[1:]))[zero_row] = 0.0
+    source = TensorSource("f", "w", shape, "float32", no_open, forkable=False)
+    flat = x.reshape(-1)
+    whole_s, whole_c = structure_collector(source, layout, 0), cell_counter(source, 0)
+    assert whole_s is not None and whole_c is not None
+    scan(flat.size, lambda _i, a, b: flat[a:b], positions=None, structure=whole_s, cells=whole_c)
+    merged_s, merged_c = structure_collector(source, layout, 0), cell_counter(source, 0)
+    assert merged_s is not None and merged_c is not None
+    parts = []
+    for offset, local in _blocks(shape, cuts):
+        block = torch.from_numpy(x[tuple(slice(o, o + m) for o, m in zip(offset, local, strict=True))].copy())
+        parts.append(summarize_part(Shard(shape, "float32", block, offset), 0, "w", 1000, copy.deepcopy(merged_s),
+                                    copy.deepcopy(merged_c)))
+    merged_s.load([p.structure for p in parts if p.structure is not None])
+    merged_c.load([p.cells for p in parts if p.cells is not None])
+    assert merged_c.fed == whole_c.fed == flat.size and merged_c.subset == (flat.size > 1 << 20)
+    assert np.array_equal(merged_c.counts, whole_c.counts)
+    expected, got = whole_s.data(), merged_s.data()
+    assert expected is not None and got is not None
+    assert got.zero_lines == expected.zero_lines == (zero_row,)
+    assert expected.matrix is not None and got.matrix is not None and np.array_equal(got.matrix, expected.matrix)
+    for a, b in ((got.row_sums, expected.row_sums), (got.col_sums, expected.col_sums)):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    assert (got.row_sizes.tolist(), got.col_sizes.tolist()) == (expected.row_sizes.tolist(),
+                                                                 expected.col_sizes.tolist())
+
+
 def test_a_stalled_peer_is_a_one_line_error(tmp_path: Path) -> None:
     mp.start_processes(jobs.stalled_peer, args=(2, jobs.free_port(), str(tmp_path)), nprocs=2, join=True,
                        start_method="spawn")

@@ -6,7 +6,8 @@ chosen by size, and the per-tensor results are gathered, so the report equals a 
 for byte. Inside a job (``kaiming_cli.distributed.verify_module``) every rank summarizes its local shard
 of each DTensor and picks the global subsample positions that fall in it; the parts are gathered and
 merged in rank order, so the subsample (and with it the KS test, extremes and histogram) equals the
-unsharded tensor's and the moments differ only by float summation order.
+unsharded tensor's and the moments differ only by float summation order. The structure and shape
+collectors are fed each shard's values at their global positions and their states merged the same way.
 
 Every collective here is guarded: a rank that fails sends its one-line error instead of its data, and
 every rank raises that error, so no rank waits for a peer that has given up. A peer that dies or hangs
@@ -26,6 +27,8 @@ import numpy as np
 
 from ..errors import ExitCode, InputError, KaimingError
 from ..io.readers import TORCH_DTYPES, TensorSource
+from ..stats.shape import CellCounter
+from ..stats.structure import StructureCollector, StructureShare
 from ..stats.summary import EMPTY, Summary, merge, summarize
 from .parallel import Progress, default_jobs, map_sources
 from .sources import dequantizer, tensor_seed
@@ -259,6 +262,10 @@ class Part:
     """Global flat positions (row-major in the full tensor), sorted."""
     values: np.ndarray
     """float64 values at those positions, before dequantization."""
+    structure: StructureShare | None = None
+    """What the structure collector saw of this rank's block (row and column sums, submatrix entries)."""
+    cells: tuple[int, np.ndarray, np.ndarray] | None = None
+    """What the cell counter counted of it (``CellCounter.share``)."""
 
 
 NO_PART = Part(EMPTY, np.empty(0, np.int64), np.empty(0))
@@ -343,18 +350,137 @@ def sample_in_block(positions: np.ndarray | None, shard: Shard, local_shape: tup
         global_pos = np.ravel_multi_index(tuple(c + o for c, o in zip(coords, shard.offset, strict=True)),
                                           shard.shape)
         return np.asarray(global_pos, dtype=np.int64), local_index
-    coords = np.unravel_index(positions, shard.shape)
-    inside = np.ones(positions.size, dtype=bool)
-    for c, o, size in zip(coords, shard.offset, local_shape, strict=True):
-        inside &= (c >= o) & (c < o + size)
+    coords, inside = _inside(positions, shard, local_shape)
     local_coords = tuple(c[inside] - o for c, o in zip(coords, shard.offset, strict=True))
     local = np.ravel_multi_index(local_coords, local_shape)
     return positions[inside], np.asarray(local, dtype=np.int64)
 
 
-def summarize_part(shard: Shard, seed: int, name: str, max_ks: int) -> Part:
+def _inside(positions: np.ndarray, shard: Shard, local_shape: tuple[int, ...]
+            ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The coordinates of global flat ``positions`` in the full tensor, and which of them lie in the block."""
+    coords = np.unravel_index(positions, shard.shape)
+    inside = np.ones(positions.size, dtype=bool)
+    for c, o, size in zip(coords, shard.offset, local_shape, strict=True):
+        inside &= (c >= o) & (c < o + size)
+    return coords, inside
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The block as contiguous runs of the full tensor's flat order: run i holds local flat elements
+    ``i*length ... (i+1)*length - 1``. The dimensions after the last one the block cuts are whole, so each
+    run is one range of global positions; a block cut along dim 0 only (FSDP2's ``Shard(0)``) is one run."""
+
+    length: int
+    cut: int
+    """The last dimension the block does not hold whole (-1: the block is the whole tensor)."""
+    shard: Shard
+    local_shape: tuple[int, ...]
+
+    def starts(self, first: int, stop: int) -> np.ndarray:
+        """Global flat start of runs ``first ... stop - 1``."""
+        k, shape = self.cut, self.shard.shape
+        if k < 0:
+            return np.zeros(stop - first, dtype=np.int64)
+        inner = int(np.prod(shape[k:], dtype=np.int64))
+        base = self.shard.offset[k] * int(np.prod(shape[k + 1:], dtype=np.int64))
+        if k == 0:
+            return np.full(stop - first, base, dtype=np.int64)
+        return global_index(np.arange(first, stop, dtype=np.int64), self.local_shape[:k], self.shard.offset[:k],
+                            shape[:k]) * inner + base
+
+    def pieces(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(global start, length) of the pieces of runs that local flat elements ``start:stop`` hold, in order."""
+        if stop <= start:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        first, last = start // self.length, (stop - 1) // self.length + 1
+        run_start = np.arange(first, last, dtype=np.int64) * self.length
+        lo = np.maximum(run_start, start)
+        hi = np.minimum(run_start + self.length, stop)
+        return self.starts(first, last) + lo - run_start, hi - lo
+
+
+def global_index(local: np.ndarray, local_shape: tuple[int, ...], offset: tuple[int, ...],
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """Flat indices over ``shape`` of flat indices ``local`` over the block ``local_shape`` placed at ``offset``."""
+    if not shape:
+        return np.zeros(local.size, dtype=np.int64)
+    coords = np.unravel_index(local, local_shape)
+    return np.asarray(np.ravel_multi_index(tuple(c + o for c, o in zip(coords, offset, strict=True)), shape),
+                      dtype=np.int64)
+
+
+def block_runs(shard: Shard, local_shape: tuple[int, ...]) -> Runs:
+    k = len(local_shape) - 1
+    while k >= 0 and local_shape[k] == shard.shape[k]:
+        k -= 1
+    length = int(np.prod(local_shape[max(k, 0):], dtype=np.int64))
+    return Runs(max(length, 1), k, shard, local_shape)
+
+
+class Feeder:
+    """Feeds a rank's block, chunk by chunk, to the collectors at the global positions of its values, as the
+    single-process scan feeds each chunk at its offset; memory: the chunk and one row of column indices.
+
+    The cell counter takes a chunk at once (with its runs' positions, for the seeded chunks it counts). The
+    structure collector sees the outer x inner matrix: the block holds the same inner columns (``cols``) of
+    each outer row it touches, so a chunk's whole local rows go in one ``partial_rows`` call, and only the two
+    row pieces cut by the chunk's ends go run by run through ``partial``.
+    """
+
+    def __init__(self, shard: Shard, local_shape: tuple[int, ...], structure: StructureCollector | None,
+                 cells: CellCounter | None) -> None:
+        self.runs = block_runs(shard, local_shape)
+        self.structure, self.cells = structure, cells
+        self.shard, self.local_shape = shard, local_shape
+        self.split = 0 if structure is None else 1 if structure.rows_outer else len(local_shape) - 1
+        self.row_length = int(np.prod(local_shape[self.split:], dtype=np.int64))
+        self.cols = np.empty(0, np.int64) if structure is None else global_index(
+            np.arange(self.row_length, dtype=np.int64), local_shape[self.split:], shard.offset[self.split:],
+            shard.shape[self.split:])
+
+    def __call__(self, start: int, values: np.ndarray) -> None:
+        stop = start + values.size
+        if self.cells is not None and values.size:
+            self.cells.add(self.cells.partial_runs(*self.runs.pieces(start, stop), values))
+        if self.structure is None or values.size == 0:
+            return
+        length = self.row_length
+        first, last = -(-start // length), stop // length  # the whole local rows in the chunk
+        if first >= last:
+            self._by_runs(start, values)
+            return
+        self._by_runs(start, values[:first * length - start])
+        rows = global_index(np.arange(first, last, dtype=np.int64), self.local_shape[:self.split],
+                            self.shard.offset[:self.split], self.shard.shape[:self.split])
+        block = values[first * length - start:last * length - start].reshape(last - first, length)
+        self.structure.add(self.structure.partial_rows(rows, self.cols, block))
+        self._by_runs(last * length, values[last * length - start:])
+
+    def _by_runs(self, start: int, values: np.ndarray) -> None:
+        assert self.structure is not None
+        offset = 0
+        for global_start, length in zip(*(a.tolist() for a in self.runs.pieces(start, start + values.size)),
+                                        strict=True):
+            self.structure.add(self.structure.partial(global_start, values[offset:offset + length]))
+            offset += length
+
+
+def structure_share(structure: StructureCollector, shard: Shard, local_shape: tuple[int, ...]) -> StructureShare:
+    """The collector's state after this rank's pass: the submatrix entries inside the block, and the elements of
+    each stored row the block holds (the same for every row it touches: the block is a product of ranges)."""
+    positions = structure.matrix_positions()
+    entries = None if positions is None else np.flatnonzero(_inside(positions, shard, local_shape)[1])
+    split = 1 if structure.rows_outer else len(local_shape) - 1
+    return structure.share(entries, int(np.prod(local_shape[split:], dtype=np.int64)))
+
+
+def summarize_part(shard: Shard, seed: int, name: str, max_ks: int, structure: StructureCollector | None = None,
+                   cells: CellCounter | None = None) -> Part:
     """This rank's ``Part`` of one tensor: a chunked pass over its block, memory one chunk plus its share of
-    the subsample."""
+    the subsample. The collectors (fresh ones, made alike on every rank) are fed the block's values at their
+    global positions; their states travel in the part."""
     if shard.local is None:
         return NO_PART
     local_shape = tuple(int(d) for d in shard.local.shape)
@@ -365,13 +491,17 @@ def summarize_part(shard: Shard, seed: int, name: str, max_ks: int) -> Part:
     n = int(np.prod(shard.shape, dtype=np.int64))
     global_pos, local_pos = sample_in_block(subsample_positions(n, max_ks, sub_seed), shard, local_shape)
     read = chunk_reader(shard.local)
+    feed = Feeder(shard, local_shape, structure, cells)
     total, picked = EMPTY, []
     for start, stop in chunk_bounds(n_local, CHUNK):
         values = read(start, stop)
         total = merge(total, summarize(values))
         lo, hi = np.searchsorted(local_pos, (start, stop))
         picked.append(values[local_pos[lo:hi] - start].astype(np.float64))
-    return Part(total, global_pos, np.concatenate(picked) if picked else np.empty(0))
+        feed(start, values)
+    return Part(total, global_pos, np.concatenate(picked) if picked else np.empty(0),
+                None if structure is None else structure_share(structure, shard, local_shape),
+                None if cells is None else cells.share())
 
 
 def combine(parts: Sequence[Part], dtype: str, seed: int, name: str) -> tuple[Summary, np.ndarray]:
@@ -388,12 +518,19 @@ def combine(parts: Sequence[Part], dtype: str, seed: int, name: str) -> tuple[Su
     return summary, sample[np.isfinite(sample)]
 
 
-def gathered_scan(world: World, tensor: Any, name: str, owner: bool, *, seed: int, max_ks: int
+def gathered_scan(world: World, tensor: Any, name: str, owner: bool, *, seed: int, max_ks: int,
+                  structure: StructureCollector | None = None, cells: CellCounter | None = None
                   ) -> tuple[Summary, np.ndarray]:
     """Every rank's part of one tensor, gathered and combined on every rank (a collective: call it on all).
 
-    ``owner``: this rank summarizes the tensor if it is a plain (replicated) one.
+    ``owner``: this rank summarizes the tensor if it is a plain (replicated) one. ``structure`` and ``cells``
+    (made alike on every rank) end holding the merge of every rank's share, in rank order: what a single
+    process's scan of the whole tensor leaves in them, up to float summation order.
     """
     parts = agree(world, f"gathering {name}",
-                  lambda: summarize_part(locate(tensor, name, owner), seed, name, max_ks))
+                  lambda: summarize_part(locate(tensor, name, owner), seed, name, max_ks, structure, cells))
+    if structure is not None:
+        structure.load([p.structure for p in parts if p.structure is not None])
+    if cells is not None:
+        cells.load([p.cells for p in parts if p.cells is not None])
     return combine(parts, dtype_name(tensor, name), seed, name)

@@ -16,7 +16,8 @@ low-rank matrices with the right marginal law pass them. These tests look at the
   ``std`` test's business, not this one's.
 
 Row and column sums of squares accumulate in the same streaming pass as the moments (``StructureCollector``,
-fed chunk by chunk with each chunk's start offset); the spectral submatrix is picked in that pass too.
+fed chunk by chunk with each chunk's start offset); the spectral submatrix is picked in that pass too. The
+shards of a distributed tensor are fed at their global positions and the collectors merged (``share``, ``load``).
 """
 
 from __future__ import annotations
@@ -127,6 +128,23 @@ def _add_run(acc: np.ndarray, width: int, first: int, values: np.ndarray) -> Non
     acc[g0:g0 + sums.size] += sums
 
 
+@dataclass(frozen=True)
+class StructureShare:
+    """One process's collector state for a merge across processes (a sharded tensor, engine/distributed.py)."""
+
+    outer: np.ndarray
+    inner: np.ndarray
+    count: int
+    zero_rows: np.ndarray
+    """Stored rows whose elements seen here all square to zero (sorted)."""
+    piece: int
+    """Elements of each such row seen here (a shard holds the same slice of every row it touches)."""
+    entries: np.ndarray
+    """Flat indices into the spectral submatrix of the entries this process wrote ..."""
+    values: np.ndarray
+    """... and their values."""
+
+
 class StructureCollector:
     """Accumulates row and column sums of squares, and the spectral submatrix, chunk by chunk.
 
@@ -195,6 +213,42 @@ class StructureCollector:
             self._pick(row, 0, x[pos:])
         return StructurePart(outer, inner, int(x.size), zero, tuple(split))
 
+    def partial_rows(self, rows: np.ndarray, cols: np.ndarray, block: np.ndarray) -> StructurePart:
+        """``partial`` for a block of whole rows of a shard: ``block[i, j]`` is element (``rows[i]``, ``cols[j]``)
+        of the outer x inner matrix, both index arrays sorted (a shard of a distributed tensor holds the same
+        columns of each row it touches). One pass for the block, however short its rows: feeding each row
+        through ``partial`` costs ~20 us of overhead per row. Rows not whole (fewer columns than ``inner``)
+        go to ``split`` only when they are zero, the one thing ``split`` is read for."""
+        x = np.asarray(block)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
+        c = x.shape[1]
+        outer = np.zeros_like(self.sums_outer)
+        inner = np.zeros_like(self.sums_inner)
+        sums = np.concatenate([np.einsum("ij,ij->i", x[:, a:a + SLAB], x[:, a:a + SLAB])
+                               .astype(np.float64)[:, None] for a in range(0, c, SLAB)], axis=1).sum(axis=1) \
+            if c > SLAB else np.asarray(np.einsum("ij,ij->i", x, x), dtype=np.float64)
+        outer += np.bincount(rows // self.w_outer, weights=sums, minlength=outer.size)
+        zero_rows = rows[sums == 0]
+        whole = c == self.inner
+        zero = tuple(int(r) for r in zero_rows[:ZERO_LINES_KEPT]) if whole else ()
+        split = () if whole else tuple((int(r), 0.0) for r in zero_rows)
+        col_sums = np.zeros(c)
+        for a in range(0, x.shape[0], SLAB):
+            part = x[a:a + SLAB]
+            col_sums += np.einsum("ij,ij->j", part, part)
+        inner += np.bincount(cols // self.w_inner, weights=col_sums, minlength=inner.size)
+        if self.matrix is not None:
+            i = np.minimum(np.searchsorted(self.spec_rows, rows), self.spec_rows.size - 1)
+            picked = self.spec_rows[i] == rows
+            if self.spec_cols is None:
+                self.matrix[np.ix_(i[picked], cols)] = x[picked]
+            else:
+                j = np.minimum(np.searchsorted(self.spec_cols, cols), self.spec_cols.size - 1)
+                taken = self.spec_cols[j] == cols
+                self.matrix[np.ix_(i[picked], j[taken])] = x[np.ix_(picked, taken)]
+        return StructurePart(outer, inner, int(x.size), zero, split)
+
     def _pick(self, row: int, first_col: int, seg: np.ndarray) -> None:
         """A partial row (columns first_col...) into the submatrix, if the row was picked."""
         if self.matrix is None:
@@ -227,9 +281,46 @@ class StructureCollector:
         for row, total in part.split:
             self.split[row] = self.split.get(row, 0.0) + total
 
+    def matrix_positions(self) -> np.ndarray | None:
+        """Flat storage positions of the spectral submatrix's entries, row-major (so sorted); None without one."""
+        if self.matrix is None:
+            return None
+        cols = np.arange(self.inner, dtype=np.int64) if self.spec_cols is None else self.spec_cols.astype(np.int64)
+        return (self.spec_rows.astype(np.int64)[:, None] * self.inner + cols[None, :]).reshape(-1)
+
+    def share(self, entries: np.ndarray | None, piece: int) -> StructureShare:
+        """What this collector saw, to be merged with the other processes' (``load``): the group sums, the
+        submatrix entries it wrote (``entries``: flat indices into the submatrix) and its stored rows whose
+        values it saw (``piece`` of each) all square to zero."""
+        zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
+        picked = np.empty(0, np.int64) if entries is None or self.matrix is None else entries
+        values = self.matrix.reshape(-1)[picked] if self.matrix is not None else np.empty(0)
+        return StructureShare(self.sums_outer, self.sums_inner, self.seen, np.asarray(zero, dtype=np.int64),
+                              piece, picked, values)
+
+    def load(self, shares: list[StructureShare]) -> None:
+        """Replace this collector's state by the merge of ``shares`` in order: group sums added, submatrix entries
+        placed, and a stored row counted as zero when pieces seen as zero cover all its ``inner`` elements."""
+        self.sums_outer = np.zeros_like(self.sums_outer)
+        self.sums_inner = np.zeros_like(self.sums_inner)
+        self.seen = 0
+        if self.matrix is not None:
+            self.matrix = np.zeros_like(self.matrix)
+        covered: dict[int, int] = {}
+        for s in shares:
+            self.sums_outer += s.outer
+            self.sums_inner += s.inner
+            self.seen += s.count
+            if self.matrix is not None:
+                self.matrix.reshape(-1)[s.entries] = s.values
+            for row in s.zero_rows.tolist():
+                covered[row] = covered.get(row, 0) + s.piece
+        self.zero_lines = sorted(r for r, n in covered.items() if n >= self.inner)
+        self.split = {}
+
     def data(self) -> StructureData | None:
         """The collected data, or None unless every element was seen exactly once (a scanner that ignored the
-        collector, e.g. a distributed gather, leaves it empty)."""
+        collector leaves it empty)."""
         if self.seen != self.outer * self.inner:
             return None
         zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
