@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from .laws import Law
 
 #: Stored rows that are exactly zero are left out of the tests (an embedding's padding_idx row) when there are at
-#: most 1% of them; this many are remembered.
-ZERO_LINES_KEPT = 64
+#: most this share of them (at least one row); one more than that many are remembered, enough to tell.
+ZERO_LINES_SHARE = 0.01
 #: At most this many groups of rows (and of columns): more rows are grouped in consecutive runs.
 MAX_GROUPS = 4096
 #: The spectral test's submatrix holds at most this many values (whole rows of the storage order).
@@ -167,6 +167,8 @@ class StructureCollector:
         self.matrix: np.ndarray | None = np.zeros((k, l_)) if min(k, l_) >= SPECTRUM_MIN_SIDE else None
         self.seen = 0
         self.zero_lines: list[int] = []
+        self.zero_limit = max(1, int(self.outer * ZERO_LINES_SHARE))
+        """Most zero rows left out; ``zero_limit + 1`` are remembered (more means: not padding rows)."""
         self.split: dict[int, float] = {}
 
     def partial(self, start: int, values: np.ndarray) -> StructurePart:
@@ -198,7 +200,7 @@ class StructureCollector:
                 if c > SLAB else np.einsum("ij,ij->i", block, block)
             rows = np.asarray(rows, dtype=np.float64)
             _add_run(outer, self.w_outer, row, rows)
-            zero = tuple(int(i) + row for i in np.flatnonzero(rows == 0)[:ZERO_LINES_KEPT])
+            zero = tuple(int(i) + row for i in np.flatnonzero(rows == 0)[:self.zero_limit + 1])
             cols = np.zeros(c)
             for a in range(0, full, SLAB):
                 part = block[a:a + SLAB]
@@ -231,7 +233,7 @@ class StructureCollector:
         outer += np.bincount(rows // self.w_outer, weights=sums, minlength=outer.size)
         zero_rows = rows[sums == 0]
         whole = c == self.inner
-        zero = tuple(int(r) for r in zero_rows[:ZERO_LINES_KEPT]) if whole else ()
+        zero = tuple(int(r) for r in zero_rows[:self.zero_limit + 1]) if whole else ()
         split = () if whole else tuple((int(r), 0.0) for r in zero_rows)
         col_sums = np.zeros(c)
         for a in range(0, x.shape[0], SLAB):
@@ -276,7 +278,7 @@ class StructureCollector:
         self.sums_outer += part.outer
         self.sums_inner += part.inner
         self.seen += part.count
-        if len(self.zero_lines) < ZERO_LINES_KEPT:
+        if len(self.zero_lines) <= self.zero_limit:
             self.zero_lines.extend(part.zero_lines)
         for row, total in part.split:
             self.split[row] = self.split.get(row, 0.0) + total
@@ -324,7 +326,7 @@ class StructureCollector:
         if self.seen != self.outer * self.inner:
             return None
         zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
-        if not 0 < len(zero) <= max(1, self.outer // 100):
+        if not 0 < len(zero) <= self.zero_limit:
             zero = []  # none, or too many to be padding rows: then the tests must see them
         n_outer = self.outer - len(zero)
         outer_sizes = self.sizes_outer * self.inner

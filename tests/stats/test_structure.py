@@ -201,3 +201,22 @@ def test_a_zero_padding_row_is_left_out_and_said() -> None:
     many[:100] = 0.0  # 3% of the rows: not padding, the rows test must see them
     r = verify_tensor(many, init="normal_(std=0.02)")
     assert r.status == "fail" and any(t.name == "rows" and not t.passed for t in r.tests)
+
+
+def test_every_zero_row_up_to_one_percent_is_left_out() -> None:
+    """70 zero rows of 8000 (0.9%): all are left out, in one chunk or across chunks (a cap of 64 remembered rows
+    used to leave 6 of them in, and the rows test failed on rows that are padding by the 1% rule)."""
+    from kaiming_cli.api import verify_tensor
+
+    x = np.random.default_rng(5).standard_normal((8000, 256)).astype(np.float32) * np.float32(0.02)
+    zero_rows = np.random.default_rng(6).choice(8000, size=70, replace=False)
+    x[zero_rows] = 0.0
+    r = verify_tensor(x, init="normal_(std=0.02)", tests=("rows", "cols"))
+    assert r.status == "pass", r.reason
+    rows = [t for t in r.tests if t.name == "rows"]
+    assert rows and rows[0].passed
+    assert collect_array(x).zero_lines == tuple(sorted(int(i) for i in zero_rows))
+    more = x.copy()
+    more[np.random.default_rng(7).choice(8000, size=90, replace=False)] = 0.0  # now > 1%: the rows test sees them
+    r = verify_tensor(more, init="normal_(std=0.02)", tests=("rows", "cols"))
+    assert r.status == "fail" and any(t.name == "rows" and not t.passed for t in r.tests)
