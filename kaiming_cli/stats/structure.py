@@ -365,7 +365,7 @@ def bartlett(sums: np.ndarray, sizes: np.ndarray, kurtosis: float) -> tuple[floa
     df = float(g - 1)
     if total <= 0:
         return 0.0, df, 1.0, 1.0
-    if np.any(sums <= 0):
+    if np.any(sums <= 0) or not math.isfinite(total):  # a zero row, or squares beyond float32 (|x| > 1.8e19)
         return math.inf, df, 0.0, 1.0
     m = float(n * math.log(total / n) - np.sum(sizes * np.log(sums / sizes)))
     c = 1.0 + (float(np.sum(1.0 / sizes)) - 1.0 / n) / (3.0 * df)
@@ -387,6 +387,8 @@ def dispersion(sums: np.ndarray, sizes: np.ndarray, moments: tuple[float, float,
     df = float(g - 1)
     if total <= 0:
         return 0.0, df, 1.0, 1.0
+    if not math.isfinite(total):  # squares beyond float32: scales differ beyond measure
+        return math.inf, df, 0.0, 1.0
     v = total / n
     d = float(np.sum((sums - sizes * v) ** 2 / sizes)) / (v * v * (mu4 - 1.0))
     g2 = (mu8 - 4.0 * mu6 + 6.0 * mu4 - 3.0) / (mu4 - 1.0) ** 2 - 3.0

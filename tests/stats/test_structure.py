@@ -220,3 +220,17 @@ def test_every_zero_row_up_to_one_percent_is_left_out() -> None:
     more[np.random.default_rng(7).choice(8000, size=90, replace=False)] = 0.0  # now > 1%: the rows test sees them
     r = verify_tensor(more, init="normal_(std=0.02)", tests=("rows", "cols"))
     assert r.status == "fail" and any(t.name == "rows" and not t.passed for t in r.tests)
+
+
+@pytest.mark.parametrize("moments", [None, (1.8, 27 / 7, 9.0)], ids=["bartlett", "dispersion"])
+def test_overflowing_squares_fail_as_unequal_scales_without_nan(moments: tuple[float, float, float] | None) -> None:
+    """Row sums of squares that overflowed float32 (a corrupt tensor with values near 1e20) are infinite: the test
+    fails, naming unequal scales, instead of computing inf - inf (a NaN p-value would pass nothing and warn)."""
+    import warnings
+
+    sums = np.array([1.0, 2.0, np.inf, 1.5])
+    sizes = np.full(4, 100.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ratio, p, detail = homogeneity_test("rows", sums, sizes, 4, moments)
+    assert p == 0.0 and "scales differ" in detail
