@@ -173,6 +173,8 @@ class VerifyResult:
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "inconclusive", "skip", "error") if self.count(s)]
         verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not self.count("fail") else "FAIL")
+        if self.passed and not self.count("pass") and self.count("inconclusive"):
+            verdict = "INCONCLUSIVE"  # exit 0 (--strict fails it), but nothing was shown to follow its law
         line = f"{verdict}: {plural(len(self.tensors), 'tensor')}: {', '.join(parts) or 'none'} " \
                f"(alpha = {self.alpha:g}, {self.correction} across tested tensors)"
         if self.count("inconclusive"):
@@ -281,20 +283,28 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         return replace(base, reason="empty tensor")
     if rule.constant is not None:
         return constant_source(base, source, scanner, rule.constant, seed=seed, jobs=jobs, progress=progress)
-    if not is_float(source.dtype):
-        return replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
-                                                    "give it a constant or skip rule")
+    not_random = replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
+                                                      "give it a constant or skip rule")
     if source.layout is not None and not layout_given:
         base_options = replace(base_options, layout=source.layout)
     options = base_options.overridden(rule.options)
     if len(source.shape) == 1 and options.fan_in is None and sibling_fan_in is not None:
         options = replace(options, fan_in=sibling_fan_in)  # a bias: default('Linear') needs its weight's fan_in
     try:
-        spec = options.spec(source.shape)
+        # a 0-d tensor holds one value: only a constant law (zeros_, ones_, constant_) can describe it, and that
+        # law needs no fans; any other law on it is refused below with the spec's own reason
+        spec = options.spec(source.shape or (1,))
+        if spec.exact_law.distribution == "constant" and spec.exact_law.value is not None:
+            # checked exactly, on integer tensors too (identify -f rules writes init = "zeros_" for a BatchNorm's
+            # num_batches_tracked)
+            return constant_source(base, source, scanner, spec.exact_law.value, seed=seed, jobs=jobs,
+                                   progress=progress)
+        if not source.shape:
+            options.spec(source.shape)
     except ValueError as exc:
-        return replace(base, status="error", reason=str(exc))
-    if spec.exact_law.distribution == "constant" and spec.exact_law.value is not None:
-        return constant_source(base, source, scanner, spec.exact_law.value, seed=seed, jobs=jobs, progress=progress)
+        return replace(base, status="error", reason=str(exc)) if is_float(source.dtype) else not_random
+    if not is_float(source.dtype):
+        return not_random
     try:
         law = law_of(spec)
     except ValueError as exc:  # a law the statistics cannot test: this tensor is an error, said why

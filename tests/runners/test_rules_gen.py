@@ -156,3 +156,40 @@ def test_sparse_call_gives_torch_the_same_zero_count(sparsity: float, rows: int)
     assert r.verdict.startswith("sparse_(sparsity="), r.verdict
     written = float(r.verdict.split("sparsity=")[1].split(",")[0])
     assert math.ceil(written * rows) == math.ceil(sparsity * rows)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "bf16", "npz", "pt"])
+def test_readme_recipe_round_trips_on_the_readme_model(fmt: str, tmp_path: Path) -> None:
+    """The README's CI recipe, on the README's model in every format: `identify -f rules` then `verify --rules`
+    passes with no error. Its BatchNorms' int64 num_batches_tracked (0-d and counted per layer) get
+    init = "zeros_", which verify checks exactly on integer tensors; a trained counter (5) fails that rule."""
+    from tests.models import save_all
+
+    path = save_all(tmp_path)[fmt]
+    rules_path = tmp_path / "init2.toml"
+    rules_path.write_text(rules_of(path)[1])
+    result = CliRunner().invoke(cli, ["verify", str(path), "--rules", str(rules_path), "--no-config", "-f", "json"])
+    doc = json.loads(result.stdout)
+    statuses = {t["name"]: t["status"] for t in doc["tensors"]}
+    assert result.exit_code == 0, [t for t in doc["tensors"] if t["status"] == "error"][:2]
+    assert "error" not in statuses.values() and "fail" not in statuses.values()
+    counters = [n for n in statuses if n.endswith("num_batches_tracked")]
+    assert counters and all(statuses[n] == "pass" for n in counters)
+
+
+def test_a_zeros_rule_on_an_integer_tensor_is_exact(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    np.savez(path, fresh=np.array(0, dtype=np.int64), trained=np.array(5, dtype=np.int64),
+             counts=np.zeros(3, dtype=np.int32), scalar=np.array(0.5, dtype=np.float32))
+    rules = tmp_path / "r.toml"
+    rules.write_text('[[rule]]\nmatch = "*"\ninit = "zeros_"\n\n[[rule]]\nmatch = "scalar"\ninit = "normal_"\n')
+    doc = json.loads(CliRunner().invoke(cli, ["verify", str(path), "--rules", str(rules), "--no-config",
+                                              "-f", "json"]).stdout)
+    statuses = {t["name"]: t["status"] for t in doc["tensors"]}
+    assert statuses == {"fresh": "pass", "trained": "fail", "counts": "pass", "scalar": "fail"}
+    rules.write_text('[[rule]]\nmatch = "scalar"\ninit = "normal_"\n\n[[rule]]\nmatch = "*"\ninit = "normal_"\n')
+    doc = json.loads(CliRunner().invoke(cli, ["verify", str(path), "--rules", str(rules), "--no-config",
+                                              "-f", "json"]).stdout)
+    by = {t["name"]: t for t in doc["tensors"]}
+    assert by["fresh"]["status"] == "error" and "random-init rule" in by["fresh"]["reason"]
+    assert by["scalar"]["status"] == "error" and "at least one dimension" in by["scalar"]["reason"]

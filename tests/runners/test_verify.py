@@ -225,3 +225,18 @@ def test_bf16_dequantization_keeps_ks_calibrated() -> None:
     upper = st.binom(seeds, alpha).isf(1e-4)
     assert fixed_rejections <= upper
     assert raw_rejections > upper  # without dequantization the false alarms pile up
+
+
+def test_a_run_where_nothing_passed_is_headed_inconclusive(tmp_path: Path) -> None:
+    """One inconclusive tensor and one skipped: the run exits 0 (inconclusive is not a failure unless --strict) but
+    its headline must not say PASS, since no tensor was shown to follow its law."""
+    path = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, w=(rng.standard_normal((4, 3)) * np.sqrt(2 / 3)).astype(np.float32), b=np.zeros(4, np.float32))
+    args = ["verify", str(path), "--nonlinearity", "relu", "--no-config", "-f", "json"]
+    result = CliRunner().invoke(cli, args)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["passed"]
+    assert [t["status"] for t in doc["tensors"]].count("inconclusive") == 1
+    assert doc["summary"].startswith("INCONCLUSIVE: 2 tensors: 1 inconclusive, 1 skip")
+    assert CliRunner().invoke(cli, [*args, "--strict"]).exit_code == 1
