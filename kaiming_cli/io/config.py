@@ -110,9 +110,9 @@ def parse_rule(raw: Any, where: str) -> Rule:
         value = options["nonlinearity"]
         canonical = canonical_nonlinearity(value) if isinstance(value, str) else None
         if canonical is None:
-            hint = unknown_nonlinearity_message(value) if isinstance(value, str) else ""
-            raise _fail(where, f"nonlinearity = {shown(value)} is not one of {', '.join(NONLINEARITIES)}. {hint}"
-                        .rstrip())
+            # the message names the value, a did-you-mean or advice, and the choices once
+            raise _fail(where, unknown_nonlinearity_message(value) if isinstance(value, str) else
+                        f"nonlinearity = {shown(value)} is not one of {', '.join(NONLINEARITIES)}.")
         options["nonlinearity"] = canonical
     if "distribution" in options:
         _check_choice(where, "distribution", options["distribution"], DISTRIBUTIONS)

@@ -607,6 +607,18 @@ def _candidates(libraries: tuple[str, ...], name: str) -> list[Signature]:
     return found
 
 
+def _closest_name(libraries: tuple[str, ...], name: str) -> str | None:
+    """The initializer name of these libraries closest to a misspelt one (``he_normall``), or None."""
+    import difflib
+
+    names: list[str] = []
+    for library in libraries:
+        names += list(TORCH_SIGNATURES) if library == TORCH else list(KERAS_NAMES) if library == KERAS \
+            else list(JAX_NAMES)
+    close = difflib.get_close_matches(name, list(dict.fromkeys(names)), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 # --------------------------------------------------------------------------- the expression grammar
 
 class _Reject(ValueError):
@@ -1003,7 +1015,9 @@ def _parse(source: str) -> InitCall:
     candidates = _candidates(libraries, name)
     if not candidates:
         where = " or ".join(LIBRARY_PREFIX[lib].rstrip(".") for lib in libraries)
-        raise _Reject(f"unknown initializer {prefix + name!r} (not in {where})")
+        close = _closest_name(libraries, name)
+        hint = f"; did you mean {prefix + close!r}?" if close else ""
+        raise _Reject(f"unknown initializer {prefix + name!r} (not in {where}{hint})")
     first_error: _Reject | None = None
     for sig in candidates:
         try:

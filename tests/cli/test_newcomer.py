@@ -281,3 +281,18 @@ def test_lightning_ckpt_with_a_state_dict_is_read(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert code == 0 and [t["name"] for t in doc["tensors"]] == ["state_dict.weight", "state_dict.bias"]
     assert doc["tensors"][0]["status"] == "pass"
+
+
+def test_a_typo_in_a_rules_file_names_it_once_with_a_did_you_mean(tmp_path: Path) -> None:
+    """One line: where, the value, the did-you-mean, the choices once (they were listed twice)."""
+    import numpy as np
+
+    weights = tmp_path / "w.npz"
+    np.savez(weights, w=np.zeros((4, 4), np.float32))
+    rules = tmp_path / "typo.toml"
+    rules.write_text('[[rule]]\nmatch = "*"\nnonlinearity = "rleu"\n')
+    result = CliRunner().invoke(cli, ["verify", str(weights), "--rules", str(rules), "--no-config"])
+    assert result.exit_code == 3
+    line = result.stderr.strip()
+    assert "\n" not in line and "typo.toml rule 1" in line and "Did you mean 'relu'?" in line
+    assert line.count("leaky_relu") == 1

@@ -432,3 +432,16 @@ def test_fan_names_follow_the_calls_library() -> None:
     assert law("RandomNormal(stddev=1 / sqrt(fan_in))", (49,)).std == pytest.approx(1 / 7, rel=1e-15)
     with pytest.raises(ValueError, match="fan_in"):
         law("normal_(std=1 / sqrt(fan_in))", (49,))  # torch has no fans for 1-D tensors
+
+
+@pytest.mark.parametrize("text,suggestion", [
+    ("he_normall", "'he_normal'"), ("torch.nn.init.kaiming_normall_()", "'torch.nn.init.kaiming_normal_'"),
+    ("keras.initializers.HeNormall()", "'keras.initializers.HeNormal'"),
+    ("jax.nn.initializers.glorot_normall()", "'jax.nn.initializers.glorot_normal'")])
+def test_a_misspelt_initializer_gets_a_did_you_mean(text: str, suggestion: str) -> None:
+    with pytest.raises(ValueError, match="unknown initializer") as info:
+        parse_init_call(text)
+    assert f"did you mean {suggestion}?" in str(info.value)
+    with pytest.raises(ValueError) as far:
+        parse_init_call("xyz()")
+    assert "did you mean" not in str(far.value)
