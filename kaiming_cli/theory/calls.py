@@ -789,15 +789,7 @@ class InitCall:
         values evaluated on this shape's fans and the library's defaults elsewhere, by the library's parameter
         names: what a backend passes to the real initializer. Axes and counts that are whole numbers are ints.
         ``ValueError`` with a user-facing message (a required argument missing, a fan unknown)."""
-        layout = layout or self.implied_layout
-        ctx = self._context(shape, layout, fan_in, fan_out)
-        fans = {k: v for k, v in (("fan_in", ctx.fan_in), ("fan_out", ctx.fan_out)) if v is not None}
-        args: dict[str, Value] = {name: default for name, default in self.signature.params if default is not _IGNORED}
-        for name, node in self.given:
-            args[name] = evaluate(node, fans)
-        missing = [k for k, v in args.items() if v is _REQUIRED]
-        if missing:
-            raise ValueError(f"{self.signature.text()} needs the argument {missing[0]!r}.")
+        _ctx, args = self._bound(shape, layout or self.implied_layout, fan_in, fan_out)
         return {k: _library_value(k, v) for k, v in args.items()}
 
     def uses_fans(self) -> bool:
@@ -807,6 +799,15 @@ class InitCall:
                 fan_out: float | None = None) -> Resolved:
         """The exact law of this call on a tensor of ``shape``; ``ValueError`` with a user-facing message."""
         layout = layout or self.implied_layout
+        ctx, args = self._bound(shape, layout, fan_in, fan_out)
+        if self.signature.fans != "none" and self.library != DEFAULT:
+            ctx = self._context(shape, layout, fan_in, fan_out, args)
+        return self.signature.build(args, ctx)
+
+    def _bound(self, shape: tuple[int, ...], layout: str, fan_in: float | None, fan_out: float | None
+               ) -> tuple[Context, dict[str, Value]]:
+        """(context, every argument): the library's defaults, then the user's values evaluated on this shape's
+        fans; ``ValueError`` when a required argument is missing."""
         ctx = self._context(shape, layout, fan_in, fan_out)
         fans = {k: v for k, v in (("fan_in", ctx.fan_in), ("fan_out", ctx.fan_out)) if v is not None}
         args: dict[str, Value] = {name: default for name, default in self.signature.params if default is not _IGNORED}
@@ -815,9 +816,7 @@ class InitCall:
         missing = [k for k, v in args.items() if v is _REQUIRED]
         if missing:
             raise ValueError(f"{self.signature.text()} needs the argument {missing[0]!r}.")
-        if self.signature.fans != "none" and self.library != DEFAULT:
-            ctx = self._context(shape, layout, fan_in, fan_out, args)
-        return self.signature.build(args, ctx)
+        return ctx, args
 
     def _context(self, shape: tuple[int, ...], layout: str, fan_in: float | None, fan_out: float | None,
                  args: dict[str, Value] | None = None) -> Context:
