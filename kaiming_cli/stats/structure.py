@@ -114,6 +114,27 @@ def _sumsq(x: np.ndarray) -> float:
     return float(np.square(x, dtype=np.float64).sum())
 
 
+def _row_sumsq(block: np.ndarray) -> np.ndarray:
+    """Sums of squares of a 2-D block's rows in float64, each summed in the data's precision over at most SLAB
+    terms (float32 einsum is ~5x cheaper than squaring and summing in float64)."""
+    c = block.shape[1]
+    if c <= SLAB:
+        return np.asarray(np.einsum("ij,ij->i", block, block), dtype=np.float64)
+    parts = [np.einsum("ij,ij->i", block[:, a:a + SLAB], block[:, a:a + SLAB]).astype(np.float64)[:, None]
+             for a in range(0, c, SLAB)]
+    sums: np.ndarray = np.concatenate(parts, axis=1).sum(axis=1)
+    return sums
+
+
+def _col_sumsq(block: np.ndarray) -> np.ndarray:
+    """Sums of squares of a 2-D block's columns, down at most SLAB rows at a time, accumulated in float64."""
+    cols = np.zeros(block.shape[1])
+    for a in range(0, block.shape[0], SLAB):
+        part = block[a:a + SLAB]
+        cols += np.einsum("ij,ij->j", part, part)
+    return cols
+
+
 def _add_run(acc: np.ndarray, width: int, first: int, values: np.ndarray) -> None:
     """Add ``values`` (of units first, first+1, ...) into their groups of ``width`` consecutive units."""
     if values.size == 0:
@@ -193,19 +214,10 @@ class StructureCollector:
         full = (x.size - pos) // c
         if full:
             block = sq[pos:pos + full * c].reshape(full, c)
-            # in the data's own precision (float32 einsum is ~5x cheaper than squaring and summing in float64);
-            # sums run along a row or down a column in turn, so at most SLAB terms each, then in float64
-            rows = np.concatenate([np.einsum("ij,ij->i", block[:, a:a + SLAB], block[:, a:a + SLAB])
-                                   .astype(np.float64)[:, None] for a in range(0, c, SLAB)], axis=1).sum(axis=1) \
-                if c > SLAB else np.einsum("ij,ij->i", block, block)
-            rows = np.asarray(rows, dtype=np.float64)
+            rows = _row_sumsq(block)
             _add_run(outer, self.w_outer, row, rows)
             zero = tuple(int(i) + row for i in np.flatnonzero(rows == 0)[:self.zero_limit + 1])
-            cols = np.zeros(c)
-            for a in range(0, full, SLAB):
-                part = block[a:a + SLAB]
-                cols += np.einsum("ij,ij->j", part, part)
-            _add_run(inner, self.w_inner, 0, cols)
+            _add_run(inner, self.w_inner, 0, _col_sumsq(block))
             self._pick_block(row, x[pos:pos + full * c].reshape(full, c))
             pos, row = pos + full * c, row + full
         if pos < x.size:
@@ -227,19 +239,13 @@ class StructureCollector:
         c = x.shape[1]
         outer = np.zeros_like(self.sums_outer)
         inner = np.zeros_like(self.sums_inner)
-        sums = np.concatenate([np.einsum("ij,ij->i", x[:, a:a + SLAB], x[:, a:a + SLAB])
-                               .astype(np.float64)[:, None] for a in range(0, c, SLAB)], axis=1).sum(axis=1) \
-            if c > SLAB else np.asarray(np.einsum("ij,ij->i", x, x), dtype=np.float64)
+        sums = _row_sumsq(x)
         outer += np.bincount(rows // self.w_outer, weights=sums, minlength=outer.size)
         zero_rows = rows[sums == 0]
         whole = c == self.inner
         zero = tuple(int(r) for r in zero_rows[:self.zero_limit + 1]) if whole else ()
         split = () if whole else tuple((int(r), 0.0) for r in zero_rows)
-        col_sums = np.zeros(c)
-        for a in range(0, x.shape[0], SLAB):
-            part = x[a:a + SLAB]
-            col_sums += np.einsum("ij,ij->j", part, part)
-        inner += np.bincount(cols // self.w_inner, weights=col_sums, minlength=inner.size)
+        inner += np.bincount(cols // self.w_inner, weights=_col_sumsq(x), minlength=inner.size)
         if self.matrix is not None:
             i = np.minimum(np.searchsorted(self.spec_rows, rows), self.spec_rows.size - 1)
             picked = self.spec_rows[i] == rows
@@ -283,6 +289,10 @@ class StructureCollector:
         for row, total in part.split:
             self.split[row] = self.split.get(row, 0.0) + total
 
+    def _zero_rows(self) -> list[int]:
+        """Stored rows seen to be exactly zero: whole rows of a chunk, and rows split across chunks summing to 0."""
+        return sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
+
     def matrix_positions(self) -> np.ndarray | None:
         """Flat storage positions of the spectral submatrix's entries, row-major (so sorted); None without one."""
         if self.matrix is None:
@@ -294,7 +304,7 @@ class StructureCollector:
         """What this collector saw, to be merged with the other processes' (``load``): the group sums, the
         submatrix entries it wrote (``entries``: flat indices into the submatrix) and its stored rows whose
         values it saw (``piece`` of each) all square to zero."""
-        zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
+        zero = self._zero_rows()
         picked = np.empty(0, np.int64) if entries is None or self.matrix is None else entries
         values = self.matrix.reshape(-1)[picked] if self.matrix is not None else np.empty(0)
         return StructureShare(self.sums_outer, self.sums_inner, self.seen, np.asarray(zero, dtype=np.int64),
@@ -325,7 +335,7 @@ class StructureCollector:
         collector leaves it empty)."""
         if self.seen != self.outer * self.inner:
             return None
-        zero = sorted({*self.zero_lines, *(r for r, total in self.split.items() if total == 0)})
+        zero = self._zero_rows()
         if not 0 < len(zero) <= self.zero_limit:
             zero = []  # none, or too many to be padding rows: then the tests must see them
         n_outer = self.outer - len(zero)
