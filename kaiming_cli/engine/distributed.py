@@ -458,6 +458,15 @@ class Feeder:
         self.structure.add(self.structure.partial_rows(rows, self.cols, block))
         self._by_runs(last * length, values[last * length - start:])
 
+    def structure_share(self) -> StructureShare:
+        """The collector's state after this rank's pass: the submatrix entries inside the block, and the elements
+        of each stored row the block holds (``row_length``, the same for every row it touches: the block is a
+        product of ranges)."""
+        assert self.structure is not None
+        positions = self.structure.matrix_positions()
+        entries = None if positions is None else np.flatnonzero(_inside(positions, self.shard, self.local_shape)[1])
+        return self.structure.share(entries, self.row_length)
+
     def _by_runs(self, start: int, values: np.ndarray) -> None:
         assert self.structure is not None
         offset = 0
@@ -465,15 +474,6 @@ class Feeder:
                                         strict=True):
             self.structure.add(self.structure.partial(global_start, values[offset:offset + length]))
             offset += length
-
-
-def structure_share(structure: StructureCollector, shard: Shard, local_shape: tuple[int, ...]) -> StructureShare:
-    """The collector's state after this rank's pass: the submatrix entries inside the block, and the elements of
-    each stored row the block holds (the same for every row it touches: the block is a product of ranges)."""
-    positions = structure.matrix_positions()
-    entries = None if positions is None else np.flatnonzero(_inside(positions, shard, local_shape)[1])
-    split = 1 if structure.rows_outer else len(local_shape) - 1
-    return structure.share(entries, int(np.prod(local_shape[split:], dtype=np.int64)))
 
 
 def summarize_part(shard: Shard, seed: int, name: str, max_ks: int, structure: StructureCollector | None = None,
@@ -500,7 +500,7 @@ def summarize_part(shard: Shard, seed: int, name: str, max_ks: int, structure: S
         picked.append(values[local_pos[lo:hi] - start].astype(np.float64))
         feed(start, values)
     return Part(total, global_pos, np.concatenate(picked) if picked else np.empty(0),
-                None if structure is None else structure_share(structure, shard, local_shape),
+                None if structure is None else feed.structure_share(),
                 None if cells is None else cells.share())
 
 

@@ -105,8 +105,8 @@ def summarize(chunk: np.ndarray) -> Summary:
 
     Power sums of d = x - c (pivot c from the data, so shifted data loses no precision) are taken
     over cache-sized blocks and accumulated in float64 across blocks. float32 data is worked in
-    float32 within a block, the sums as dot products (BLAS sdot: ~1e-7 relative, measured in
-    docs/statistics.md §9, far below any test's resolution; 4x faster than squaring and summing);
+    float32 within a block, the sums as dot products (BLAS sdot: at most ~7e-7 relative, measured in
+    docs/statistics.md §9, far below any test's resolution; 2.2x faster than squaring and summing);
     anything else in float64.
     """
     x = np.asarray(chunk).reshape(-1)
