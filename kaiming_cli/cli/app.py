@@ -436,7 +436,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..engine.distributed import joined, launched
     from ..io.config import resolve_config
-    from ..io.inputs import read_paths, select_tensors
+    from ..io.inputs import input_files, read_paths, select_tensors
     from ..runners.verify import fallback_rule, run_verify
 
     tests = parse_tests(tests_text)
@@ -452,7 +452,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
             if not given_on_command_line(ctx, "correction") and config.correction is not None else correction
         distinct_outputs({"-o": output or "-", "--plot": plot_path}, [*paths, *config.files])
         found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
-        distinct_outputs({"-o": output or "-", "--plot": plot_path}, [s.file for s in found])
+        distinct_outputs({"-o": output or "-", "--plot": plot_path}, input_files(found))
         return config, run_alpha, run_correction, found, errors
 
     def run(world: World | None) -> int:
@@ -562,12 +562,12 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     kaiming verify model.safetensors --rules init.toml
     """
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from ..io.inputs import read_paths, select_tensors
+    from ..io.inputs import input_files, read_paths, select_tensors
     from ..runners.identify import IdentifyReport, group_summary, run_identify, stated_disagreements
 
     paths = distinct_paths(paths)
     found, errors = read_paths(paths, Limits(max_tensors=max_tensors))
-    distinct_outputs({"-o": output or "-"}, [*paths, *(s.file for s in found)])
+    distinct_outputs({"-o": output or "-"}, [*paths, *input_files(found)])
     sources, globs = select_tensors(found, tensor_globs)
     results, failed = run_identify(sources, layout=layout, alpha=alpha, seed=seed, jobs=jobs)
     errors += failed

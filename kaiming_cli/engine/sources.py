@@ -18,6 +18,12 @@ from ..stats.summary import Summary
 from .stream import CHUNK, scan, subsample_positions
 
 
+def same_bytes(first: str) -> str:
+    """Why a tensor stored at the very bytes of an earlier one (``TensorSource.same_as``) is neither read nor
+    tested: one draw counted twice would double its weight in the correction across tensors."""
+    return f"the same stored bytes as {first} (tied or linked): read and tested once, under that name"
+
+
 def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
     """Subsample and dequantization seeds keyed by the run seed and the tensor name."""
     # surrogatepass: a name may hold a lone surrogate (a \udxxx escape in a safetensors header)

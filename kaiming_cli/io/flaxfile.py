@@ -168,9 +168,8 @@ class _Walker:
         start = cur.pos
         for i in range(n):
             key = self.value(cur, path, depth + 1)
-            if isinstance(key, bool) or not isinstance(key, (str, int)):
+            if not isinstance(key, str):  # flax.serialization writes every key as a string ("0" for a list)
                 raise self.fail(f"a map key under {quote(path or '/')} is not a string")
-            key = str(key)
             child = f"{path}/{key}" if path else key
             check_name(self.f.where, child)
             if i == 0 and key == CHUNKED:

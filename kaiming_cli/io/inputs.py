@@ -48,6 +48,12 @@ def read_paths(paths: Iterable[str], limits: Limits | None = None) -> tuple[list
     return found, errors
 
 
+def input_files(sources: Iterable[TensorSource]) -> list[str]:
+    """Every file the sources are read from (a shard, an ONNX model's external data): none may be an output."""
+    files = [s.file for s in sources] + [s.data_file for s in sources if s.data_file is not None]
+    return list(dict.fromkeys(files))
+
+
 def select_tensors(sources: Sequence[TensorSource], globs: Sequence[str]
                    ) -> tuple[list[TensorSource], tuple[GlobCount, ...]]:
     """The tensors that ``--tensor`` selects, and how many each glob matched (to report globs matching none)."""

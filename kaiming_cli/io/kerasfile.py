@@ -24,6 +24,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from .kerasconfig import MAX_CONFIG, layer_configs, path_configs, stated_rule, v
 from .limits import MAX_NAME, Limits
 from .readers import (
     DEFAULT_LIMITS,
+    Extent,
     InputFile,
     TensorSource,
     check_name,
@@ -155,13 +157,45 @@ def _legacy_config(h5: Any, where: str) -> Any:
 
 
 def _attribute(obj: Any, key: str, where: str) -> Any:
-    """One attribute, read only if it is small (a hostile file may declare a huge one)."""
+    """One attribute, read only if it is small (a hostile file may declare a huge one).
+
+    A variable-length string is stored as a 16-byte pointer into the file's global heap, so its stored size says
+    nothing of the text: such an attribute must be a single string (Keras writes names as one; its lists of names
+    are fixed-length strings, whose stored size is their size), and its decoded length is checked too.
+    """
     if key not in obj.attrs:
         return None
     info = obj.attrs.get_id(key)
     if info.get_storage_size() > MAX_ATTRIBUTE:
         raise InputError(f"{where}: the HDF5 attribute {quote(key)} is larger than {MAX_ATTRIBUTE} bytes.")
-    return obj.attrs[key]
+    kind = info.get_type()
+    variable = kind.get_class() == _h5t_string() and kind.is_variable_str()
+    if variable and info.get_storage_size() > _VLEN_POINTER:
+        raise InputError(f"{where}: the HDF5 attribute {quote(key)} is a list of variable-length strings; Keras "
+                         "writes names as fixed-length strings, refusing it.")
+    value = obj.attrs[key]
+    if variable and _decoded_size(value) > MAX_ATTRIBUTE:
+        raise InputError(f"{where}: the HDF5 attribute {quote(key)} holds more than {MAX_ATTRIBUTE} bytes of text.")
+    return value
+
+
+def _decoded_size(value: Any) -> int:
+    """Bytes of text in a decoded string attribute (a str, bytes, or an array of them)."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bytes):
+        return len(value)
+    return sum(_decoded_size(v) for v in np.asarray(value, dtype=object).reshape(-1))
+
+
+#: the stored size of one variable-length string: its length and a pointer into the global heap
+_VLEN_POINTER = 16
+
+
+def _h5t_string() -> int:
+    import h5py
+
+    return int(h5py.h5t.STRING)
 
 
 class _Walk:
@@ -215,16 +249,23 @@ def _sources(f: InputFile, h5: Any, datasets: dict[str, Any], base: int, size: i
     if len(datasets) > limits.max_tensors:
         raise too_many_tensors(where, limits)
     layers = layer_configs(config) if config is not None else {}
-    named = _legacy_names(h5, datasets, layers, where) or _keras3_names(h5, datasets, layers, path_configs(config),
-                                                                         where)
+    named = (_legacy_names(h5, datasets, layers, where, limits)
+             or _keras3_names(h5, datasets, layers, path_configs(config), where))
     counts: dict[str, int] = {}
     for name, _path, _rule in named:
         counts[name] = counts.get(name, 0) + 1
     sources = []
+    first: dict[Any, TensorSource] = {}  # dataset object -> its first source
     for name, path, rule in named:
         shown = name if counts[name] == 1 else path  # two layers of one name (nested models): the HDF5 path
         check_name(where, shown)
-        sources.append(_dataset_source(f, datasets[path], shown, path, base, size, rule))
+        ds = datasets[path]
+        seen = first.get(ds.id)
+        if seen is not None:  # one dataset under several hard links: stored once, read and tested once
+            sources.append(replace(seen, name=shown, rule=rule, open=no_open, extent=None, same_as=seen.name))
+            continue
+        first[ds.id] = source = _dataset_source(f, ds, shown, path, base, size, rule)
+        sources.append(source)
     return sources
 
 
@@ -267,7 +308,7 @@ def _layer_name(group: Any, where: str) -> str | None:
 
 
 def _legacy_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str, dict[str, Any]]],
-                  where: str) -> list[tuple[str, str, Rule | None]] | None:
+                  where: str, limits: Limits) -> list[tuple[str, str, Rule | None]] | None:
     """(name, HDF5 path, stated rule) for a Keras 2 file (``layer_names``/``weight_names``); None for others."""
     root = h5["model_weights"] if any(p.startswith("model_weights/") for p in datasets) else h5
     prefix = "model_weights/" if root is not h5 else ""
@@ -275,6 +316,7 @@ def _legacy_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str
     if layer_names is None:
         return None
     out: list[tuple[str, str, Rule | None]] = []
+    listed: set[str] = set()
     for raw_layer in np.asarray(layer_names).reshape(-1)[: len(datasets) + 1]:
         layer = _text(raw_layer)
         if layer not in root:
@@ -285,6 +327,12 @@ def _legacy_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str
             path = f"{prefix}{layer}/{weight}"
             if path not in datasets:
                 raise InputError(f"{where}: weight {quote(weight)} of layer {quote(layer)} is missing.")
+            if path in listed:
+                raise InputError(f"{where}: weight {quote(weight)} of layer {quote(layer)} is listed twice; "
+                                 "refusing a crafted file.")
+            listed.add(path)
+            if len(listed) > limits.max_tensors:
+                raise too_many_tensors(where, limits)
             name = weight[:-2] if weight.endswith(":0") else weight
             var = name.rpartition("/")[2]
             found = layers.get(layer)
@@ -327,6 +375,7 @@ def _dataset_source(f: InputFile, ds: Any, name: str, path: str, base: int, size
     if nbytes and (offset is None or ds.id.get_storage_size() != nbytes or offset + nbytes > size):
         raise InputError(f"{where}: dataset {quote(path)} declares {nbytes} bytes that the file does not hold "
                          "(truncated or lying file).")
-    return TensorSource(f.label, name, shape, dtype, pread_opener(f, base + (offset or 0), dtype, disk),
-                        layout="keras", rule=rule)
+    start = base + (offset or 0)
+    return TensorSource(f.label, name, shape, dtype, pread_opener(f, start, dtype, disk), layout="keras", rule=rule,
+                        extent=Extent(f.ident, start, start + nbytes))
 

@@ -3,7 +3,8 @@
 The model file is parsed once (protobuf holds it in memory: at most 2 GiB, protobuf's own limit); tensor data
 in the file (``raw_data`` or a typed field) is served in chunks from that parse, and external data (the
 ``location``/``offset``/``length`` entries ``onnx.external_data_helper`` writes) is read with ``pread`` in
-chunks, never loaded whole. An external location must be a relative path inside the model's folder.
+chunks, never loaded whole. An external location must be a relative path whose resolved file lies inside the
+model's folder (``readers.pointed_file``: a symlink out of it is refused before it is opened).
 
 Each initializer's layout comes from the op that consumes it: a ``Conv`` weight is (out, in, *k) (torch),
 a ``ConvTranspose`` weight (in, out/groups, *k) (torch-transpose), ``Gemm``'s B with ``transB=1`` is (out, in)
@@ -14,16 +15,15 @@ a ``ConvTranspose`` weight (in, out/groups, *k) (torch-transpose), ``Gemm``'s B 
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
-from .limits import MAX_NAME, Limits
+from .limits import Limits
 from .readers import (
     DEFAULT_LIMITS,
+    Extent,
     InputFile,
     TensorSource,
     check_name,
@@ -33,11 +33,11 @@ from .readers import (
     memory_opener,
     no_open,
     opened,
+    pointed_file,
     pread_opener,
     quote,
     require,
     too_many_tensors,
-    vet,
 )
 from .ziparchive import pread_exact
 
@@ -70,7 +70,6 @@ def read_onnx(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSourc
     if len(graph.initializer) > limits.max_tensors:
         raise too_many_tensors(where, limits)
     layouts = consumer_layouts(graph)
-    folder = Path(f.path).parent
     seen: set[str] = set()
     sources = []
     for tensor in graph.initializer:
@@ -79,7 +78,7 @@ def read_onnx(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSourc
         if name in seen:
             raise InputError(f"{where}: initializer {quote(name)} appears twice; refusing a crafted model.")
         seen.add(name)
-        sources.append(_source(f, folder, tensor, layouts.get(name)))
+        sources.append(_source(f, tensor, layouts.get(name)))
     return sources
 
 
@@ -107,7 +106,7 @@ def _layout_for(node: Any, position: int) -> str | None:
     return None
 
 
-def _source(f: InputFile, folder: Path, tensor: Any, layout: str | None) -> TensorSource:
+def _source(f: InputFile, tensor: Any, layout: str | None) -> TensorSource:
     where, name = f.where, tensor.name
     shape = tuple(int(d) for d in tensor.dims)
     check_shape(where, name, shape)
@@ -120,7 +119,7 @@ def _source(f: InputFile, folder: Path, tensor: Any, layout: str | None) -> Tens
     numel = math.prod(shape)
     nbytes = numel * itemsize(dtype)
     if tensor.data_location == EXTERNAL:
-        return _external(f, folder, tensor, shape, dtype, nbytes, layout)
+        return _external(f, tensor, shape, dtype, nbytes, layout)
     if tensor.HasField("raw_data"):
         data = np.frombuffer(tensor.raw_data, dtype=np.uint8)
         if data.size != nbytes:
@@ -148,26 +147,20 @@ def _typed(values: np.ndarray, dtype: str) -> np.ndarray:
     return values.astype(np.dtype(DTYPES[dtype][0]))
 
 
-def _external(f: InputFile, folder: Path, tensor: Any, shape: tuple[int, ...], dtype: str, nbytes: int,
+def _external(f: InputFile, tensor: Any, shape: tuple[int, ...], dtype: str, nbytes: int,
               layout: str | None) -> TensorSource:
+    """An initializer whose bytes lie in another file: inside the model's folder (``pointed_file``), read in place."""
     where, name = f.where, tensor.name
     entries = {e.key: e.value for e in tensor.external_data}
     location = entries.get("location", "")
-    parts = PurePosixPath(location).parts
-    if (not location or len(location) > MAX_NAME or "\x00" in location or "\\" in location
-            or PurePosixPath(location).is_absolute() or ".." in parts):
-        raise InputError(f"{where}: initializer {quote(name)} keeps its data at {quote(location)}, outside the "
-                         "model's folder; refusing it.")
+    data = pointed_file(where, f, location, f"the external data {quote(location)} of {quote(name)}")
     try:
         offset = int(entries.get("offset", "0"))
         length = int(entries["length"]) if "length" in entries else nbytes
     except ValueError:
         raise InputError(f"{where}: initializer {quote(name)} has a non-numeric external offset or length.") from None
-    path = str(folder / location)
-    if not os.path.lexists(path):
-        raise InputError(f"{where}: the external data file {display(location)} of {quote(name)} is missing.")
-    data = vet(path)
     if offset < 0 or length != nbytes or offset + nbytes > data.size:
         raise InputError(f"{where}: initializer {quote(name)} spans bytes [{offset}, {offset + length}) of "
-                         f"{display(location)} ({data.size} bytes) but needs {nbytes}; truncated or lying model.")
-    return TensorSource(f.label, name, shape, dtype, pread_opener(data, offset, dtype), layout=layout)
+                         f"{display(location)} but needs {nbytes} inside it; truncated or lying model.")
+    return TensorSource(f.label, name, shape, dtype, pread_opener(data, offset, dtype), layout=layout,
+                        extent=Extent(data.ident, offset, offset + nbytes), data_file=data.real)

@@ -108,6 +108,18 @@ Opener = Callable[[], tuple[Producer, bool, Callable[[], None]]]
 """Opens a tensor for reading: (producer, sequential, close)."""
 
 
+@dataclass(frozen=True)
+class Extent:
+    """The stored bytes a tensor's values come from: which file (device, inode), which byte range, and how the
+    bytes are viewed (shape, strides). Two tensors with one extent and view are one tensor stored once; extents
+    that overlap in other ways multiply the reading (``aliasing.check_aliasing`` bounds both)."""
+
+    file: tuple[int, int]
+    start: int
+    stop: int
+    view: tuple[Any, ...] = ()
+
+
 @dataclass
 class TensorSource:
     """One tensor in a file, not yet read."""
@@ -127,6 +139,13 @@ class TensorSource:
     rule: Rule | None = None
     """The initializer the file itself states for this tensor (a ``.keras`` ``config.json``), as a rule that
     applies when no user rule matches."""
+    extent: Extent | None = None
+    """Where its bytes lie, for readers that read them in place (None: parsed into memory, or unknown)."""
+    same_as: str | None = None
+    """The name of an earlier tensor of the same input stored at the very same bytes (tied weights, hard links,
+    aliased byte ranges): it is neither read nor tested again, and never counts as an independent test."""
+    data_file: str | None = None
+    """Another file its values are read from (an ONNX model's external data): an input for the output checks."""
 
     @property
     def numel(self) -> int:
@@ -340,7 +359,9 @@ def read_npy(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource
     numel = math.prod(shape)
     if header + numel * disk.itemsize > f.size:
         raise InputError(f"{f.where} is truncated: its header promises {numel} values, the file holds fewer.")
-    return [TensorSource(f.label, Path(f.path).stem, shape, dtype, pread_opener(f, header, dtype, disk))]
+    extent = Extent(f.ident, header, header + numel * disk.itemsize)
+    return [TensorSource(f.label, Path(f.path).stem, shape, dtype, pread_opener(f, header, dtype, disk),
+                         extent=extent)]
 
 
 def read_npz(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
@@ -560,7 +581,8 @@ def read_safetensors(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[Tens
             if end - begin != math.prod(shape) * itemsize(dtype):
                 raise InputError(f"{where}: tensor {quote(name)} spans {end - begin} bytes but its shape and dtype "
                                  f"need {math.prod(shape) * itemsize(dtype)}.")
-            src = TensorSource(f.label, name, shape, dtype, pread_opener(f, data_start + begin, dtype))
+            src = TensorSource(f.label, name, shape, dtype, pread_opener(f, data_start + begin, dtype),
+                               extent=Extent(f.ident, data_start + begin, data_start + end))
         sources.append(src)
     spans.sort()
     for (_a0, a1, an), (b0, _b1, bn) in zip(spans, spans[1:], strict=False):
@@ -605,10 +627,13 @@ def read_safetensors_index(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> lis
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise InputError(f"{where} has no weight_map: not a safetensors index.")
-    folder = Path(f.path).parent  # shards sit next to the index as named (a symlinked index: its folder)
+    if len(weight_map) > limits.max_tensors:
+        raise too_many_tensors(where, limits)
     sources: list[TensorSource] = []
     for shard in sorted(set(weight_map.values())):
-        in_shard = read_safetensors(_shard_file(where, folder, shard), limits)
+        in_shard = read_safetensors(_shard_file(where, f, shard), limits)
+        if len(sources) + len(in_shard) > limits.max_tensors:
+            raise too_many_tensors(where, limits)
         names = {s.name for s in in_shard}
         missing = next((k for k, v in weight_map.items() if v == shard and k not in names), None)
         if missing is not None:
@@ -617,14 +642,33 @@ def read_safetensors_index(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> lis
     return sources
 
 
-def _shard_file(where: str, folder: Path, shard: str) -> InputFile:
-    """A shard named in an index: a relative path inside the index's folder (symlinks then followed)."""
-    parts = PurePosixPath(shard).parts
-    if not shard or "\x00" in shard or "\\" in shard or PurePosixPath(shard).is_absolute() or ".." in parts:
-        raise InputError(f"{where}: shard {quote(shard)} points outside the index's folder; refusing it.")
-    path = str(folder / shard)
+def _shard_file(where: str, index: InputFile, shard: str) -> InputFile:
+    """A shard named in an index: a file inside the index's folder (``pointed_file``)."""
+    return pointed_file(where, index, shard, f"shard {quote(shard)}")
+
+
+def pointed_file(where: str, pointing: InputFile, relative: str, what: str) -> InputFile:
+    """A file that a weight file names (an index's shard, an ONNX model's external data), vetted like an input.
+
+    It must be a relative path with no ``..`` whose resolved path lies inside the pointing file's folder, or
+    inside the folder its own symlink resolves to (the Hugging Face cache keeps a snapshot's files as symlinks
+    into ``blobs/``, side by side there). A symlink out of both is refused before anything is opened or
+    ``stat``-ed, with a message that names neither the target's size nor any of its bytes (security.md §2.3).
+    """
+    parts = PurePosixPath(relative).parts
+    if (not relative or len(relative) > MAX_NAME or "\x00" in relative or "\\" in relative
+            or PurePosixPath(relative).is_absolute() or ".." in parts):
+        raise InputError(f"{where}: {what} points outside the model's folder (an absolute path, '..', a "
+                         "backslash or NUL); refusing it.")
+    folder = Path(pointing.path).parent
+    path = str(folder / relative)
     if not os.path.lexists(path):
-        raise InputError(f"{where}: shard {quote(shard)} is missing.")
+        raise InputError(f"{where}: {what} is missing.")
+    real = os.path.realpath(path)
+    roots = {os.path.realpath(folder), os.path.dirname(pointing.real)}
+    if not any(os.path.commonpath([real, root]) == root for root in roots):
+        raise InputError(f"{where}: {what} is a symlink that leads outside the model's folder; refusing it "
+                         "(copy the file into the folder if it is really part of the model).")
     return vet(path)
 
 
@@ -642,8 +686,10 @@ def read_path(path: str, limits: Limits = DEFAULT_LIMITS) -> list[TensorSource]:
     one ``InputError`` line (naming the exception type, never quoting its text: it may hold file
     bytes), never a traceback.
     """
+    from .entries import vet_entries
+
     try:
-        return _read_path(path, limits)
+        return vet_entries(_read_path(path, limits), display(path), limits)
     except (InputError, MemoryError, KeyboardInterrupt):
         raise
     except RecursionError:
@@ -715,4 +761,9 @@ def _read_folder(path: str, limits: Limits) -> list[TensorSource]:
     shards = sorted(p.glob("*.safetensors"))
     if not shards:
         raise InputError(f"{display(path)} is a folder without .safetensors files or an index: give a weight file.")
-    return [s for shard in shards for s in read_safetensors(_readable(vet(str(shard))), limits)]
+    sources: list[TensorSource] = []
+    for shard in shards:
+        sources += read_safetensors(_readable(vet(str(shard))), limits)
+        if len(sources) > limits.max_tensors:
+            raise too_many_tensors(display(path), limits)
+    return sources

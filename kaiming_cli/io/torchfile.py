@@ -31,6 +31,7 @@ from ..errors import InputError
 from .limits import MAX_ALIASING, MAX_NDIM, MAX_STRIDED_SPAN, Limits
 from .readers import (
     DTYPES,
+    Extent,
     InputFile,
     Producer,
     TensorSource,
@@ -320,6 +321,9 @@ class _Unpickler:
     def _key(self, key: Any) -> Any:
         """Names and small numbers only: crafted ints (k * (2**61 - 1)) or tuples could collide in one hash
         bucket and make every insert cost the size of the dict."""
+        if isinstance(key, float) and not math.isfinite(key):  # NaN never equals itself: keys that never collide
+            raise InputError(f"{self.where}: its pickle has a non-finite float dict key; kaiming reads dicts keyed "
+                             "by names and small numbers (what state dicts use).")
         if isinstance(key, (str, bytes, bool, float)) or key is None:
             return key
         if isinstance(key, int) and -(2**61) < key < 2**61 - 1:
@@ -567,12 +571,14 @@ def _source(f: InputFile, name: str, ref: TensorRef, members: dict[str, Member],
     start = member.data_offset + ref.offset * size
     if contiguous:
         opener = pread_opener(f, start, ref.dtype, disk, negate=ref.negative)
+        where_stored = Extent(f.ident, start, start + math.prod(shape) * size, ("neg",) if ref.negative else ())
     else:
+        where_stored = Extent(f.ident, start, start + (extent + 1) * size, (ref.stride, ref.negative))
         if (extent + 1) * size > MAX_STRIDED_SPAN:
             raise InputError(f"{where}: tensor {quote(name)} is a non-contiguous view spanning {(extent + 1) * size} "
                              f"bytes, more than the limit of {MAX_STRIDED_SPAN >> 20} MiB; save tensor.contiguous().")
         opener = _strided_opener(f, start, shape, ref.stride, ref.dtype, disk, ref.negative, extent + 1)
-    return TensorSource(f.label, name, shape, ref.dtype, opener), storage_bytes
+    return TensorSource(f.label, name, shape, ref.dtype, opener, extent=where_stored), storage_bytes
 
 
 def _layout(shape: tuple[int, ...], stride: tuple[int, ...]) -> tuple[bool, int, bool]:

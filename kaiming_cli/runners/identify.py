@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.parallel import Progress, map_sources
-from ..engine.sources import cell_counter, rel_eps_for, scan_source, structure_collector
+from ..engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source, structure_collector
 from ..errors import InputError
 from ..io.config import Rule
 from ..io.inputs import FileError
@@ -397,6 +397,8 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
                             "layout": layout}
     if source.error:
         return IdentifyResult(**base, verdict="skipped", reason=source.error), None
+    if source.same_as is not None:
+        return IdentifyResult(**base, verdict="skipped", reason=same_bytes(source.same_as)), None
     if source.numel == 0:
         return IdentifyResult(**base, verdict="skipped", reason="empty tensor"), None
     collector = structure_collector(source, layout, seed)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine.distributed import World, share_sources
 from ..engine.parallel import Progress, map_sources
-from ..engine.sources import cell_counter, rel_eps_for, scan_source, scan_source_whole, structure_collector
+from ..engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source, scan_source_whole, structure_collector
 from ..errors import InputError
 from ..io.config import Config, Rule, first_match
 from ..io.inputs import FileError, GlobCount
@@ -275,6 +275,8 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
                         rule.describe() if rule else "no rule")
     if source.error:
         return replace(base, status="error", reason=source.error)
+    if source.same_as is not None:
+        return replace(base, reason=same_bytes(source.same_as))
     if rule is None:
         return replace(base, reason="no rule and no spec option covers it")
     if rule.skip:
