@@ -160,8 +160,9 @@ def _attribute(obj: Any, key: str, where: str) -> Any:
     """One attribute, read only if it is small (a hostile file may declare a huge one).
 
     A variable-length string is stored as a 16-byte pointer into the file's global heap, so its stored size says
-    nothing of the text: such an attribute must be a single string (Keras writes names as one; its lists of names
-    are fixed-length strings, whose stored size is their size), and its decoded length is checked too.
+    nothing of the text, and many pointers may share one heap object: such an attribute is converted by HDF5
+    into fixed-width strings as it is read (``_fixed_width``), so the memory is the width times the count,
+    and a string that fills its width is refused.
     """
     if key not in obj.attrs:
         return None
@@ -169,27 +170,29 @@ def _attribute(obj: Any, key: str, where: str) -> Any:
     if info.get_storage_size() > MAX_ATTRIBUTE:
         raise InputError(f"{where}: the HDF5 attribute {quote(key)} is larger than {MAX_ATTRIBUTE} bytes.")
     kind = info.get_type()
-    variable = kind.get_class() == _h5t_string() and kind.is_variable_str()
-    if variable and info.get_storage_size() > _VLEN_POINTER:
-        raise InputError(f"{where}: the HDF5 attribute {quote(key)} is a list of variable-length strings; Keras "
-                         "writes names as fixed-length strings, refusing it.")
-    value = obj.attrs[key]
-    if variable and _decoded_size(value) > MAX_ATTRIBUTE:
-        raise InputError(f"{where}: the HDF5 attribute {quote(key)} holds more than {MAX_ATTRIBUTE} bytes of text.")
-    return value
+    if kind.get_class() == _h5t_string() and kind.is_variable_str():
+        return _fixed_width(info, kind, key, where)
+    return obj.attrs[key]
 
 
-def _decoded_size(value: Any) -> int:
-    """Bytes of text in a decoded string attribute (a str, bytes, or an array of them)."""
-    if isinstance(value, str):
-        return len(value.encode("utf-8", "surrogatepass"))
-    if isinstance(value, bytes):
-        return len(value)
-    return sum(_decoded_size(v) for v in np.asarray(value, dtype=object).reshape(-1))
+def _fixed_width(info: Any, kind: Any, key: str, where: str) -> Any:
+    """A variable-length string attribute read as fixed-width bytes: a name list at ``MAX_NAME`` + 1 bytes an
+    entry (``check_name`` refuses longer names anyway), a single text (``model_config``) at ``MAX_ATTRIBUTE`` + 1;
+    an entry that fills its width is longer than allowed."""
+    import h5py
 
-
-#: the stored size of one variable-length string: its length and a pointer into the global heap
-_VLEN_POINTER = 16
+    count = math.prod(info.shape or ())
+    width = MAX_ATTRIBUTE + 1 if count == 1 else MAX_NAME + 1
+    if count * width > 4 * MAX_ATTRIBUTE:
+        raise InputError(f"{where}: the HDF5 attribute {quote(key)} lists {count} strings; refusing the file.")
+    out = np.empty(info.shape or (), dtype=f"S{width}")
+    memory = h5py.h5t.py_create(out.dtype)
+    memory.set_cset(kind.get_cset())
+    info.read(out, mtype=memory)
+    if any(len(text) >= width for text in out.reshape(-1)):
+        raise InputError(f"{where}: the HDF5 attribute {quote(key)} holds a string of more than {width - 1} bytes "
+                         "of text; refusing it.")
+    return out[()] if out.ndim == 0 else out
 
 
 def _h5t_string() -> int:
