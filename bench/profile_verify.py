@@ -29,7 +29,7 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("structure: row/column sums of squares, spectral rows (stats/structure.py partial)",
      ("StructureCollector.partial", "StructureCollector._pick")),
     ("shape: rounding-cell counts (stats/shape.py partial)", ("CellCounter.partial",)),
-    ("reading: preadv into the per-thread buffer (io/readers.py)", ("io/readers.py",)),
+    ("reading: preadv into the per-thread buffer (io/sources.py)", ("io/sources.py",)),
     ("subsample: picking the 1e5 values (engine/stream.py)", ("engine/stream.py",)),
     ("tests on the summaries and the subsample (stats/)", ("kaiming_cli/stats/",)),
     ("reading headers, rules, runner (io/, runners/)", ("kaiming_cli/io/", "kaiming_cli/runners/")),

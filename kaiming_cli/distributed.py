@@ -26,7 +26,7 @@ from .engine.distributed import World, current_world, gathered_scan, split_by_si
 from .errors import UsageError
 from .io.config import Config, Rule, load_rules_file
 from .io.inputs import GlobCount
-from .io.readers import TensorSource, no_open
+from .io.sources import TensorSource, no_open
 from .runners.verify import TensorResult, VerifyResult, choose, fallback_rule, finalize, verify_source
 from .stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES
 from .stats.summary import Summary

@@ -213,7 +213,7 @@ def test_block_collectors_merge_to_the_whole_tensors(shape: tuple[int, ...], cut
     from kaiming_cli.engine.distributed import summarize_part
     from kaiming_cli.engine.sources import cell_counter, structure_collector
     from kaiming_cli.engine.stream import scan
-    from kaiming_cli.io.readers import TensorSource, no_open
+    from kaiming_cli.io.sources import TensorSource, no_open
 
     x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
     zero_row = 5 if layout == "torch" else math.prod(shape[:-1]) - 1

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from ..engine.distributed import World
     from ..io.config import Config
     from ..io.inputs import FileError
-    from ..io.readers import TensorSource
+    from ..io.sources import TensorSource
     from ..runners.verify import VerifyResult
     from ..theory.spec import InitSpec
 

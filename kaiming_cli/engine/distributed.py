@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import ExitCode, InputError, KaimingError
-from ..io.readers import TORCH_DTYPES, TensorSource
+from ..io.sources import TORCH_DTYPES, TensorSource
 from ..stats.shape import CellCounter
 from ..stats.structure import StructureCollector, StructureShare
 from ..stats.summary import EMPTY, Summary, merge, summarize

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # only a type here: check and the Python API need not load the file readers
-    from ..io.readers import TensorSource
+    from ..io.sources import TensorSource
 
 Progress = Callable[[int], None]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..io.readers import TensorSource, mantissa_bits
+from ..io.sources import TensorSource, mantissa_bits
 from ..stats.battery import FLOAT32_REL_EPS
 from ..stats.shape import CellCounter
 from ..stats.structure import StructureCollector, has_structure

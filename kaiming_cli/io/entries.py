@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from ..errors import InputError
 from .limits import MAX_ALIASING, Limits
-from .readers import Extent, TensorSource, quote, too_many_tensors
+from .sources import Extent, TensorSource, quote, too_many_tensors
 
 
 def vet_entries(sources: list[TensorSource], where: str, limits: Limits) -> list[TensorSource]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from .limits import MAX_NAME, MAX_NDIM, Limits
-from .readers import (
+from .sources import (
     DEFAULT_LIMITS,
     DTYPES,
     InputFile,

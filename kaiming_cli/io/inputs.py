@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import InputError
 from .limits import Limits
-from .readers import TensorSource, read_path
+from .readers import read_path
+from .sources import TensorSource
 
 
 @dataclass(frozen=True)

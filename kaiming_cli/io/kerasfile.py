@@ -33,7 +33,7 @@ from ..errors import InputError
 from .config import Rule
 from .kerasconfig import MAX_CONFIG, layer_configs, path_configs, stated_rule, variable_names
 from .limits import MAX_NAME, Limits
-from .readers import (
+from .sources import (
     DEFAULT_LIMITS,
     Extent,
     InputFile,

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .readers import TensorSource
+from .sources import TensorSource
 
 
 def array_source(array: Any, name: str = "tensor") -> TensorSource:
     """A ``TensorSource`` over a numpy array or a torch tensor already in memory."""
-    from .readers import TORCH_DTYPES, decode, numpy_dtype_name
+    from .sources import TORCH_DTYPES, decode, numpy_dtype_name
 
     is_torch = type(array).__module__.startswith("torch")
     if is_torch:

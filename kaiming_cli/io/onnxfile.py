@@ -4,7 +4,7 @@ The model file is parsed once (protobuf holds it in memory: at most 2 GiB, proto
 in the file (``raw_data`` or a typed field) is served in chunks from that parse, and external data (the
 ``location``/``offset``/``length`` entries ``onnx.external_data_helper`` writes) is read with ``pread`` in
 chunks, never loaded whole. An external location must be a relative path whose resolved file lies inside the
-model's folder (``readers.pointed_file``: a symlink out of it is refused before it is opened).
+model's folder (``sources.pointed_file``: a symlink out of it is refused before it is opened).
 
 Each initializer's layout comes from the op that consumes it: a ``Conv`` weight is (out, in, *k) (torch),
 a ``ConvTranspose`` weight (in, out/groups, *k) (torch-transpose), ``Gemm``'s B with ``transB=1`` is (out, in)
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from .limits import Limits
-from .readers import (
+from .sources import (
     DEFAULT_LIMITS,
     Extent,
     InputFile,
@@ -125,7 +125,7 @@ def _source(f: InputFile, tensor: Any, layout: str | None) -> TensorSource:
         if data.size != nbytes:
             raise InputError(f"{where}: initializer {quote(name)} holds {data.size} bytes; its shape and type "
                              f"need {nbytes}.")
-        from .readers import DTYPES
+        from .sources import DTYPES
 
         flat = data.view(np.dtype(DTYPES[dtype][0]))
     else:
@@ -142,7 +142,7 @@ def _typed(values: np.ndarray, dtype: str) -> np.ndarray:
     if dtype in ("float16", "bfloat16"):
         bits = values.astype(np.uint16)
         return bits.view(np.float16) if dtype == "float16" else bits
-    from .readers import DTYPES
+    from .sources import DTYPES
 
     return values.astype(np.dtype(DTYPES[dtype][0]))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..io.memory import array_source
-from ..io.readers import TensorSource
+from ..io.sources import TensorSource
 from ..io.target import model_kind
 from ..theory.fans import compute_fans
 from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 
 from ..engine.sources import rel_eps_for, scan_source
-from ..io.readers import TensorSource, is_float
+from ..io.sources import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from .audit import ExpectedLaw, Got, GotLaw
 from .identify import LN100, Candidate, identify_source

@@ -32,7 +32,7 @@ from ..engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source,
 from ..errors import InputError
 from ..io.config import Rule
 from ..io.inputs import FileError
-from ..io.readers import TensorSource, is_float
+from ..io.sources import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from ..stats.fit import GOF_TESTS, ORTHOGONAL_SPREAD, Fit, fit_families
 from ..stats.laws import Law

@@ -21,7 +21,7 @@ from ..engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source,
 from ..errors import InputError
 from ..io.config import Config, Rule, first_match
 from ..io.inputs import FileError, GlobCount
-from ..io.readers import TensorSource, is_float
+from ..io.sources import TensorSource, is_float
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import MATRIX_FAMILIES, Law, constant_matches

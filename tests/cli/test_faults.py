@@ -164,12 +164,14 @@ def test_unwritable_folder(tmp_path: Path) -> None:
 def test_file_disappears_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import kaiming_cli.io.inputs as inputs
     import kaiming_cli.io.readers as readers
+    from kaiming_cli.io.limits import Limits
+    from kaiming_cli.io.sources import TensorSource
 
     for name in ("a", "b"):
         np.save(tmp_path / f"{name}.npy", np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32))
     real = readers.read_path
 
-    def read_then_vanish(path: str, *limits: readers.Limits) -> list[readers.TensorSource]:
+    def read_then_vanish(path: str, *limits: Limits) -> list[TensorSource]:
         sources = real(path, *limits)
         if path.endswith("b.npy"):
             os.unlink(path)  # listed, then gone before its data is read

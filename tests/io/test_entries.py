@@ -11,7 +11,8 @@ import pytest
 from kaiming_cli.errors import InputError
 from kaiming_cli.io.entries import check_aliasing, union_length, vet_entries
 from kaiming_cli.io.limits import Limits
-from kaiming_cli.io.readers import Extent, TensorSource, no_open, read_path
+from kaiming_cli.io.readers import read_path
+from kaiming_cli.io.sources import Extent, TensorSource, no_open
 from kaiming_cli.runners.identify import run_identify
 from kaiming_cli.runners.verify import verify_source
 from kaiming_cli.theory.spec import SpecOptions

@@ -285,12 +285,14 @@ class TestGate:
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
         import kaiming_cli.io.inputs as inputs
         import kaiming_cli.io.readers as readers
+        from kaiming_cli.io.limits import Limits
+        from kaiming_cli.io.sources import TensorSource
 
         kaiming_weights(tmp_path / "a.npy")
         kaiming_weights(tmp_path / "b.npy", seed=1)
         real = readers.read_path
 
-        def read_then_vanish(path: str, *limits: readers.Limits) -> list[readers.TensorSource]:
+        def read_then_vanish(path: str, *limits: Limits) -> list[TensorSource]:
             sources = real(path, *limits)
             if path.endswith("b.npy"):
                 os.unlink(path)

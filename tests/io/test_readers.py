@@ -22,9 +22,10 @@ from kaiming_cli.cli import cli
 from kaiming_cli.engine.sampling import seeds
 from kaiming_cli.engine.stream import chunk_bounds
 from kaiming_cli.errors import InputError
-from kaiming_cli.io import readers
+from kaiming_cli.io import numpyfile, sources
 from kaiming_cli.io.limits import MAX_NAME, Limits
-from kaiming_cli.io.readers import TensorSource, read_path
+from kaiming_cli.io.readers import read_path
+from kaiming_cli.io.sources import TensorSource
 from tests import ptcraft as pt
 
 torch = pytest.importorskip("torch")
@@ -188,10 +189,10 @@ class TestRegularFilesOnly:
     def test_a_file_replaced_after_it_was_vetted_is_refused(self, tmp_path: Path) -> None:
         np.save(tmp_path / "w.npy", np.ones(3, np.float32))
         np.save(tmp_path / "other.npy", np.ones(3, np.float32))
-        vetted = readers.vet(str(tmp_path / "w.npy"))
+        vetted = sources.vet(str(tmp_path / "w.npy"))
         os.replace(tmp_path / "other.npy", tmp_path / "w.npy")
         with pytest.raises(InputError, match="replaced"):
-            readers.open_vetted(vetted)
+            sources.open_vetted(vetted)
 
     def test_a_fifo_is_refused_without_opening_it(self, tmp_path: Path) -> None:
         os.mkfifo(tmp_path / "x.npy")
@@ -311,8 +312,8 @@ class TestShrinkingFiles:
 class TestNpz:
     def test_one_directory_parse_per_archive(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         calls = []
-        real = readers.read_directory
-        monkeypatch.setattr(readers, "read_directory", lambda *a: calls.append(a) or real(*a))
+        real = numpyfile.read_directory
+        monkeypatch.setattr(numpyfile, "read_directory", lambda *a: calls.append(a) or real(*a))
         np.savez_compressed(tmp_path / "m.npz", **{f"t{i}": np.full((4, 4), i, np.float32) for i in range(50)})
         sources = read_path(str(tmp_path / "m.npz"))
         assert [values(s)[0] for s in sources] == list(range(50)) and len(calls) == 1
