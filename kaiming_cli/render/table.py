@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import escape
 from . import text as t_
+from .plain import KeyValues, Panels, kv_table
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -30,17 +31,6 @@ if TYPE_CHECKING:
     from ..theory.spec import InitSpec
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta", "inconclusive": "yellow"}
-
-
-def kv_table(title: str, rows: Iterable[tuple[str, str]]) -> RenderableType:
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False, title_justify="left", expand=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for k, v in rows:
-        table.add_row(k, v)
-    return table
 
 
 def cell(text: str) -> Text:
@@ -196,8 +186,6 @@ def number(text: str, style: str = "") -> Text:
 
 
 def std(spec: InitSpec) -> RenderableType:
-    from .plain import KeyValues
-
     return KeyValues(f"kaiming std: {spec.call}", t_.spec_rows(spec))
 
 
@@ -212,14 +200,10 @@ def gain(table: GainTable) -> RenderableType | str:
 def fan(facts: dict[str, object]) -> RenderableType:
     shape = facts["shape"]
     assert isinstance(shape, list)
-    from .plain import KeyValues
-
     return KeyValues(f"kaiming fan: {','.join(map(str, shape))}", t_.fan_rows(facts))
 
 
 def explain(spec: InitSpec, sections: Sequence[Section], notes: Sequence[str]) -> RenderableType:
-    from .plain import Panels
-
     return Panels([(s.title, s.text) for s in sections])
 
 
