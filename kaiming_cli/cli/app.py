@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from ..errors import ExitCode, KaimingError
+from ..escape import message as shown
 from ..io.limits import Limits
 from ..render import formatter
-from ..render.escape import message as shown
 from ..theory.fans import LAYOUTS, format_shape
 from ..theory.limits import MAX_SAMPLES
 from ..theory.spec import SPEC_KEYS, SpecOverrides

@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .. import escape
 from ..about import version
-from . import escape
 
 if TYPE_CHECKING:
     from ..runners.audit import AuditedWeight, AuditResult

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import escape
+from .. import escape
+from ..runners.tensor_report import expected_text, ratio_text, shape_text
 from . import text as t_
 from .plain import KeyValues, Panels, kv_table
 
@@ -252,7 +253,7 @@ def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int
             Col("tensor", "name"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
             Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
         rows = [([f] if multi_file else []) + [
-            t.name, t_.shape_text(t.shape), t.dtype, t_.expected_text(t), t_.ratio_text(t), t_.adjusted_text(t),
+            t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t), t_.adjusted_text(t),
             status_label(t.status)] for f, t in zip(files, shown, strict=True)]
     else:
         cols = ([Col("file", "name")] if multi_file else []) + [Col("tensor", "name"), Col("status", "fixed"),
