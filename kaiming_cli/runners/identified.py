@@ -1,6 +1,6 @@
 """The seam between ``audit`` and ``identify``: what a weight actually got, as ``identify`` ranks it.
 
-``runners/audit.py`` never imports another runner (the independence contract in pyproject.toml); the callers
+``runners/audit/`` never imports another runner (the independence contract in pyproject.toml); the callers
 (``cli/app.py``, ``api.py``) pass ``identified`` to ``run_audit``. Only this module knows how identify works, so
 when identify learns to fit the scale within each family, only this adapter changes.
 
