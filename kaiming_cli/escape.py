@@ -145,7 +145,7 @@ def toml_string(text: str) -> str:
     """``text`` as a TOML basic string in ASCII: ``"`` and ``\\`` escaped, every other character outside printable
     ASCII as ``\\uXXXX``/``\\UXXXXXXXX``, so no name can end the string, the line or the table it sits in; ``#`` too
     (``\\u0023``), so that no line holds GitHub's legacy ``##[`` command prefix when the file is printed in CI. TOML
-    cannot carry a lone surrogate: callers put a glob ``?`` in its place (runners/identify.py ``glob_escape``)."""
+    cannot carry a lone surrogate: callers put a glob ``?`` in its place (runners/identify/rules.py ``glob_escape``)."""
     out = ['"']
     for ch in text:
         code = ord(ch)

@@ -20,7 +20,8 @@ from ..engine.sources import rel_eps_for, scan_source
 from ..io.readers import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from .audit import ExpectedLaw, Got, GotLaw
-from .identify import LN100, Candidate, identify_source
+from .identify import LN100, identify_source
+from .identify.candidates import Candidate
 
 
 def _got_law(c: Candidate) -> GotLaw:
