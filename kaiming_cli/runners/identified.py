@@ -1,7 +1,7 @@
 """The seam between ``audit`` and ``identify``: what a weight actually got, as ``identify`` ranks it.
 
 ``runners/audit/`` never imports another runner (the independence contract in pyproject.toml); the callers
-(``cli/app.py``, ``api.py``) pass ``identified`` to ``run_audit``. Only this module knows how identify works, so
+(``cli/audit.py``, ``api.py``) pass ``identified`` to ``run_audit``. Only this module knows how identify works, so
 when identify learns to fit the scale within each family, only this adapter changes.
 
 ``identified(source, expected, ...)`` answers two questions about one tensor:

@@ -179,7 +179,6 @@ def implied(activation: str) -> tuple[str, float, str] | None:
     return IMPLIED.get(activation)
 
 
-
 # --------------------------------------------------------------------------- torch: expected laws per parameter
 
 _DEFAULT_TYPES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
@@ -476,13 +475,12 @@ def prefer_common(rows: Sequence[AuditedWeight]) -> list[AuditedWeight]:
     return out
 
 
+# --------------------------------------------------------------------------- Keras
+
 _KERAS_RECURRENT = ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D",
                     "ConvLSTM3D", "Bidirectional", "RNN")
 _KERAS_WEIGHTED = ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
                    "EinsumDense", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
-
-
-
 
 
 def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float) -> list[ExpectedLaw]:

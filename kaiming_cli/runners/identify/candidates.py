@@ -181,7 +181,6 @@ def kl_divergence(p: Candidate, q: Candidate) -> float:
     return max(0.0, cross - _entropy(p))
 
 
-
 def law_text(c: Candidate) -> str:
     if c.distribution == "constant":
         return f"constant {c.value:g}"
