@@ -53,7 +53,7 @@ def verify_tensor(tensor: Any, *, name: str = "tensor", layout: str | None = Non
 
 def assert_init(tensor: Any, **options: Any) -> TensorResult:
     """Like ``verify_tensor``, but raise ``AssertionError`` with the readable report unless it passes."""
-    from .render.report import tensor_report
+    from .runners.tensor_report import tensor_report
 
     result = verify_tensor(tensor, **options)
     if result.status != "pass":

@@ -130,7 +130,7 @@ def assert_init(tensor: Any, *, name: str = "tensor", group: Any = None, alpha: 
                 **spec: Any) -> TensorResult:
     """Like ``kaiming_cli.assert_init`` for a DTensor (or a replicated tensor) in a job: raises
     ``AssertionError`` on every rank unless it passes. A collective: every rank of ``group`` must call it."""
-    from .render.report import tensor_report
+    from .runners.tensor_report import tensor_report
 
     _check_spec_keys(spec)
     rule = Rule(match="*", constant=None if constant is None else float(constant), options=spec,  # type: ignore[arg-type]

@@ -13,7 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from kaiming_cli.theory.calls import _IGNORED, _REQUIRED, JAX_SIGNATURES, KERAS_SIGNATURES, parse_init_call
+from kaiming_cli.theory.calls import parse_init_call
+from kaiming_cli.theory.initializers import _IGNORED, _REQUIRED, JAX_SIGNATURES, KERAS_SIGNATURES
 
 pytestmark = pytest.mark.frameworks
 
@@ -172,7 +173,7 @@ def test_jax_argument_order_and_defaults(jax, name: str) -> None:  # type: ignor
 
 
 def test_every_jax_initializer_is_covered(jax) -> None:  # type: ignore[no-untyped-def]
-    from kaiming_cli.theory.calls import JAX_NAMES
+    from kaiming_cli.theory.initializers import JAX_NAMES
 
     public = {n for n in dir(jax.nn.initializers) if not n.startswith("_") and n[0].islower()}
     public -= {"Initializer", "variance_scaling"} - set(JAX_NAMES)  # a type, not an initializer

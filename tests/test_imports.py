@@ -140,7 +140,7 @@ def _blas_threads_after(args: list[str], env: dict[str, str]) -> str:
 
 
 def test_statistics_commands_use_one_blas_thread_unless_the_user_chose() -> None:
-    """OpenBLAS threads only spin against kaiming's own workers (cli/app.py one_blas_thread); a user's own
+    """OpenBLAS threads only spin against kaiming's own workers (cli/warmup.py one_blas_thread); a user's own
     OPENBLAS_NUM_THREADS is kept, and propagate (large products) keeps BLAS's default."""
     import os
 

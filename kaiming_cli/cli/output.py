@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..render.escape import message as shown
+from ..escape import message as shown
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

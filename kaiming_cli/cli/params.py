@@ -4,6 +4,7 @@ that several commands share. Values are checked here (exit 2) before any work st
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -274,3 +275,19 @@ def check_propagate_size(depth: int, width: int, batch: int, conv: int | None, s
             f"--depth {depth} --width {width} --batch {batch} would hold {need / 2**30:.3g} GiB of weights and "
             f"activations, over the {MAX_PROPAGATE_BYTES // 2**30} GiB limit: lower --depth, --width or --batch.",
             param_hint="--depth/--width/--batch")
+
+
+#: ``stats.battery.DEFAULT_TESTS`` written out: importing the battery (numpy) would slow every command's start.
+DEFAULT_TESTS_TEXT = "mean,std,kurtosis,range,ks,shape,rows,cols,spectrum"
+
+
+def distinct_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """Each file once: a file given twice (``a.npz ./a.npz``) was verified and counted twice."""
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return tuple(out)

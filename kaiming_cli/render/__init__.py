@@ -5,7 +5,8 @@ same functions, one per command, taking the command's result: ``std(spec)``, ``g
 ``fan(facts)``, ``explain(spec, sections, notes)``, ``check(result)``, ``verify(result, detail)``,
 ``identify(report, top)``, ``propagate(result)``, ``audit(result)``. A format that does not apply to a command
 lacks the function (``rules``, a rules file for verify, has only ``identify`` and ``audit``).
-Format-independent text lives in ``text``; escaping of text from files in ``escape``.
+Format-independent text lives in ``text`` (the labels ``assert_init``'s report shares, in
+``runners.tensor_report``); escaping of text from files in ``kaiming_cli.escape``.
 """
 
 from __future__ import annotations

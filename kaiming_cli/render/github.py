@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import escape
-from . import text as t_
+from .. import escape
+from ..runners.tensor_report import expected_text, shape_text
 
 if TYPE_CHECKING:
     from ..runners.verify import VerifyResult
@@ -18,7 +18,7 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
         if t.status in ("fail", "error", "inconclusive"):
             name = escape.shorten(t.name, escape.NAME_LIMIT)
             title = escape.github_property(f"kaiming: {name}")
-            msg = escape.github_data(f"{name} {t_.shape_text(t.shape)} {t.dtype}: expected {t_.expected_text(t)}; "
+            msg = escape.github_data(f"{name} {shape_text(t.shape)} {t.dtype}: expected {expected_text(t)}; "
                                      f"{t.reason}")
             file = escape.github_property(t.file, escape.MESSAGE_LIMIT)  # a path is kept whole to link the file
             level = "warning" if t.status == "inconclusive" and not result.strict else "error"

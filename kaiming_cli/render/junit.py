@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import escape
+from .. import escape
+from ..runners.tensor_report import expected_text
 from . import text as t_
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
                    f'skipped="{sum(t.status == "skip" for t in tensors)}">')
         for t in tensors:
             out.append(f'    <testcase classname={attr(file)} name={attr(t.name)}>')
-            msg = attr(f"{t_.expected_text(t)}: {t.reason}")
+            msg = attr(f"{expected_text(t)}: {t.reason}")
             if t.status == "fail":
                 out.append(f"      <failure message={msg}/>")
             elif t.status == "error":

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from . import escape
+from .. import escape
+from ..runners.tensor_report import expected_text, ratio_text, shape_text
 from . import text as t_
 
 if TYPE_CHECKING:
@@ -86,8 +87,8 @@ def shown_path(path: str) -> str:
 
 def verify(result: VerifyResult, detail: bool = False) -> str:
     rows: list[tuple[str, ...]] = [
-        (code(shown_path(t.file)), code(t.name), t_.shape_text(t.shape), code(t.dtype), code(t_.expected_text(t)),
-         t_.ratio_text(t), t_.adjusted_text(t),
+        (code(shown_path(t.file)), code(t.name), shape_text(t.shape), code(t.dtype), code(expected_text(t)),
+         ratio_text(t), t_.adjusted_text(t),
          ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
         for t in t_.verify_rows(result, detail)]
     rows += [(code(shown_path(e.file)), "-", "-", "-", "-", "-", "-", "❌ error", e.reason) for e in result.errors]

@@ -1,7 +1,9 @@
 """The lookups' tables and panels as plain text, byte for byte what Rich prints without colour, without importing
 Rich (~30 ms, a third of a lookup's start-up).
 
-``KeyValues`` (``std``, ``fan``) and ``Panels`` (``explain``) are what ``render.table`` returns for the lookups.
+``KeyValues`` (``std``, ``fan``) and ``Panels`` (``explain``) are what ``render.table`` returns for the lookups;
+``kv_table``, the Rich form of ``KeyValues``, lives here with it, so that ``render.table`` imports this module and
+this module never imports ``render.table`` (no import cycle).
 ``plain(width)`` gives the text Rich would print at that width with no colour (a pipe, a file, ``--color never``),
 or None when the content needs something this module does not reproduce (markup or emoji codes, tabs, wide or
 combining characters, a word wider than its cell): then ``__rich__`` hands Rich the same content, and Rich draws
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -128,6 +130,19 @@ def _column_widths(columns: Sequence[Sequence[str]], max_width: int) -> list[int
     return widths
 
 
+def kv_table(title: str, rows: Iterable[tuple[str, str]]) -> RenderableType:
+    """The Rich table of ``KeyValues`` (a terminal with colour, or text this module does not reproduce); also
+    the spec table at the head of ``kaiming check``'s report (``render.table``)."""
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, title_justify="left", expand=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
 class KeyValues:
     """A titled two-column table of (key, value) rows, no header: ``kaiming std`` and ``kaiming fan``."""
 
@@ -135,8 +150,6 @@ class KeyValues:
         self.title, self.rows = title, list(rows)
 
     def __rich__(self) -> RenderableType:
-        from .table import kv_table
-
         return kv_table(self.title, self.rows)
 
     def plain(self, width: int) -> str | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .escape import plot_title
+from ..escape import plot_title
 
 if TYPE_CHECKING:
     import numpy as np

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import escape
+from .. import escape
+from ..runners.tensor_report import expected_text, ratio_text, shape_text
 from . import text as t_
+from .plain import KeyValues, Panels, kv_table
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -30,17 +32,6 @@ if TYPE_CHECKING:
     from ..theory.spec import InitSpec
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "dim", "error": "bold magenta", "inconclusive": "yellow"}
-
-
-def kv_table(title: str, rows: Iterable[tuple[str, str]]) -> RenderableType:
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False, title_justify="left", expand=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for k, v in rows:
-        table.add_row(k, v)
-    return table
 
 
 def cell(text: str) -> Text:
@@ -196,8 +187,6 @@ def number(text: str, style: str = "") -> Text:
 
 
 def std(spec: InitSpec) -> RenderableType:
-    from .plain import KeyValues
-
     return KeyValues(f"kaiming std: {spec.call}", t_.spec_rows(spec))
 
 
@@ -212,14 +201,10 @@ def gain(table: GainTable) -> RenderableType | str:
 def fan(facts: dict[str, object]) -> RenderableType:
     shape = facts["shape"]
     assert isinstance(shape, list)
-    from .plain import KeyValues
-
     return KeyValues(f"kaiming fan: {','.join(map(str, shape))}", t_.fan_rows(facts))
 
 
 def explain(spec: InitSpec, sections: Sequence[Section], notes: Sequence[str]) -> RenderableType:
-    from .plain import Panels
-
     return Panels([(s.title, s.text) for s in sections])
 
 
@@ -268,7 +253,7 @@ def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int
             Col("tensor", "name"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
             Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
         rows = [([f] if multi_file else []) + [
-            t.name, t_.shape_text(t.shape), t.dtype, t_.expected_text(t), t_.ratio_text(t), t_.adjusted_text(t),
+            t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t), t_.adjusted_text(t),
             status_label(t.status)] for f, t in zip(files, shown, strict=True)]
     else:
         cols = ([Col("file", "name")] if multi_file else []) + [Col("tensor", "name"), Col("status", "fixed"),

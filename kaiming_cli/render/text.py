@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ..runners.tensor_report import expected_text, pvalue, ratio_text, shape_text
 from ..theory.law import LawSpec
 from ..theory.spec import InitSpec
 
@@ -41,14 +42,6 @@ def num(x: float | None, digits: int = 4) -> str:
     if ax != 0 and (ax < 1e-3 or ax >= 1e6):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
-
-
-def pvalue(p: float) -> str:
-    return "<1e-300" if p == 0 else (f"{p:.3g}" if p >= 1e-3 else f"{p:.2e}")
-
-
-def shape_text(shape: Sequence[int]) -> str:
-    return "×".join(str(d) for d in shape)
 
 
 def sparkline(values: Sequence[float], lo: float, hi: float, blocks: str = BLOCKS,
@@ -263,31 +256,6 @@ def beyond_edges(histogram: Sequence[int], n: int) -> str:
 
 
 # --------------------------------------------------------------------------- verify
-
-def spec_label(spec: InitSpec) -> str:
-    """A compact name of the law for narrow tables: ``normal fan_out relu``."""
-    if spec.init is not None:
-        return spec.init
-    nl = (spec.nonlinearity or "") + (f"(a={spec.negative_slope:g})" if spec.nonlinearity == "leaky_relu"
-                              and spec.negative_slope else "")
-    layout = "" if spec.layout == "torch" else f" [{spec.layout}]"
-    return f"{spec.distribution} {spec.mode} {nl}{layout}"
-
-
-def expected_text(t: TensorResult) -> str:
-    if t.spec is not None:
-        return spec_label(t.spec)
-    if t.constant is not None:
-        return f"constant {t.constant:g}"
-    return "-"
-
-
-def ratio_text(t: TensorResult) -> str:
-    if t.std_ratio is None or t.empirical is None or t.spec is None:
-        return "-"
-    lo, hi = t.empirical.std_ci
-    return f"{t.std_ratio:.3f} [{lo / t.spec.std:.3f}, {hi / t.spec.std:.3f}]"
-
 
 def adjusted_text(t: TensorResult) -> str:
     return pvalue(t.pvalue_adjusted) if t.pvalue_adjusted is not None else "-"

@@ -1,7 +1,7 @@
 """The seam between ``audit`` and ``identify``: what a weight actually got, as ``identify`` ranks it.
 
-``runners/audit.py`` never imports another runner (the independence contract in pyproject.toml); the callers
-(``cli/app.py``, ``api.py``) pass ``identified`` to ``run_audit``. Only this module knows how identify works, so
+``runners/audit/`` never imports another runner (the independence contract in pyproject.toml); the callers
+(``cli/audit.py``, ``api.py``) pass ``identified`` to ``run_audit``. Only this module knows how identify works, so
 when identify learns to fit the scale within each family, only this adapter changes.
 
 ``identified(source, expected, ...)`` answers two questions about one tensor:
@@ -20,7 +20,8 @@ from ..engine.sources import rel_eps_for, scan_source
 from ..io.sources import TensorSource, is_float
 from ..stats.battery import KS_MAX_SAMPLES, run_battery
 from .audit import ExpectedLaw, Got, GotLaw
-from .identify import LN100, Candidate, identify_source
+from .identify import LN100, identify_source
+from .identify.candidates import Candidate
 
 
 def _got_law(c: Candidate) -> GotLaw:

@@ -47,7 +47,7 @@ class Empirical:
 def law_of(spec: InitSpec) -> Law:
     """The null law the tests use for a spec: its exact law (``ValueError`` for laws not supported yet)."""
     law = spec.exact_law
-    # an orthogonal law carries its library's matrix view (theory/calls.py decides it from the call: torch
+    # an orthogonal law carries its library's matrix view (theory/initializers.py decides it from the call: torch
     # (shape[0], rest), Keras (rest, last), JAX (rest, column_axis)), whatever the layout name says
     return law_from_spec(law, spec.shape, groups=law.groups or 1)
 

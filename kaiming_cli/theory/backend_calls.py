@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .calls import DEFAULT, JAX, KERAS, TORCH, InitCall, parse_init_call
+from .calls import InitCall, parse_init_call
+from .initializers import DEFAULT, JAX, KERAS, TORCH
 from .law import LawSpec
 from .spec import InitSpec
 

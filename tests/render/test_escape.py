@@ -20,14 +20,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from kaiming_cli import escape
 from kaiming_cli.engine.sources import tensor_seed
-from kaiming_cli.render import escape
 from kaiming_cli.render.github import verify as verify_github
 from kaiming_cli.render.json import document as to_json
 from kaiming_cli.render.junit import verify as verify_junit
 from kaiming_cli.render.markdown import table as md_table
-from kaiming_cli.render.report import tensor_report
 from kaiming_cli.render.table import verify as verify_renderable
+from kaiming_cli.runners.tensor_report import tensor_report
 from kaiming_cli.runners.verify import TensorResult, VerifyResult
 
 # any code point, lone surrogates included (hypothesis leaves them out unless asked)
@@ -214,8 +214,8 @@ def test_tensor_seed_accepts_lone_surrogates_and_keeps_seeds_of_ordinary_names()
 def test_toml_string_round_trips_every_character_class() -> None:
     import pytest
 
+    from kaiming_cli.escape import toml_string
     from kaiming_cli.io.config import tomllib
-    from kaiming_cli.render.escape import toml_string
 
     texts = ["".join(map(chr, range(0x00, 0x80))), 'a"]\n[[rule]]\nmatch = "*', "back\\slash\\", "é\u2028\U0001f600",
              "x ##[error]y", "\u0085\u009b\ufeff\uffff"]

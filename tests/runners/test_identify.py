@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
 from kaiming_cli.io.memory import array_source
-from kaiming_cli.runners.identify import Candidate, candidates, identify_source, kl_divergence
+from kaiming_cli.runners.identify import identify_source
+from kaiming_cli.runners.identify.candidates import Candidate, candidates, kl_divergence
 from tests.models import save_all
 
 torch = pytest.importorskip("torch")

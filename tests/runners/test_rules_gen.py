@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
 from kaiming_cli.io.config import tomllib
-from kaiming_cli.runners.identify import collapse, glob_escape
+from kaiming_cli.runners.identify.rules import collapse, glob_escape
 from tests.hostile.cases_text import ALL_NAMES, write_safetensors
 
 torch = pytest.importorskip("torch")

@@ -13,7 +13,8 @@ import pytest
 import torch
 from torch.nn import init
 
-from kaiming_cli.theory.calls import MAX_CALL_CHARS, all_initializers, parse_init_call
+from kaiming_cli.theory.calls import MAX_CALL_CHARS, parse_init_call
+from kaiming_cli.theory.initializers import all_initializers
 from kaiming_cli.theory.spec import make_init_spec
 
 N_BIG = 400_000  # elements per sample: the std's relative standard error is about 0.1% (normal) or less
@@ -174,7 +175,7 @@ def test_torch_argument_order_and_defaults(name: str) -> None:
     """Our parameter names, order and defaults are torch's own (inspect.signature of the installed torch)."""
     import inspect
 
-    from kaiming_cli.theory.calls import _IGNORED, _REQUIRED, TORCH_SIGNATURES
+    from kaiming_cli.theory.initializers import _IGNORED, _REQUIRED, TORCH_SIGNATURES
 
     params = list(inspect.signature(getattr(init, name)).parameters.values())[1:]  # drop the tensor
     ours = TORCH_SIGNATURES[name].params

@@ -15,6 +15,10 @@ prior x likelihood. The winner must also pass the test battery; if it fails, the
 fitted law of the best family that fits, and "unknown" (naming the closest law and what rejected it)
 only when no family fits. Whether weights look trained is the trained-checkpoint detector's call, never
 this module's.
+
+identify is a package so that the runners' independence contract covers all of it: ``candidates.py`` holds
+the candidate schemes and their laws, this module the fitting, ranking and verdicts (``run_identify``), and
+``rules.py`` the rules file that reproduces them (``-f rules``).
 """
 
 from __future__ import annotations
@@ -27,188 +31,25 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.parallel import Progress, map_sources
-from ..engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source, structure_collector
-from ..errors import InputError
-from ..io.config import Rule
-from ..io.inputs import FileError
-from ..io.sources import TensorSource, is_float
-from ..stats.battery import KS_MAX_SAMPLES, run_battery
-from ..stats.fit import GOF_TESTS, ORTHOGONAL_SPREAD, Fit, fit_families
-from ..stats.laws import Law
-from ..stats.structure import STRUCTURE_TESTS
-from ..stats.summary import Summary
-from ..theory.explanations import FITTED_PRIOR, Explanation, bare_call, explain, number, round_values
-from ..theory.fans import compute_fans
-from ..theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
-from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR, SpecOptions
+from ...engine.parallel import Progress, map_sources
+from ...engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source, structure_collector
+from ...errors import InputError
+from ...io.config import Rule
+from ...io.inputs import FileError
+from ...io.sources import TensorSource, is_float
+from ...stats.battery import KS_MAX_SAMPLES, run_battery
+from ...stats.fit import GOF_TESTS, ORTHOGONAL_SPREAD, Fit, fit_families
+from ...stats.structure import STRUCTURE_TESTS
+from ...stats.summary import Summary
+from ...theory.explanations import FITTED_PRIOR, Explanation, bare_call, explain, number, round_values
+from ...theory.fans import compute_fans
+from ...theory.spec import SpecOptions
+from .candidates import Candidate, candidates, constant_candidate, kl_divergence, law_text
 
 LN100 = math.log(100.0)
 #: What ``confidence`` means, said wherever it is shown: it cannot speak for laws that were not listed.
 CONFIDENCE_SCOPE = ("posterior probability among the listed candidates only (flat prior over them); "
                     "it says nothing about inits outside the list")
-#: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
-LOG_TRUNC_MASS = math.log(math.erf(TRUNC_CUT / math.sqrt(2.0)))
-TRUNC_VAR_FACTOR = TRUNC_STD_FACTOR**2
-FIXED_STDS = (0.02,)
-#: Priors of the fixed candidates by nonlinearity (theory/explanations.py gives the others).
-FIXED_PRIORS = {"relu": 1.0, "linear": 0.5, "leaky_relu": 0.05, "tanh": 0.2, "selu": 0.1}
-
-
-def module_name(shape: tuple[int, ...]) -> str:
-    """The PyTorch module whose default init a weight of this rank would have had."""
-    return {3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}.get(len(shape), "Linear")
-GAIN_CHOICES: tuple[tuple[str, float], ...] = (
-    ("relu", 0.0), ("leaky_relu", 0.01), ("linear", 0.0), ("tanh", 0.0), ("selu", 0.0))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One init scheme as a fully specified law for this shape."""
-
-    label: str
-    family: str
-    """kaiming, torch_default, xavier, lecun, keras_jax, fixed, fitted or constant."""
-    distribution: str
-    mode: str | None
-    gain: float | None
-    std: float
-    value: float | None = None
-    """The constant, for the constant family."""
-    short: str = ""
-    """A compact name for narrow tables."""
-    init: str = ""
-    """The same law as a call in the init-call grammar (docs/cli.md), what ``-f rules`` writes; "" = the label."""
-    prior: float = 1.0
-    """Plausibility before the data (theory/explanations.py): names the verdict among laws the data cannot
-    separate."""
-    fan_in: int | None = None
-    """Fans the call needs stated in a rule (an einsum split, a bias's sibling weight); None: the shape's own."""
-    fan_out: int | None = None
-    note: str = ""
-    std_ci: tuple[float, float] | None = None
-    """A fitted candidate's confidence interval of the std."""
-    explanations: tuple[str, ...] = ()
-    """A fitted candidate: other calls whose law lies in ``std_ci``."""
-
-    @property
-    def call(self) -> str:
-        return self.init or self.label
-
-    @property
-    def law(self) -> Law:
-        return Law(self.distribution, self.std)
-
-    def loglik(self, s: Summary, rel_eps: float) -> float:
-        n, ss, m = s.n, s.sumsq, s.max_abs
-        if self.distribution == "constant":
-            return math.inf if s.min == s.max == self.value else -math.inf
-        if self.distribution == "normal":
-            return -0.5 * n * math.log(2 * math.pi * self.std**2) - ss / (2 * self.std**2)
-        bound = self.law.bound
-        assert bound is not None
-        if m > bound * (1 + rel_eps):
-            return -math.inf
-        if self.distribution == "uniform":
-            return -n * math.log(2 * bound)
-        sp = self.law.sigma_pre
-        return -0.5 * n * math.log(2 * math.pi * sp**2) - ss / (2 * sp**2) - n * LOG_TRUNC_MASS
-
-    def same_law(self, other: Candidate) -> bool:
-        return self.distribution == other.distribution and math.isclose(self.std, other.std, rel_tol=1e-12)
-
-
-def _kaiming_label(dist: str, mode: str, nl: str, a: float) -> str:
-    slope = f"a={a:g}, " if nl == "leaky_relu" else ""
-    return f"kaiming_{dist}_({slope}mode={mode!r}, nonlinearity={nl!r})"
-
-
-def candidates(shape: tuple[int, ...], layout: str, bias_fan_in: int | None = None) -> list[Candidate]:
-    """Every scheme of the issue, as laws for this shape (schemes needing fans only for >= 2-D).
-
-    The order is the preference among laws that no realistic size can separate (relu before
-    leaky_relu(0.01), fan_in before fan_out on square fans).
-    """
-    out: list[Candidate] = []
-    if len(shape) >= 2 or layout == "keras":
-        fans = compute_fans(shape, layout)
-        for dist in ("normal", "uniform"):
-            for mode in ("fan_in", "fan_out"):
-                for nl, a in GAIN_CHOICES:
-                    g = gain(nl, a)
-                    short = f"kaiming_{dist}_ {mode} {nl}" + (f"({a:g})" if nl == "leaky_relu" else "")
-                    out.append(Candidate(_kaiming_label(dist, mode, nl, a), "kaiming", dist, mode, g,
-                                         g / math.sqrt(fans.select(mode)), short=short,
-                                         prior=FIXED_PRIORS.get(nl, 0.5)))
-        g5 = gain("leaky_relu", TORCH_DEFAULT_LAYER_SLOPE)
-        out.append(Candidate("kaiming_uniform_(a=sqrt(5)) [PyTorch nn.Linear/nn.Conv default]", "torch_default",
-                             "uniform", "fan_in", g5, g5 / math.sqrt(fans.select("fan_in")), short="PyTorch default",
-                             init=f"default({module_name(shape)!r})"))
-        for dist in ("normal", "uniform"):
-            out.append(Candidate(f"xavier_{dist}_()", "xavier", dist, "fan_avg", 1.0,
-                                 1 / math.sqrt(fans.select("fan_avg")), short=f"xavier_{dist}_", prior=0.5))
-            label = "lecun_normal (untruncated)" if dist == "normal" else "lecun_uniform"
-            out.append(Candidate(label, "lecun", dist, "fan_in", 1.0, 1 / math.sqrt(fans.select("fan_in")),
-                                 short=label, init=f"kaiming_{dist}_(mode='fan_in', nonlinearity='linear')",
-                                 prior=0.5))
-        native = layout in ("keras", "jax")
-        for name, mode, g in (("he_normal", "fan_in", math.sqrt(2)), ("lecun_normal", "fan_in", 1.0),
-                              ("glorot_normal", "fan_avg", 1.0)):
-            keras = "keras.initializers." + {"he_normal": "HeNormal()", "lecun_normal": "LecunNormal()",
-                                             "glorot_normal": "GlorotNormal()"}[name]
-            out.append(Candidate(f"{name} (Keras/JAX, truncated)", "keras_jax", "truncated_normal", mode, g,
-                                 g / math.sqrt(fans.select(mode)), short=f"{name} (Keras/JAX)", init=keras,
-                                 prior=1.0 if native else 0.1, fan_in=None if native else fans.fan_in,
-                                 fan_out=None if native else fans.fan_out))
-    if bias_fan_in:
-        bound = 1 / math.sqrt(bias_fan_in)
-        out.append(Candidate(f"uniform_(-1/sqrt({bias_fan_in}), 1/sqrt({bias_fan_in})) [PyTorch bias default]",
-                             "torch_default", "uniform", "fan_in", None, bound / SQRT3, short="PyTorch bias default",
-                             init="default('Linear')", fan_in=bias_fan_in))
-    for std in FIXED_STDS:
-        out.append(Candidate(f"normal_(std={std:g})", "fixed", "normal", None, None, std, short=f"normal_ std={std:g}",
-                             prior=0.5))
-    return out
-
-
-def constant_candidate(value: float) -> Candidate:
-    label = "zeros_" if value == 0 else "ones_" if value == 1 else f"constant_(val={value:g})"
-    return Candidate(label, "constant", "constant", None, None, 0.0, value=value, short=label)
-
-
-def _entropy(p: Candidate) -> float:
-    """Differential entropy of a candidate's law."""
-    law = p.law
-    if p.distribution == "normal":
-        return 0.5 * math.log(2 * math.pi * math.e * p.std**2)
-    if p.distribution == "uniform":
-        return math.log(2 * (law.bound or 0.0))
-    return 0.5 * math.log(2 * math.pi * law.sigma_pre**2) + LOG_TRUNC_MASS + p.std**2 / (2 * law.sigma_pre**2)
-
-
-def kl_divergence(p: Candidate, q: Candidate) -> float:
-    """KL(p || q) per element, for the laws of two candidates (inf where p's support escapes q's)."""
-    lp, lq = p.law, q.law
-    if q.distribution == "normal":
-        var_p = p.std**2  # every family here has variance std^2
-        entropy_term = _entropy(p)
-        cross = 0.5 * math.log(2 * math.pi * q.std**2) + var_p / (2 * q.std**2)
-        return max(0.0, cross - entropy_term)
-    if p.distribution == "normal":
-        return math.inf  # unbounded p against a bounded q
-    bp, bq = lp.bound or 0.0, lq.bound or 0.0
-    if bp > bq * (1 + 1e-12):
-        return math.inf
-    if q.distribution == "uniform":
-        if p.distribution == "uniform":
-            return math.log(bq / bp)
-        return max(0.0, math.log(2 * bq) - _entropy(p))
-    # q truncated normal, p uniform or truncated normal inside q's support
-    sq = lq.sigma_pre
-    cross = 0.5 * math.log(2 * math.pi * sq**2) + LOG_TRUNC_MASS + p.std**2 / (2 * sq**2)
-    if p.distribution == "uniform":
-        return max(0.0, cross - math.log(2 * bp))
-    return max(0.0, cross - _entropy(p))
 
 
 @dataclass(frozen=True)
@@ -654,115 +495,3 @@ def _first_seen(results: list[IdentifyResult], label: str) -> int:
         if label in names:
             return names.index(label)
     return 10**6
-
-
-def law_text(c: Candidate) -> str:
-    if c.distribution == "constant":
-        return f"constant {c.value:g}"
-    if c.distribution == "uniform":
-        return f"U(±{SQRT3 * c.std:.4g})"
-    if c.distribution == "truncated_normal":
-        return f"N(0, {c.std / TRUNC_STD_FACTOR:.4g}²) cut at ±2σ"
-    return f"N(0, {c.std:.4g}²)"
-
-
-# --------------------------------------------------------------------------- identify -f rules
-
-@dataclass(frozen=True)
-class GeneratedRule:
-    """One ``[[rule]]`` of a generated rules file: a glob and the call every tensor it matches follows."""
-
-    match: str
-    init: str | None
-    """None: ``skip = true`` (a tensor identify could not name)."""
-    fan_in: int | None = None
-    fan_out: int | None = None
-    count: int = 1
-    """How many identified tensors the glob covers."""
-
-
-GLOB_SPECIALS = "*?[]"
-
-
-def glob_escape(name: str) -> str:
-    """``name`` as an fnmatch pattern that matches only itself (``*``, ``?``, ``[`` and ``]`` in brackets); a lone
-    surrogate (which TOML cannot hold) becomes ``?``, and ``collapse`` checks that the glob still matches no other
-    tensor."""
-    return "".join(f"[{ch}]" if ch in GLOB_SPECIALS else "?" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in name)
-
-
-def _digit_glob(name: str, varying: set[int] | None = None) -> str:
-    """Escaped ``name`` with its digit runs replaced by ``*`` (only runs numbered in ``varying``, if given)."""
-    import re
-
-    out, last = [], 0
-    for i, m in enumerate(re.finditer(r"\d+", name)):
-        out.append(glob_escape(name[last:m.start()]))
-        out.append("*" if varying is None or i in varying else m.group())
-        last = m.end()
-    out.append(glob_escape(name[last:]))
-    return "".join(out)
-
-
-def _varying_runs(names: list[str]) -> set[int] | None:
-    """Indices of the digit runs that differ between names of the same digit-free skeleton (None: skeletons differ)."""
-    import re
-
-    runs = [re.findall(r"\d+", n) for n in names]
-    if len({len(r) for r in runs}) != 1:
-        return None
-    return {i for i in range(len(runs[0])) if len({r[i] for r in runs}) > 1}
-
-
-def _covers(pattern: str, names: list[str]) -> list[str]:
-    import fnmatch
-
-    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
-
-
-def collapse(names: list[str], others: list[str]) -> list[tuple[str, int]]:
-    """Globs that together match every name in ``names`` and none in ``others``, as few as this finds: ``*.last``
-    for the whole group, else one per digit-free skeleton (``layer*.attn.qkv.weight``), else the names themselves
-    escaped. Returns (glob, how many of ``names`` it matches)."""
-    tail = names[0].rsplit(".", 1)[-1]
-    if len(names) > 1 and all(n.rsplit(".", 1)[-1] == tail and "." in n for n in names):
-        pattern = "*." + glob_escape(tail)
-        if not _covers(pattern, others):
-            return [(pattern, len(names))]
-    out: list[tuple[str, int]] = []
-    done: set[str] = set()
-    skeletons: dict[str, list[str]] = {}
-    for n in names:
-        skeletons.setdefault(_digit_glob(n), []).append(n)
-    for members in skeletons.values():
-        if len(members) > 1:
-            for pattern in (_digit_glob(members[0], _varying_runs(members)), _digit_glob(members[0])):
-                if not _covers(pattern, others):
-                    out.append((pattern, len(members)))
-                    done.update(members)
-                    break
-    out += [(glob_escape(n), 1) for n in names if n not in done]
-    return out
-
-
-def generated_rules(results: Sequence[IdentifyResult]) -> list[GeneratedRule]:
-    """The rules that reproduce the verdicts: one ``init = "..."`` rule per glob of tensors that share a call (and
-    stated fans), ``skip = true`` for unknown tensors. Globs never match a tensor of another group, so the first-match
-    order of verify does not matter. A name met twice with different calls (two files) keeps its first call."""
-    groups: dict[tuple[str | None, int | None, int | None], list[str]] = {}
-    seen: set[str] = set()
-    for r in results:
-        if r.verdict == "skipped" or r.name in seen:
-            continue
-        seen.add(r.name)
-        chosen = r.chosen
-        key = (r.call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None)
-        groups.setdefault(key, []).append(r.name)
-    everything = list(seen) + [r.name for r in results if r.verdict == "skipped" and r.name not in seen]
-    rules: list[GeneratedRule] = []
-    for (call, fan_in, fan_out), names in groups.items():
-        member = set(names)
-        others = [n for n in everything if n not in member]
-        for pattern, count in collapse(names, others):
-            rules.append(GeneratedRule(pattern, call, fan_in, fan_out, count))
-    return rules

@@ -1,5 +1,9 @@
 """Text from a file is data: the one place that makes it safe to show, one function per target.
 
+It sits at the bottom of the package, beside ``errors``, and imports only the standard library: the formats
+(``render/``) and the CLI's messages use it, and so does the report that ``assert_init`` raises with
+(``runners/tensor_report.py``), which the core builds without importing ``render/`` (docs/design.md).
+
 Tensor names, file names, dtype strings and rule globs come from files that a pull request
 controls. Before any of them reaches a terminal, a Rich table, Markdown, JUnit XML, a GitHub
 workflow command or a matplotlib title it goes through one of the functions below, which all
@@ -141,7 +145,7 @@ def toml_string(text: str) -> str:
     """``text`` as a TOML basic string in ASCII: ``"`` and ``\\`` escaped, every other character outside printable
     ASCII as ``\\uXXXX``/``\\UXXXXXXXX``, so no name can end the string, the line or the table it sits in; ``#`` too
     (``\\u0023``), so that no line holds GitHub's legacy ``##[`` command prefix when the file is printed in CI. TOML
-    cannot carry a lone surrogate: callers put a glob ``?`` in its place (runners/identify.py ``glob_escape``)."""
+    cannot carry a lone surrogate: callers put a glob ``?`` in its place (runners/identify/rules.py ``glob_escape``)."""
     out = ['"']
     for ch in text:
         code = ord(ch)

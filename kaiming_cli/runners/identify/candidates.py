@@ -1,0 +1,191 @@
+"""The candidates ``kaiming identify`` ranks: the inits that could have produced a tensor of a given shape.
+
+A fixed list of common schemes (kaiming and xavier with the usual gains, PyTorch's layer defaults, a std of
+0.02) with their priors, the constants, and the laws compared between candidates (``kl_divergence``). It exists
+apart from the fitting and ranking (``runners/identify/__init__.py``), which adds the named calls a fitted scale
+implies and scores every candidate on one streaming pass (docs/statistics.md §7).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ...stats.laws import Law
+from ...stats.summary import Summary
+from ...theory.fans import compute_fans
+from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
+from ...theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
+
+#: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
+LOG_TRUNC_MASS = math.log(math.erf(TRUNC_CUT / math.sqrt(2.0)))
+TRUNC_VAR_FACTOR = TRUNC_STD_FACTOR**2
+FIXED_STDS = (0.02,)
+#: Priors of the fixed candidates by nonlinearity (theory/explanations.py gives the others).
+FIXED_PRIORS = {"relu": 1.0, "linear": 0.5, "leaky_relu": 0.05, "tanh": 0.2, "selu": 0.1}
+
+
+def module_name(shape: tuple[int, ...]) -> str:
+    """The PyTorch module whose default init a weight of this rank would have had."""
+    return {3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}.get(len(shape), "Linear")
+GAIN_CHOICES: tuple[tuple[str, float], ...] = (
+    ("relu", 0.0), ("leaky_relu", 0.01), ("linear", 0.0), ("tanh", 0.0), ("selu", 0.0))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One init scheme as a fully specified law for this shape."""
+
+    label: str
+    family: str
+    """kaiming, torch_default, xavier, lecun, keras_jax, fixed, fitted or constant."""
+    distribution: str
+    mode: str | None
+    gain: float | None
+    std: float
+    value: float | None = None
+    """The constant, for the constant family."""
+    short: str = ""
+    """A compact name for narrow tables."""
+    init: str = ""
+    """The same law as a call in the init-call grammar (docs/cli.md), what ``-f rules`` writes; "" = the label."""
+    prior: float = 1.0
+    """Plausibility before the data (theory/explanations.py): names the verdict among laws the data cannot
+    separate."""
+    fan_in: int | None = None
+    """Fans the call needs stated in a rule (an einsum split, a bias's sibling weight); None: the shape's own."""
+    fan_out: int | None = None
+    note: str = ""
+    std_ci: tuple[float, float] | None = None
+    """A fitted candidate's confidence interval of the std."""
+    explanations: tuple[str, ...] = ()
+    """A fitted candidate: other calls whose law lies in ``std_ci``."""
+
+    @property
+    def call(self) -> str:
+        return self.init or self.label
+
+    @property
+    def law(self) -> Law:
+        return Law(self.distribution, self.std)
+
+    def loglik(self, s: Summary, rel_eps: float) -> float:
+        n, ss, m = s.n, s.sumsq, s.max_abs
+        if self.distribution == "constant":
+            return math.inf if s.min == s.max == self.value else -math.inf
+        if self.distribution == "normal":
+            return -0.5 * n * math.log(2 * math.pi * self.std**2) - ss / (2 * self.std**2)
+        bound = self.law.bound
+        assert bound is not None
+        if m > bound * (1 + rel_eps):
+            return -math.inf
+        if self.distribution == "uniform":
+            return -n * math.log(2 * bound)
+        sp = self.law.sigma_pre
+        return -0.5 * n * math.log(2 * math.pi * sp**2) - ss / (2 * sp**2) - n * LOG_TRUNC_MASS
+
+    def same_law(self, other: Candidate) -> bool:
+        return self.distribution == other.distribution and math.isclose(self.std, other.std, rel_tol=1e-12)
+
+
+def _kaiming_label(dist: str, mode: str, nl: str, a: float) -> str:
+    slope = f"a={a:g}, " if nl == "leaky_relu" else ""
+    return f"kaiming_{dist}_({slope}mode={mode!r}, nonlinearity={nl!r})"
+
+
+def candidates(shape: tuple[int, ...], layout: str, bias_fan_in: int | None = None) -> list[Candidate]:
+    """Every scheme of the issue, as laws for this shape (schemes needing fans only for >= 2-D).
+
+    The order is the preference among laws that no realistic size can separate (relu before
+    leaky_relu(0.01), fan_in before fan_out on square fans).
+    """
+    out: list[Candidate] = []
+    if len(shape) >= 2 or layout == "keras":
+        fans = compute_fans(shape, layout)
+        for dist in ("normal", "uniform"):
+            for mode in ("fan_in", "fan_out"):
+                for nl, a in GAIN_CHOICES:
+                    g = gain(nl, a)
+                    short = f"kaiming_{dist}_ {mode} {nl}" + (f"({a:g})" if nl == "leaky_relu" else "")
+                    out.append(Candidate(_kaiming_label(dist, mode, nl, a), "kaiming", dist, mode, g,
+                                         g / math.sqrt(fans.select(mode)), short=short,
+                                         prior=FIXED_PRIORS.get(nl, 0.5)))
+        g5 = gain("leaky_relu", TORCH_DEFAULT_LAYER_SLOPE)
+        out.append(Candidate("kaiming_uniform_(a=sqrt(5)) [PyTorch nn.Linear/nn.Conv default]", "torch_default",
+                             "uniform", "fan_in", g5, g5 / math.sqrt(fans.select("fan_in")), short="PyTorch default",
+                             init=f"default({module_name(shape)!r})"))
+        for dist in ("normal", "uniform"):
+            out.append(Candidate(f"xavier_{dist}_()", "xavier", dist, "fan_avg", 1.0,
+                                 1 / math.sqrt(fans.select("fan_avg")), short=f"xavier_{dist}_", prior=0.5))
+            label = "lecun_normal (untruncated)" if dist == "normal" else "lecun_uniform"
+            out.append(Candidate(label, "lecun", dist, "fan_in", 1.0, 1 / math.sqrt(fans.select("fan_in")),
+                                 short=label, init=f"kaiming_{dist}_(mode='fan_in', nonlinearity='linear')",
+                                 prior=0.5))
+        native = layout in ("keras", "jax")
+        for name, mode, g in (("he_normal", "fan_in", math.sqrt(2)), ("lecun_normal", "fan_in", 1.0),
+                              ("glorot_normal", "fan_avg", 1.0)):
+            keras = "keras.initializers." + {"he_normal": "HeNormal()", "lecun_normal": "LecunNormal()",
+                                             "glorot_normal": "GlorotNormal()"}[name]
+            out.append(Candidate(f"{name} (Keras/JAX, truncated)", "keras_jax", "truncated_normal", mode, g,
+                                 g / math.sqrt(fans.select(mode)), short=f"{name} (Keras/JAX)", init=keras,
+                                 prior=1.0 if native else 0.1, fan_in=None if native else fans.fan_in,
+                                 fan_out=None if native else fans.fan_out))
+    if bias_fan_in:
+        bound = 1 / math.sqrt(bias_fan_in)
+        out.append(Candidate(f"uniform_(-1/sqrt({bias_fan_in}), 1/sqrt({bias_fan_in})) [PyTorch bias default]",
+                             "torch_default", "uniform", "fan_in", None, bound / SQRT3, short="PyTorch bias default",
+                             init="default('Linear')", fan_in=bias_fan_in))
+    for std in FIXED_STDS:
+        out.append(Candidate(f"normal_(std={std:g})", "fixed", "normal", None, None, std, short=f"normal_ std={std:g}",
+                             prior=0.5))
+    return out
+
+
+def constant_candidate(value: float) -> Candidate:
+    label = "zeros_" if value == 0 else "ones_" if value == 1 else f"constant_(val={value:g})"
+    return Candidate(label, "constant", "constant", None, None, 0.0, value=value, short=label)
+
+
+def _entropy(p: Candidate) -> float:
+    """Differential entropy of a candidate's law."""
+    law = p.law
+    if p.distribution == "normal":
+        return 0.5 * math.log(2 * math.pi * math.e * p.std**2)
+    if p.distribution == "uniform":
+        return math.log(2 * (law.bound or 0.0))
+    return 0.5 * math.log(2 * math.pi * law.sigma_pre**2) + LOG_TRUNC_MASS + p.std**2 / (2 * law.sigma_pre**2)
+
+
+def kl_divergence(p: Candidate, q: Candidate) -> float:
+    """KL(p || q) per element, for the laws of two candidates (inf where p's support escapes q's)."""
+    lp, lq = p.law, q.law
+    if q.distribution == "normal":
+        var_p = p.std**2  # every family here has variance std^2
+        entropy_term = _entropy(p)
+        cross = 0.5 * math.log(2 * math.pi * q.std**2) + var_p / (2 * q.std**2)
+        return max(0.0, cross - entropy_term)
+    if p.distribution == "normal":
+        return math.inf  # unbounded p against a bounded q
+    bp, bq = lp.bound or 0.0, lq.bound or 0.0
+    if bp > bq * (1 + 1e-12):
+        return math.inf
+    if q.distribution == "uniform":
+        if p.distribution == "uniform":
+            return math.log(bq / bp)
+        return max(0.0, math.log(2 * bq) - _entropy(p))
+    # q truncated normal, p uniform or truncated normal inside q's support
+    sq = lq.sigma_pre
+    cross = 0.5 * math.log(2 * math.pi * sq**2) + LOG_TRUNC_MASS + p.std**2 / (2 * sq**2)
+    if p.distribution == "uniform":
+        return max(0.0, cross - math.log(2 * bp))
+    return max(0.0, cross - _entropy(p))
+
+
+def law_text(c: Candidate) -> str:
+    if c.distribution == "constant":
+        return f"constant {c.value:g}"
+    if c.distribution == "uniform":
+        return f"U(±{SQRT3 * c.std:.4g})"
+    if c.distribution == "truncated_normal":
+        return f"N(0, {c.std / TRUNC_STD_FACTOR:.4g}²) cut at ±2σ"
+    return f"N(0, {c.std:.4g}²)"

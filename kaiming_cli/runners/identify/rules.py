@@ -1,0 +1,116 @@
+"""``kaiming identify -f rules``: the rules file that reproduces identify's verdicts, one glob per group of tensors
+that share a call.
+
+It exists apart from the identification itself: it reads only the results (``IdentifyResult``), and turns their
+names into globs (``collapse``) that never match a tensor of another group, so that verify's first-match order
+does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from . import IdentifyResult
+
+
+@dataclass(frozen=True)
+class GeneratedRule:
+    """One ``[[rule]]`` of a generated rules file: a glob and the call every tensor it matches follows."""
+
+    match: str
+    init: str | None
+    """None: ``skip = true`` (a tensor identify could not name)."""
+    fan_in: int | None = None
+    fan_out: int | None = None
+    count: int = 1
+    """How many identified tensors the glob covers."""
+
+
+GLOB_SPECIALS = "*?[]"
+
+
+def glob_escape(name: str) -> str:
+    """``name`` as an fnmatch pattern that matches only itself (``*``, ``?``, ``[`` and ``]`` in brackets); a lone
+    surrogate (which TOML cannot hold) becomes ``?``, and ``collapse`` checks that the glob still matches no other
+    tensor."""
+    return "".join(f"[{ch}]" if ch in GLOB_SPECIALS else "?" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in name)
+
+
+def _digit_glob(name: str, varying: set[int] | None = None) -> str:
+    """Escaped ``name`` with its digit runs replaced by ``*`` (only runs numbered in ``varying``, if given)."""
+    import re
+
+    out, last = [], 0
+    for i, m in enumerate(re.finditer(r"\d+", name)):
+        out.append(glob_escape(name[last:m.start()]))
+        out.append("*" if varying is None or i in varying else m.group())
+        last = m.end()
+    out.append(glob_escape(name[last:]))
+    return "".join(out)
+
+
+def _varying_runs(names: list[str]) -> set[int] | None:
+    """Indices of the digit runs that differ between names of the same digit-free skeleton (None: skeletons differ)."""
+    import re
+
+    runs = [re.findall(r"\d+", n) for n in names]
+    if len({len(r) for r in runs}) != 1:
+        return None
+    return {i for i in range(len(runs[0])) if len({r[i] for r in runs}) > 1}
+
+
+def _covers(pattern: str, names: list[str]) -> list[str]:
+    import fnmatch
+
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def collapse(names: list[str], others: list[str]) -> list[tuple[str, int]]:
+    """Globs that together match every name in ``names`` and none in ``others``, as few as this finds: ``*.last``
+    for the whole group, else one per digit-free skeleton (``layer*.attn.qkv.weight``), else the names themselves
+    escaped. Returns (glob, how many of ``names`` it matches)."""
+    tail = names[0].rsplit(".", 1)[-1]
+    if len(names) > 1 and all(n.rsplit(".", 1)[-1] == tail and "." in n for n in names):
+        pattern = "*." + glob_escape(tail)
+        if not _covers(pattern, others):
+            return [(pattern, len(names))]
+    out: list[tuple[str, int]] = []
+    done: set[str] = set()
+    skeletons: dict[str, list[str]] = {}
+    for n in names:
+        skeletons.setdefault(_digit_glob(n), []).append(n)
+    for members in skeletons.values():
+        if len(members) > 1:
+            for pattern in (_digit_glob(members[0], _varying_runs(members)), _digit_glob(members[0])):
+                if not _covers(pattern, others):
+                    out.append((pattern, len(members)))
+                    done.update(members)
+                    break
+    out += [(glob_escape(n), 1) for n in names if n not in done]
+    return out
+
+
+def generated_rules(results: Sequence[IdentifyResult]) -> list[GeneratedRule]:
+    """The rules that reproduce the verdicts: one ``init = "..."`` rule per glob of tensors that share a call (and
+    stated fans), ``skip = true`` for unknown tensors. Globs never match a tensor of another group, so the first-match
+    order of verify does not matter. A name met twice with different calls (two files) keeps its first call."""
+    groups: dict[tuple[str | None, int | None, int | None], list[str]] = {}
+    seen: set[str] = set()
+    for r in results:
+        if r.verdict == "skipped" or r.name in seen:
+            continue
+        seen.add(r.name)
+        chosen = r.chosen
+        key = (r.call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None)
+        groups.setdefault(key, []).append(r.name)
+    everything = list(seen) + [r.name for r in results if r.verdict == "skipped" and r.name not in seen]
+    rules: list[GeneratedRule] = []
+    for (call, fan_in, fan_out), names in groups.items():
+        member = set(names)
+        others = [n for n in everything if n not in member]
+        for pattern, count in collapse(names, others):
+            rules.append(GeneratedRule(pattern, call, fan_in, fan_out, count))
+    return rules
