@@ -16,6 +16,7 @@ from ..errors import ExitCode, KaimingError
 from ..escape import message as shown
 from .audit import audit
 from .check import check
+from .diff import diff
 from .identify import identify
 from .lookups import explain, fan, gain, std
 from .output import emit, say, silence
@@ -122,7 +123,7 @@ def completion(shell: str) -> None:
     emit(click.get_current_context(), None, cls(cli, {}, "kaiming", "_KAIMING_COMPLETE").source() + "\n")
 
 
-for _command in (std, gain, fan, explain, check, verify, identify, propagate, audit):
+for _command in (std, gain, fan, explain, check, verify, identify, propagate, audit, diff):
     cli.add_command(_command)
 
 

@@ -9,6 +9,7 @@ from .. import escape
 from ..runners.tensor_report import expected_text, shape_text
 
 if TYPE_CHECKING:
+    from ..runners.diff import DiffResult
     from ..runners.verify import VerifyResult
 
 
@@ -29,4 +30,17 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
         lines.append(f"::error file={file},title={title}::{escape.github_data(e.reason)}")
     level = "notice" if result.passed else "error"
     lines.append(f"::{level} title=kaiming verify::{escape.github_data(result.summary())}")
+    return "\n".join(lines) + "\n"
+
+
+def diff(result: DiffResult) -> str:
+    """One error annotation per pair that is not the same law, then the summary."""
+    from .diff_rows import pair_line
+
+    lines = [f"::error title={escape.github_property('kaiming diff: ' + escape.shorten(p.name, escape.NAME_LIMIT))}"
+             f"::{escape.github_data(pair_line(p))}" for p in result.differing()]
+    lines += [f"::error file={escape.github_property(e.file, escape.MESSAGE_LIMIT)},title=kaiming diff: unreadable"
+              f"::{escape.github_data(e.reason)}" for e in result.errors]
+    lines.append(f"::{'notice' if result.passed else 'error'} title=kaiming diff::"
+                 f"{escape.github_data(result.summary())}")
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from ..about import version
 if TYPE_CHECKING:
     from ..runners.audit import AuditResult
     from ..runners.check import CheckResult
+    from ..runners.diff import DiffResult
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
     from ..runners.verify import VerifyResult
@@ -88,4 +89,8 @@ def propagate(result: PropagateResult) -> str:
 
 
 def audit(result: AuditResult) -> str:
+    return document(result.to_dict())
+
+
+def diff(result: DiffResult) -> str:
     return document(result.to_dict())

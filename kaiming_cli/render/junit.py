@@ -9,6 +9,7 @@ from ..runners.tensor_report import expected_text
 from . import text as t_
 
 if TYPE_CHECKING:
+    from ..runners.diff import DiffResult
     from ..runners.verify import TensorResult, VerifyResult
 
 
@@ -55,4 +56,27 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
             out.append("    </testcase>")
         out.append("  </testsuite>")
     out.append("</testsuites>")
+    return "\n".join(out) + "\n"
+
+
+def diff(result: DiffResult) -> str:
+    """One testcase per name; a pair that is not the same law is a failure, an unreadable input an error."""
+    from .diff_rows import pair_line
+
+    attr = escape.xml_attr
+    failures = len(result.differing())
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuites name="kaiming diff" tests="{len(result.pairs) + len(result.errors)}" '
+           f'failures="{failures}" errors="{len(result.errors)}" skipped="0">',
+           f'  <testsuite name={attr(result.a + " vs " + result.b)} tests="{len(result.pairs) + len(result.errors)}" '
+           f'failures="{failures}" errors="{len(result.errors)}" skipped="0">']
+    for e in result.errors:
+        out += [f'    <testcase classname="kaiming diff" name={attr(e.file)}>',
+                f"      <error message={attr(e.reason)}/>", "    </testcase>"]
+    for p in result.pairs:
+        out.append(f'    <testcase classname="kaiming diff" name={attr(p.name)}>')
+        if p.status != "same":
+            out.append(f"      <failure message={attr(pair_line(p))}/>")
+        out.append("    </testcase>")
+    out += ["  </testsuite>", "</testsuites>"]
     return "\n".join(out) + "\n"

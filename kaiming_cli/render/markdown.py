@@ -16,6 +16,7 @@ from . import text as t_
 if TYPE_CHECKING:
     from ..runners.audit import AuditResult
     from ..runners.check import CheckResult
+    from ..runners.diff import DiffResult, Pair
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
     from ..runners.verify import VerifyResult
@@ -125,3 +126,17 @@ def audit(result: AuditResult) -> str:
                  for name, layer, activation, rec, act, ratio, note in t_.audit_rows(rows)]
         out.append(table(t_.AUDIT_HEADERS, cells))
     return "\n".join(out)
+
+
+def diff(result: DiffResult) -> str:
+    from .diff_rows import DIFF_HEADERS, ordered_pairs, pair_cells
+
+    def row(p: Pair) -> tuple[str, ...]:
+        name, shape, ratio, adjusted, status, a_like, b_like = pair_cells(p)
+        return (code(name), shape, ratio, adjusted, ("✅ " if status == "same" else "❌ ") + status,
+                code(a_like) if a_like != "-" else a_like, code(b_like) if b_like != "-" else b_like, p.reason)
+    rows = [row(p) for p in ordered_pairs(result)]
+    rows += [(code(shown_path(e.file)), "-", "-", "-", "❌ error", "-", "-", e.reason) for e in result.errors]
+    head = (f"### kaiming diff {escape.markdown_code(result.a)} {escape.markdown_code(result.b)}\n\n"
+            f"**{escape.markdown_text(result.summary())}**\n\n")
+    return head + table([*DIFF_HEADERS, "reason"], rows)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from ..runners.audit import AuditResult
     from ..runners.check import CheckResult
+    from ..runners.diff import DiffResult
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
     from ..runners.verify import TensorResult, VerifyResult
@@ -358,4 +359,32 @@ def audit(result: AuditResult) -> RenderableType:
         parts.append(Responsive(one))
     parts += [Text(escape.message(line), style="bold" if i == len(t_.audit_lines(result)) - 1 else "yellow")
               for i, line in enumerate(t_.audit_lines(result))]
+    return Group(*parts)
+
+
+def diff(result: DiffResult) -> RenderableType:
+    """The pairs (differing first), then one line per differing pair with its reason."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from .diff_rows import DIFF_HEADERS, diff_rows
+
+    rows = diff_rows(result)
+    styles = [None if r[4] == "same" else "bold red" for r in rows]
+
+    def build(width: int) -> Table:
+        if width >= COMPACT:
+            kinds = ("name", "fixed", "fixed", "fixed", "fixed", "wrap", "wrap")
+            return fitted_table(width, "kaiming diff", [Col(h, k) for h, k in zip(DIFF_HEADERS, kinds, strict=True)],
+                                rows, styles)
+        narrow = [(r[0], r[4], "; ".join(f"{h} {v}" for h, v in zip(DIFF_HEADERS[1:], r[1:], strict=True)
+                                          if v != "-" and h != "status")) for r in rows]
+        return fitted_table(width, "kaiming diff", [Col("tensor", "name"), Col("status", "fixed"), Col("details")],
+                            narrow, styles)
+
+    parts: list[RenderableType] = [Responsive(build)] if rows else []
+    parts += [Text(escape.message(f"{escape.shorten(p.name, escape.NAME_LIMIT)}: {p.reason}"), style="bold red")
+              for p in result.differing()]
+    parts += [Text(escape.message(f"unreadable: {e.reason}"), style=STATUS_STYLE["error"]) for e in result.errors]
+    parts.append(Text(result.summary(), style="bold green" if result.passed else "bold red"))
     return Group(*parts)

@@ -1,0 +1,160 @@
+"""Two-sample tests: were two tensors drawn from the same law? (``kaiming diff``, docs/diff.md)
+
+Three questions per pair, each a test whose false-alarm rate is measured in docs/statistics.md ("Two builds"):
+
+- scale: the log of the variance ratio, whose standard error under the null is ``sqrt((k - 1)(1/na + 1/nb))`` with
+  ``k`` the pooled (non-excess) kurtosis (Layard 1973): unlike the F test it keeps its level for uniform,
+  truncated and heavy-tailed laws. Below ``SMALL`` values a side, where the kurtosis is poorly estimated, the
+  Brown-Forsythe test (Levene about the median) on the values themselves;
+- location: Welch's z on the means (Welch's t below ``SMALL``);
+- shape: the two-sample Kolmogorov-Smirnov test on the seeded subsamples (equal sizes, exact p-value up to
+  10,000 values each, scipy's ``method="auto"``).
+
+The pair's p-value is the smallest of the three times 3 (Bonferroni within the pair); the runner then corrects
+across tensors (Holm). Two tensors that are identical (equal summaries and equal values at the same seeded
+positions) are the same draw: p = 1 at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .summary import Summary
+
+#: Below this many values on either side the moment tests give way to tests on the values themselves.
+SMALL = 1000
+#: Tests combined within a pair (Bonferroni factor).
+N_TESTS = 3
+#: Two-sided level of the std-ratio interval.
+CI_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class TwoSample:
+    """The comparison of one pair of tensors."""
+
+    std_ratio: float
+    """std of A over std of B."""
+    std_ratio_ci: tuple[float, float]
+    p_scale: float
+    p_location: float
+    p_shape: float
+    identical: bool = False
+
+    @property
+    def pvalue(self) -> float:
+        """The pair's p-value: Bonferroni over the three tests."""
+        return 1.0 if self.identical else min(1.0, N_TESTS * min(self.p_scale, self.p_location, self.p_shape))
+
+    @property
+    def weakest(self) -> str:
+        """Which question the pair fails most clearly: scale, location or shape."""
+        tests = {"scale": self.p_scale, "location": self.p_location, "shape": self.p_shape}
+        return min(tests, key=lambda k: tests[k])
+
+
+def identical(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray) -> bool:
+    """The very same draw: equal count, moments and extremes, and equal values at the same seeded positions."""
+    same_summary = (a.n, a.mean, a.m2, a.min, a.max) == (b.n, b.mean, b.m2, b.min, b.max)
+    return same_summary and sample_a.shape == sample_b.shape and bool(np.array_equal(sample_a, sample_b))
+
+
+def pooled_kurtosis(a: Summary, b: Summary) -> float:
+    """Non-excess kurtosis of both samples about their own means, pooled (3 for a normal law, 1.8 uniform)."""
+    m2 = a.m2 + b.m2
+    if m2 <= 0:
+        return math.nan
+    return (a.n + b.n) * (a.m4 + b.m4) / (m2 * m2)
+
+
+def log_variance_se(a: Summary, b: Summary) -> float:
+    """Standard error of log(var_a / var_b) under the null (Layard's large-sample form)."""
+    k = pooled_kurtosis(a, b)
+    return math.sqrt(max(k - 1.0, 1e-12) * (1.0 / a.n + 1.0 / b.n)) if math.isfinite(k) else math.nan
+
+
+def std_ratio_interval(a: Summary, b: Summary) -> tuple[float, tuple[float, float]]:
+    """std_a / std_b and its ``CI_LEVEL`` interval (half the log-variance interval, exponentiated)."""
+    from scipy.special import ndtri
+
+    if a.n < 2 or b.n < 2 or b.m2 <= 0 or a.m2 <= 0:
+        ratio = a.std / b.std if b.n > 1 and b.m2 > 0 else math.nan
+        return ratio, (math.nan, math.nan)
+    log_ratio = 0.5 * math.log(a.std ** 2 / b.std ** 2)
+    half = 0.5 * float(ndtri(0.5 + CI_LEVEL / 2)) * log_variance_se(a, b)
+    return math.exp(log_ratio), (math.exp(log_ratio - half), math.exp(log_ratio + half))
+
+
+def two_sided_normal(z: float) -> float:
+    from scipy.special import ndtr
+
+    return float(2.0 * ndtr(-abs(z))) if math.isfinite(z) else (0.0 if not math.isnan(z) else 1.0)
+
+
+def scale_pvalue(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray) -> float:
+    """Same variance? Layard's z on the log variance ratio; Brown-Forsythe on the values for small tensors."""
+    if a.m2 <= 0 and b.m2 <= 0:
+        return 1.0
+    if a.m2 <= 0 or b.m2 <= 0:
+        return 0.0
+    if min(a.n, b.n) < SMALL and sample_a.size == a.n and sample_b.size == b.n:
+        from scipy.stats import levene
+
+        return _finite_p(levene(sample_a, sample_b, center="median").pvalue)
+    z = math.log((a.m2 / (a.n - 1)) / (b.m2 / (b.n - 1))) / log_variance_se(a, b)
+    return two_sided_normal(z)
+
+
+def location_pvalue(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray) -> float:
+    """Same mean? Welch's z (Welch's t on the values for small tensors)."""
+    if a.n < 2 or b.n < 2:
+        return 1.0 if a.mean == b.mean else 0.0
+    var = a.m2 / (a.n - 1) / a.n + b.m2 / (b.n - 1) / b.n
+    if var <= 0:
+        return 1.0 if a.mean == b.mean else 0.0
+    if min(a.n, b.n) < SMALL and sample_a.size == a.n and sample_b.size == b.n:
+        from scipy.stats import ttest_ind
+
+        return _finite_p(ttest_ind(sample_a, sample_b, equal_var=False).pvalue)
+    return two_sided_normal((a.mean - b.mean) / math.sqrt(var))
+
+
+def shape_pvalue(sample_a: np.ndarray, sample_b: np.ndarray, seed: int = 0) -> float:
+    """Same distribution? Two-sample KS on seeded subsamples of equal size (exact p-value where small)."""
+    from scipy.stats import ks_2samp
+
+    m = min(sample_a.size, sample_b.size)
+    if m < 2:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    xa = sample_a if sample_a.size == m else rng.choice(sample_a, m, replace=False)
+    xb = sample_b if sample_b.size == m else rng.choice(sample_b, m, replace=False)
+    return _finite_p(ks_2samp(xa, xb, method="auto").pvalue)
+
+
+def _finite_p(p: float) -> float:
+    p = float(p)
+    return 1.0 if math.isnan(p) else min(1.0, max(0.0, p))
+
+
+def compare(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray, seed: int = 0) -> TwoSample:
+    """Every two-sample test on one pair (finite values only; NaN/inf are ``uninitialized``, found earlier)."""
+    if identical(a, b, sample_a, sample_b):
+        return TwoSample(1.0, (1.0, 1.0), 1.0, 1.0, 1.0, identical=True)
+    ratio, ci = std_ratio_interval(a, b)
+    return TwoSample(ratio, ci, scale_pvalue(a, b, sample_a, sample_b), location_pvalue(a, b, sample_a, sample_b),
+                     shape_pvalue(sample_a, sample_b, seed))
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error at most alpha across the pairs)."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    out = [0.0] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        out[i] = running
+    return out
