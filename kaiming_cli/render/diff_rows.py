@@ -1,22 +1,17 @@
-"""The cells of ``kaiming diff``'s report, shared by every format (so that each says a pair the same way)."""
+"""The cells of ``kaiming diff``'s report, shared by every format (so that each says a pair the same way; the
+one-line ``pair_line`` lives in ``runners/diff.py``, as the test helpers raise with it)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..runners.tensor_report import pvalue, shape_text
+from ..runners.diff import pair_line, pair_shape
+from ..runners.tensor_report import pvalue
 
 if TYPE_CHECKING:
     from ..runners.diff import DiffResult, Pair
 
 DIFF_HEADERS = ("tensor", "shape", "std A/B [95% CI]", "p adj.", "status", "A looks like", "B looks like")
-
-
-def pair_shape(p: Pair) -> str:
-    if p.shape_a is not None and p.shape_b is not None and p.shape_a != p.shape_b:
-        return f"{shape_text(p.shape_a)} / {shape_text(p.shape_b)}"
-    dims = p.shape_a if p.shape_a is not None else p.shape_b
-    return shape_text(dims) if dims else "scalar"
 
 
 def ratio_cell(p: Pair) -> str:
@@ -46,9 +41,4 @@ def diff_rows(result: DiffResult) -> list[tuple[str, ...]]:
     return [pair_cells(p) for p in ordered_pairs(result)]
 
 
-def pair_line(p: Pair) -> str:
-    """One differing pair in one line, as the test helpers' failure message and the annotations say it."""
-    sides = ""
-    if p.a_looks_like or p.b_looks_like:
-        sides = f" (A: {p.a_looks_like or '-'}, B: {p.b_looks_like or '-'})"
-    return f"{p.name} {pair_shape(p)}: {p.status}: {p.reason}{sides}"
+__all__ = ["DIFF_HEADERS", "diff_rows", "ordered_pairs", "pair_cells", "pair_line", "pair_shape"]

@@ -382,8 +382,8 @@ def identify_rows(results: Sequence[IdentifyResult]) -> list[tuple[str, ...]]:
     for r in results:
         conf = "-" if math.isnan(r.confidence) else f"{r.confidence:.3f}"
         fit = pvalue(r.pvalue) if r.pvalue is not None else "-"
-        verdict = verdict_short(r, labels.get(id(r))) + (f" ({r.reason})" if r.verdict in ("unknown", "skipped")
-                                                          and r.reason else "")
+        named = r.verdict in ("unknown", "skipped", "uninitialized")
+        verdict = verdict_short(r, labels.get(id(r))) + (f" ({r.reason})" if named and r.reason else "")
         rows.append((r.name, shape_text(r.shape) or "scalar", verdict, conf, fit, runner_up(r),
                      cannot_tell(r, shown=labels.get(id(r)))))
     return rows

@@ -118,21 +118,35 @@ class Side:
         return s.n > 0 and s.min == s.max and not s.n_nan and not s.n_inf
 
 
-def scanned(source: TensorSource, seed: int, jobs: int) -> Side:
-    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=KS_MAX_SAMPLES)
+Scan = Callable[[TensorSource], "Side"]
+"""How one side's values are summarized: read from the source (``scanned``), gathered from the ranks' shards
+(``distributed.diff_module``) or taken from a snapshot (``testing.assert_init_snapshot``)."""
+
+
+def scanned(source: TensorSource, seed: int, jobs: int, max_ks: int = KS_MAX_SAMPLES) -> Side:
+    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks)
     return Side(source, summary, sample)
 
 
-def uninitialized_side(side: Side, other: Side) -> str | None:
-    """Why one side is uninitialized memory: its own marks, or all zeros where the other side is random."""
-    bits = mantissa_bits(side.source.dtype)
-    return uninitialized_reason(side.summary, side.sample, bits) or (
-        zeros_where_random(side.summary, is_random(other.summary)) if bits is not None else None)
+def own_marks(side: Side) -> str | None:
+    """The marks of uninitialized memory in one side's own values (NaN/inf, huge values, subnormals)."""
+    return uninitialized_reason(side.summary, side.sample, mantissa_bits(side.source.dtype))
+
+
+def uninitialized_sides(a: Side, b: Side) -> dict[str, str | None]:
+    """Why each side is uninitialized memory: its own marks, or all zeros where the other side holds a random law
+    (a side that is itself uninitialized memory says nothing about what law is expected)."""
+    marks = {"A": own_marks(a), "B": own_marks(b)}
+    for key, side, other in (("A", a, b), ("B", b, a)):
+        other_key = "B" if key == "A" else "A"
+        if marks[key] is None and marks[other_key] is None and mantissa_bits(side.source.dtype) is not None:
+            marks[key] = zeros_where_random(side.summary, is_random(other.summary))
+    return marks
 
 
 def exact_pair(base: Pair, a: Side, b: Side) -> Pair | None:
     """The pairs decided without a test: uninitialized memory, constants, non-float values, identical draws."""
-    why = {k: uninitialized_side(s, o) for k, s, o in (("A", a, b), ("B", b, a))}
+    why = uninitialized_sides(a, b)
     if why["A"] or why["B"]:
         return replace(base, status="uninitialized", reason="; ".join(f"{k}: {w}" for k, w in why.items() if w))
     if a.constant or b.constant:
@@ -176,8 +190,12 @@ def difference_reason(p: Pair, t: TwoSample) -> str:
 
 def run_diff(a: Sequence[TensorSource], b: Sequence[TensorSource], *, alpha: float = 1e-3, seed: int = 0,
              jobs: int = 1, looks_like_a: LooksLike | None = None, looks_like_b: LooksLike | None = None,
-             errors: Sequence[FileError] = (), label_a: str = "A", label_b: str = "B") -> DiffResult:
-    """Every name of ``a`` and ``b``: missing, reshaped, uninitialized, or tested; Holm across the tested pairs."""
+             errors: Sequence[FileError] = (), label_a: str = "A", label_b: str = "B", scan_a: Scan | None = None,
+             scan_b: Scan | None = None) -> DiffResult:
+    """Every name of ``a`` and ``b``: missing, reshaped, uninitialized, or tested; Holm across the tested pairs.
+    ``scan_a``/``scan_b`` summarize a side's tensor (default: read it, ``scanned``)."""
+    read_a = scan_a or (lambda source: scanned(source, seed, jobs))
+    read_b = scan_b or (lambda source: scanned(source, seed, jobs))
     by_b = {s.name: s for s in b}
     names_a = {s.name for s in a}
     pairs: list[Pair] = []
@@ -197,7 +215,7 @@ def run_diff(a: Sequence[TensorSource], b: Sequence[TensorSource], *, alpha: flo
             problems += [FileError(s.file, f"{s.name}: {s.error}") for s in unreadable]
             continue
         try:
-            side_a, side_b = scanned(sa, seed, jobs), scanned(sb, seed, jobs)
+            side_a, side_b = read_a(sa), read_b(sb)
         except InputError as exc:
             problems.append(FileError(sa.file, str(exc)))
             continue
@@ -249,3 +267,25 @@ def looked(looks_like: LooksLike | None, source: TensorSource | None) -> str | N
 
 def shape(dims: Sequence[int]) -> str:
     return "×".join(str(d) for d in dims) if dims else "scalar"
+
+
+def pair_shape(p: Pair) -> str:
+    """One shape, or ``A / B`` for a reshaped pair."""
+    if p.shape_a is not None and p.shape_b is not None and p.shape_a != p.shape_b:
+        return f"{shape(p.shape_a)} / {shape(p.shape_b)}"
+    return shape(p.shape_a if p.shape_a is not None else p.shape_b or ())
+
+
+def pair_line(p: Pair) -> str:
+    """One pair that is not the same law, in one line: what the reports, the annotations and the test helpers'
+    failure messages say."""
+    sides = ""
+    if p.a_looks_like or p.b_looks_like:
+        sides = f" (A: {p.a_looks_like or '-'}, B: {p.b_looks_like or '-'})"
+    return f"{p.name} {pair_shape(p)}: {p.status}: {p.reason}{sides}"
+
+
+def report_text(result: DiffResult) -> str:
+    """The summary and one line per pair that is not the same law: ``assert_same_init``'s failure message."""
+    return "\n".join([result.summary(), *(f"  {pair_line(p)}" for p in result.differing()),
+                      *(f"  unreadable: {e.reason}" for e in result.errors)])

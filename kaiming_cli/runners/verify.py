@@ -21,7 +21,7 @@ from ..engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source,
 from ..errors import InputError
 from ..io.config import Config, Rule, first_match
 from ..io.inputs import FileError, GlobCount
-from ..io.sources import TensorSource, is_float
+from ..io.sources import TensorSource, is_float, mantissa_bits
 from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
 from ..stats.empirical import Empirical, histogram_counts, law_of
 from ..stats.laws import MATRIX_FAMILIES, Law, constant_matches
@@ -29,6 +29,7 @@ from ..stats.power import DEFAULT_MAX_DETECTABLE
 from ..stats.shape import CellCounter
 from ..stats.structure import STRUCTURE_TESTS, StructureCollector
 from ..stats.summary import Summary
+from ..stats.uninitialized import uninitialized_reason, zeros_where_random
 from ..theory.fans import compute_fans
 from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
 
@@ -325,6 +326,9 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
                                       structure=collector, cells=cells)
     except InputError as exc:  # the data fails to read (truncated, vanished): this tensor is an error
         return replace(base, status="error", spec=spec, reason=str(exc))
+    never_set = uninitialized_reason(summary, sample, mantissa_bits(source.dtype)) or zeros_where_random(summary, True)
+    if never_set:  # torch.empty / to_empty() memory: named as such, not as a law that failed a test
+        return replace(base, status="fail", spec=spec, pvalue=0.0, reason=f"uninitialized: {never_set}")
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype), values=values,
                           dtype=source.dtype, seed=seed,
                           structure=collector.data() if collector is not None else None,

@@ -36,11 +36,12 @@ from ...engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source
 from ...errors import InputError
 from ...io.config import Rule
 from ...io.inputs import FileError
-from ...io.sources import TensorSource, is_float
+from ...io.sources import TensorSource, is_float, mantissa_bits
 from ...stats.battery import KS_MAX_SAMPLES, run_battery
 from ...stats.fit import GOF_TESTS, ORTHOGONAL_SPREAD, Fit, fit_families
 from ...stats.structure import STRUCTURE_TESTS
 from ...stats.summary import Summary
+from ...stats.uninitialized import uninitialized_reason
 from ...theory.explanations import FITTED_PRIOR, Explanation, bare_call, explain, number, round_values
 from ...theory.fans import compute_fans
 from ...theory.spec import SpecOptions
@@ -110,7 +111,7 @@ class IdentifyResult:
     @property
     def call(self) -> str | None:
         """The verdict as a call in the init-call grammar (what ``-f rules`` writes), None when unknown/skipped."""
-        if self.verdict in ("unknown", "skipped"):
+        if self.verdict in ("unknown", "skipped", "uninitialized"):
             return None
         chosen = self.chosen
         return chosen.call if chosen is not None else self.verdict
@@ -246,6 +247,9 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     cells = cell_counter(source, seed)
     summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0,
                                   structure=collector, cells=cells)
+    never_set = uninitialized_reason(summary, sample, mantissa_bits(source.dtype))
+    if never_set:  # torch.empty / to_empty() memory: not a law, and not "unknown" or "looks trained"
+        return IdentifyResult(**base, verdict="uninitialized", n=summary.n, reason=never_set), summary
     if summary.n_nan or summary.n_inf:
         return IdentifyResult(**base, verdict="unknown", n=summary.n,
                               reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values"), summary

@@ -1,0 +1,61 @@
+"""``kaiming_cli.testing`` in a sample project's suite (pytester): ``assert_same_init`` and ``assert_init_snapshot``
+with ``--kaiming-update``. The models' laws are known from their code (torchvision's ResNet init and the same
+model with one conv drawn ``mode="fan_in"``), so which test passes and which fails is known beforehand."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+pytest_plugins = ["pytester"]
+
+SAMPLE = '''
+import torch
+from torch import nn
+
+from kaiming_cli.testing import assert_init_snapshot, assert_same_init
+
+
+def build(mode="fan_out"):
+    m = nn.Sequential(nn.Conv2d(3, 32, 5), nn.ReLU(), nn.Conv2d(32, 64, 3))
+    for mod in m.modules():
+        if isinstance(mod, nn.Conv2d):
+            nn.init.kaiming_normal_(mod.weight, mode=mode, nonlinearity="relu")
+    return m
+
+
+def test_two_seeds_same():
+    assert_same_init(build, build, seeds=(0, 1))
+
+
+def test_other_mode_differs():
+    assert_same_init(build, lambda: build("fan_in"), seeds=(0, 1))
+
+
+def test_snapshot():
+    torch.manual_seed(int(__import__("os").environ.get("BUILD_SEED", "0")))
+    assert_init_snapshot(build(__import__("os").environ.get("BUILD_MODE", "fan_out")), "snapshots/init.toml")
+'''
+
+
+def test_helpers_in_a_sample_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_model=SAMPLE)
+    plugin = ["-p", "kaiming_cli.testing", "-p", "no:cacheprovider"]
+    # no snapshot yet: the snapshot test fails and says how to write it
+    result = pytester.runpytest_subprocess(*plugin, "-q")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*no init snapshot at*--kaiming-update*"])
+    # the differing build is named tensor by tensor, each side as identify names it
+    result.stdout.fnmatch_lines(["*0.weight 32×3×5×5: differ: scale differs*"
+                                 "(A: kaiming_normal_(mode='fan_out', nonlinearity='relu'), "
+                                 "B: kaiming_normal_(mode='fan_in', nonlinearity='relu'))*"])
+    result = pytester.runpytest_subprocess(*plugin, "-q", "--kaiming-update", "-k", "snapshot")
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "snapshots" / "init.toml").is_file()
+    # another seed of the same init: the same law; the other mode: the snapshot test fails
+    monkeypatch.setenv("BUILD_SEED", "1")
+    pytester.runpytest_subprocess(*plugin, "-q", "-k", "snapshot").assert_outcomes(passed=1)
+    monkeypatch.setenv("BUILD_MODE", "fan_in")
+    result = pytester.runpytest_subprocess(*plugin, "-q", "-k", "snapshot")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*differs from the snapshot*", "*0.weight*differ*"])
