@@ -42,20 +42,20 @@ def test_helpers_in_a_sample_suite(pytester: pytest.Pytester, monkeypatch: pytes
     pytester.makepyfile(test_model=SAMPLE)
     plugin = ["-p", "kaiming_cli.testing", "-p", "no:cacheprovider"]
     # no snapshot yet: the snapshot test fails and says how to write it
-    result = pytester.runpytest_inprocess(*plugin, "-q")
+    result = pytester.runpytest_subprocess(*plugin, "-q")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*no init snapshot at*--kaiming-update*"])
     # the differing build is named tensor by tensor, each side as identify names it
     result.stdout.fnmatch_lines(["*0.weight 32×3×5×5: differ: scale differs*"
                                  "(A: kaiming_normal_(mode='fan_out', nonlinearity='relu'), "
                                  "B: kaiming_normal_(mode='fan_in', nonlinearity='relu'))*"])
-    result = pytester.runpytest_inprocess(*plugin, "-q", "--kaiming-update", "-k", "snapshot")
+    result = pytester.runpytest_subprocess(*plugin, "-q", "--kaiming-update", "-k", "snapshot")
     result.assert_outcomes(passed=1)
     assert (pytester.path / "snapshots" / "init.toml").is_file()
     # another seed of the same init: the same law; the other mode: the snapshot test fails
     monkeypatch.setenv("BUILD_SEED", "1")
-    pytester.runpytest_inprocess(*plugin, "-q", "-k", "snapshot").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(*plugin, "-q", "-k", "snapshot").assert_outcomes(passed=1)
     monkeypatch.setenv("BUILD_MODE", "fan_in")
-    result = pytester.runpytest_inprocess(*plugin, "-q", "-k", "snapshot")
+    result = pytester.runpytest_subprocess(*plugin, "-q", "-k", "snapshot")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*differs from the snapshot*", "*0.weight*differ*"])
