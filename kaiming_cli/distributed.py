@@ -32,7 +32,7 @@ from .stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES
 from .stats.summary import Summary
 from .theory.spec import SPEC_KEYS, SpecOptions, SpecOverrides
 
-__all__ = ["verify_module", "verify_tensors", "assert_init"]
+__all__ = ["verify_module", "verify_tensors", "assert_init", "diff_module"]
 
 
 def _world(group: Any) -> World:
@@ -140,3 +140,54 @@ def assert_init(tensor: Any, *, name: str = "tensor", group: Any = None, alpha: 
     if result.status != "pass":
         raise AssertionError("kaiming: the tensor does not match its init\n" + tensor_report(result))
     return result
+
+
+def _repeated_shards(parts: list[Any]) -> str | None:
+    """Two ranks whose shards of one tensor hold the very same values (equal count, moments and extremes, values
+    that vary): one seed on every rank, so every shard repeats the same block."""
+    seen: dict[tuple[float, ...], int] = {}
+    for rank, part in enumerate(parts):
+        s = part.summary
+        if s.n < 2 or s.m2 <= 0:
+            continue
+        key = (float(s.n), s.mean, s.m2, s.m3, s.min, s.max)
+        if key in seen:
+            return (f"ranks {seen[key]} and {rank} hold identical shards: the same values drawn on every rank "
+                    "(one seed for all ranks)")
+        seen[key] = rank
+    return None
+
+
+def diff_module(model: Any, reference: Any, *, group: Any = None, alpha: float = 1e-3, seed: int = 0) -> Any:
+    """``kaiming diff`` between ``reference`` (an unsharded build, present on every rank) and ``model`` (whose
+    parameters may be DTensor shards): each rank summarizes its shards, only the summaries and subsample values
+    are gathered. A tensor whose shards repeat the same values on two ranks ``differ``s, whatever its marginal law.
+    A collective: every rank calls it with the same models; every rank gets the same ``DiffResult``."""
+    from .engine.distributed import agree, combine, dtype_name, locate, summarize_part
+    from .io.built import named_sources
+    from .runners.diff import Side, run_diff
+
+    world = _world(group)
+    pairs = list(model.named_parameters())
+    stubs = [_stub(name, tensor, type(model).__name__) for name, tensor in pairs]
+    plain = [i for i, (_n, t) in enumerate(pairs) if not _is_dtensor(t)]
+    owners = dict(zip(plain, split_by_size([stubs[i].nbytes for i in plain], world.size), strict=True))
+    index = {name: i for i, (name, _t) in enumerate(pairs)}
+    repeated: dict[str, str] = {}
+
+    def scan_b(source: TensorSource) -> Side:
+        i = index[source.name]
+        tensor = pairs[i][1]
+        parts = agree(world, f"gathering {source.name}", lambda: summarize_part(
+            locate(tensor, source.name, owners.get(i) == world.rank), seed, source.name, KS_MAX_SAMPLES))
+        why = _repeated_shards(list(parts)) if _is_dtensor(tensor) else None
+        if why:
+            repeated[source.name] = why
+        summary, sample = combine(parts, dtype_name(tensor, source.name), seed, source.name)
+        return Side(source, summary, sample)
+
+    ref = named_sources(((n, t.detach()) for n, t in reference.named_parameters()), "reference")
+    result = run_diff(ref, stubs, alpha=alpha, seed=seed, scan_b=scan_b, label_a="reference",
+                      label_b=type(model).__name__)
+    return replace(result, pairs=[replace(p, status="differ", reason=repeated[p.name])
+                                  if p.name in repeated and p.status == "same" else p for p in result.pairs])

@@ -175,3 +175,38 @@ def structured(rank: int, size: int, port: int, out: str) -> None:
         traceback.print_exc()
         os._exit(1)
     os._exit(0)  # as in ``sharded``: no destructors once every rank has written its result
+
+
+def diff_shards(rank: int, size: int, port: int, out: str) -> None:
+    """``diff_module`` of a row-sharded Linear against an unsharded reference of another seed: shards cut from one
+    correct draw (the same law: same), then shards each rank draws under the same seed (every shard the same
+    block: differ, although each shard alone follows the law)."""
+    from torch.distributed.tensor import DTensor, Shard, distribute_tensor, init_device_mesh
+
+    from kaiming_cli.distributed import diff_module
+
+    _join(rank, size, port)
+    try:
+        mesh = init_device_mesh("cpu", (size,))
+
+        def build(seed: int) -> torch.nn.Linear:
+            torch.manual_seed(seed)
+            net = torch.nn.Linear(256, 512, bias=False)
+            torch.nn.init.kaiming_normal_(net.weight, nonlinearity="relu")
+            return net
+
+        reference = build(1)
+        net = build(2)
+        net.weight = torch.nn.Parameter(distribute_tensor(net.weight.detach(), mesh, [Shard(0)]), requires_grad=False)
+        good = diff_module(net, reference)
+        torch.manual_seed(0)  # the mistake: one seed on every rank
+        local = torch.empty(512 // size, 256)
+        torch.nn.init.kaiming_normal_(local, nonlinearity="relu")  # fan_in 256, as the whole weight's
+        net.weight = torch.nn.Parameter(DTensor.from_local(local, mesh, [Shard(0)]), requires_grad=False)
+        bad = diff_module(net, reference)
+        Path(out, f"rank{rank}.json").write_text(json.dumps({"good": good.to_dict(), "bad": bad.to_dict()}))
+        dist.barrier()
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
