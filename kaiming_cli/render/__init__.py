@@ -3,7 +3,8 @@
 Each format module (``table``, ``json``, ``markdown``, and for verify ``junit`` and ``github``) offers the
 same functions, one per command, taking the command's result: ``std(spec)``, ``gain(table)``,
 ``fan(facts)``, ``explain(spec, sections, notes)``, ``check(result)``, ``verify(result, detail)``,
-``identify(report, top)``, ``propagate(result)``, ``audit(result)``. A format that does not apply to a command
+``identify(report, top)``, ``propagate(result)``, ``audit(result)``, ``diff(result)`` (every format of verify;
+its cells in ``diff_rows``). A format that does not apply to a command
 lacks the function (``rules``, a rules file for verify, has only ``identify`` and ``audit``).
 Format-independent text lives in ``text`` (the labels ``assert_init``'s report shares, in
 ``runners.tensor_report``); escaping of text from files in ``kaiming_cli.escape``.
