@@ -19,6 +19,8 @@ from kaiming_cli.io.memory import array_source
 from kaiming_cli.runners.diff import run_diff
 
 PAIRS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+#: ``python bench/diff_calibration.py 2000 normal-conv``: only the normal 64x32x3x3 false-alarm row (seed 11)
+ONLY = sys.argv[2] if len(sys.argv) > 2 else None
 ALPHA = 1e-3
 Draw = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
 
@@ -66,6 +68,10 @@ def rate(draw_a: Draw, draw_b: Draw, shape: tuple[int, ...], seed: int) -> float
 
 def main() -> None:
     conv = (64, 32, 3, 3)  # fan_in 288, fan_out 576
+    if ONLY == "normal-conv":
+        normal: Draw = lambda r, s: r.normal(0, 0.05, s)  # noqa: E731
+        print(f"normal {conv}: false alarms {rate(normal, normal, conv, 11):.4f} over {PAIRS} pairs")
+        return
     small = (64,)
     print(f"false alarms (alpha = {ALPHA:g}, {PAIRS} pairs each)")
     null = {"normal": lambda r, s: r.normal(0, 0.05, s), "uniform": lambda r, s: r.uniform(-0.1, 0.1, s),
