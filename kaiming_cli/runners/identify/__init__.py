@@ -165,12 +165,15 @@ def rank(cands: list[Candidate], s: Summary, rel_eps: float) -> list[Scored]:
     the last bits of a std or of the data's moments never reorder laws that are the same law."""
     scored = [Scored(c, c.loglik(s, rel_eps)) for c in cands]
     scored.sort(key=lambda x: -x.loglik)
+    first: dict[Candidate, int] = {}  # cands.index(c) in one dict lookup (equal candidates: the first one's place)
+    for i, c in enumerate(cands):
+        first.setdefault(c, i)
     out: list[Scored] = []
     while scored:
         head = scored[0].loglik
         tied = [x for x in scored if math.isfinite(head) and abs(x.loglik - head) <= LOGLIK_TIE * max(1.0, abs(head))]
         run = tied or scored[:1]
-        out += sorted(run, key=lambda x: (-x.candidate.prior, cands.index(x.candidate)))
+        out += sorted(run, key=lambda x: (-x.candidate.prior, first[x.candidate]))
         scored = [x for x in scored if not any(x is r for r in run)]
     return out
 
