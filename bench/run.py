@@ -10,7 +10,8 @@ on every core and on one (sampling). Bytecode is compiled first, as ``pip instal
 PYTHONDONTWRITEBYTECODE would otherwise recompile kaiming's sources on every start). The printed block goes to
 bench/results.md and replaces the block between the bench markers in docs/performance.md.
 
-    python bench/run.py            # every row (about 8 minutes)
+    python bench/run.py            # every row (about 12 minutes)
+    python bench/run.py --real-only  # the checkpoints of many small tensors only, printed (issue 25)
     python bench/run.py --quick    # fewer runs, no naive rows, no 1e9 row (about 2 minutes)
 """
 
