@@ -47,8 +47,10 @@ def profile(path: str, root: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "p.prof")
         env = {**os.environ, "PYTHONPATH": root}
-        subprocess.run([sys.executable, "-c", CHILD, out, "identify", path, "-f", "json", "-o",
-                        os.path.join(tmp, "r.json"), "--jobs", "1"], env=env, check=True, stdout=subprocess.DEVNULL)
+        # run from the temporary folder: ``-c`` puts the working directory first on sys.path, before PYTHONPATH
+        subprocess.run([sys.executable, "-c", CHILD, out, "identify", os.path.abspath(path), "-f", "json", "-o",
+                        os.path.join(tmp, "r.json"), "--jobs", "1"], env=env, check=True, stdout=subprocess.DEVNULL,
+                       cwd=tmp)
         stats = pstats.Stats(out).stats  # type: ignore[attr-defined]
     found: dict[str, float] = {}
     for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.items():
