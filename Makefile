@@ -34,6 +34,7 @@ lint: $(VENV)/.dev
 	$(BIN)/lint-imports --no-cache
 
 # bench/run.py prints, and writes to bench/results.md and docs/performance.md; the bench extra is py-spy (profile)
+# and safetensors (the checkpoints of many small tensors, bench/realmodels.py)
 $(VENV)/.bench: pyproject.toml | $(VENV)/.dev
 	$(BIN)/python -m pip install -q -e '.[bench]' --config-settings editable_mode=compat
 	touch $@

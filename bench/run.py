@@ -10,7 +10,8 @@ on every core and on one (sampling). Bytecode is compiled first, as ``pip instal
 PYTHONDONTWRITEBYTECODE would otherwise recompile kaiming's sources on every start). The printed block goes to
 bench/results.md and replaces the block between the bench markers in docs/performance.md.
 
-    python bench/run.py            # every row (about 8 minutes)
+    python bench/run.py            # every row (about 12 minutes)
+    python bench/run.py --real-only  # the checkpoints of many small tensors only, printed (issue 25)
     python bench/run.py --quick    # fewer runs, no naive rows, no 1e9 row (about 2 minutes)
 """
 
@@ -105,6 +106,30 @@ resnet50_like()
 """
 """The floor of ``audit``: importing torch and building the model it audits."""
 
+REAL_FLOOR = """
+import sys, numpy as np
+from safetensors.numpy import load_file
+print(sum(float(np.sum(w, dtype=np.float32)) for w in load_file(sys.argv[1]).values()))
+"""
+"""The floor of issue 25 for a real checkpoint: import numpy and safetensors, ``load_file``, one float32 sum per
+tensor."""
+
+REAL_NAIVE = """
+import sys, math, numpy as np, scipy.stats as st
+from safetensors.numpy import load_file
+for name, w in load_file(sys.argv[1]).items():
+    if w.ndim >= 2:
+        std = math.sqrt(2 / math.prod(w.shape[1:]))
+        print(name, np.std(w), st.kstest(w.ravel(), 'norm', args=(0, std)).pvalue)
+"""
+"""The naive script of issue 25: ``load_file``, then per 2-D+ tensor ``np.std`` and ``kstest`` against its
+N(0, 2/fan_in)."""
+
+#: (file, tensors, verify's and identify's targets: at most this many times the floor, and at most this share of the
+#: naive script's time), the targets of issue 25.
+REAL_TARGETS = (("many1000", 1000, (4.0, 1 / 4), (6.0, 1 / 3)), ("tiny9k", 9000, (6.0, 1 / 4), (9.0, 1 / 3)),
+                ("resnet50", 320, (2.5, 1 / 4), (3.0, 1 / 3)))
+
 MEASURE = (
     "import os, subprocess, sys, time\n"
     "t0 = time.perf_counter()\n"
@@ -177,6 +202,49 @@ def make_checkpoint(path: Path, tensors: int, side: int, seed: int = 0) -> None:
     std = np.float32(math.sqrt(2 / side))
     save_file({f"{path.stem}.{i}.weight": rng.standard_normal((side, side), dtype=np.float32) * std
                for i in range(tensors)}, str(path))
+
+
+def real_models(quick: bool) -> list[str]:
+    """Issue 25's rows: checkpoints of many small tensors (bench/realmodels.py) against the read floor and the naive
+    script, all in one alternation per file; the CPU per tensor beyond the floor; and a 10,000-tensor file, once."""
+    sys.path.insert(0, str(HERE))
+    from realmodels import build
+
+    paths = build(OUT)
+    for path in paths.values():  # the page cache warm for every command
+        path.read_bytes()
+    rounds = 2 if quick else 3
+    lines = ["| file | floor | naive script | `verify` | x floor | / naive | `identify` | x floor | / naive | "
+             "CPU per tensor beyond the floor (verify, identify) | targets (verify; identify) | met? |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for name, tensors, (v_floor, v_naive), (i_floor, i_naive) in REAL_TARGETS:
+        path = str(paths[name])
+        verify = KAIMING + ["verify", path, "--no-config", "-f", "json"] + (
+            ["--rules", str(paths["resnet50-rules"])] if name == "resnet50" else
+            ["--mode", "fan_in", "--nonlinearity", "relu"])
+        identify = KAIMING + ["identify", path, "-f", "json"]
+        floor, naive, t_v, t_i = alternate([[PY, "-c", REAL_FLOOR, path], [PY, "-c", REAL_NAIVE, path], verify,
+                                            identify], rounds, warmup=0)
+        fv, fi = t_v.wall / floor.wall, t_i.wall / floor.wall
+        nv, ni = t_v.wall / naive.wall, t_i.wall / naive.wall
+        met = {"verify": fv <= v_floor and nv <= v_naive, "identify": fi <= i_floor and ni <= i_naive}
+        per = f"{(t_v.cpu - floor.cpu) / tensors * 1e3:.2f} ms, {(t_i.cpu - floor.cpu) / tensors * 1e3:.2f} ms"
+        verdict = "; ".join(f"{k} **{'met' if ok else 'not met'}**" for k, ok in met.items())
+        lines.append(f"| {name} ({tensors} tensors) | {fmt_time(floor.wall)} | {fmt_time(naive.wall)} | "
+                     f"{fmt_time(t_v.wall)}{t_v.spread()} | {fv:.2f}x | {nv:.2f}x | "
+                     f"{fmt_time(t_i.wall)}{t_i.spread()} | "
+                     f"{fi:.2f}x | {ni:.2f}x | {per} | <= {v_floor:g}x the floor and <= {v_naive:.2g} of naive; "
+                     f"<= {i_floor:g}x and <= {i_naive:.2g} | {verdict} |")
+    path = str(paths["many10k"])
+    floor, t_v, t_i = alternate([[PY, "-c", REAL_FLOOR, path],
+                                 KAIMING + ["verify", path, "--no-config", "-f", "json", "--nonlinearity", "relu"],
+                                 KAIMING + ["identify", path, "-f", "json"]], 1, warmup=0)
+    lines += ["", f"10,000 tensors of 32x32 float32 (many10k, one run each): floor {fmt_time(floor.wall)}, verify "
+              f"{fmt_time(t_v.wall)} ({t_v.wall / floor.wall:.1f}x the floor, "
+              f"{(t_v.cpu - floor.cpu) / 10:.2f} ms of CPU per tensor beyond it), identify {fmt_time(t_i.wall)} "
+              f"({t_i.wall / floor.wall:.1f}x, {(t_i.cpu - floor.cpu) / 10:.2f} ms per tensor); peak RSS "
+              f"{t_v.mem:.0f} MB and {t_i.mem:.0f} MB."]
+    return lines
 
 
 def have_torch() -> bool:
@@ -254,7 +322,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs, no naive rows, no 1e9 row")
     parser.add_argument("--no-write", action="store_true", help="print only (do not write results.md or docs)")
+    parser.add_argument("--real-only", action="store_true", help="only the rows of checkpoints of many small "
+                        "tensors (issue 25); print them, write nothing")
     args = parser.parse_args()
+    if args.real_only:
+        subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "kaiming_cli")], check=True)
+        print(f"load average {load()} before", *real_models(args.quick), f"load average {load()} after", sep="\n")
+        return
     quick = args.quick
     lookups_rounds, big_rounds, naive_rounds = (5, 3, 0) if quick else (11, 7, 3)
     started, load_before = time.time(), load()
@@ -276,6 +350,11 @@ def main() -> None:
     target = f"{ROOT / 'tests' / 'audit_models.py'}:resnet50_like"
     audit = alternate([KAIMING + ["audit", target, "-f", "json"], [PY, "-c", BUILD_RESNET50, str(ROOT)]],
                       2 if quick else 3) if torch else None
+
+    # checkpoints of many small tensors (issue 25): their own table, after the main one
+    real = ["", "Checkpoints of many small tensors (bench/realmodels.py; issue 25), each file's four commands "
+            "alternated, medians; the ratios are kaiming's wall time over the floor's and over the naive script's:",
+            "", *real_models(quick)]
 
     # lookups, each alternated with torch computing the same number
     lookup_cmds = [["std", "--shape", "64,3,3,3", "--mode", "fan_out", "--nonlinearity", "relu"],
@@ -377,7 +456,7 @@ def main() -> None:
     verify_cpu = (f"CPU time (user + system, median): verify {t_verify.cpu:.2f} s, identify {t_identify.cpu:.2f} s, "
                   f"verify --jobs 1 {t_verify1.cpu:.2f} s, the read floor {t_floor.cpu:.2f} s; check "
                   f"{t_check.cpu:.2f} s, the sampling floor on {cores} threads {t_gen.cpu:.2f} s.")
-    text = "\n".join([head, "", *table(rows), "", verify_cpu, *scaling, "", profile]) + "\n"
+    text = "\n".join([head, "", *table(rows), *real, "", verify_cpu, *scaling, "", profile]) + "\n"
     print(text)
     if args.no_write:
         return

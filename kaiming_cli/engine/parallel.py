@@ -62,7 +62,7 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
         _FORKED_WORK = (fn, items)
         pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
         try:
-            results: list[R] = pool.map(_run_forked, range(len(items)), chunksize=1)
+            results: list[R] = pool.map(_run_forked, range(len(items)), chunksize=chunk_size(len(items), jobs))
             pool.close()
             return results
         except BaseException:
@@ -73,6 +73,13 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
             _FORKED_WORK = None
     with ThreadPoolExecutor(max_workers=jobs) as threads:
         return list(threads.map(fn, items))
+
+
+def chunk_size(items: int, jobs: int) -> int:
+    """Items a forked worker takes at once: one when they are few (a large tensor each, spread evenly), more when
+    they are many (a checkpoint of thousands of small tensors), where one round trip through the pool's pipes per
+    item cost as much as the item. Eight batches per worker keep the load balanced."""
+    return max(1, items // (jobs * 8))
 
 
 def _start_methods() -> list[str]:

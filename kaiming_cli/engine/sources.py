@@ -12,7 +12,7 @@ import numpy as np
 
 from ..io.sources import TensorSource, mantissa_bits
 from ..stats.battery import FLOAT32_REL_EPS
-from ..stats.shape import CellCounter
+from ..stats.shape import MAX_COUNTED, CellCounter
 from ..stats.structure import StructureCollector, has_structure
 from ..stats.summary import Summary
 from .stream import CHUNK, scan, subsample_positions
@@ -30,7 +30,7 @@ def tensor_seed(seed: int, name: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))])
 
 
-def dequantizer(dtype: str, seed: np.random.SeedSequence) -> Callable[[np.ndarray], np.ndarray] | None:
+def dequantizer(dtype: str, seed: np.random.SeedSequence | None) -> Callable[[np.ndarray], np.ndarray] | None:
     """Spread each rounded value uniformly over its rounding cell, so EDF tests see a continuous law."""
     bits = mantissa_bits(dtype)
     if bits is None or bits >= 23:
@@ -57,7 +57,9 @@ def structure_collector(source: TensorSource, layout: str, seed: int) -> Structu
     Its submatrix seed is the tensor key's third child (the first two seed the subsample and the jitter)."""
     if not has_structure(tuple(source.shape)) or mantissa_bits(source.dtype) is None:
         return None
-    return StructureCollector(tuple(source.shape), layout, tensor_seed(seed, source.name).spawn(3)[2])
+    # the seed is made only if the collector picks a submatrix (a large tensor): a SeedSequence and its spawn
+    # cost as much as the structure tests of a 64 x 64 tensor
+    return StructureCollector(tuple(source.shape), layout, lambda: tensor_seed(seed, source.name).spawn(3)[2])
 
 
 def cell_counter(source: TensorSource, seed: int = 0) -> CellCounter | None:
@@ -65,7 +67,9 @@ def cell_counter(source: TensorSource, seed: int = 0) -> CellCounter | None:
     counts (beyond 2^22 values) are chosen by the tensor key's fourth child."""
     if mantissa_bits(source.dtype) is None:
         return None
-    return CellCounter(source.dtype, source.numel, tensor_seed(seed, source.name).spawn(4)[3], CHUNK)
+    # only a tensor of more than MAX_COUNTED values chooses chunks by seed
+    key = tensor_seed(seed, source.name).spawn(4)[3] if source.numel > MAX_COUNTED else None
+    return CellCounter(source.dtype, source.numel, key, CHUNK)
 
 
 def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
@@ -74,9 +78,7 @@ def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                 cells: CellCounter | None = None) -> tuple[Summary, np.ndarray]:
     produce, sequential, close = source.open()
     try:
-        key = tensor_seed(seed, source.name)
-        sub_seed, jitter_seed = key.spawn(2)
-        positions = subsample_positions(source.numel, max_ks, sub_seed)
+        positions, jitter = subsample_and_jitter(source, seed, max_ks)
         wrapped = produce
         if progress is not None:
             def wrapped(i: int, start: int, stop: int) -> np.ndarray:
@@ -84,9 +86,20 @@ def scan_source(source: TensorSource, *, seed: int, jobs: int, max_ks: int,
                 progress(stop - start)
                 return values
         return scan(source.numel, wrapped, positions=positions, jobs=1 if sequential else jobs,
-                    transform=dequantizer(source.dtype, jitter_seed), structure=structure, cells=cells)
+                    transform=jitter, structure=structure, cells=cells)
     finally:
         close()
+
+
+def subsample_and_jitter(source: TensorSource, seed: int, max_ks: int
+                         ) -> tuple[np.ndarray | None, Callable[[np.ndarray], np.ndarray] | None]:
+    """The subsample positions and the dequantizer of a tensor, from the first two children of its key. A small
+    float32 tensor (subsampled whole, not dequantized) needs neither, and skips making the key: most tensors of
+    a checkpoint are small, and a SeedSequence with its children costs tens of microseconds."""
+    if source.numel <= max_ks and dequantizer(source.dtype, None) is None:
+        return None, None
+    sub_seed, jitter_seed = tensor_seed(seed, source.name).spawn(2)
+    return subsample_positions(source.numel, max_ks, sub_seed), dequantizer(source.dtype, jitter_seed)
 
 
 #: Most elements ``scan_source_whole`` keeps in memory for the structured tests (orthogonal, identity, sparse):
@@ -111,9 +124,7 @@ def scan_source_whole(source: TensorSource, *, seed: int, jobs: int, max_ks: int
     values = np.empty(source.numel, dtype=np.float32 if narrow else np.float64)
     produce, sequential, close = source.open()
     try:
-        key = tensor_seed(seed, source.name)
-        sub_seed, jitter_seed = key.spawn(2)
-        positions = subsample_positions(source.numel, max_ks, sub_seed)
+        positions, jitter = subsample_and_jitter(source, seed, max_ks)
 
         def keep(i: int, start: int, stop: int) -> np.ndarray:
             chunk = produce(i, start, stop)
@@ -123,7 +134,7 @@ def scan_source_whole(source: TensorSource, *, seed: int, jobs: int, max_ks: int
             return chunk
 
         summary, sample = scan(source.numel, keep, positions=positions, jobs=1 if sequential else jobs,
-                               transform=dequantizer(source.dtype, jitter_seed))
+                               transform=jitter)
     finally:
         close()
     return summary, sample, values

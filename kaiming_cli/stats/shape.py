@@ -205,21 +205,20 @@ def cell_probabilities(law: Law, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     return probs, lows
 
 
+@functools.lru_cache(maxsize=1)
 def value_order() -> np.ndarray:
-    """Cell indices sorted by value: negative cells (sign bit set) from the largest magnitude, then positive."""
-    return np.concatenate((np.arange(CELLS - 1, HALF - 1, -1), np.arange(HALF)))
+    """Cell indices sorted by value: negative cells (sign bit set) from the largest magnitude, then positive.
+    Cached (read-only): every shape test gathers its counts in this order."""
+    order = np.concatenate((np.arange(CELLS - 1, HALF - 1, -1), np.arange(HALF)))
+    order.flags.writeable = False
+    return order
 
 
-def shape_test(law: Law, counts: np.ndarray, dtype: str) -> ShapeResult | None:
-    """Pearson's chi-square of the cell counts merged into equiprobable-ish bins; None when n < 250."""
-    from scipy.special import chdtrc
-
-    order = value_order()
-    observed = counts[order].astype(np.float64)
-    n = float(observed.sum())
-    k = int(min(MAX_BINS, n // MIN_EXPECTED))
-    if k < MIN_BINS:
-        return None
+@functools.lru_cache(maxsize=64)
+def _bins(law: Law, dtype: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first cell of each bin in value order, its null probability, the cells' lower edges) for ``k`` target
+    bins: they depend only on the law, the dtype and k, so the tensors of a checkpoint that share a law and a
+    size share them (a cumulative sum over the 2^16 cells each, the larger part of the test on a small tensor)."""
     probs, lows = cell_probabilities(law, dtype)
     probs = probs / probs.sum()
     # close a bin each time the cumulative probability passes a multiple of 1/k
@@ -228,7 +227,22 @@ def shape_test(law: Law, counts: np.ndarray, dtype: str) -> ShapeResult | None:
     edges = np.unique(edges[(edges > 0) & (edges < probs.size)])
     starts = np.concatenate(([0], edges))
     p_bins = np.add.reduceat(probs, starts)
-    o_bins = np.add.reduceat(observed, starts)
+    starts.flags.writeable = p_bins.flags.writeable = False
+    return starts, p_bins, lows
+
+
+def shape_test(law: Law, counts: np.ndarray, dtype: str) -> ShapeResult | None:
+    """Pearson's chi-square of the cell counts merged into equiprobable-ish bins; None when n < 250."""
+    from scipy.special import chdtrc
+
+    # integer counts summed exactly, then as float64: the same numbers as summing their float64 copies
+    n_int = int(counts.sum())
+    n = float(n_int)
+    k = int(min(MAX_BINS, n // MIN_EXPECTED))
+    if k < MIN_BINS:
+        return None
+    starts, p_bins, lows = _bins(law, dtype, k)
+    o_bins = np.add.reduceat(counts[value_order()], starts).astype(np.float64)
     expected = n * p_bins
     keep = expected > 0
     if np.any(~keep):  # a bin the null law cannot reach: merge into its neighbour (the range test owns support)

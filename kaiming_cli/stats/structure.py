@@ -23,6 +23,7 @@ shards of a distributed tensor are fed at their global positions and the collect
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -172,18 +173,22 @@ class StructureCollector:
     ``partial(start, values)`` works on one chunk (any thread) and returns its group sums; the submatrix is
     written in place (chunks cover disjoint elements). ``add`` merges a partial in the caller's thread."""
 
-    def __init__(self, shape: tuple[int, ...], layout: str, seed: np.random.SeedSequence | None) -> None:
+    def __init__(self, shape: tuple[int, ...], layout: str,
+                 seed: np.random.SeedSequence | Callable[[], np.random.SeedSequence] | None) -> None:
         self.outer, self.inner, self.rows_outer = matrix_view(shape, layout)
         self.w_outer, self.sizes_outer = _groups(self.outer)
         self.w_inner, self.sizes_inner = _groups(self.inner)
         self.sums_outer = np.zeros(self.sizes_outer.size)
         self.sums_inner = np.zeros(self.sizes_inner.size)
-        rng = np.random.default_rng(seed)
         k = min(self.outer, max(SPECTRUM_MIN_ROWS, SPECTRUM_MAX_ELEMENTS // self.inner))
         l_ = min(self.inner, SPECTRUM_MAX_ELEMENTS // k)
-        self.spec_rows: np.ndarray = np.arange(self.outer) if k == self.outer else np.sort(
+        # the generator (and a seed given as a callable) only when rows or columns are picked: most tensors of a
+        # checkpoint are small enough to be taken whole, and a generator costs as much as their spectrum
+        rng = None if k == self.outer and l_ == self.inner else np.random.default_rng(
+            seed() if callable(seed) else seed)
+        self.spec_rows: np.ndarray = np.arange(self.outer) if rng is None or k == self.outer else np.sort(
             rng.choice(self.outer, size=k, replace=False))
-        self.spec_cols: np.ndarray | None = None if l_ == self.inner else np.sort(
+        self.spec_cols: np.ndarray | None = None if rng is None or l_ == self.inner else np.sort(
             rng.choice(self.inner, size=l_, replace=False))
         self.matrix: np.ndarray | None = np.zeros((k, l_)) if min(k, l_) >= SPECTRUM_MIN_SIDE else None
         self.seen = 0

@@ -166,13 +166,30 @@ def rank(cands: list[Candidate], s: Summary, rel_eps: float) -> list[Scored]:
     the last bits of a std or of the data's moments never reorder laws that are the same law."""
     scored = [Scored(c, c.loglik(s, rel_eps)) for c in cands]
     scored.sort(key=lambda x: -x.loglik)
+    first: dict[Candidate, int] = {}  # cands.index(c) in one dict lookup (equal candidates: the first one's place)
+    for i, c in enumerate(cands):
+        first.setdefault(c, i)
     out: list[Scored] = []
-    while scored:
-        head = scored[0].loglik
-        tied = [x for x in scored if math.isfinite(head) and abs(x.loglik - head) <= LOGLIK_TIE * max(1.0, abs(head))]
-        run = tied or scored[:1]
-        out += sorted(run, key=lambda x: (-x.candidate.prior, cands.index(x.candidate)))
-        scored = [x for x in scored if not any(x is r for r in run)]
+    if any(math.isnan(x.loglik) for x in scored):  # no order to rely on: each run gathered from all that remain
+        while scored:
+            head = scored[0].loglik
+            tied = [x for x in scored
+                    if math.isfinite(head) and abs(x.loglik - head) <= LOGLIK_TIE * max(1.0, abs(head))]
+            run = tied or scored[:1]
+            out += sorted(run, key=lambda x: (-x.candidate.prior, first[x.candidate]))
+            taken = {id(x) for x in run}
+            scored = [x for x in scored if id(x) not in taken]
+        return out
+    # sorted by falling likelihood, the candidates tied with a head are the ones right after it: one pass
+    i = 0
+    while i < len(scored):
+        head, j = scored[i].loglik, i + 1
+        if math.isfinite(head):
+            tolerance = LOGLIK_TIE * max(1.0, abs(head))
+            while j < len(scored) and abs(scored[j].loglik - head) <= tolerance:
+                j += 1
+        out += sorted(scored[i:j], key=lambda x: (-x.candidate.prior, first[x.candidate]))
+        i = j
     return out
 
 
@@ -278,8 +295,9 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     near: list[tuple[str, float]] = []
     hopeless: list[Scored] = []
     consistent_scored: list[Scored] = []
+    exact_ids = {id(r) for r in exact}
     for r in ranked[1:]:
-        if r in exact or best.loglik - r.loglik >= LN100:
+        if id(r) in exact_ids or best.loglik - r.loglik >= LN100:
             continue
         kl = kl_divergence(best.candidate, r.candidate)
         needed = math.ceil(LN100 / kl) if kl > 0 else math.inf
@@ -291,19 +309,22 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     # among laws the data cannot separate, name the most plausible: prior x likelihood, then the conventional
     # order (relu before leaky_relu(0.01), fan_in before fan_out on square fans)
     group = [best, *exact, *hopeless]
+    in_group = {id(r) for r in group}  # membership by identity: every candidate's label is its own
     top = best.loglik
     chosen = max([*group, *consistent_scored],
-                 key=lambda r: (round(math.log(r.candidate.prior) + (r.loglik - top if r not in group else 0.0), 9),
+                 key=lambda r: (round(math.log(r.candidate.prior) + (r.loglik - top if id(r) not in in_group
+                                                                       else 0.0), 9),
                                 -order[r.candidate.label]))
     if chosen is not best:
         ranked.remove(chosen)
         ranked.insert(0, chosen)
         best = chosen
-    if chosen in group:
+    if id(chosen) in in_group:
         group = [r for r in group if r is not chosen]
     else:
         group = [r for r in ranked if r is not chosen and r.candidate.same_law(chosen.candidate)]
-    aliases = [r.candidate.label for r in ranked[1:] if r in group]
+    in_group = {id(r) for r in group}
+    aliases = [r.candidate.label for r in ranked[1:] if id(r) in in_group]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
     battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps,

@@ -1,0 +1,50 @@
+"""``render/json.py`` writes a document in one pass instead of ``json.dumps(clean(doc), indent=2)`` (issue 25: that
+encoder is pure Python and ``clean`` copies the document first); the characters must be the same."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kaiming_cli.about import version
+from kaiming_cli.render.json import SCHEMA, clean, document
+
+
+def reference(doc: dict[str, Any]) -> str:
+    """What the documents were before: the standard library's encoder on the cleaned document."""
+    full = {"schema": SCHEMA, "kaiming_version": version(), **doc}
+    text = json.dumps(clean(full), indent=2, allow_nan=False, ensure_ascii=True)
+    return text.replace("##[", "#\\u0023[") + "\n"
+
+
+def test_every_kind_of_value_is_written_as_json_dumps_writes_it() -> None:
+    doc = {"tensors": [{"name": "conv\udc80.weight ##[error]", "shape": (64, 3, 3, 3), "p": np.float64(0.25),
+                        "q": np.float32(1.5), "n": np.int64(7), "ok": np.bool_(True), "nan": math.nan,
+                        "inf": -math.inf, "big": 1e300, "tiny": 5e-324, "neg0": -0.0, "none": None,
+                        "empty_list": [], "empty_dict": {}, "nested": [[1, 2], {"a": (True, False)}]}],
+           3: "an int key", "unicode": "ü→\u2028", "flag": False}
+    assert document(doc) == reference(doc)
+
+
+def test_an_object_json_cannot_write_still_fails_as_before() -> None:
+    import pytest
+
+    with pytest.raises(TypeError):
+        document({"x": object()})
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(), JSONISH, max_size=5))
+def test_generated_documents_match_json_dumps(doc: dict[str, Any]) -> None:
+    assert document(doc) == reference(doc)
