@@ -38,9 +38,18 @@ def test_snapshot():
 '''
 
 
+def _plugin_args() -> list[str]:
+    """The installed ``pytest11`` entry point loads the plugin, as a user's pytest does; naming it again with -p
+    would register it twice. An install made before the entry point existed names it with -p."""
+    from importlib.metadata import entry_points
+
+    installed = any(e.value == "kaiming_cli.testing" for e in entry_points(group="pytest11"))
+    return ([] if installed else ["-p", "kaiming_cli.testing"]) + ["-p", "no:cacheprovider"]
+
+
 def test_helpers_in_a_sample_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_model=SAMPLE)
-    plugin = ["-p", "kaiming_cli.testing", "-p", "no:cacheprovider"]
+    plugin = _plugin_args()
     # no snapshot yet: the snapshot test fails and says how to write it
     result = pytester.runpytest_subprocess(*plugin, "-q")
     result.assert_outcomes(passed=1, failed=2)
