@@ -69,7 +69,10 @@ NOTHING_TO_VERIFY_AGAINST = (
 @click.option("--tests", "tests_text", default=DEFAULT_TESTS_TEXT, show_default=True,
               help="Tests to run per tensor (also: ad).")
 @click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
-@click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")
+@click.option("--detail", is_flag=True, help="Every tensor (passing and skipped too) with its histogram against the "
+              "theory; by default the report lists the failing tensors and one line per group of the others.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only the failing tensors' names (stdout) and the summary line (stderr); table format only.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
 @click.option("--allow-empty", is_flag=True,
@@ -82,7 +85,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
            negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
            rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int,
+           jobs: int | None, detail: bool, quiet: bool, plot_path: str | None, allow_empty: bool, max_tensors: int,
            max_detectable: float, strict: bool, fmt: str, output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
@@ -133,12 +136,12 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
                                 allow_empty=allow_empty, layout_given="layout" in explicit, world=world,
                                 max_detectable=max_detectable, strict=strict)
         if world is None:
-            report_verify(ctx, result, config, sources, output, fmt, detail, plot_path, seed)
+            report_verify(ctx, result, config, sources, output, fmt, (detail, quiet), plot_path, seed)
         else:  # rank 0 writes; if it cannot (-o unwritable), every rank exits with its code
             from ..engine.distributed import agree
 
             agree(world, "writing the report", lambda: report_verify(ctx, result, config, sources, output, fmt,
-                                                                     detail, plot_path, seed)
+                                                                     (detail, quiet), plot_path, seed)
                   if world.rank == 0 else None)
         return ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
 
@@ -176,8 +179,16 @@ def prepared_on_every_rank(world: World, prepare: Callable[[], tuple[Config, flo
 
 
 def report_verify(ctx: click.Context, result: VerifyResult, config: Config, sources: list[TensorSource],
-                  output: str | None, fmt: str, detail: bool, plot_path: str | None, seed: int) -> None:
-    """The report (stdout or ``-o``), the plot, and the lines on stderr: once per run (rank 0 in a job)."""
+                  output: str | None, fmt: str, how: tuple[bool, bool], plot_path: str | None, seed: int) -> None:
+    """The report (stdout or ``-o``), the plot, and the lines on stderr: once per run (rank 0 in a job).
+    ``how`` is (--detail, -q)."""
+    detail, quiet = how
+    if quiet and fmt == "table":
+        from ..render.table import verify_quiet
+
+        emit(ctx, output, verify_quiet(result))
+        say(shown(result.summary()))
+        return
     emit(ctx, output, formatter(fmt).verify(result, detail))
     if plot_path:
         from ..render.plots import MAX_PANELS, verify_failures_png

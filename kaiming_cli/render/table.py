@@ -138,11 +138,9 @@ def fit_widths(mins: Sequence[int], maxs: Sequence[int], room: int, names: Seque
     return widths
 
 
-def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]],
-                 styles: Sequence[str | None] | None = None) -> Table:
-    """A table that fits ``width`` without splitting a name, a word or a number (see ``Col``)."""
-    from rich.text import Text
-
+def column_bounds(cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> tuple[list[int], list[int]]:
+    """Each column's least and greatest width: a ``fixed`` or ``whole`` column its widest cell, a ``name`` a short
+    middle-ellipsized name, a ``wrap`` column its longest word (never less than its header's longest word)."""
     def lines(text: str) -> list[str]:
         return text.splitlines() or [""]
 
@@ -151,7 +149,7 @@ def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Seque
         texts = [escape.terminal(r[j]) for r in rows]
         widest = max([len(line) for c in texts for line in lines(c)] + [len(col.header)])
         header_word = max(len(w) for w in col.header.split()) if col.header.split() else 1
-        if col.kind == "fixed":
+        if col.kind in ("fixed", "whole"):
             least = widest if rows else header_word
         elif col.kind == "name":
             least = max(min(Middle.MIN, widest), header_word)
@@ -159,6 +157,20 @@ def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Seque
             least = max(longest_token(texts), header_word)
         mins.append(least)
         maxs.append(max(widest, least))
+    return mins, maxs
+
+
+def fits(width: int, cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> bool:
+    """True when a fitted table of these columns needs no cell cut or split within ``width``."""
+    return sum(column_bounds(cols, rows)[0]) <= width - _overhead(width, len(cols))
+
+
+def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]],
+                 styles: Sequence[str | None] | None = None) -> Table:
+    """A table that fits ``width`` without splitting a name, a word or a number (see ``Col``)."""
+    from rich.text import Text
+
+    mins, maxs = column_bounds(cols, rows)
     room = width - _overhead(width, len(cols))
     widths = fit_widths(mins, maxs, room, [c.kind == "name" for c in cols])
     table = data_table(width, title)
@@ -169,9 +181,35 @@ def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Seque
         cells: list[Any] = []
         for col, text in zip(cols, row, strict=True):
             cells.append(Middle(text) if col.kind == "name" else Text(escape.terminal(text),
-                                                                       no_wrap=col.kind == "fixed"))
+                                                                       no_wrap=col.kind in ("fixed", "whole")))
         table.add_row(*cells, style=styles[i] if styles else None)
     return table
+
+
+def stacked(title: str, records: Sequence[tuple[str, str, str]], styles: Sequence[str | None]) -> RenderableType:
+    """One record per tensor, for widths below what a table needs: the name and its label whole on one line,
+    the facts wrapped between words under it."""
+    from rich.console import Group
+    from rich.text import Text
+
+    parts: list[RenderableType] = [Text(title, style="italic")]
+    for (name, label, facts), style in zip(records, styles, strict=True):
+        head = Text(escape.terminal(name), style=style or "")
+        if label:
+            head.append(f"  {label}", style=style or "bold")
+        parts.append(head)
+        if facts:
+            parts.append(Text("  " + escape.terminal(facts), style="dim" if not style else ""))
+    return Group(*parts)
+
+
+def first_fitting(width: int, title: str, layouts: Sequence[tuple[Sequence[Col], Sequence[Sequence[str]]]],
+                  records: Sequence[tuple[str, str, str]], styles: Sequence[str | None]) -> RenderableType:
+    """The first table layout that fits ``width`` with every name whole, else the stacked records."""
+    for cols, rows in layouts:
+        if fits(width, cols, rows):
+            return fitted_table(width, title, cols, rows, styles)
+    return stacked(title, records, styles)
 
 
 def longest_token(values: Iterable[str]) -> int:
@@ -243,39 +281,42 @@ def status_label(status: str) -> str:
     return "ok" if status == "pass" else status.upper()
 
 
-def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int) -> Table:
-    """Wide: one column per fact. Narrow: name, status and the facts in one wrapped cell."""
+def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int) -> RenderableType:
+    """Wide: one column per fact. Narrower: name, status and the facts in one wrapped cell. Narrower still: one
+    record per tensor. Names are never cut (a failing tensor's name is what the reader acts on)."""
     multi_file = len({t.file for t in result.tensors}) > 1
     files = [os.path.basename(t.file) for t in shown]
     styles = [STATUS_STYLE[t.status] if t.status != "pass" else None for t in shown]
-    if width >= COMPACT:
-        cols = ([Col("file", "name")] if multi_file else []) + [
-            Col("tensor", "name"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
-            Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
-        rows = [([f] if multi_file else []) + [
-            t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t), t_.adjusted_text(t),
-            status_label(t.status)] for f, t in zip(files, shown, strict=True)]
-    else:
-        cols = ([Col("file", "name")] if multi_file else []) + [Col("tensor", "name"), Col("status", "fixed"),
-                                                                 Col("details")]
-        rows = [([f] if multi_file else []) + [t.name, status_label(t.status), t_.verify_facts(t)]
-                for f, t in zip(files, shown, strict=True)]
-    return fitted_table(width, "kaiming verify", cols, rows, styles)
+    file_col = [Col("file", "name")] if multi_file else []
+    wide_cols = file_col + [Col("tensor", "whole"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
+                            Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
+    wide = [([f] if multi_file else []) + [
+        t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t), t_.adjusted_text(t),
+        status_label(t.status)] for f, t in zip(files, shown, strict=True)]
+    compact_cols = file_col + [Col("tensor", "whole"), Col("status", "fixed"), Col("details")]
+    compact = [([f] if multi_file else []) + [t.name, status_label(t.status), t_.verify_facts(t)]
+               for f, t in zip(files, shown, strict=True)]
+    records = [(t.name, status_label(t.status), (f"{f}; " if multi_file else "") + t_.verify_facts(t))
+               for f, t in zip(files, shown, strict=True)]
+    layouts = [(wide_cols, wide), (compact_cols, compact)] if width >= COMPACT else [(compact_cols, compact)]
+    return first_fitting(width, "kaiming verify", layouts, records, styles)
 
 
 def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
     from rich.console import Group
     from rich.text import Text
 
+    from .failures import folded_lines
+
     shown = t_.verify_rows(result, detail)
     parts: list[RenderableType] = [Responsive(lambda width: verify_table(result, shown, width))] if shown else []
-    hidden = t_.hidden_skips(result, detail)
-    if hidden:
-        parts.append(Text(hidden, style="dim"))
+    if not detail and not result.trained:
+        parts += [Text(escape.message(line), style="green" if " pass" in line else "dim")
+                  for line in folded_lines(result)]
     if result.trained and not detail:
         parts.append(Text(f"showing the {len(shown)} strongest of {result.count('fail')} failures; "
                           "--detail lists every tensor", style="yellow"))
-    for t in result.tensors if detail else [t for t in shown if t.status in ("fail", "error")]:
+    for t in shown:
         if t.status in ("fail", "error") or detail:
             name = escape.shorten(t.name, escape.NAME_LIMIT)
             line = escape.message(f"{name}: {t.reason}" if t.reason else name)
@@ -286,6 +327,13 @@ def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
             parts.append(Text(line, style=STATUS_STYLE.get(t.status, "")))
     parts += [Text(escape.message(line), style=STATUS_STYLE["error"]) for line in t_.gate_lines(result)]
     return Group(*parts)
+
+
+def verify_quiet(result: VerifyResult) -> str:
+    """``-q``: the failing tensors' names, one a line."""
+    from .failures import quiet_lines
+
+    return "".join(escape.message(line) + "\n" for line in quiet_lines(result))
 
 
 def identify_table(report: IdentifyReport, width: int) -> Table:
