@@ -135,6 +135,10 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
                                 allow_empty=allow_empty, layout_given="layout" in explicit, world=world,
                                 max_detectable=max_detectable, strict=strict)
+        if world is None or world.rank == 0:
+            from ..runners.looks_like import looks_like
+
+            result = looks_like(result, sources, seed=seed, alpha=run_alpha)
         if world is None:
             report_verify(ctx, result, config, sources, output, fmt, (detail, quiet), plot_path, seed)
         else:  # rank 0 writes; if it cannot (-o unwritable), every rank exits with its code

@@ -6,12 +6,14 @@ Format-independent: ``table``, ``markdown`` and ``junit`` arrange these; JSON st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..runners.tensor_report import expected_text
 from ..theory.kinds import plural, tensor_kind
 
 if TYPE_CHECKING:
+    from ..runners.identify import IdentifyResult
     from ..runners.verify import TensorResult, VerifyResult
 
 #: The order a report lists tensors in: what needs attention first.
@@ -71,3 +73,30 @@ def folded_lines(result: VerifyResult) -> list[str]:
 def quiet_lines(result: VerifyResult) -> list[str]:
     """``-q``: the failing tensors' names, one a line (the summary goes to stderr as always)."""
     return [t.name for t in failing(result)]
+
+
+def identify_order(results: Sequence[IdentifyResult]) -> list[int]:
+    """The order identify lists its tensors in: unknown ones first, then the odd ones out (a verdict few tensors
+    of their kind share: a conv re-drawn with another init among twenty that agree), then the rest, file order
+    within each."""
+    from ..runners.identify import group_labels
+
+    labels = group_labels(list(results))
+    sizes: dict[tuple[str, str], int] = {}
+    keys = []
+    for r in results:
+        key = (r.kind(), labels.get(id(r), r.verdict))
+        keys.append(key)
+        sizes[key] = sizes.get(key, 0) + 1
+    kinds: dict[str, int] = {}
+    for (kind, _label), n in sizes.items():
+        kinds[kind] = kinds.get(kind, 0) + n
+
+    def rank(i: int) -> tuple[int, float]:
+        r, key = results[i], keys[i]
+        if r.verdict == "unknown":
+            return (0, 0.0)
+        share = sizes[key] / kinds[key[0]]
+        return (1, share) if share < 0.5 else (2, 0.0)
+
+    return sorted(range(len(results)), key=rank)

@@ -190,16 +190,17 @@ def stacked(title: str, records: Sequence[tuple[str, str, str]], styles: Sequenc
     """One record per tensor, for widths below what a table needs: the name and its label whole on one line,
     the facts wrapped between words under it."""
     from rich.console import Group
+    from rich.padding import Padding
     from rich.text import Text
 
-    parts: list[RenderableType] = [Text(title, style="italic")]
+    parts: list[RenderableType] = [Text(title)]
     for (name, label, facts), style in zip(records, styles, strict=True):
         head = Text(escape.terminal(name), style=style or "")
         if label:
             head.append(f"  {label}", style=style or "bold")
         parts.append(head)
         if facts:
-            parts.append(Text("  " + escape.terminal(facts), style="dim" if not style else ""))
+            parts.append(Padding(Text(escape.message(facts)), (0, 0, 0, 2)))
     return Group(*parts)
 
 
@@ -336,17 +337,26 @@ def verify_quiet(result: VerifyResult) -> str:
     return "".join(escape.message(line) + "\n" for line in quiet_lines(result))
 
 
-def identify_table(report: IdentifyReport, width: int) -> Table:
-    rows = t_.identify_rows(report.results)
+def identify_table(report: IdentifyReport, width: int) -> RenderableType:
+    """What matters first (``failures.identify_order``); the widest layout that keeps every name and label whole:
+    all columns, then name, verdict and the facts in one wrapped cell, then one record per tensor."""
+    from .failures import identify_order
+
+    order = identify_order(report.results)
+    every = t_.identify_rows(report.results)
+    rows = [every[i] for i in order]
     styles = ["yellow" if row[2].startswith("unknown") else None for row in rows]
+    kinds = ("whole", "fixed", "wrap", "fixed", "fixed", "wrap", "wrap")
+    wide_cols = [Col(h, k) for h, k in zip(t_.IDENTIFY_HEADERS, kinds, strict=True)]
+    facts = ["; ".join([r[1]] + [f"{h} {v}" for h, v in zip(t_.IDENTIFY_HEADERS[3:], r[3:], strict=True)
+                                 if v != "-"]) for r in rows]
+    compact_cols = [Col("tensor", "whole"), Col("verdict"), Col("details")]
+    compact = [(r[0], r[2], f) for r, f in zip(rows, facts, strict=True)]
+    records = [(r[0], "", f"{r[2]}; {f}") for r, f in zip(rows, facts, strict=True)]
+    layouts: list[tuple[Sequence[Col], Sequence[Sequence[str]]]] = [(compact_cols, compact)]
     if width >= COMPACT:
-        kinds = ("name", "fixed", "wrap", "fixed", "fixed", "wrap", "wrap")
-        cols = [Col(h, k) for h, k in zip(t_.IDENTIFY_HEADERS, kinds, strict=True)]
-        return fitted_table(width, "kaiming identify", cols, rows, styles)
-    cols = [Col("tensor", "name"), Col("verdict"), Col("details")]
-    narrow = [(r[0], r[2], "; ".join([r[1]] + [f"{h} {v}" for h, v in zip(t_.IDENTIFY_HEADERS[3:], r[3:], strict=True)
-                                              if v != "-"])) for r in rows]
-    return fitted_table(width, "kaiming identify", cols, narrow, styles)
+        layouts.insert(0, (wide_cols, rows))
+    return first_fitting(width, "kaiming identify", layouts, records, styles)
 
 
 def identify(report: IdentifyReport, top: int = 5) -> RenderableType:

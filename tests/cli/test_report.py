@@ -1,0 +1,131 @@
+"""The report on a real model (issue 24): failures first, any width with nothing cut, and a FAIL that says what the
+tensor looks like. A torchvision resnet18 look-alike with BERT-style names (tests/report_model.py) and a copy with
+three broken layers; every command runs in a subprocess with ``COLUMNS`` set, as in a CI log."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.report_model import BERT, BROKEN, save
+
+WIDTHS = [60, 80, 100, 120, 150, 200]
+SPLIT = re.compile(r"[\s│┃║|]+")
+
+
+def kaiming(args: list[str], cwd: Path, width: int = 100) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(width), "NO_COLOR": "1"}
+    env.pop("FORCE_COLOR", None)
+    return subprocess.run([sys.executable, "-m", "kaiming_cli", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("report")
+    save(path)
+    save(path, broken=True)
+    made = kaiming(["identify", "model.safetensors", "-f", "rules", "-o", "rules.toml"], path)
+    assert made.returncode == 0, made.stderr
+    return path
+
+
+def tokens(text: str) -> set[str]:
+    return {tok for line in text.splitlines() for tok in SPLIT.split(line) if tok}
+
+
+def fits(text: str, width: int) -> None:
+    widest = max((len(line) for line in text.splitlines()), default=0)
+    assert widest <= width, f"{widest} > {width}:\n{text}"
+
+
+def test_the_model_passes_its_own_rules_and_the_broken_copy_fails_exactly_the_three(folder: Path) -> None:
+    assert kaiming(["verify", "model.safetensors", "--rules", "rules.toml"], folder).returncode == 0
+    doc = json.loads(kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "-f", "json"], folder).stdout)
+    assert {t["name"] for t in doc["tensors"] if t["status"] == "fail"} == set(BROKEN)
+
+
+def test_failures_first_then_one_line_per_group(folder: Path) -> None:
+    out = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml"], folder, 200)
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert all(name in tokens(out.stdout) for name in BROKEN)
+    assert "layer1.0.conv1.weight" not in tokens(out.stdout)  # a passing tensor is not listed ...
+    group = re.compile(r"\d+ conv weights pass \(.*kaiming_normal_.*\).*")
+    assert any(group.fullmatch(line) for line in lines)  # ... but counted in its group's line
+    assert len(lines) < 40, out.stdout  # 65 tensors used to take over 130 lines
+    detail = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "--detail"], folder, 200)
+    assert "layer1.0.conv1.weight" in tokens(detail.stdout)
+    first = min(detail.stdout.index(n) for n in BROKEN)
+    assert first < detail.stdout.index("layer1.0.conv1.weight")  # --detail lists every tensor, failures first
+
+
+def test_quiet_prints_the_failing_names_and_the_summary(folder: Path) -> None:
+    out = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "-q"], folder)
+    assert out.returncode == 1
+    assert sorted(out.stdout.split()) == sorted(BROKEN)
+    assert [line[:6] for line in out.stderr.strip().splitlines()] == ["FAIL: "]
+
+
+def test_markdown_and_junit_put_failures_first(folder: Path) -> None:
+    md = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "-f", "markdown"], folder).stdout
+    details = md.index("<details>")
+    assert all(md.index(f"`{name}`") < details for name in BROKEN)
+    assert md.index("`layer1.0.conv1.weight`") > details and md.rstrip().endswith("</details>")
+    junit = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "-f", "junit"], folder).stdout
+    cases = re.findall(r'<testcase classname="[^"]*" name="([^"]*)">\s*(<failure)?', junit)
+    assert [bool(f) for _, f in cases[:3]] == [True] * 3 and not any(f for _, f in cases[3:])
+
+
+def test_every_fail_says_what_the_tensor_looks_like(folder: Path) -> None:
+    """The three kinds of break, each named as the user would write it, with the ratio of its std to the expected
+    one: sqrt(fan_out/fan_in) = sqrt(2) for the swap; 0.02 / sqrt(2/fan_out) for the fixed std; and nn.Conv2d's
+    default, uniform with bound 1/sqrt(fan_in), std 1/sqrt(3 fan_in) against sqrt(2/fan_out)."""
+    doc = json.loads(kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "-f", "json"], folder).stdout)
+    seen = {t["name"]: t for t in doc["tensors"] if t["status"] == "fail"}
+    swap = seen["layer2.0.conv1.weight"]["looks_like"]
+    assert swap["call"] == "kaiming_normal_(mode='fan_in', nonlinearity='relu')"
+    assert swap["change"] == "a fan_in/fan_out swap" and swap["std_ratio"] == pytest.approx(2 ** 0.5)
+    fixed = seen["layer3.1.conv2.weight"]["looks_like"]
+    assert fixed["call"] == "normal_(std=0.02)"
+    assert fixed["std_ratio"] == pytest.approx(0.02 / (2 / (64 * 9)) ** 0.5)
+    default = seen["layer4.0.conv1.weight"]["looks_like"]
+    assert default["change"] == "PyTorch's Conv2d default"
+    assert default["std_ratio"] == pytest.approx((1 / (3 * 64 * 9)) ** 0.5 / (2 / (128 * 9)) ** 0.5)
+    reason = seen["layer4.0.conv1.weight"]["reason"]
+    assert reason.startswith("looks like") and reason.index("std/std0") < reason.find("rows are far more alike")
+    assert all(t["looks_like"] is None for t in doc["tensors"] if t["status"] != "fail")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_verify_at_every_width(folder: Path, width: int) -> None:
+    out = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml"], folder, width)
+    assert out.returncode == 1
+    fits(out.stdout, width)
+    toks = tokens(out.stdout)
+    assert all(name in toks for name in BROKEN)  # a failing tensor's name is always whole
+    assert "FAIL" in toks  # the status is never cut to `FA…`
+    assert not any(line != line.rstrip() for line in out.stdout.splitlines())  # no padding in a pipe
+    detail = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "--detail"], folder, width)
+    fits(detail.stdout, width)
+    if width >= 100:
+        assert all(name in tokens(detail.stdout) for name in BERT)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_identify_at_every_width(folder: Path, width: int) -> None:
+    out = kaiming(["identify", "broken.safetensors"], folder, width)
+    fits(out.stdout, width)
+    toks = tokens(out.stdout)
+    doc = json.loads(kaiming(["identify", "broken.safetensors", "-f", "json"], folder, width).stdout)
+    for t in doc["tensors"]:
+        assert t["name"] in toks, (t["name"], out.stdout)  # names are never cut
+    assert not any(re.fullmatch(r"\w+…|…\w+|con…|confi…", tok) for tok in toks), out.stdout
+    head = out.stdout[:out.stdout.index("layer1.0.conv1.weight")]
+    assert all(name in head for name in BROKEN)  # the odd ones out come first
