@@ -32,7 +32,8 @@ from .warmup import preload
               help="Level of the goodness-of-fit checks that decide what each weight got.")
 @click.option("--exit-zero", is_flag=True,
               help="Exit 0 even when there are findings (report only); by default a finding exits 1, as a linter.")
-@click.option("--strict", is_flag=True, hidden=True, help="Exit 1 on a finding: now the default (kept for old scripts).")
+@click.option("--strict", is_flag=True, hidden=True,
+              help="Exit 1 on a finding: now the default (kept for old scripts).")
 @output_options(("table", "json", "markdown", "rules"))
 @click.pass_context
 def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: tuple[int, ...] | None, seed: int,

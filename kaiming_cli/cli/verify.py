@@ -75,6 +75,8 @@ NOTHING_TO_VERIFY_AGAINST = (
               help="Only the failing tensors' names (stdout) and the summary line (stderr); table format only.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
+@click.option("--unlisted", type=click.Choice(["skip", "fail"]), default=None,
+              help="What a tensor no rule names does: skip (the default) or fail (overrides the rules' `unlisted`).")
 @click.option("--allow-empty", is_flag=True,
               help="Pass a run that tested no tensor (by default it fails: a gate must not pass on nothing).")
 @max_tensors_option
@@ -85,8 +87,9 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
            negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
            rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, quiet: bool, plot_path: str | None, allow_empty: bool, max_tensors: int,
-           max_detectable: float, strict: bool, fmt: str, output: str | None) -> None:
+           jobs: int | None, detail: bool, quiet: bool, plot_path: str | None, unlisted: str | None,
+           allow_empty: bool, max_tensors: int, max_detectable: float, strict: bool, fmt: str,
+           output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
     \b
@@ -135,6 +138,9 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
                                 allow_empty=allow_empty, layout_given="layout" in explicit, world=world,
                                 max_detectable=max_detectable, strict=strict)
+        from ..runners.unlisted import apply_unlisted
+
+        result = apply_unlisted(result, unlisted or config.unlisted or "skip")
         if world is None or world.rank == 0:
             from ..runners.looks_like import looks_like
 

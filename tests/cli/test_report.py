@@ -129,3 +129,30 @@ def test_identify_at_every_width(folder: Path, width: int) -> None:
     assert not any(re.fullmatch(r"\w+…|…\w+|con…|confi…", tok) for tok in toks), out.stdout
     head = out.stdout[:out.stdout.index("layer1.0.conv1.weight")]
     assert all(name in head for name in BROKEN)  # the odd ones out come first
+
+
+def test_identify_rules_fail_a_tensor_added_later(folder: Path) -> None:
+    """``identify -f rules`` writes ``unlisted = "fail"``: the model passes, a copy with one more layer fails on it
+    until a rule covers it; ``--unlisted skip`` (or the key set to "skip") lets it pass."""
+    import torch
+    from safetensors.torch import save_file
+
+    from tests.report_model import build
+
+    state = build()
+    state["head.proj.weight"] = torch.randn(10, 10) * 0.1
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "added.safetensors"))
+    assert 'unlisted = "fail"' in (folder / "rules.toml").read_text()
+    out = kaiming(["verify", "added.safetensors", "--rules", "rules.toml", "-q"], folder)
+    assert out.returncode == 1 and out.stdout.split() == ["head.proj.weight"]
+    assert kaiming(["verify", "added.safetensors", "--rules", "rules.toml", "--unlisted", "skip"],
+                   folder).returncode == 0
+
+
+def test_a_misspelt_rules_key_gets_a_did_you_mean(folder: Path) -> None:
+    (folder / "typo.toml").write_text('[[rule]]\nmatch = "*"\nmodes = "fan_in"\n')
+    out = kaiming(["verify", "model.safetensors", "--rules", "typo.toml"], folder)
+    assert out.returncode == 3 and "unknown key 'modes' (did you mean 'mode'?)" in out.stderr
+    (folder / "typo2.toml").write_text('unlisteed = "fail"\n[[rule]]\nmatch = "*"\nskip = true\n')
+    out = kaiming(["verify", "model.safetensors", "--rules", "typo2.toml"], folder)
+    assert out.returncode == 3 and "(did you mean 'unlisted'?)" in out.stderr
