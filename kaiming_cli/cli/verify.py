@@ -193,6 +193,10 @@ def report_verify(ctx: click.Context, result: VerifyResult, config: Config, sour
     """The report (stdout or ``-o``), the plot, and the lines on stderr: once per run (rank 0 in a job).
     ``how`` is (--detail, -q)."""
     detail, quiet = how
+    if not result.tensors and result.errors and fmt == "table":  # nothing read: one line, not the error twice
+        more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
+        say(shown(f"error: {result.errors[0].reason.rstrip('.')}{more}; nothing was verified"))
+        return
     if quiet and fmt == "table":
         from ..render.table import verify_quiet
 
@@ -206,9 +210,21 @@ def report_verify(ctx: click.Context, result: VerifyResult, config: Config, sour
 
         verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
         say(shown(f"wrote {plot_path}"))
-    unmatched = "; ".join(f"{what} matched no tensor" for what in result.unmatched())
+    unmatched = unmatched_note(result)
     if config.path:
         say(shown(f"rules: {config.path}" + (f" ({unmatched})" if unmatched else "")))
     elif unmatched:
         say(shown(f"note: {unmatched}"))
     say(shown(result.summary()))
+
+
+def unmatched_note(result: VerifyResult) -> str:
+    """The rules and ``--tensor`` globs that matched no tensor, in a short line: none when no tensor was read, and
+    no rule when ``--tensor`` chose the tensors (the other rules are for the tensors it left out); at most 3 named."""
+    if not result.tensors:
+        return ""
+    names = [w for w in result.unmatched() if w.startswith("--tensor") or not result.globs]
+    if not names:
+        return ""
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(names[:3]) + more + " matched no tensor"

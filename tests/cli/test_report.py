@@ -156,3 +156,18 @@ def test_a_misspelt_rules_key_gets_a_did_you_mean(folder: Path) -> None:
     (folder / "typo2.toml").write_text('unlisteed = "fail"\n[[rule]]\nmatch = "*"\nskip = true\n')
     out = kaiming(["verify", "model.safetensors", "--rules", "typo2.toml"], folder)
     assert out.returncode == 3 and "(did you mean 'unlisted'?)" in out.stderr
+
+
+def test_a_missing_only_input_is_one_short_line(folder: Path) -> None:
+    out = kaiming(["verify", "nothere.safetensors", "--rules", "rules.toml"], folder)
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    assert out.returncode == 3 and len(lines) == 1 and len(lines[0]) < 120, lines
+    assert "nothere.safetensors does not exist" in lines[0] and "matched no tensor" not in lines[0]
+
+
+def test_tensor_does_not_make_the_other_rules_unmatched(folder: Path) -> None:
+    out = kaiming(["verify", "model.safetensors", "--rules", "rules.toml", "--tensor", "conv1.weight"], folder)
+    assert out.returncode == 0 and "matched no tensor" not in out.stderr
+    out = kaiming(["verify", "model.safetensors", "--rules", "rules.toml", "--tensor", "conv1.weight",
+                   "--tensor", "nope*"], folder)
+    assert "--tensor 'nope*' matched no tensor" in out.stderr and "rule 1" not in out.stderr
