@@ -201,15 +201,13 @@ def report_verify(ctx: click.Context, result: VerifyResult, config: Config, sour
         from ..render.table import verify_quiet
 
         emit(ctx, output, verify_quiet(result))
+    else:
+        emit(ctx, output, formatter(fmt).verify(result, detail))
+    if plot_path:
+        plot_failures(result, sources, plot_path, seed)
+    if quiet and fmt == "table":
         say(shown(result.summary()))
         return
-    emit(ctx, output, formatter(fmt).verify(result, detail))
-    if plot_path:
-        from ..render.plots import MAX_PANELS, verify_failures_png
-        from ..runners.verify import failure_samples
-
-        verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
-        say(shown(f"wrote {plot_path}"))
     unmatched = unmatched_note(result)
     if config.path:
         say(shown(f"rules: {config.path}" + (f" ({unmatched})" if unmatched else "")))
@@ -228,3 +226,18 @@ def unmatched_note(result: VerifyResult) -> str:
         return ""
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
     return ", ".join(names[:3]) + more + " matched no tensor"
+
+
+def plot_failures(result: VerifyResult, sources: list[TensorSource], plot_path: str, seed: int) -> None:
+    """``--plot``: the failing tensors only (a plot of passing ones reads as a problem), and where it went."""
+    from ..render.plots import MAX_PANELS, verify_failures_png
+    from ..runners.verify import failure_samples
+
+    failing = [t for t in result.tensors if t.status == "fail"]
+    if not failing:
+        say(shown(f"--plot: no tensor failed, nothing to plot ({plot_path} not written)"))
+        return
+    verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
+    shown_n = min(len(failing), MAX_PANELS)
+    of = f"the {shown_n} failing tensors" if shown_n == len(failing) else f"{shown_n} of the {len(failing)} failing"
+    say(shown(f"wrote {os.path.abspath(plot_path)} ({of})"))

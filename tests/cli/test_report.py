@@ -171,3 +171,13 @@ def test_tensor_does_not_make_the_other_rules_unmatched(folder: Path) -> None:
     out = kaiming(["verify", "model.safetensors", "--rules", "rules.toml", "--tensor", "conv1.weight",
                    "--tensor", "nope*"], folder)
     assert "--tensor 'nope*' matched no tensor" in out.stderr and "rule 1" not in out.stderr
+
+
+def test_plot_says_where_and_plots_only_failing_tensors(folder: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "-q", "--plot", "fails.png"], folder)
+    assert (folder / "fails.png").exists()
+    assert f"wrote {folder / 'fails.png'} (the 3 failing tensors)" in out.stderr
+    out = kaiming(["verify", "model.safetensors", "--rules", "rules.toml", "-q", "--plot", "none.png"], folder)
+    assert out.returncode == 0 and not (folder / "none.png").exists()
+    assert "no tensor failed, nothing to plot (none.png not written)" in out.stderr
