@@ -29,3 +29,16 @@ def tensor_kind(name: str, shape: Sequence[int]) -> str:
 def plural(n: int, noun: str) -> str:
     """``1 conv weight``, ``20 conv weights``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def keras_kernel_hint(shape: Sequence[int]) -> str | None:
+    """A note when a shape read in torch's layout (out, in, *k) looks like a Keras/JAX kernel (*k, in, out):
+    small equal leading dimensions (the kernel) before two larger ones (``3,3,64,128``). None otherwise."""
+    if len(shape) not in (3, 4):
+        return None
+    k, rest = shape[:len(shape) - 2], shape[len(shape) - 2:]
+    if len(set(k)) != 1 or not 1 <= k[0] <= 7 or min(rest) <= k[0]:
+        return None
+    text = ",".join(map(str, shape))
+    return (f"--shape {text} looks like a Keras/JAX kernel ({'kh, kw' if len(k) == 2 else 'k'}, in, out); it was "
+            f"read in torch's layout (out, in, *k): pass --layout keras if it is one.")

@@ -181,3 +181,12 @@ def test_plot_says_where_and_plots_only_failing_tensors(folder: Path) -> None:
     out = kaiming(["verify", "model.safetensors", "--rules", "rules.toml", "-q", "--plot", "none.png"], folder)
     assert out.returncode == 0 and not (folder / "none.png").exists()
     assert "no tensor failed, nothing to plot (none.png not written)" in out.stderr
+
+
+@pytest.mark.parametrize(("shape", "hinted"), [("3,3,64,128", True), ("5,32,64", True), ("64,3,3,3", False),
+                                               ("128,64,3,3", False)])
+def test_std_hints_at_a_keras_kernel(tmp_path: Path, shape: str, hinted: bool) -> None:
+    out = kaiming(["std", "--shape", shape], tmp_path)
+    assert out.returncode == 0 and ("looks like a Keras/JAX kernel" in out.stderr) is hinted
+    given = kaiming(["std", "--shape", shape, "--layout", "keras"], tmp_path)
+    assert "looks like a Keras/JAX kernel" not in given.stderr
