@@ -190,3 +190,16 @@ def test_std_hints_at_a_keras_kernel(tmp_path: Path, shape: str, hinted: bool) -
     assert out.returncode == 0 and ("looks like a Keras/JAX kernel" in out.stderr) is hinted
     given = kaiming(["std", "--shape", shape, "--layout", "keras"], tmp_path)
     assert "looks like a Keras/JAX kernel" not in given.stderr
+
+
+def test_identify_rules_are_a_few_globs_in_the_libraries_form(folder: Path) -> None:
+    """torchvision writes mode='fan_out' for every conv; a square conv (fan_in = fan_out) cannot tell the two
+    apart, and is written as its group is: one glob for the block convs instead of one rule per square conv."""
+    import tomllib
+
+    doc = tomllib.loads((folder / "rules.toml").read_text())
+    inits = {r["match"]: r.get("init") for r in doc["rule"]}
+    convs = {m: i for m, i in inits.items() if "conv" in m or "downsample.0" in m}
+    assert set(convs.values()) == {"kaiming_normal_(mode='fan_out', nonlinearity='relu')"}, convs
+    assert "layer*.*.conv*.weight" in convs and len(doc["rule"]) <= 15  # 29 rules, one per tensor, before
+    assert doc["unlisted"] == "fail"
