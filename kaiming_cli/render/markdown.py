@@ -119,8 +119,11 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
 
 def identify(report: IdentifyReport, top: int = 5) -> str:
     head = "### kaiming identify\n\n" + "".join(f"- {escape.markdown_text(line)}\n" for line in report.summary) + "\n"
+    from .failures import identify_order
+
+    every = list(zip(report.results, t_.identify_rows(report.results), strict=True))
     rows = [(code(name), *rest, t_.fitted_law(r))
-            for r, (name, *rest) in zip(report.results, t_.identify_rows(report.results), strict=True)]
+            for r, (name, *rest) in (every[i] for i in identify_order(report.results))]  # what matters first
     note = f"\n{escape.markdown_text(t_.CONFIDENCE_NOTE)}\n"
     return head + table([*t_.IDENTIFY_HEADERS, "fitted std [CI]"], rows) + note
 
