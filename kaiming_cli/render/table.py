@@ -146,7 +146,7 @@ def column_bounds(cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> tuple[l
 
     mins, maxs = [], []
     for j, col in enumerate(cols):
-        texts = [escape.terminal(r[j]) for r in rows]
+        texts = [cell_text(col, r[j]) for r in rows]
         widest = max([len(line) for c in texts for line in lines(c)] + [len(col.header)])
         header_word = max(len(w) for w in col.header.split()) if col.header.split() else 1
         if col.kind in ("fixed", "whole"):
@@ -158,6 +158,12 @@ def column_bounds(cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> tuple[l
         mins.append(least)
         maxs.append(max(widest, least))
     return mins, maxs
+
+
+def cell_text(col: Col, text: str) -> str:
+    """A cell's text with controls shown: a wrapping column keeps a long text whole (it wraps), a name or label
+    is held to ``escape.NAME_LIMIT``."""
+    return escape.message(text) if col.kind == "wrap" else escape.terminal(text)
 
 
 def fits(width: int, cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> bool:
@@ -180,7 +186,7 @@ def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Seque
     for i, row in enumerate(rows):
         cells: list[Any] = []
         for col, text in zip(cols, row, strict=True):
-            cells.append(Middle(text) if col.kind == "name" else Text(escape.terminal(text),
+            cells.append(Middle(text) if col.kind == "name" else Text(cell_text(col, text),
                                                                        no_wrap=col.kind in ("fixed", "whole")))
         table.add_row(*cells, style=styles[i] if styles else None)
     return table
@@ -401,17 +407,19 @@ def audit(result: AuditResult) -> RenderableType:
         cells = t_.audit_rows(rows)
 
         def one(width: int, verdict: str = verdict, cells: list[tuple[str, ...]] = cells, count: int = len(rows)
-                ) -> Table:
+                ) -> RenderableType:
+            """All columns, else the parameter and its facts in one cell, else one record per row (names whole)."""
+            wide = [Col("parameter", "whole"), Col("layer", "fixed"), Col("activation", "fixed"),
+                    Col("recommended"), Col("actual"), Col("std ratio", "fixed", "right"), Col("note")]
+            facts = ["; ".join(f"{h} {v}" for h, v in zip(t_.AUDIT_HEADERS[1:], c[1:], strict=True)
+                               if v not in ("", "-")) for c in cells]
+            compact = [(c[0], f) for c, f in zip(cells, facts, strict=True)]
+            layouts: list[tuple[Sequence[Col], Sequence[Sequence[str]]]] = [
+                ([Col("parameter", "whole"), Col("details")], compact)]
             if width >= COMPACT:
-                cols = [Col("parameter", "name"), Col("layer", "fixed"), Col("activation", "fixed"),
-                        Col("recommended"), Col("actual"), Col("std ratio", "fixed", "right"), Col("note")]
-                shown = cells
-            else:
-                cols = [Col("parameter", "name"), Col("details")]
-                shown = [(c[0], "; ".join(f"{h} {v}" for h, v in zip(t_.AUDIT_HEADERS[1:], c[1:], strict=True)
-                                          if v not in ("", "-"))) for c in cells]
-            return fitted_table(width, f"{verdict} ({count})", cols, shown,
-                                [AUDIT_STYLE[verdict] if verdict != "as recommended" else None] * len(cells))
+                layouts.insert(0, (wide, cells))
+            return first_fitting(width, f"{verdict} ({count})", layouts, [(name, "", f) for name, f in compact],
+                                 [AUDIT_STYLE[verdict] if verdict != "as recommended" else None] * len(cells))
 
         parts.append(Responsive(one))
     parts += [Text(escape.message(line), style="bold" if i == len(t_.audit_lines(result)) - 1 else "yellow")

@@ -203,3 +203,17 @@ def test_identify_rules_are_a_few_globs_in_the_libraries_form(folder: Path) -> N
     assert set(convs.values()) == {"kaiming_normal_(mode='fan_out', nonlinearity='relu')"}, convs
     assert "layer*.*.conv*.weight" in convs and len(doc["rule"]) <= 15  # 29 rules, one per tensor, before
     assert doc["unlisted"] == "fail"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_audit_at_every_width(tmp_path: Path, width: int) -> None:
+    pytest.importorskip("torch")
+    models = Path(__file__).resolve().parents[1] / "audit_models.py"
+    out = kaiming(["audit", f"{models}:TinyViT", "--exit-zero"], tmp_path, width)
+    doc = json.loads(kaiming(["audit", f"{models}:TinyViT", "-f", "json", "--exit-zero"], tmp_path, width).stdout)
+    assert out.returncode == 0
+    fits(out.stdout, width)
+    toks = tokens(out.stdout)
+    flagged = [w["name"] for w in doc["weights"] if w["verdict"] == "different"]
+    assert flagged and any(name in toks for name in flagged)  # groups show their first name, whole
+    assert not any("…" in tok for tok in toks), out.stdout
