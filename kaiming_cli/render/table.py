@@ -192,16 +192,18 @@ def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Seque
     return table
 
 
-def stacked(title: str, records: Sequence[tuple[str, str, str]], styles: Sequence[str | None]) -> RenderableType:
+def stacked(title: str, records: Sequence[tuple[str, str, str]], styles: Sequence[str | None],
+            width: int = 10**6) -> RenderableType:
     """One record per tensor, for widths below what a table needs: the name and its label whole on one line,
-    the facts wrapped between words under it."""
+    the facts wrapped between words under it. Only a name wider than the whole line loses its middle."""
     from rich.console import Group
     from rich.padding import Padding
     from rich.text import Text
 
     parts: list[RenderableType] = [Text(title)]
     for (name, label, facts), style in zip(records, styles, strict=True):
-        head = Text(escape.terminal(name), style=style or "")
+        room = max(Middle.MIN, width - (len(label) + 2 if label else 0))
+        head = Text(escape.shorten(escape.terminal(name), room), style=style or "")
         if label:
             head.append(f"  {label}", style=style or "bold")
         parts.append(head)
@@ -216,7 +218,7 @@ def first_fitting(width: int, title: str, layouts: Sequence[tuple[Sequence[Col],
     for cols, rows in layouts:
         if fits(width, cols, rows):
             return fitted_table(width, title, cols, rows, styles)
-    return stacked(title, records, styles)
+    return stacked(title, records, styles, width)
 
 
 def longest_token(values: Iterable[str]) -> int:
