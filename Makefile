@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# setuptools prints a boxed SetuptoolsDeprecationWarning ("Compat editable installs") for compat mode on every
+# install; the mode is chosen on purpose, so the build runs with that one warning silenced.
+QUIET_BUILD := PYTHONWARNINGS="ignore:Compat editable installs"
 # torch is pinned: a plain `torch` would pull a multi-GB CUDA build; 2.13.0 is a local CPU wheel.
 TORCH  := torch==2.13.0
 
@@ -13,12 +16,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e . --config-settings editable_mode=compat
+	$(QUIET_BUILD) $(BIN)/python -m pip install -q -e . --config-settings editable_mode=compat
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e '.[dev,torch,plot,keras-files,onnx,flax-files]' --config-settings editable_mode=compat
+	$(QUIET_BUILD) $(BIN)/python -m pip install -q -e '.[dev,torch,plot,keras-files,onnx,flax-files]' --config-settings editable_mode=compat
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
@@ -36,7 +39,7 @@ lint: $(VENV)/.dev
 # bench/run.py prints, and writes to bench/results.md and docs/performance.md; the bench extra is py-spy (profile)
 # and safetensors (the checkpoints of many small tensors, bench/realmodels.py)
 $(VENV)/.bench: pyproject.toml | $(VENV)/.dev
-	$(BIN)/python -m pip install -q -e '.[bench]' --config-settings editable_mode=compat
+	$(QUIET_BUILD) $(BIN)/python -m pip install -q -e '.[bench]' --config-settings editable_mode=compat
 	touch $@
 
 bench: $(VENV)/.dev $(VENV)/.bench

@@ -30,11 +30,14 @@ from .warmup import preload
               help="torch.manual_seed before the model is built; also the seed of identify's subsample.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
               help="Level of the goodness-of-fit checks that decide what each weight got.")
-@click.option("--strict", is_flag=True, help="Exit 1 when any parameter's verdict is 'different'.")
+@click.option("--exit-zero", is_flag=True,
+              help="Exit 0 even when there are findings (report only); by default a finding exits 1, as a linter.")
+@click.option("--strict", is_flag=True, hidden=True,
+              help="Exit 1 on a finding: now the default (kept for old scripts).")
 @output_options(("table", "json", "markdown", "rules"))
 @click.pass_context
 def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: tuple[int, ...] | None, seed: int,
-          alpha: float, strict: bool, fmt: str, output: str | None) -> None:
+          alpha: float, exit_zero: bool, strict: bool, fmt: str, output: str | None) -> None:
     """The init each layer needs (from the activation after it) against what it got.
 
     TARGET is package.module:callable or path/to/file.py:callable, returning a torch.nn.Module or a keras.Model.
@@ -66,4 +69,14 @@ def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: t
     emit(ctx, output, formatter(fmt).audit(result))
     if fmt != "table" or (output and output != "-"):
         say(shown(result.summary()))
-    ctx.exit(ExitCode.FAILED if strict and result.has_different else ExitCode.OK)
+    say(findings_line(result.count("different"), exit_zero))
+    ctx.exit(ExitCode.FAILED if result.has_different and not exit_zero else ExitCode.OK)
+
+
+def findings_line(n: int, exit_zero: bool) -> str:
+    """The last line, as a linter ends: how many findings (weights whose verdict is 'different'), and the exit."""
+    if not n:
+        return "no findings"
+    noun = "finding" if n == 1 else "findings"
+    how = "reported only (--exit-zero)" if exit_zero else "exit 1; --exit-zero reports without failing"
+    return f"{n} {noun} (verdict 'different'): {how}"

@@ -15,6 +15,7 @@ from .params import (
     NonlinearityType,
     SlopeType,
     build_spec,
+    given_on_command_line,
     output_options,
     spec_options,
     spec_options_of,
@@ -40,7 +41,10 @@ def std(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, nonl
                                              fan_in, fan_out))
     emit(ctx, output, formatter(fmt).std(spec))
     if fmt == "table":
-        notes_to_stderr(spec.notes)
+        from ..theory.kinds import keras_kernel_hint
+
+        hint = None if given_on_command_line(ctx, "layout") or init else keras_kernel_hint(shape)
+        notes_to_stderr([*spec.notes, *([hint] if hint else [])])
 
 
 @click.command()

@@ -117,11 +117,9 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str) 
         if isinstance(content, str):
             text = content
         elif plain is not None:
-            text = plain
+            text = unpadded(plain)
         else:
-            buf = io.StringIO()
-            make_console(ctx, file=buf).print(content)
-            text = buf.getvalue()
+            text = rendered(ctx, content, FILE_WIDTH)
         write_text(output, text)
         return
     width = None if isinstance(content, str) else plain_width(ctx)
@@ -130,12 +128,28 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str) 
         if isinstance(content, str):
             click.echo(content, nl=False)
         elif plain is not None:
-            click.echo(plain, nl=False)
+            click.echo(unpadded(plain), nl=False)
+        elif width is not None:  # a pipe, a file, --color never: no trailing spaces for grep and diff
+            click.echo(rendered(ctx, content, width), nl=False)
         else:
             make_console(ctx).print(content)
         sys.stdout.flush()
     except BrokenPipeError:
         silence(sys.stdout)
+
+
+def rendered(ctx: click.Context, content: RenderableType, width: int) -> str:
+    """Rich's plain text of ``content`` at ``width``, each line without the spaces Rich pads it with."""
+    buf = io.StringIO()
+    console = make_console(ctx, file=buf)
+    console.width = width
+    console.print(content)
+    return unpadded(buf.getvalue())
+
+
+def unpadded(text: str) -> str:
+    """Each line without trailing spaces (Rich pads a table's title and wrapped cells to the full width)."""
+    return "".join(line.rstrip(" ") + "\n" for line in text.splitlines())
 
 
 def say(message: str) -> None:

@@ -69,9 +69,14 @@ NOTHING_TO_VERIFY_AGAINST = (
 @click.option("--tests", "tests_text", default=DEFAULT_TESTS_TEXT, show_default=True,
               help="Tests to run per tensor (also: ad).")
 @click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
-@click.option("--detail", is_flag=True, help="Every tensor with its histogram against the theory.")
+@click.option("--detail", is_flag=True, help="Every tensor (passing and skipped too) with its histogram against the "
+              "theory; by default the report lists the failing tensors and one line per group of the others.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only the failing tensors' names (stdout) and the summary line (stderr); table format only.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
               help="Histogram + Q-Q plot of the failing tensors (the first 6) to this PNG.")
+@click.option("--unlisted", type=click.Choice(["skip", "fail"]), default=None,
+              help="What a tensor no rule names does: skip (the default) or fail (overrides the rules' `unlisted`).")
 @click.option("--allow-empty", is_flag=True,
               help="Pass a run that tested no tensor (by default it fails: a gate must not pass on nothing).")
 @max_tensors_option
@@ -82,8 +87,9 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
            negative_slope: float, distribution: str, init: str | None, fan_in: int | None, fan_out: int | None,
            rules: str | None, config_path: str | None, no_config: bool,
            tensor_globs: tuple[str, ...], alpha: float, correction: str, seed: int, tests_text: str,
-           jobs: int | None, detail: bool, plot_path: str | None, allow_empty: bool, max_tensors: int,
-           max_detectable: float, strict: bool, fmt: str, output: str | None) -> None:
+           jobs: int | None, detail: bool, quiet: bool, plot_path: str | None, unlisted: str | None,
+           allow_empty: bool, max_tensors: int, max_detectable: float, strict: bool, fmt: str,
+           output: str | None) -> None:
     """Verify the tensors of weight files against rules or spec options (exit 1 on FAIL).
 
     \b
@@ -132,13 +138,20 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
                                 allow_empty=allow_empty, layout_given="layout" in explicit, world=world,
                                 max_detectable=max_detectable, strict=strict)
+        from ..runners.unlisted import apply_unlisted
+
+        result = apply_unlisted(result, unlisted or config.unlisted or "skip")
+        if world is None or world.rank == 0:
+            from ..runners.looks_like import looks_like
+
+            result = looks_like(result, sources, seed=seed, alpha=run_alpha)
         if world is None:
-            report_verify(ctx, result, config, sources, output, fmt, detail, plot_path, seed)
+            report_verify(ctx, result, config, sources, output, fmt, (detail, quiet), plot_path, seed)
         else:  # rank 0 writes; if it cannot (-o unwritable), every rank exits with its code
             from ..engine.distributed import agree
 
             agree(world, "writing the report", lambda: report_verify(ctx, result, config, sources, output, fmt,
-                                                                     detail, plot_path, seed)
+                                                                     (detail, quiet), plot_path, seed)
                   if world.rank == 0 else None)
         return ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
 
@@ -176,18 +189,55 @@ def prepared_on_every_rank(world: World, prepare: Callable[[], tuple[Config, flo
 
 
 def report_verify(ctx: click.Context, result: VerifyResult, config: Config, sources: list[TensorSource],
-                  output: str | None, fmt: str, detail: bool, plot_path: str | None, seed: int) -> None:
-    """The report (stdout or ``-o``), the plot, and the lines on stderr: once per run (rank 0 in a job)."""
-    emit(ctx, output, formatter(fmt).verify(result, detail))
-    if plot_path:
-        from ..render.plots import MAX_PANELS, verify_failures_png
-        from ..runners.verify import failure_samples
+                  output: str | None, fmt: str, how: tuple[bool, bool], plot_path: str | None, seed: int) -> None:
+    """The report (stdout or ``-o``), the plot, and the lines on stderr: once per run (rank 0 in a job).
+    ``how`` is (--detail, -q)."""
+    detail, quiet = how
+    if not result.tensors and result.errors and fmt == "table":  # nothing read: one line, not the error twice
+        more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
+        say(shown(f"error: {result.errors[0].reason.rstrip('.')}{more}; nothing was verified"))
+        return
+    if quiet and fmt == "table":
+        from ..render.table import verify_quiet
 
-        verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
-        say(shown(f"wrote {plot_path}"))
-    unmatched = "; ".join(f"{what} matched no tensor" for what in result.unmatched())
+        emit(ctx, output, verify_quiet(result))
+    else:
+        emit(ctx, output, formatter(fmt).verify(result, detail))
+    if plot_path:
+        plot_failures(result, sources, plot_path, seed)
+    if quiet and fmt == "table":
+        say(shown(result.summary()))
+        return
+    unmatched = unmatched_note(result)
     if config.path:
         say(shown(f"rules: {config.path}" + (f" ({unmatched})" if unmatched else "")))
     elif unmatched:
         say(shown(f"note: {unmatched}"))
     say(shown(result.summary()))
+
+
+def unmatched_note(result: VerifyResult) -> str:
+    """The rules and ``--tensor`` globs that matched no tensor, in a short line: none when no tensor was read, and
+    no rule when ``--tensor`` chose the tensors (the other rules are for the tensors it left out); at most 3 named."""
+    if not result.tensors:
+        return ""
+    names = [w for w in result.unmatched() if w.startswith("--tensor") or not result.globs]
+    if not names:
+        return ""
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(names[:3]) + more + " matched no tensor"
+
+
+def plot_failures(result: VerifyResult, sources: list[TensorSource], plot_path: str, seed: int) -> None:
+    """``--plot``: the failing tensors only (a plot of passing ones reads as a problem), and where it went."""
+    from ..render.plots import MAX_PANELS, verify_failures_png
+    from ..runners.verify import failure_samples
+
+    failing = [t for t in result.tensors if t.status == "fail"]
+    if not failing:
+        say(shown(f"--plot: no tensor failed, nothing to plot ({plot_path} not written)"))
+        return
+    verify_failures_png(failure_samples(result, sources, MAX_PANELS, seed=seed), plot_path)
+    shown_n = min(len(failing), MAX_PANELS)
+    of = f"the {shown_n} failing tensors" if shown_n == len(failing) else f"{shown_n} of the {len(failing)} failing"
+    say(shown(f"wrote {os.path.abspath(plot_path)} ({of})"))

@@ -11,6 +11,7 @@ import fnmatch
 import os
 import stat
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +28,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 CORRECTIONS = ("holm", "bonferroni", "bh", "none")
+#: The policies for tensors no rule names (``unlisted = "fail"``; ``--unlisted``).
+UNLISTED = ("skip", "fail")
 RULE_KEYS = {"match", "skip", "constant", *SPEC_KEYS}
 #: A rules file or pyproject.toml larger than this is refused unread (real ones are a few KB).
 MAX_CONFIG_BYTES = 1 << 20
@@ -66,6 +69,9 @@ class Config:
     path: str | None = None
     files: tuple[str, ...] = ()
     """The files this config was read from (an output must never replace them)."""
+    unlisted: str | None = None
+    """What verify does with a tensor no rule names: ``"skip"`` (the default) or ``"fail"`` (a rules file that
+    ``identify -f rules`` wrote: a tensor added to the model later fails until a rule covers it)."""
 
 
 def first_match(rules: tuple[Rule, ...], name: str) -> Rule | None:
@@ -89,7 +95,8 @@ def parse_rule(raw: Any, where: str) -> Rule:
         raise _fail(where, "a rule must be a table with at least `match = \"glob\"`.")
     unknown = sorted(set(raw) - RULE_KEYS)
     if unknown:
-        raise _fail(where, f"unknown key {shown(unknown[0])}; a rule takes {', '.join(sorted(RULE_KEYS))}.")
+        raise _fail(where, f"unknown key {shown(unknown[0])}{did_you_mean(unknown[0], RULE_KEYS)}; a rule takes "
+                           f"{', '.join(sorted(RULE_KEYS))}.")
     match = raw.get("match")
     if not isinstance(match, str) or not match or len(match) > MAX_GLOB:
         raise _fail(where, f"`match` must be a glob string of 1 to {MAX_GLOB} characters, e.g. \"*conv*.weight\".")
@@ -160,17 +167,30 @@ def parse_config(table: dict[str, Any], where: str, rule_key: str) -> Config:
     correction = table.get("correction")
     if correction is not None:
         _check_choice(where, "correction", correction, CORRECTIONS)
-    unknown = sorted(set(table) - {"alpha", "correction", rule_key})
+    unlisted = table.get("unlisted")
+    if unlisted is not None:
+        _check_choice(where, "unlisted", unlisted, UNLISTED)
+    top = {"alpha", "correction", "unlisted", rule_key}
+    unknown = sorted(set(table) - top)
     if unknown:
-        raise _fail(where, f"unknown key {shown(unknown[0])}; expected alpha, correction and [[{rule_key}]] "
-                           "tables.")
+        raise _fail(where, f"unknown key {shown(unknown[0])}{did_you_mean(unknown[0], top)}; expected alpha, "
+                           f"correction, unlisted and [[{rule_key}]] tables.")
     raw_rules = table.get(rule_key, [])
     if not isinstance(raw_rules, list):
         raise _fail(where, f"`{rule_key}` must be an array of tables ([[{rule_key}]]).")
     if len(raw_rules) > MAX_RULES:
         raise _fail(where, f"{len(raw_rules)} rules: at most {MAX_RULES} are supported; merge rules with globs.")
     rules = tuple(parse_rule(r, f"{where} rule {i + 1}") for i, r in enumerate(raw_rules))
-    return Config(rules=rules, alpha=None if alpha is None else float(alpha), correction=correction, path=where)
+    return Config(rules=rules, alpha=None if alpha is None else float(alpha), correction=correction, path=where,
+                  unlisted=unlisted)
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """`` (did you mean `mode`?)`` for a misspelt key (``modes``), else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6) if isinstance(key, str) else []
+    return f" (did you mean {shown(close[0])}?)" if close else ""
 
 
 def _read_config_bytes(path: Path) -> bytes:

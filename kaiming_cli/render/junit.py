@@ -18,8 +18,10 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
 
     def failed(t: TensorResult) -> bool:
         return t.status == "fail" or (result.strict and t.status == "inconclusive")
-    by_file: dict[str, list[TensorResult]] = {}
-    for t in result.tensors:
+    from .failures import attention_first
+
+    by_file: dict[str, list[TensorResult]] = {}  # failures first: files with failures, and in each its failures
+    for t in attention_first(result.tensors):
         by_file.setdefault(t.file, []).append(t)
     gate = result.empty and not result.has_errors  # one failing testcase says why an empty run fails
     out = ['<?xml version="1.0" encoding="UTF-8"?>',

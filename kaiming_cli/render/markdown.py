@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..runners.diff import DiffResult, Pair
     from ..runners.identify import IdentifyReport
     from ..runners.propagate import PropagateResult
-    from ..runners.verify import VerifyResult
+    from ..runners.verify import TensorResult, VerifyResult
     from ..theory.explain import Section
     from ..theory.gains import GainTable
     from ..theory.spec import InitSpec
@@ -86,22 +86,45 @@ def shown_path(path: str) -> str:
     return path
 
 
+VERIFY_HEADERS = ("file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]", "p adj.", "status", "reason")
+
+
+def verify_cells(t: TensorResult) -> tuple[str, ...]:
+    return (code(shown_path(t.file)), code(t.name), shape_text(t.shape), code(t.dtype), code(expected_text(t)),
+            ratio_text(t), t_.adjusted_text(t),
+            ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
+
+
 def verify(result: VerifyResult, detail: bool = False) -> str:
-    rows: list[tuple[str, ...]] = [
-        (code(shown_path(t.file)), code(t.name), shape_text(t.shape), code(t.dtype), code(expected_text(t)),
-         ratio_text(t), t_.adjusted_text(t),
-         ("✅ " if t.status == "pass" else "❌ " if t.status == "fail" else "") + t.status, t.reason)
-        for t in t_.verify_rows(result, detail)]
+    """Failures first: the failing, inconclusive and unreadable tensors in a table, then the passing (and with
+    --detail the skipped) ones folded into a ``<details>`` block, so a job summary opens on what to fix."""
+    from .failures import folded_lines, needs_attention
+
+    listed = t_.verify_rows(result, detail)
+    rows = [verify_cells(t) for t in listed if needs_attention(t)]
     rows += [(code(shown_path(e.file)), "-", "-", "-", "-", "-", "-", "❌ error", e.reason) for e in result.errors]
-    head = f"### kaiming verify\n\n**{escape.markdown_text(result.summary())}**\n\n"
-    return head + table(["file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]", "p adj.", "status",
-                         "reason"], rows)
+    rest = [verify_cells(t) for t in listed if not needs_attention(t)]
+    if not result.trained:
+        rest += [verify_cells(t) for t in result.tensors if t.status == "pass" and not detail]
+    out = f"### kaiming verify\n\n**{escape.markdown_text(result.summary())}**\n\n"
+    if rows:
+        out += table(VERIFY_HEADERS, rows) + "\n"
+    if not detail and not result.trained:
+        out += "".join(f"- {escape.markdown_text(line)}\n" for line in folded_lines(result)) + "\n"
+    if rest:
+        word = "tensors" if len(rest) > 1 else "tensor"
+        out += (f"<details><summary>{len(rest)} other {word}</summary>\n\n" + table(VERIFY_HEADERS, rest)
+                + "\n</details>\n")
+    return out
 
 
 def identify(report: IdentifyReport, top: int = 5) -> str:
     head = "### kaiming identify\n\n" + "".join(f"- {escape.markdown_text(line)}\n" for line in report.summary) + "\n"
+    from .failures import identify_order
+
+    every = list(zip(report.results, t_.identify_rows(report.results), strict=True))
     rows = [(code(name), *rest, t_.fitted_law(r))
-            for r, (name, *rest) in zip(report.results, t_.identify_rows(report.results), strict=True)]
+            for r, (name, *rest) in (every[i] for i in identify_order(report.results))]  # what matters first
     note = f"\n{escape.markdown_text(t_.CONFIDENCE_NOTE)}\n"
     return head + table([*t_.IDENTIFY_HEADERS, "fitted std [CI]"], rows) + note
 

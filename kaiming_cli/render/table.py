@@ -139,20 +139,18 @@ def fit_widths(mins: Sequence[int], maxs: Sequence[int], room: int, names: Seque
     return widths
 
 
-def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]],
-                 styles: Sequence[str | None] | None = None) -> Table:
-    """A table that fits ``width`` without splitting a name, a word or a number (see ``Col``)."""
-    from rich.text import Text
-
+def column_bounds(cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> tuple[list[int], list[int]]:
+    """Each column's least and greatest width: a ``fixed`` or ``whole`` column its widest cell, a ``name`` a short
+    middle-ellipsized name, a ``wrap`` column its longest word (never less than its header's longest word)."""
     def lines(text: str) -> list[str]:
         return text.splitlines() or [""]
 
     mins, maxs = [], []
     for j, col in enumerate(cols):
-        texts = [escape.terminal(r[j]) for r in rows]
+        texts = [cell_text(col, r[j]) for r in rows]
         widest = max([len(line) for c in texts for line in lines(c)] + [len(col.header)])
         header_word = max(len(w) for w in col.header.split()) if col.header.split() else 1
-        if col.kind == "fixed":
+        if col.kind in ("fixed", "whole"):
             least = widest if rows else header_word
         elif col.kind == "name":
             least = max(min(Middle.MIN, widest), header_word)
@@ -160,6 +158,26 @@ def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Seque
             least = max(longest_token(texts), header_word)
         mins.append(least)
         maxs.append(max(widest, least))
+    return mins, maxs
+
+
+def cell_text(col: Col, text: str) -> str:
+    """A cell's text with controls shown: a wrapping column keeps a long text whole (it wraps), a name or label
+    is held to ``escape.NAME_LIMIT``."""
+    return escape.message(text) if col.kind == "wrap" else escape.terminal(text)
+
+
+def fits(width: int, cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> bool:
+    """True when a fitted table of these columns needs no cell cut or split within ``width``."""
+    return sum(column_bounds(cols, rows)[0]) <= width - _overhead(width, len(cols))
+
+
+def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]],
+                 styles: Sequence[str | None] | None = None) -> Table:
+    """A table that fits ``width`` without splitting a name, a word or a number (see ``Col``)."""
+    from rich.text import Text
+
+    mins, maxs = column_bounds(cols, rows)
     room = width - _overhead(width, len(cols))
     widths = fit_widths(mins, maxs, room, [c.kind == "name" for c in cols])
     table = data_table(width, title)
@@ -169,10 +187,39 @@ def fitted_table(width: int, title: str | None, cols: Sequence[Col], rows: Seque
     for i, row in enumerate(rows):
         cells: list[Any] = []
         for col, text in zip(cols, row, strict=True):
-            cells.append(Middle(text) if col.kind == "name" else Text(escape.terminal(text),
-                                                                       no_wrap=col.kind == "fixed"))
+            cells.append(Middle(text) if col.kind == "name" else Text(cell_text(col, text),
+                                                                       no_wrap=col.kind in ("fixed", "whole")))
         table.add_row(*cells, style=styles[i] if styles else None)
     return table
+
+
+def stacked(title: str, records: Sequence[tuple[str, str, str]], styles: Sequence[str | None],
+            width: int = 10**6) -> RenderableType:
+    """One record per tensor, for widths below what a table needs: the name and its label whole on one line,
+    the facts wrapped between words under it. Only a name wider than the whole line loses its middle."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    parts: list[RenderableType] = [Text(title)]
+    for (name, label, facts), style in zip(records, styles, strict=True):
+        room = max(Middle.MIN, width - (len(label) + 2 if label else 0))
+        head = Text(escape.shorten(escape.terminal(name), room), style=style or "")
+        if label:
+            head.append(f"  {label}", style=style or "bold")
+        parts.append(head)
+        if facts:
+            parts.append(Padding(Text(escape.message(facts)), (0, 0, 0, 2)))
+    return Group(*parts)
+
+
+def first_fitting(width: int, title: str, layouts: Sequence[tuple[Sequence[Col], Sequence[Sequence[str]]]],
+                  records: Sequence[tuple[str, str, str]], styles: Sequence[str | None]) -> RenderableType:
+    """The first table layout that fits ``width`` with every name whole, else the stacked records."""
+    for cols, rows in layouts:
+        if fits(width, cols, rows):
+            return fitted_table(width, title, cols, rows, styles)
+    return stacked(title, records, styles, width)
 
 
 def longest_token(values: Iterable[str]) -> int:
@@ -244,39 +291,42 @@ def status_label(status: str) -> str:
     return "ok" if status == "pass" else status.upper()
 
 
-def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int) -> Table:
-    """Wide: one column per fact. Narrow: name, status and the facts in one wrapped cell."""
+def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int) -> RenderableType:
+    """Wide: one column per fact. Narrower: name, status and the facts in one wrapped cell. Narrower still: one
+    record per tensor. Names are never cut (a failing tensor's name is what the reader acts on)."""
     multi_file = len({t.file for t in result.tensors}) > 1
     files = [os.path.basename(t.file) for t in shown]
     styles = [STATUS_STYLE[t.status] if t.status != "pass" else None for t in shown]
-    if width >= COMPACT:
-        cols = ([Col("file", "name")] if multi_file else []) + [
-            Col("tensor", "name"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
-            Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
-        rows = [([f] if multi_file else []) + [
-            t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t), t_.adjusted_text(t),
-            status_label(t.status)] for f, t in zip(files, shown, strict=True)]
-    else:
-        cols = ([Col("file", "name")] if multi_file else []) + [Col("tensor", "name"), Col("status", "fixed"),
-                                                                 Col("details")]
-        rows = [([f] if multi_file else []) + [t.name, status_label(t.status), t_.verify_facts(t)]
-                for f, t in zip(files, shown, strict=True)]
-    return fitted_table(width, "kaiming verify", cols, rows, styles)
+    file_col = [Col("file", "name")] if multi_file else []
+    wide_cols = file_col + [Col("tensor", "whole"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
+                            Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
+    wide = [([f] if multi_file else []) + [
+        t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t), t_.adjusted_text(t),
+        status_label(t.status)] for f, t in zip(files, shown, strict=True)]
+    compact_cols = file_col + [Col("tensor", "whole"), Col("status", "fixed"), Col("details")]
+    compact = [([f] if multi_file else []) + [t.name, status_label(t.status), t_.verify_facts(t)]
+               for f, t in zip(files, shown, strict=True)]
+    records = [(t.name, status_label(t.status), (f"{f}; " if multi_file else "") + t_.verify_facts(t))
+               for f, t in zip(files, shown, strict=True)]
+    layouts = [(wide_cols, wide), (compact_cols, compact)] if width >= COMPACT else [(compact_cols, compact)]
+    return first_fitting(width, "kaiming verify", layouts, records, styles)
 
 
 def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
     from rich.console import Group
     from rich.text import Text
 
+    from .failures import folded_lines
+
     shown = t_.verify_rows(result, detail)
     parts: list[RenderableType] = [Responsive(lambda width: verify_table(result, shown, width))] if shown else []
-    hidden = t_.hidden_skips(result, detail)
-    if hidden:
-        parts.append(Text(hidden, style="dim"))
+    if not detail and not result.trained:
+        parts += [Text(escape.message(line), style="green" if " pass" in line else "dim")
+                  for line in folded_lines(result)]
     if result.trained and not detail:
         parts.append(Text(f"showing the {len(shown)} strongest of {result.count('fail')} failures; "
                           "--detail lists every tensor", style="yellow"))
-    for t in result.tensors if detail else [t for t in shown if t.status in ("fail", "error")]:
+    for t in shown:
         if t.status in ("fail", "error") or detail:
             name = escape.shorten(t.name, escape.NAME_LIMIT)
             line = escape.message(f"{name}: {t.reason}" if t.reason else name)
@@ -289,17 +339,33 @@ def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
     return Group(*parts)
 
 
-def identify_table(report: IdentifyReport, width: int) -> Table:
-    rows = t_.identify_rows(report.results)
+def verify_quiet(result: VerifyResult) -> str:
+    """``-q``: the failing tensors' names, one a line."""
+    from .failures import quiet_lines
+
+    return "".join(escape.message(line) + "\n" for line in quiet_lines(result))
+
+
+def identify_table(report: IdentifyReport, width: int) -> RenderableType:
+    """What matters first (``failures.identify_order``); the widest layout that keeps every name and label whole:
+    all columns, then name, verdict and the facts in one wrapped cell, then one record per tensor."""
+    from .failures import identify_order
+
+    order = identify_order(report.results)
+    every = t_.identify_rows(report.results)
+    rows = [every[i] for i in order]
     styles = ["yellow" if row[2].startswith("unknown") else None for row in rows]
+    kinds = ("whole", "fixed", "wrap", "fixed", "fixed", "wrap", "wrap")
+    wide_cols = [Col(h, k) for h, k in zip(t_.IDENTIFY_HEADERS, kinds, strict=True)]
+    facts = ["; ".join([r[1]] + [f"{h} {v}" for h, v in zip(t_.IDENTIFY_HEADERS[3:], r[3:], strict=True)
+                                 if v != "-"]) for r in rows]
+    compact_cols = [Col("tensor", "whole"), Col("verdict"), Col("details")]
+    compact = [(r[0], r[2], f) for r, f in zip(rows, facts, strict=True)]
+    records = [(r[0], "", f"{r[2]}; {f}") for r, f in zip(rows, facts, strict=True)]
+    layouts: list[tuple[Sequence[Col], Sequence[Sequence[str]]]] = [(compact_cols, compact)]
     if width >= COMPACT:
-        kinds = ("name", "fixed", "wrap", "fixed", "fixed", "wrap", "wrap")
-        cols = [Col(h, k) for h, k in zip(t_.IDENTIFY_HEADERS, kinds, strict=True)]
-        return fitted_table(width, "kaiming identify", cols, rows, styles)
-    cols = [Col("tensor", "name"), Col("verdict"), Col("details")]
-    narrow = [(r[0], r[2], "; ".join([r[1]] + [f"{h} {v}" for h, v in zip(t_.IDENTIFY_HEADERS[3:], r[3:], strict=True)
-                                              if v != "-"])) for r in rows]
-    return fitted_table(width, "kaiming identify", cols, narrow, styles)
+        layouts.insert(0, (wide_cols, rows))
+    return first_fitting(width, "kaiming identify", layouts, records, styles)
 
 
 def identify(report: IdentifyReport, top: int = 5) -> RenderableType:
@@ -344,17 +410,19 @@ def audit(result: AuditResult) -> RenderableType:
         cells = t_.audit_rows(rows)
 
         def one(width: int, verdict: str = verdict, cells: list[tuple[str, ...]] = cells, count: int = len(rows)
-                ) -> Table:
+                ) -> RenderableType:
+            """All columns, else the parameter and its facts in one cell, else one record per row (names whole)."""
+            wide = [Col("parameter", "whole"), Col("layer", "fixed"), Col("activation", "fixed"),
+                    Col("recommended"), Col("actual"), Col("std ratio", "fixed", "right"), Col("note")]
+            facts = ["; ".join(f"{h} {v}" for h, v in zip(t_.AUDIT_HEADERS[1:], c[1:], strict=True)
+                               if v not in ("", "-")) for c in cells]
+            compact = [(c[0], f) for c, f in zip(cells, facts, strict=True)]
+            layouts: list[tuple[Sequence[Col], Sequence[Sequence[str]]]] = [
+                ([Col("parameter", "whole"), Col("details")], compact)]
             if width >= COMPACT:
-                cols = [Col("parameter", "name"), Col("layer", "fixed"), Col("activation", "fixed"),
-                        Col("recommended"), Col("actual"), Col("std ratio", "fixed", "right"), Col("note")]
-                shown = cells
-            else:
-                cols = [Col("parameter", "name"), Col("details")]
-                shown = [(c[0], "; ".join(f"{h} {v}" for h, v in zip(t_.AUDIT_HEADERS[1:], c[1:], strict=True)
-                                          if v not in ("", "-"))) for c in cells]
-            return fitted_table(width, f"{verdict} ({count})", cols, shown,
-                                [AUDIT_STYLE[verdict] if verdict != "as recommended" else None] * len(cells))
+                layouts.insert(0, (wide, cells))
+            return first_fitting(width, f"{verdict} ({count})", layouts, [(name, "", f) for name, f in compact],
+                                 [AUDIT_STYLE[verdict] if verdict != "as recommended" else None] * len(cells))
 
         parts.append(Responsive(one))
     parts += [Text(escape.message(line), style="bold" if i == len(t_.audit_lines(result)) - 1 else "yellow")

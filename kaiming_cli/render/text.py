@@ -262,30 +262,18 @@ def adjusted_text(t: TensorResult) -> str:
 
 
 def verify_rows(result: VerifyResult, detail: bool) -> list[TensorResult]:
-    """The tensors a table lists: all with --detail; else the tested ones and the errors (skips are summed up
-    in one line, ``hidden_skips``), and of a trained checkpoint only its strongest failures."""
-    rows = list(result.tensors)
+    """The tensors a report lists one by one, failures first: all with --detail; else the failing, inconclusive
+    and unreadable ones (the rest are one line per group, ``failures.folded_lines``), and of a trained
+    checkpoint only its strongest failures."""
+    from .failures import attention_first, needs_attention
+
+    rows = attention_first(result.tensors)
     if detail:
         return rows
     if result.trained:
         failed = sorted((t for t in rows if t.status == "fail"), key=lambda t: t.pvalue_adjusted or 0.0)
         return failed[:TRAINED_ROWS]
-    return [t for t in rows if t.status != "skip"]
-
-
-def hidden_skips(result: VerifyResult, detail: bool) -> str:
-    """One line for the skipped tensors a table leaves out (``""`` when none is left out)."""
-    skipped = [t for t in result.tensors if t.status == "skip"]
-    if detail or not skipped or result.trained:
-        return ""
-    reasons: dict[str, int] = {}
-    for t in skipped:
-        why = "skip rules" if t.reason.startswith("skipped by rule") else \
-            "no rule covers them" if t.reason.startswith("no rule") else t.reason
-        reasons[why] = reasons.get(why, 0) + 1
-    how = ", ".join(f"{why}: {n}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-    noun = "tensor" if len(skipped) == 1 else "tensors"
-    return f"{len(skipped)} skipped {noun} not listed ({how}); --detail lists them"
+    return [t for t in rows if needs_attention(t)]
 
 
 def verify_facts(t: TensorResult) -> str:

@@ -74,6 +74,8 @@ class TensorResult:
     histogram: list[int] = field(default_factory=list)
     detectable: float | None = None
     """The smallest relative std error this tensor detects with 90% power (stats/power.py); None if untested."""
+    looks_like: dict[str, Any] | None = None
+    """A failing tensor's best law by identify (``runners/looks_like.py``): ``{call, law, std_ratio, change}``."""
 
     @property
     def std_ratio(self) -> float | None:
@@ -97,6 +99,7 @@ class TensorResult:
             "pvalue_adjusted": self.pvalue_adjusted, "reason": self.reason, "std_ratio": self.std_ratio,
             "detectable": self.detectable if self.detectable is not None and math.isfinite(self.detectable)
             else None,
+            "looks_like": self.looks_like,
         }
 
 

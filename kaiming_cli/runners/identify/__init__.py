@@ -124,8 +124,9 @@ class IdentifyResult:
         return None
 
     def kind(self) -> str:
-        nd = len(self.shape)
-        return "conv weight" if nd >= 3 else "linear weight" if nd == 2 else "vector" if nd == 1 else "scalar"
+        from ...theory.kinds import tensor_kind
+
+        return tensor_kind(self.name, self.shape)
 
     def to_dict(self, top: int = 5) -> dict[str, Any]:
         def cand(s: Scored, pvalue: float | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from . import IdentifyResult
+    from .candidates import Candidate
 
 
 @dataclass(frozen=True)
@@ -93,18 +94,31 @@ def collapse(names: list[str], others: list[str]) -> list[tuple[str, int]]:
     return out
 
 
-def generated_rules(results: Sequence[IdentifyResult]) -> list[GeneratedRule]:
+def _labelled(r: IdentifyResult, label: str | None) -> tuple[str | None, Candidate | None]:
+    """The call and candidate of ``label`` (the tensor's group label, an exact alias of its verdict: a square conv's
+    ``mode='fan_out'`` when its group says so), else of the verdict."""
+    if label is not None and label != r.verdict and label in r.aliases:
+        for scored in r.ranked:
+            if scored.candidate.label == label:
+                return scored.candidate.call, scored.candidate
+    return r.call, r.chosen
+
+
+def generated_rules(results: Sequence[IdentifyResult], labels: dict[int, str] | None = None) -> list[GeneratedRule]:
     """The rules that reproduce the verdicts: one ``init = "..."`` rule per glob of tensors that share a call (and
     stated fans), ``skip = true`` for unknown tensors. Globs never match a tensor of another group, so the first-match
-    order of verify does not matter. A name met twice with different calls (two files) keeps its first call."""
+    order of verify does not matter. A name met twice with different calls (two files) keeps its first call.
+    ``labels`` (``group_labels``, by ``id``) names each tensor as its group does: an exact alias of its verdict
+    (fan_in = fan_out on a square conv) is written in the form the rest of the model uses, so that the square convs
+    of a torchvision model share one ``mode='fan_out'`` glob with the others instead of a rule each."""
     groups: dict[tuple[str | None, int | None, int | None], list[str]] = {}
     seen: set[str] = set()
     for r in results:
         if r.verdict == "skipped" or r.name in seen:
             continue
         seen.add(r.name)
-        chosen = r.chosen
-        key = (r.call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None)
+        call, chosen = _labelled(r, (labels or {}).get(id(r)))
+        key = (call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None)
         groups.setdefault(key, []).append(r.name)
     everything = list(seen) + [r.name for r in results if r.verdict == "skipped" and r.name not in seen]
     rules: list[GeneratedRule] = []
