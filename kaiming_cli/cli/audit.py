@@ -16,7 +16,7 @@ from .params import (
     SHAPE,
     output_options,
 )
-from .warmup import preload
+from .warmup import one_blas_thread
 
 
 @click.command()
@@ -46,7 +46,10 @@ def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: t
     kaiming audit models.py:Net --args '{"depth": 4}' -f json
     kaiming audit mymodels:resnet18 -f rules -o init.toml
     """
-    preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
+    # No background preload here (unlike check/verify/identify): importing TARGET runs the user's imports, and an
+    # import hook of theirs (a sitecustomize meta-path finder importing torch in find_spec) deadlocks on the
+    # import locks against a thread importing numpy at the same time (issue 27). Every import runs in this thread.
+    one_blas_thread()
     from ..errors import InputError
     from ..io.target import build_model, parse_args_json, parse_target
     from ..runners.audit import run_audit
