@@ -27,20 +27,22 @@ HANG_GUARD = 180.0  # seconds: one run takes a few (importing torch); a deadlock
 
 HOOK = '''
 import sys
+import threading
 
 class TorchFirstFinder:
-    """Imports torch while Python looks for any module: the pattern that deadlocked audit's preload thread."""
+    """Imports torch while Python looks for any module (in every thread): the pattern that deadlocked audit's
+    preload thread."""
 
-    busy = False
+    local = threading.local()
 
     def find_spec(self, name, path=None, target=None):
-        if TorchFirstFinder.busy:
+        if getattr(self.local, "busy", False):
             return None
-        TorchFirstFinder.busy = True
+        self.local.busy = True
         try:
             import torch  # noqa: F401
         finally:
-            TorchFirstFinder.busy = False
+            self.local.busy = False
         return None
 
 sys.meta_path.insert(0, TorchFirstFinder())

@@ -179,12 +179,29 @@ def test_branches_that_disagree_are_ambiguous():
     assert "relu" in w.note and "tanh" in w.note
 
 
-def test_untraceable_model_falls_back_to_module_order_with_a_note():
+def test_untraceable_model_is_read_by_running_it():
     torch.manual_seed(9)
-    result = audit(M.Untraceable())
-    assert not result.traced
-    assert any("could not trace" in n for n in result.notes)
-    assert rows(result)["fc1.weight"].activation == "relu"
+    result = audit(M.Untraceable())  # control flow on tensor values: torch.fx cannot trace it; running can
+    assert result.traced and result.graph == "forward pass"
+    assert any("forward pass on inferred from the first layer: 4,32" in n for n in result.notes)
+    assert rows(result)["fc1.weight"].activation == "relu" and rows(result)["fc1.weight"].feeds == "relu (act)"
+    assert rows(result)["fc2.weight"].activation == "none" and rows(result)["fc2.weight"].feeds == "output"
+
+
+def test_untraceable_model_that_cannot_be_run_falls_back_to_module_order_with_a_note():
+    class FirstLayerLies(M.Untraceable):
+        """fc2 is defined first, so the inferred input (64 features) does not fit fc1: the run fails."""
+
+        def __init__(self) -> None:
+            torch.nn.Module.__init__(self)
+            self.fc2 = torch.nn.Linear(64, 4)
+            self.fc1 = torch.nn.Linear(32, 64)
+            self.act = torch.nn.ReLU()
+
+    torch.manual_seed(9)
+    result = audit(FirstLayerLies())
+    assert not result.traced and result.graph == "module order" and result.signal is None
+    assert any("was not run" in n for n in result.notes) and any("could not trace" in n for n in result.notes)
     assert "module order" in rows(result)["fc1.weight"].note
 
 
