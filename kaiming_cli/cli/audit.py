@@ -15,6 +15,7 @@ from .params import (
     SEED,
     SHAPE,
     output_options,
+    path_given,
 )
 from .warmup import one_blas_thread
 
@@ -24,17 +25,27 @@ from .warmup import one_blas_thread
 @click.option("--args", "args_json", default=None, metavar="JSON",
               help="Keyword arguments for the callable, as a JSON object, e.g. '{\"num_classes\": 10}'.")
 @click.option("--input-shape", type=SHAPE, default=None,
-              help="When torch.fx cannot trace the model: run it once on zeros of this shape to learn the order "
-                   "its layers run in (else the order they are defined in).")
+              help="Shape of the sample input the model is run on (batch first). Default: a Hugging Face "
+                   "model's dummy_inputs, else inferred from the first layer (Linear, Conv, Embedding).")
+@click.option("--input-dtype", type=click.Choice(["float32", "float64", "bfloat16", "float16", "int64", "int32"]),
+              default=None, help="dtype of the sample input: int64 for token ids (drawn below the first "
+                                 "embedding's size). Default float32 (int64 for a first Embedding).")
+@click.option("--batch", type=click.IntRange(2, 4096), default=4, show_default=True,
+              help="Batch of the inferred sample input; memory is one batch's activations and gradients.")
+@click.option("--plot", "plot_path", type=click.Path(), default=None, callback=path_given,
+              help="Also draw the measured forward and backward std by layer to this PNG (needs kaiming[plot]).")
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True,
               help="torch.manual_seed before the model is built; also the seed of identify's subsample.")
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
               help="Level of the goodness-of-fit checks that decide what each weight got.")
-@click.option("--strict", is_flag=True, help="Exit 1 when any parameter's verdict is 'different'.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 on any finding (a signal that vanishes or explodes, a 'different' weight whose scale "
+                   "matters) or a framework default that differs from what the layer needs.")
 @output_options(("table", "json", "markdown", "rules"))
 @click.pass_context
-def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: tuple[int, ...] | None, seed: int,
-          alpha: float, strict: bool, fmt: str, output: str | None) -> None:
+def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: tuple[int, ...] | None,
+          input_dtype: str | None, batch: int, plot_path: str | None, seed: int, alpha: float, strict: bool, fmt: str,
+          output: str | None) -> None:
     """The init each layer needs (from the activation after it) against what it got.
 
     TARGET is package.module:callable or path/to/file.py:callable, returning a torch.nn.Module or a keras.Model.
@@ -63,10 +74,16 @@ def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: t
         kwargs = parse_args_json(args_json)
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="--args") from None
-    distinct_outputs({"-o": output or "-"})
+    distinct_outputs({"-o": output or "-", "--plot": plot_path})
     model = build_model(target, kwargs, seed)
-    result = run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha)
+    result = run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha,
+                       input_dtype=input_dtype, batch=batch)
     emit(ctx, output, formatter(fmt).audit(result))
     if fmt != "table" or (output and output != "-"):
         say(shown(result.summary()))
-    ctx.exit(ExitCode.FAILED if strict and result.has_different else ExitCode.OK)
+    if plot_path:
+        from ..render.audit_plot import audit_png
+
+        audit_png(result, plot_path)
+        say(f"wrote {plot_path}")
+    ctx.exit(ExitCode.FAILED if strict and result.findings(strict=True) else ExitCode.OK)

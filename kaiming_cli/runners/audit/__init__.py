@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...io.memory import array_source
@@ -25,6 +25,7 @@ from ...theory.fans import compute_fans
 from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 from .graph import _slope_text, combine, keras_following
 from .result import VERDICTS, AuditedWeight, AuditResult, ExpectedLaw, Got, GotLaw, Identifier
+from .roles import depth_of, is_finding, reframe, role_of
 from .signal import measure_signal
 from .trace import feeds_text, read_torch, side_layers
 
@@ -315,6 +316,7 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
     forward_std = dict(signal.forward) if signal else {}
     grad_std = dict(signal.backward) if signal else {}
     rows = []
+    depth = depth_of([n for n, _p in model.named_parameters()])
     for pname, param in model.named_parameters():
         activation, act_note = reading.activations.get(pname, ("none", ""))
         cls, plan = _torch_plan(model, pname, param, activation)
@@ -326,11 +328,16 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
         if act_note and act_note != "module order" or (reading.how == "module order" and plan.weighted):
             note = "; ".join(filter(None, [act_note, note]))
         measured = leaf == "weight" and param.dim() >= 2
-        rows.append(AuditedWeight(
+        row = AuditedWeight(
             pname, cls, source.shape, activation, plan.gain, recommended, got.label, actual_call, ratio, verdict,
             note, _equivalents(plan, got, recommended), feeds_text(reading.feeds.get(pname, [])),
             forward_std.get(path) if measured else None, grad_std.get(pname),
-            signal.gain_fix.get(path) if signal and measured else None))
+            signal.gain_fix.get(path) if signal and measured else None)
+        if reading.how == "forward pass":
+            row = reframe(row, role_of(pname, param, cls, reading.feeds.get(pname, [])), signal, got.empirical_std,
+                          depth)
+            row = replace(row, exempt=row.verdict == "different" and not is_finding(row, signal))
+        rows.append(row)
     notes = list(reading.notes)
     if reading.input_text:
         notes.append(f"graph read from a forward pass on {reading.input_text}")

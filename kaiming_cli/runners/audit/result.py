@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ...io.sources import TensorSource
-from .signal import Signal
+from .signal import TURN, Signal
 
-VERDICTS = ("as recommended", "framework default", "different", "ambiguous")
+TURN_TEXT = f"{TURN:g}x"
+
+VERDICTS = ("as recommended", "framework default", "different", "scale-free", "ambiguous")
 
 
 # --------------------------------------------------------------------------- what the identifier returns
@@ -112,7 +114,10 @@ class AuditedWeight:
     """LSUV-style factor: multiplying this weight by it brings its layer's output std to the previous layer's."""
     role: str = ""
     """What the parameter is when it is not judged by fans: ``scale-free`` (a norm follows before any
-    nonlinearity), ``embedding``, ``position table``, ``token``; else empty."""
+    nonlinearity), ``embedding``, ``position table``, ``token``, ``residual block``; else empty."""
+    exempt: bool = False
+    """A ``different`` verdict that is no finding: an embedding, or in a normalized residual block whose measured
+    stream is stable (roles.py)."""
 
     @property
     def rule_init(self) -> str | None:
@@ -149,11 +154,16 @@ class AuditResult:
         scale matters (not scale-free, not an embedding); with ``strict``, also framework defaults."""
         out = []
         if self.signal is not None and self.signal.is_finding:
-            where = f" from {self.signal.turns_at}" if self.signal.turns_at else ""
-            out.append(Finding("signal", self.signal.turns_at or "", f"the {self.signal.direction} signal is "
-                               f"{self.signal.verdict}{where}"))
+            sig = self.signal
+            growth = sig.forward_growth if sig.direction == "forward" else sig.backward_growth
+            where = f", past {TURN_TEXT} the first layer's at {sig.turns_at}" if sig.turns_at else ""
+            row = next((w for w in self.weights if w.name == f"{sig.turns_at}.weight"), None)
+            out.append(Finding("signal", sig.turns_at or "", f"the {sig.direction} signal is {sig.verdict}: its std "
+                               f"changes {growth:.3g}x over depth{where}", row.recommended if row else None,
+                               row.gain_fix if row else None))
         for w in self.weights:
-            if w.verdict == "different" or (strict and w.verdict == "framework default" and w.recommended):
+            if (w.verdict == "different" and not w.exempt) or (
+                    strict and w.verdict == "framework default" and w.recommended and not w.role):
                 out.append(Finding(w.verdict, w.name, w.note or w.verdict, w.recommended, w.gain_fix))
         return out
 

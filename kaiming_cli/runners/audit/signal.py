@@ -212,7 +212,8 @@ def _thirds(values: list[float]) -> tuple[float, float]:
 
 
 def _turn(series: tuple[tuple[str, float], ...], reference: float, grows: bool) -> str | None:
-    """The first layer whose std is TURN times beyond ``reference`` in the direction of the trend."""
+    """The first layer whose std is TURN times beyond ``reference`` (the first layer's, along the direction the
+    signal travels) in the direction of the trend."""
     for name, value in series:
         if (value > reference * TURN) if grows else (value < reference / TURN):
             return name
@@ -234,13 +235,13 @@ def _judge(shape: tuple[int, ...], forward: tuple[tuple[str, float], ...], backw
         fwd_growth = last / first if first > 0 else math.inf
         if not 1 / TURN <= fwd_growth <= TURN:
             verdict = "vanishing" if fwd_growth < 1 / TURN else "exploding"
-            turns, direction = _turn(across, first, fwd_growth > 1), "forward"
+            turns, direction = _turn(across, across[0][1], fwd_growth > 1), "forward"
     if len(signal) >= 2:
         first, last = _thirds([s for _n, s in signal])  # first = near the input; the gradient flows back
         bwd_growth = first / last if last > 0 else math.inf
         if verdict == "stable" and not 1 / TURN <= bwd_growth <= TURN:
             verdict = "vanishing" if bwd_growth < 1 / TURN else "exploding"
-            turns = _turn(tuple(reversed(signal)), last, bwd_growth > 1)
+            turns = _turn(tuple(reversed(signal)), signal[-1][1], bwd_growth > 1)
             direction = "backward"
     if not forward and not backward:
         verdict = "unmeasured"

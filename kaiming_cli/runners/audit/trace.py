@@ -38,12 +38,17 @@ class Feed:
     op: str
     normalized: bool = False
     residual: bool = False
+    first: str = ""
+    input_normed: bool = False
+    """The layer's input came straight from a norm (a pre-norm block's q/k/v and MLP input)."""
 
 
 @dataclass
 class _Flags:
     normalized: bool = False
     residual: bool = False
+    first: str = ""
+    """norm or residual: which the path met first (a norm before the residual add makes the weight scale-free)."""
 
 
 @dataclass
@@ -90,6 +95,9 @@ class _Tracker:
         self.feeds: dict[str, list[Feed]] = {}
         self.order: list[str] = []
         self.opaque = 0
+        self.normed: set[int] = set()
+        """Tensors that come straight from a norm (through reshapes, dropout, ...)."""
+        self.input_normed: set[str] = set()
 
     def mark(self, tensor: Any, pending: dict[str, _Flags]) -> None:
         self.keep.append(tensor)
@@ -98,7 +106,8 @@ class _Tracker:
 
     def end(self, pending: dict[str, _Flags], activation: str, op: str) -> None:
         for name, flags in pending.items():
-            self.feeds.setdefault(name, []).append(Feed(activation, op, flags.normalized, flags.residual))
+            self.feeds.setdefault(name, []).append(Feed(activation, op, flags.normalized, flags.residual,
+                                                         flags.first, name in self.input_normed))
 
     def weight_of(self, value: Any) -> str | None:
         return self.params.get(id(value))
@@ -125,8 +134,10 @@ def _merge(*pendings: dict[str, _Flags], normalized: bool = False, residual: boo
     for pending in pendings:
         for name, flags in pending.items():
             old = out.get(name, _Flags(True, True))
+            first = flags.first or ("norm" if normalized else "residual" if residual else "")
             out[name] = _Flags(old.normalized and (flags.normalized or normalized),
-                               old.residual and (flags.residual or residual))
+                               old.residual and (flags.residual or residual), old.first or first
+                               if name in out else first)
     return out
 
 
@@ -145,9 +156,12 @@ def _step(tracker: _Tracker, name: str, args: tuple[Any, ...], kwargs: dict[str,
     pend = [tracker.pending.get(id(t), {}) for t in data_in]
     base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
     joined = {w: _Flags() for w in dict.fromkeys(weights)}
+    normed = any(id(t) in tracker.normed for t in data_in)
     if weights and (base in _WEIGHTED_CALLS or base in _PRODUCT_CALLS):
         tracker.end(_merge(*pend), "none", base if base in _WEIGHTED_CALLS else f"{base} (a layer)")
         new = joined
+        if normed:
+            tracker.input_normed.update(joined)
         for w in new:
             tracker.used(w)
     elif base in ("leaky_relu", "rrelu"):
@@ -173,6 +187,8 @@ def _step(tracker: _Tracker, name: str, args: tuple[Any, ...], kwargs: dict[str,
         new = {}
     for out in outputs:
         tracker.mark(out, new)
+        if base in _NORM_CALLS or (normed and (base in _THROUGH_CALLS or base in _INPLACE_SET)):
+            tracker.normed.add(id(out))
     if base in _INPLACE_SET and data_in:  # x[...] = y: the target now carries both
         target = args[0] if args else None
         if target is not None and id(target) in tracker.data:
@@ -263,6 +279,8 @@ def _install_hooks(model: Any, tracker: _Tracker) -> list[Any]:
                         tracker.used(n)
             for out in _tensors(output):
                 tracker.mark(out, new)
+                if role == "norm":
+                    tracker.normed.add(id(out))
 
         hooks.append(module.register_forward_pre_hook(pre, with_kwargs=True))
         hooks.append(module.register_forward_hook(post, with_kwargs=True))
