@@ -71,11 +71,12 @@ def audit(model: Any, *, input_shape: tuple[int, ...] | None = None, seed: int =
                      input_dtype=input_dtype, batch=batch, measure=measure)
 
 
-def assert_audit(model: Any, allow: Iterable[str] = ("framework default", "ambiguous"), **options: Any
-                 ) -> AuditResult:
+def assert_audit(model: Any, allow: Iterable[str] = ("framework default", "scale-free", "ambiguous"),
+                 **options: Any) -> AuditResult:
     """Raise ``AssertionError`` listing every parameter that is not as recommended, unless its verdict or its
-    name (a glob such as ``"fc.*"``) is in ``allow``. By default only ``different`` fails, as ``--strict`` does;
-    ``allow=()`` fails on framework defaults too."""
+    name (a glob such as ``"fc.*"``) is in ``allow``. By default only ``different`` fails (not where the audit
+    judged its scale not to matter: an embedding, a normalized residual block with a stable stream);
+    ``allow=()`` fails on framework defaults and scale-free weights too."""
     result = audit(model, **options)
     bad = result.failures(allow)
     if bad:

@@ -125,7 +125,7 @@ def audit(result: AuditResult) -> str:
     for pattern, indices in collapse([(w.name, w.rule_init) for w in rows]):
         members = [rows[i] for i in indices]
         # a glob covers rows of one init; the comment speaks for the worst verdict among them
-        members.sort(key=lambda w: ("different", "framework default", "ambiguous", "as recommended")
+        members.sort(key=lambda w: ("different", "framework default", "scale-free", "ambiguous", "as recommended")
                      .index(w.verdict))
         out += _rule_comment(members)
         out.append("[[rule]]")

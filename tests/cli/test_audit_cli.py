@@ -50,16 +50,35 @@ def test_json_keys_and_verdicts(runner: CliRunner) -> None:
 def test_table_groups_by_verdict_and_markdown(runner: CliRunner) -> None:
     code, out, _ = run(runner, "--color", "never", "audit", f"{MODELS}:resnet_one_default_conv")
     assert code == 0
-    assert out.index("framework default (3)") < out.index("as recommended (35)")
-    assert "layer2.0.conv1.weight" in out
+    # the conv left at torch's default feeds a BatchNorm before its ReLU: scale-free (issue 27); fc and its bias
+    # stay at the framework default
+    assert out.index("framework default (2)") < out.index("scale-free (1)") < out.index("as recommended (35)")
+    assert "layer2.0.conv1.weight" in out and "signal at init: stable" in out
     code, out, _ = run(runner, "audit", f"{MODELS}:resnet_one_default_conv", "-f", "markdown")
-    assert code == 0 and "#### framework default (3)" in out and "| `layer2.0.conv1.weight` |" in out
+    assert code == 0 and "#### scale-free (1)" in out and "| `layer2.0.conv1.weight` |" in out
 
 
-def test_strict_exits_1_on_different_only(runner: CliRunner) -> None:
-    assert run(runner, "audit", f"{MODELS}:TinyViT", "--strict", "-f", "json")[0] == 1
-    assert run(runner, "audit", f"{MODELS}:TinyViT", "-f", "json")[0] == 0
-    assert run(runner, "audit", f"{MODELS}:resnet_one_default_conv", "--strict", "-f", "json")[0] == 0
+def test_strict_exits_1_on_findings_not_on_a_standard_transformer_init(runner: CliRunner) -> None:
+    # timm's N(0, 0.02) inside LayerNorm'd residual blocks, with a stable measured stream: no finding
+    assert run(runner, "audit", f"{MODELS}:TinyViT", "--strict", "-f", "json")[0] == 0
+    # torchvision's fc left at nn.Linear's default: a framework default that differs from the head's gain 1
+    code, out, _ = run(runner, "audit", f"{MODELS}:resnet_one_default_conv", "--strict", "-f", "json")
+    assert code == 1 and {f["name"] for f in json.loads(out)["findings"]} == set()  # --strict's own, not findings
+    assert run(runner, "audit", f"{MODELS}:resnet_one_default_conv", "-f", "json")[0] == 0
+    # the issue's 40-layer ReLU MLP at torch's default init: its signal vanishes
+    code, out, _ = run(runner, "audit", f"{MODELS}:relu_mlp", "--strict", "-f", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["signal"]["verdict"] == "vanishing"
+    assert [f["kind"] for f in doc["findings"]] == ["signal"]
+    assert doc["findings"][0]["fix"] == "kaiming_normal_(mode='fan_in', nonlinearity='relu')"
+
+
+def test_plot_draws_the_measured_signal(runner: CliRunner, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "signal.png"
+    code, _, err = run(runner, "audit", f"{MODELS}:plain_mlp", "-f", "json", "--plot", str(png))
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {png}" in err
 
 
 def test_args_json_and_printing_user_code_keep_stdout_json(runner: CliRunner, tmp_path: Path) -> None:

@@ -65,11 +65,13 @@ def test_one_conv_left_at_the_default_is_flagged_on_exactly_that_layer():
     flagged = [w.name for w in result.weights if w.layer_type == "Conv2d" and w.verdict != "as recommended"]
     assert flagged == ["layer2.0.conv1.weight"]
     w = rows(result)["layer2.0.conv1.weight"]
-    assert w.verdict == "framework default" and w.activation == "relu"
-    assert "1/6" in w.note  # (1/3 fan_in) / (2 / fan_in)
+    # conv -> BatchNorm -> ReLU: the norm divides the scale out, so the default's 1/6 of He's variance is
+    # scale-free for the forward pass (issue 27), and still said
+    assert w.verdict == "scale-free" and w.activation == "relu" and w.feeds == "norm → relu (layer2.0.relu)"
+    assert "1/6" in w.note and "normalized" in w.note  # (1/3 fan_in) / (2 / fan_in)
     assert w.std_ratio == pytest.approx(1 / math.sqrt(6), rel=0.1)
     with pytest.raises(AssertionError, match=r"layer2\.0\.conv1\.weight"):
-        assert_audit(model, allow=("fc.*",))  # framework default is not allowed here
+        assert_audit(model, allow=("fc.*",))  # scale-free is not allowed here
     assert_audit(model)  # by default only 'different' fails
 
 
@@ -116,7 +118,8 @@ def test_gan_generator_leaky_relu_and_tanh_output():
     assert by[f"{last_name}.weight"].activation == "tanh"
     for n, m in convs:
         w = by[f"{n}.weight"]
-        assert w.verdict == "different"  # DCGAN's N(0, 0.02) whatever follows
+        # DCGAN's N(0, 0.02) whatever follows: different before the tanh; BatchNorm follows the others
+        assert w.verdict == ("different" if n == last_name else "scale-free")
         want = 0.02 / (torch_std(m.weight, "tanh") if n == last_name else torch_std(m.weight, "leaky_relu", 0.2))
         assert w.std_ratio == pytest.approx(want, rel=0.1)
     assert by[f"{last_name}.weight"].recommended == "kaiming_normal_(mode='fan_in', nonlinearity='tanh')"

@@ -195,4 +195,5 @@ class AuditResult:
         """Rows that are not as recommended, minus those whose verdict or name (a glob) is in ``allow``."""
         allowed = list(allow)
         return [w for w in self.weights if w.verdict != "as recommended" and w.verdict not in allowed
+                and not w.exempt
                 and not any(fnmatch.fnmatchcase(w.name, g) for g in allowed)]

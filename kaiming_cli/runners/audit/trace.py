@@ -103,6 +103,7 @@ class _Tracker:
         self.keep.append(tensor)
         self.data.add(id(tensor))
         self.pending[id(tensor)] = pending
+        self.normed.discard(id(tensor))  # an in-place op (relu_) made it something else
 
     def end(self, pending: dict[str, _Flags], activation: str, op: str) -> None:
         for name, flags in pending.items():
