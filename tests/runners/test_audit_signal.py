@@ -118,7 +118,7 @@ def test_position_tables_and_tokens_get_no_fan_advice() -> None:
 
 def test_a_weight_normalized_before_any_nonlinearity_is_scale_free() -> None:
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
-                                torch.nn.Flatten(), torch.nn.Linear(16 * 62 * 62, 4))
+                                torch.nn.Flatten(), torch.nn.Linear(16 * 30 * 30, 4))
     torch.manual_seed(8)
     torch.nn.init.normal_(model[0].weight, std=0.5)  # far from any fan rule
     by = rows(audit(model))

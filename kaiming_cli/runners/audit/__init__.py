@@ -27,7 +27,7 @@ from .graph import _slope_text, combine, keras_following
 from .result import VERDICTS, AuditedWeight, AuditResult, ExpectedLaw, Got, GotLaw, Identifier
 from .roles import depth_of, is_finding, reframe, role_of
 from .signal import measure_signal
-from .trace import feeds_text, read_torch, side_layers
+from .trace import feeds_text, normalized_layers, read_torch, side_layers
 
 __all__ = ["VERDICTS", "AuditResult", "AuditedWeight", "ExpectedLaw", "Got", "GotLaw", "Identifier", "decide",
            "implied", "run_audit"]
@@ -311,7 +311,8 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
     if kind != "torch":
         raise TypeError(f"{type(model).__name__} is not a torch.nn.Module or a keras.Model")
     reading = read_torch(model, input_shape, input_dtype, batch, seed)
-    signal = (measure_signal(model, reading.inputs, seed=seed, side=side_layers(reading.feeds))
+    signal = (measure_signal(model, reading.inputs, seed=seed, side=side_layers(reading.feeds),
+                             normalized=normalized_layers(reading.feeds))
               if measure and reading.inputs is not None else None)
     forward_std = dict(signal.forward) if signal else {}
     grad_std = dict(signal.backward) if signal else {}

@@ -14,14 +14,14 @@ afterwards; dropout is off. Memory is one batch's activations and gradients.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 #: The signal has vanished (exploded) when the last third of the layers is this many times below (above) the
 #: first third, by geometric mean: one order of magnitude, far beyond what a correct init's fluctuations give.
 TURN = 10.0
-#: Random batches averaged.
-BATCHES = 3
+#: Random batches averaged (each a forward and a backward pass: the cost of the measurement).
+BATCHES = 2
 _WEIGHTED = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
              "Bilinear", "LazyLinear", "Conv1D")
 
@@ -99,11 +99,14 @@ def _first_float(output: Any) -> Any:
 
 
 def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int = 0,
-                   side: frozenset[str] = frozenset()) -> Signal:
+                   side: frozenset[str] = frozenset(), normalized: frozenset[str] = frozenset()) -> Signal:
     """Run ``batches`` random batches like ``inputs`` forward and backward; the model is left as it was.
     ``side`` names layers off the signal's path (attention's query and key, a gate's linear half: their output
     only meets another signal in a product), left out of the depth series: at init the softmax is nearly
-    uniform, so the gradient reaching a query or key is orders of magnitude below the stream's by design."""
+    uniform, so the gradient reaching a query or key is orders of magnitude below the stream's by design.
+    ``normalized`` names the scale-free layers (a norm follows before any nonlinearity): measured and reported,
+    but left out of the verdict, since the norm divides their output's scale out (and multiplies the gradient
+    reaching it by the inverse), so their stds say nothing about depth."""
     import torch
 
     layers = [(n, m) for n, m in _weighted_modules(model) if n not in side]
@@ -155,7 +158,9 @@ def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int
     backward = tuple((n, math.sqrt(grads[n] / batches)) for n, _p in params if n in used)
     signal = tuple((n, math.sqrt(deltas[n] / batches)) for n in order if n in deltas)
     across = tuple((n, math.sqrt(between[n] / batches)) for n in order)
-    return _judge(_shape_of(inputs), forward, backward, signal, across)
+    judged = _judge(_shape_of(inputs), forward, backward, tuple(x for x in signal if x[0] not in normalized),
+                    tuple(x for x in across if x[0] not in normalized))
+    return replace(judged, forward=forward, backward=backward, backward_signal=signal, across=across)
 
 
 def _between_samples(t: Any) -> float:
@@ -245,6 +250,8 @@ def _judge(shape: tuple[int, ...], forward: tuple[tuple[str, float], ...], backw
             direction = "backward"
     if not forward and not backward:
         verdict = "unmeasured"
+    if len(across) < 2 and len(signal) < 2 and (forward or backward):
+        direction = "normalized"  # every layer but at most one is followed by a norm: the norms hold the scale
     fix = {n: forward[i - 1][1] / s for i, (n, s) in enumerate(forward) if i and s > 0}
     return Signal(shape, forward, backward, fwd_growth, bwd_growth, verdict, turns, direction, fix, signal,
                   across)

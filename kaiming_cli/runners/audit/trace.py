@@ -291,7 +291,7 @@ def _install_hooks(model: Any, tracker: _Tracker) -> list[Any]:
 # --------------------------------------------------------------------------- the sample input
 
 #: Spatial size of an inferred image input, by convolution dimension: big enough for a ResNet's five halvings.
-_SPATIAL = {1: 256, 2: 64, 3: 16}
+_SPATIAL = {1: 128, 2: 32, 3: 8}
 #: Sequence length of an inferred token input.
 _TOKENS = 16
 
@@ -301,7 +301,7 @@ def candidate_inputs(model: Any, input_shape: tuple[int, ...] | None, input_dtyp
     """Sample inputs to try, in order, each with its description: ``--input-shape`` (random normal, or random
     token ids below the first embedding's size for an integer ``--input-dtype``), else a Hugging Face model's
     ``dummy_inputs``, else one inferred from the first layer with weights (Linear: (batch, in) then (batch,
-    tokens, in); Conv: (batch, in_channels, 64, 64) for 2-D; Embedding: token ids)."""
+    tokens, in); Conv: (batch, in_channels, 32, 32) for 2-D; Embedding: token ids)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -323,7 +323,7 @@ def candidate_inputs(model: Any, input_shape: tuple[int, ...] | None, input_dtyp
         shapes = [(batch, first.in_features), (batch, _TOKENS, first.in_features)]
     elif isinstance(first, torch.nn.modules.conv._ConvNd):
         d = len(first.kernel_size)
-        shapes = [(batch, first.in_channels * (1 if not first.transposed else 1), *([_SPATIAL.get(d, 16)] * d))]
+        shapes = [(batch, first.in_channels, *([_SPATIAL.get(d, 16)] * d))]
     elif isinstance(first, torch.nn.Embedding):
         shapes = [(batch, _TOKENS)]
         dtype = dtype or torch.long
@@ -395,10 +395,10 @@ def read_torch(model: Any, input_shape: tuple[int, ...] | None = None, input_dty
 
     trace, inputs, text = run_graph(model, input_shape, input_dtype, batch, seed)
     if not trace.ran:
-        acts, traced, notes = torch_activations(model, input_shape if input_dtype is None else None)
+        by_fx, traced, fx_notes = torch_activations(model, input_shape if input_dtype is None else None)
         how = "torch.fx" if traced else "module order"
-        return GraphReading(acts, how, [f"the model was not run ({trace.why}); its graph was read from {how}",
-                                        *notes])
+        return GraphReading(by_fx, how, [f"the model was not run ({trace.why}); its graph was read from {how}",
+                                         *fx_notes])
     out: dict[str, tuple[str, str]] = {}
     for pname, _p in model.named_parameters():
         feeds = trace.feeds.get(pname, [])
@@ -422,3 +422,9 @@ def side_layers(feeds: dict[str, list[Feed]]) -> frozenset[str]:
         if leaf == "weight" and fs and all(f.op in _PRODUCT_CALLS or f.op in _SCALED_CALLS for f in fs):
             out.add(module)
     return frozenset(out)
+
+
+def normalized_layers(feeds: dict[str, list[Feed]]) -> frozenset[str]:
+    """Modules whose weight's output meets a norm before anything else on every path (scale-free)."""
+    return frozenset(pname.rpartition(".")[0] for pname, fs in feeds.items()
+                     if pname.endswith(".weight") and fs and all(f.first == "norm" for f in fs))
