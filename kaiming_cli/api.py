@@ -62,17 +62,21 @@ def assert_init(tensor: Any, **options: Any) -> TensorResult:
 
 
 def audit(model: Any, *, input_shape: tuple[int, ...] | None = None, seed: int = 0, alpha: float = 1e-3,
-          target: str = "<model>") -> AuditResult:
-    """Audit a built ``torch.nn.Module`` or ``keras.Model``: per parameter, the activation after its layer, the init
-    that implies, what it got, and a verdict (docs/audit.md). The result is frozen; ``.to_dict()`` is the JSON."""
-    return run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha)
+          target: str = "<model>", input_dtype: str | None = None, batch: int = 4, measure: bool = True
+          ) -> AuditResult:
+    """Audit a built ``torch.nn.Module`` or ``keras.Model``: per parameter, the activation its layer's output
+    feeds (read by running the model once), the init that implies, what it got, a verdict, and the signal
+    measured at init (docs/audit.md). The result is frozen; ``.to_dict()`` is the JSON."""
+    return run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha,
+                     input_dtype=input_dtype, batch=batch, measure=measure)
 
 
-def assert_audit(model: Any, allow: Iterable[str] = ("framework default", "ambiguous"), **options: Any
-                 ) -> AuditResult:
+def assert_audit(model: Any, allow: Iterable[str] = ("framework default", "scale-free", "ambiguous"),
+                 **options: Any) -> AuditResult:
     """Raise ``AssertionError`` listing every parameter that is not as recommended, unless its verdict or its
-    name (a glob such as ``"fc.*"``) is in ``allow``. By default only ``different`` fails, as ``--strict`` does;
-    ``allow=()`` fails on framework defaults too."""
+    name (a glob such as ``"fc.*"``) is in ``allow``. By default only ``different`` fails (not where the audit
+    judged its scale not to matter: an embedding, a normalized residual block with a stable stream);
+    ``allow=()`` fails on framework defaults and scale-free weights too."""
     result = audit(model, **options)
     bad = result.failures(allow)
     if bad:

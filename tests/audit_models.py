@@ -341,3 +341,175 @@ class Untraceable(nn.Module):
 def he_std(gain: float, fan: int) -> float:
     """std = gain / sqrt(fan), written out for the expected values of the tests."""
     return gain / math.sqrt(fan)
+
+
+# --------------------------------------------------------------------------- transformers look-alikes (issue 27)
+# Each reproduces the block structure of a Hugging Face model (transformers 5.x source cited) in plain torch,
+# so that the plain suite reads their graphs without transformers installed.
+
+class RMSNorm(nn.Module):
+    """transformers/models/llama/modeling_llama.py LlamaRMSNorm: x * rsqrt(mean(x^2) + eps), times a weight."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+
+class LlamaMLP(nn.Module):
+    """modeling_llama.py LlamaMLP.forward: down_proj(act_fn(gate_proj(x)) * up_proj(x)), act_fn SiLU."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden, bias=False)
+        self.up_proj = nn.Linear(dim, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, dim, bias=False)
+        self.act_fn = nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class T5DenseActDense(nn.Module):
+    """transformers/models/t5/modeling_t5.py T5DenseActDense: wi -> act (ReLU) -> dropout -> wo."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.wi = nn.Linear(dim, hidden, bias=False)
+        self.wo = nn.Linear(hidden, dim, bias=False)
+        self.dropout = nn.Dropout(0.1)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.wo(self.dropout(self.act(self.wi(x))))
+
+
+class MixedBlock(nn.Module):
+    """A pre-norm residual block: x + attn-free Llama MLP (RMSNorm first), then x + T5's DenseReluDense."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm1 = RMSNorm(dim)
+        self.mlp = LlamaMLP(dim, 2 * dim)
+        self.norm2 = RMSNorm(dim)
+        self.DenseReluDense = T5DenseActDense(dim, 2 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.mlp(self.norm1(x))
+        return x + self.DenseReluDense(self.norm2(x))
+
+
+class BertLayer(nn.Module):
+    """transformers/models/bert/modeling_bert.py without attention: BertIntermediate (dense -> gelu) and BertOutput
+    (dense -> dropout -> LayerNorm(h + input)), the post-norm residual."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.intermediate = nn.Module()
+        self.intermediate.dense = nn.Linear(dim, 4 * dim)
+        self.output = nn.Module()
+        self.output.dense = nn.Linear(4 * dim, dim)
+        self.output.LayerNorm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(self.intermediate.dense(x))
+        return self.output.LayerNorm(self.output.dense(h) + x)
+
+
+class Conv1D(nn.Module):
+    """transformers/pytorch_utils.py Conv1D (GPT-2's linear): weight (in, out), torch.addmm(bias, x, weight)."""
+
+    def __init__(self, nf: int, nx: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.addmm(self.bias, x.reshape(-1, x.size(-1)), self.weight)
+        return out.view(*x.shape[:-1], -1)
+
+
+class GPT2Block(nn.Module):
+    """modeling_gpt2.py GPT2MLP in a pre-norm residual block: ln_2 -> c_fc -> gelu (tanh form) -> c_proj."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.ln_2 = nn.LayerNorm(dim)
+        self.mlp = nn.Module()
+        self.mlp.c_fc = Conv1D(4 * dim, dim)
+        self.mlp.c_proj = Conv1D(dim, 4 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mlp.c_proj(F.gelu(self.mlp.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class TinyGPT2(nn.Module):
+    """Token and position embeddings, GPT-2 blocks, a final LayerNorm and a tied head, with GPT-2's init
+    (modeling_gpt2.py _init_weights: N(0, 0.02) everywhere, c_proj at 0.02/sqrt(2 n_layer))."""
+
+    def __init__(self, vocab: int = 100, dim: int = 64, n_layer: int = 4, ctx: int = 32) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.wpe = nn.Embedding(ctx, dim)
+        self.h = nn.ModuleList([GPT2Block(dim) for _ in range(n_layer)])
+        self.ln_f = nn.LayerNorm(dim)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * n_layer))
+            elif name in ("wte.weight", "wpe.weight"):
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+        for block in self.h:
+            x = block(x)
+        return F.linear(self.ln_f(x), self.wte.weight)
+
+
+class TransformerLookalikes(nn.Module):
+    """The three look-alikes in one model: a Llama MLP block and a T5 DenseReluDense, then a BERT layer."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.block = MixedBlock(dim)
+        self.bert = BertLayer(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bert(self.block(self.proj(x)))
+
+
+class PatchEmbedWithTokens(nn.Module):
+    """timm VisionTransformer's embedding: a cls_token and a pos_embed table around a linear patch embedding."""
+
+    def __init__(self, dim: int = 32, patches: int = 8) -> None:
+        super().__init__()
+        self.patch = nn.Linear(48, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.randn(1, patches + 1, dim) * 0.02)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch(x)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.norm(x)[:, 0])
+
+
+def relu_mlp(init: str = "default", depth: int = 40, width: int = 256, act: type[nn.Module] = nn.ReLU,
+             bias: bool = True) -> nn.Sequential:
+    """The issue's deep MLP: torch's default init (variance 1/(3 fan_in): 1/6 of He's), N(0, 0.15), or He's."""
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        lin = nn.Linear(width, width, bias=bias)
+        if init == "n015":
+            nn.init.normal_(lin.weight, 0.0, 0.15)
+        elif init == "kaiming":
+            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+            if bias:
+                nn.init.zeros_(lin.bias)
+        layers += [lin, act()]
+    return nn.Sequential(*layers[:-1])

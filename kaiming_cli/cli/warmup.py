@@ -23,7 +23,8 @@ def one_blas_thread() -> None:
 
 def preload(*modules: str) -> None:
     """Import slow modules (scipy.special: ~0.15 s) in the background while the data is being read, with one
-    BLAS thread (``one_blas_thread``): every caller is a statistics command."""
+    BLAS thread (``one_blas_thread``): every caller is a statistics command. Never where user code is imported
+    (``audit``): a thread importing while the user's module imports deadlocks with their import hooks (issue 27)."""
     import importlib
     import threading
 

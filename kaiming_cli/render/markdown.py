@@ -143,6 +143,7 @@ def audit(result: AuditResult) -> str:
     out = [f"### kaiming audit `{escape.markdown_code(result.target)}`\n",
            f"**{escape.markdown_text(result.summary())}**\n"]
     out += [f"> note: {escape.markdown_text(n)}\n" for n in result.notes]
+    out += [f"- {escape.markdown_text(line)}\n" for line in t_.audit_signal_lines(result)]
     for verdict, rows in t_.audit_groups(result):
         out.append(f"#### {verdict} ({len(rows)})\n")
         cells = [(code(name), layer, activation, code(rec) if rec != "-" else rec, code(act), ratio, note)

@@ -109,6 +109,9 @@ def _rule_comment(rows: Sequence[AuditedWeight]) -> list[str]:
                 _comment("This rule is the RECOMMENDED FIX: verify fails until the model's init code uses it.")]
     if first.verdict == "framework default":
         return [_comment(f"framework default ({count}): {first.note}")]
+    if first.verdict == "scale-free":
+        return [_comment(f"scale-free ({count}): a norm follows before any nonlinearity; the rule keeps what it "
+                         "has.")]
     if first.verdict == "ambiguous":
         return [_comment(f"ambiguous ({count}): {first.note or 'no recommendation'}; the rule keeps what it has.")]
     return [_comment(f"as recommended ({count}): followed by {first.activation}")]
@@ -122,7 +125,7 @@ def audit(result: AuditResult) -> str:
     for pattern, indices in collapse([(w.name, w.rule_init) for w in rows]):
         members = [rows[i] for i in indices]
         # a glob covers rows of one init; the comment speaks for the worst verdict among them
-        members.sort(key=lambda w: ("different", "framework default", "ambiguous", "as recommended")
+        members.sort(key=lambda w: ("different", "framework default", "scale-free", "ambiguous", "as recommended")
                      .index(w.verdict))
         out += _rule_comment(members)
         out.append("[[rule]]")

@@ -397,7 +397,7 @@ def propagate(result: PropagateResult) -> RenderableType:
 
 
 AUDIT_STYLE = {"different": "bold red", "framework default": "yellow", "ambiguous": "magenta",
-               "as recommended": "green"}
+               "scale-free": "cyan", "as recommended": "green"}
 
 
 def audit(result: AuditResult) -> RenderableType:

@@ -446,7 +446,7 @@ def propagate_title(result: PropagateResult) -> str:
 
 AUDIT_HEADERS = ("parameter", "layer", "activation", "recommended", "actual", "std ratio", "note")
 #: The order verdict groups are shown in: what needs attention first.
-AUDIT_ORDER = ("different", "framework default", "ambiguous", "as recommended")
+AUDIT_ORDER = ("different", "framework default", "scale-free", "ambiguous", "as recommended")
 
 
 def audit_groups(result: AuditResult) -> list[tuple[str, list[AuditedWeight]]]:
@@ -483,5 +483,31 @@ def audit_rows(rows: Sequence[AuditedWeight]) -> list[tuple[str, ...]]:
 
 
 def audit_lines(result: AuditResult) -> list[str]:
-    """The run's notes and its summary line."""
-    return [f"note: {n}" for n in result.notes] + [result.summary()]
+    """The run's notes, the signal measured at init (with a sparkline by depth, as ``propagate`` draws), the
+    findings with their fixes, and the summary line."""
+    return [f"note: {n}" for n in result.notes] + audit_signal_lines(result) + [result.summary()]
+
+
+def audit_signal_lines(result: AuditResult) -> list[str]:
+    from ..runners.audit.signal import sparkline
+
+    signal = result.signal
+    if signal is None:
+        return []
+
+    def growth(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3g}x"
+
+    turn = f", turns at {signal.turns_at} ({signal.direction})" if signal.turns_at else ""
+    lines = [f"signal at init: {signal.verdict}{turn}; growth over depth forward {growth(signal.forward_growth)}, "
+             f"backward {growth(signal.backward_growth)} ({len(signal.forward)} layers, input "
+             f"{','.join(map(str, signal.input_shape))})"]
+    if signal.across:
+        lines.append(f"forward std by depth  {sparkline([s for _m, s in signal.across])}")
+    if signal.backward_signal:
+        lines.append(f"backward std by depth {sparkline([s for _m, s in signal.backward_signal])}")
+    for f in result.findings():
+        fix = f"; fix: {f.fix}" if f.fix else ""
+        gain = f" (measured LSUV gain x{f.gain_fix:.3g})" if f.gain_fix is not None else ""
+        lines.append(f"finding: {f.name or 'signal'}: {f.message}{fix}{gain}")
+    return lines

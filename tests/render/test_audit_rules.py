@@ -69,7 +69,7 @@ def test_rules_are_toml_with_init_strings(resnet_rules: Path) -> None:
     assert inits["layer2.0.conv1.weight"] == "default('Conv2d')"  # framework default: the init it has
     assert inits["fc.weight"] == "default('Linear')"
     text = resnet_rules.read_text()
-    assert "# framework default (layer2.0.conv1.weight)" in text
+    assert "# scale-free (layer2.0.conv1.weight)" in text  # conv -> BatchNorm -> ReLU: its scale is divided out
 
 
 def test_different_rules_carry_the_fix_comment(tmp_path: Path) -> None:

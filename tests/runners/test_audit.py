@@ -65,11 +65,13 @@ def test_one_conv_left_at_the_default_is_flagged_on_exactly_that_layer():
     flagged = [w.name for w in result.weights if w.layer_type == "Conv2d" and w.verdict != "as recommended"]
     assert flagged == ["layer2.0.conv1.weight"]
     w = rows(result)["layer2.0.conv1.weight"]
-    assert w.verdict == "framework default" and w.activation == "relu"
-    assert "1/6" in w.note  # (1/3 fan_in) / (2 / fan_in)
+    # conv -> BatchNorm -> ReLU: the norm divides the scale out, so the default's 1/6 of He's variance is
+    # scale-free for the forward pass (issue 27), and still said
+    assert w.verdict == "scale-free" and w.activation == "relu" and w.feeds == "norm → relu (layer2.0.relu)"
+    assert "1/6" in w.note and "normalized" in w.note  # (1/3 fan_in) / (2 / fan_in)
     assert w.std_ratio == pytest.approx(1 / math.sqrt(6), rel=0.1)
     with pytest.raises(AssertionError, match=r"layer2\.0\.conv1\.weight"):
-        assert_audit(model, allow=("fc.*",))  # framework default is not allowed here
+        assert_audit(model, allow=("fc.*",))  # scale-free is not allowed here
     assert_audit(model)  # by default only 'different' fails
 
 
@@ -116,7 +118,8 @@ def test_gan_generator_leaky_relu_and_tanh_output():
     assert by[f"{last_name}.weight"].activation == "tanh"
     for n, m in convs:
         w = by[f"{n}.weight"]
-        assert w.verdict == "different"  # DCGAN's N(0, 0.02) whatever follows
+        # DCGAN's N(0, 0.02) whatever follows: different before the tanh; BatchNorm follows the others
+        assert w.verdict == ("different" if n == last_name else "scale-free")
         want = 0.02 / (torch_std(m.weight, "tanh") if n == last_name else torch_std(m.weight, "leaky_relu", 0.2))
         assert w.std_ratio == pytest.approx(want, rel=0.1)
     assert by[f"{last_name}.weight"].recommended == "kaiming_normal_(mode='fan_in', nonlinearity='tanh')"
@@ -179,12 +182,29 @@ def test_branches_that_disagree_are_ambiguous():
     assert "relu" in w.note and "tanh" in w.note
 
 
-def test_untraceable_model_falls_back_to_module_order_with_a_note():
+def test_untraceable_model_is_read_by_running_it():
     torch.manual_seed(9)
-    result = audit(M.Untraceable())
-    assert not result.traced
-    assert any("could not trace" in n for n in result.notes)
-    assert rows(result)["fc1.weight"].activation == "relu"
+    result = audit(M.Untraceable())  # control flow on tensor values: torch.fx cannot trace it; running can
+    assert result.traced and result.graph == "forward pass"
+    assert any("forward pass on inferred from the first layer: 4,32" in n for n in result.notes)
+    assert rows(result)["fc1.weight"].activation == "relu" and rows(result)["fc1.weight"].feeds == "relu (act)"
+    assert rows(result)["fc2.weight"].activation == "none" and rows(result)["fc2.weight"].feeds == "output"
+
+
+def test_untraceable_model_that_cannot_be_run_falls_back_to_module_order_with_a_note():
+    class FirstLayerLies(M.Untraceable):
+        """fc2 is defined first, so the inferred input (64 features) does not fit fc1: the run fails."""
+
+        def __init__(self) -> None:
+            torch.nn.Module.__init__(self)
+            self.fc2 = torch.nn.Linear(64, 4)
+            self.fc1 = torch.nn.Linear(32, 64)
+            self.act = torch.nn.ReLU()
+
+    torch.manual_seed(9)
+    result = audit(FirstLayerLies())
+    assert not result.traced and result.graph == "module order" and result.signal is None
+    assert any("was not run" in n for n in result.notes) and any("could not trace" in n for n in result.notes)
     assert "module order" in rows(result)["fc1.weight"].note
 
 

@@ -14,143 +14,25 @@ judges: the init an activation implies, the laws a parameter may have, the verdi
 
 from __future__ import annotations
 
-import fnmatch
+import contextlib
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ...io.memory import array_source
-from ...io.sources import TensorSource
 from ...io.target import model_kind
 from ...theory.fans import compute_fans
 from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
-from .graph import _slope_text, combine, keras_following, torch_activations
+from .graph import _slope_text, combine, keras_following
+from .result import VERDICTS, AuditedWeight, AuditResult, ExpectedLaw, Got, GotLaw, Identifier
+from .roles import depth_of, is_finding, reframe, role_of
+from .signal import measure_signal
+from .trace import feeds_text, normalized_layers, read_torch, side_layers
 
-VERDICTS = ("as recommended", "framework default", "different", "ambiguous")
-
-
-# --------------------------------------------------------------------------- what the identifier returns
-
-@dataclass(frozen=True)
-class ExpectedLaw:
-    """A law the audit would accept for a tensor, with the init call (rules grammar) that produces it."""
-
-    distribution: str
-    """normal, uniform, truncated_normal or constant."""
-    std: float
-    call: str
-    value: float | None = None
-    mode: str | None = None
-    role: str = "recommended"
-    """recommended (the init the graph implies) or default (the framework's own init of this layer)."""
-
-
-@dataclass(frozen=True)
-class GotLaw:
-    """One law identify names for a tensor."""
-
-    label: str
-    family: str
-    distribution: str
-    mode: str | None
-    gain: float | None
-    std: float
-    value: float | None = None
-
-
-@dataclass(frozen=True)
-class Got:
-    """What a weight actually got: identify's verdict, and which expected laws the data are consistent with."""
-
-    label: str
-    """identify's verdict label, ``unknown`` or ``skipped``."""
-    law: GotLaw | None
-    plausible: tuple[GotLaw, ...]
-    empirical_std: float
-    n: int
-    matches: tuple[bool, ...]
-    """One per expected law passed in."""
-    reason: str = ""
-
-
-class Identifier(Protocol):
-    def __call__(self, source: TensorSource, expected: Sequence[ExpectedLaw], *, bias_fan_in: int | None = ...,
-                 layout: str = ..., seed: int = ..., alpha: float = ...) -> Got: ...
-
-
-# --------------------------------------------------------------------------- results
-
-@dataclass(frozen=True)
-class AuditedWeight:
-    """One parameter's row of the audit."""
-
-    name: str
-    layer_type: str
-    shape: tuple[int, ...]
-    activation: str
-    gain: float | None
-    recommended: str | None
-    """The init call the graph implies (or the layer's own default where the graph implies nothing)."""
-    actual: str
-    """identify's verdict label, or ``unknown``."""
-    actual_call: str | None
-    """What the weight has, as an init call in the rules grammar (None when no known init explains it)."""
-    std_ratio: float | None
-    verdict: str
-    note: str = ""
-    equivalents: tuple[str, ...] = ()
-    """Other calls that give this tensor the very same law (mode='fan_in' and 'fan_out' of a square conv)."""
-
-    @property
-    def rule_init(self) -> str | None:
-        """The init a rules file should require: what the weight has unless the verdict is ``different``."""
-        if self.verdict == "different":
-            return self.recommended
-        return self.actual_call
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "layer_type": self.layer_type, "shape": list(self.shape),
-                "activation": self.activation, "gain": self.gain, "recommended": self.recommended,
-                "actual": self.actual, "actual_call": self.actual_call, "std_ratio": self.std_ratio,
-                "verdict": self.verdict, "note": self.note}
-
-
-@dataclass(frozen=True)
-class AuditResult:
-    """A whole audit: every parameter in graph order, whether fx traced the model, and run notes."""
-
-    target: str
-    framework: str
-    traced: bool
-    weights: tuple[AuditedWeight, ...]
-    notes: tuple[str, ...] = ()
-    seed: int = 0
-
-    def count(self, verdict: str) -> int:
-        return sum(w.verdict == verdict for w in self.weights)
-
-    @property
-    def has_different(self) -> bool:
-        return any(w.verdict == "different" for w in self.weights)
-
-    def summary(self) -> str:
-        parts = [f"{self.count(v)} {v}" for v in VERDICTS if self.count(v)]
-        noun = "parameter" if len(self.weights) == 1 else "parameters"
-        return f"{len(self.weights)} {noun} audited: " + ", ".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "framework": self.framework, "traced": self.traced, "seed": self.seed,
-                "summary": self.summary(), "notes": list(self.notes),
-                "counts": {v: self.count(v) for v in VERDICTS},
-                "weights": [w.to_dict() for w in self.weights]}
-
-    def failures(self, allow: Iterable[str] = ()) -> list[AuditedWeight]:
-        """Rows that are not as recommended, minus those whose verdict or name (a glob) is in ``allow``."""
-        allowed = list(allow)
-        return [w for w in self.weights if w.verdict != "as recommended" and w.verdict not in allowed
-                and not any(fnmatch.fnmatchcase(w.name, g) for g in allowed)]
-
+__all__ = ["VERDICTS", "AuditResult", "AuditedWeight", "ExpectedLaw", "Got", "GotLaw", "Identifier", "decide",
+           "implied", "run_audit"]
 
 #: What each activation's weights are initialized for: (nonlinearity for calculate_gain, slope, note).
 _RELU_LIKE = ("torch has no gain for {a} (calculate_gain raises); it is ReLU-like for large inputs, so kaiming "
@@ -420,29 +302,67 @@ def _fraction_text(x: float) -> str:
 
 # --------------------------------------------------------------------------- run
 
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """One torch thread for the model's runs, unless the user chose (OMP_NUM_THREADS): a batch of 4 small
+    inputs gains nothing from intra-op threads, and on a loaded machine their spinning costs ~10x (a ResNet-50
+    forward and backward at 4x3x32x32: 7.0 s with 2 threads, 0.66 s with 1, at load 10 on 2 cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", input_shape: tuple[int, ...] | None
-              = None, seed: int = 0, alpha: float = 1e-3) -> AuditResult:
-    """Audit a built model: a ``torch.nn.Module`` or a ``keras.Model``."""
+              = None, seed: int = 0, alpha: float = 1e-3, input_dtype: str | None = None, batch: int = 4,
+              measure: bool = True) -> AuditResult:
+    """Audit a built model: a ``torch.nn.Module`` (run once to read its graph, then a few batches forward and
+    backward to measure its signal, unless ``measure`` is False) or a ``keras.Model``."""
     kind = model_kind(model)
     if kind == "keras":
         return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha)
     if kind != "torch":
         raise TypeError(f"{type(model).__name__} is not a torch.nn.Module or a keras.Model")
-    activations, traced, notes = torch_activations(model, input_shape)
+    with _one_torch_thread():
+        reading = read_torch(model, input_shape, input_dtype, batch, seed)
+        signal = (measure_signal(model, reading.inputs, seed=seed, side=side_layers(reading.feeds),
+                                 normalized=normalized_layers(reading.feeds))
+                  if measure and reading.inputs is not None else None)
+    forward_std = dict(signal.forward) if signal else {}
+    grad_std = dict(signal.backward) if signal else {}
     rows = []
+    depth = depth_of([n for n, _p in model.named_parameters()])
     for pname, param in model.named_parameters():
-        activation, act_note = activations.get(pname, ("none", ""))
+        activation, act_note = reading.activations.get(pname, ("none", ""))
         cls, plan = _torch_plan(model, pname, param, activation)
-        module, _path, _leaf = _owner(model, pname)
+        module, path, leaf = _owner(model, pname)
         layer_default = default_type(cls, module)
         source = array_source(param.detach(), pname)
         got = identifier(source, plan.laws, bias_fan_in=plan.bias_fan_in, layout="torch", seed=seed, alpha=alpha)
         verdict, recommended, ratio, actual_call, note = decide(plan, got, layer_default)
-        if act_note and act_note != "module order" or (not traced and plan.weighted):
+        if act_note and act_note != "module order" or (reading.how == "module order" and plan.weighted):
             note = "; ".join(filter(None, [act_note, note]))
-        rows.append(AuditedWeight(pname, cls, source.shape, activation, plan.gain, recommended, got.label,
-                                  actual_call, ratio, verdict, note, _equivalents(plan, got, recommended)))
-    return AuditResult(target, "torch", traced, tuple(prefer_common(rows)), tuple(notes), seed)
+        measured = leaf == "weight" and param.dim() >= 2
+        row = AuditedWeight(
+            pname, cls, source.shape, activation, plan.gain, recommended, got.label, actual_call, ratio, verdict,
+            note, _equivalents(plan, got, recommended), feeds_text(reading.feeds.get(pname, [])),
+            forward_std.get(path) if measured else None, grad_std.get(pname),
+            signal.gain_fix.get(path) if signal and measured else None)
+        if reading.how == "forward pass":
+            row = reframe(row, role_of(pname, param, cls, reading.feeds.get(pname, [])), signal, got.empirical_std,
+                          depth)
+            row = replace(row, exempt=row.verdict == "different" and not is_finding(row, signal))
+        rows.append(row)
+    notes = list(reading.notes)
+    if reading.input_text:
+        notes.append(f"graph read from a forward pass on {reading.input_text}")
+    return AuditResult(target, "torch", reading.how != "module order", tuple(prefer_common(rows)), tuple(notes),
+                       seed, signal, reading.how)
 
 
 def _equivalents(plan: Plan, got: Got, chosen: str | None) -> tuple[str, ...]:

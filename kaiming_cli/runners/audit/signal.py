@@ -1,0 +1,268 @@
+"""The signal a torch model carries at init, measured: why an init is right is that the signal keeps its scale.
+
+Over a few random batches shaped like the sample input: the std of each weighted layer's output (forward) and
+of each weight's gradient for a loss that is a unit-variance random projection of the output (backward), per
+layer and as a growth across depth; a verdict (``stable``, ``vanishing``, ``exploding``) and the layer where the
+signal turns. This is ``kaiming propagate`` on the user's own model; the anchors are signal-propagation theory
+(He et al. 2015: the variance of a ReLU layer's output is ``fan_in * Var(w) / 2`` times its input's) and LSUV
+(Mishkin & Matas 2016: rescale each layer until its output variance is right). docs/audit.md §8.
+
+BatchNorm runs in training mode (batch statistics, as training sees it) with its running statistics restored
+afterwards; dropout is off. Memory is one batch's activations and gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+#: The signal has vanished (exploded) when the last third of the layers is this many times below (above) the
+#: first third, by geometric mean: one order of magnitude, far beyond what a correct init's fluctuations give.
+TURN = 10.0
+#: Random batches averaged (each a forward and a backward pass: the cost of the measurement).
+BATCHES = 2
+_WEIGHTED = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+             "Bilinear", "LazyLinear", "Conv1D")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """The measured signal: forward std per weighted layer, gradient std per weight, growths and the verdict."""
+
+    input_shape: tuple[int, ...]
+    forward: tuple[tuple[str, float], ...]
+    backward: tuple[tuple[str, float], ...]
+    forward_growth: float | None
+    backward_growth: float | None
+    verdict: str
+    """stable, vanishing, exploding (or unmeasured)."""
+    turns_at: str | None = None
+    direction: str = ""
+    """forward or backward: where the verdict comes from."""
+    gain_fix: dict[str, float] = field(default_factory=dict)
+    backward_signal: tuple[tuple[str, float], ...] = ()
+    """Std of the gradient reaching each weighted layer's output, by module, in forward order."""
+    across: tuple[tuple[str, float], ...] = ()
+    """Std of each weighted layer's output across the samples of a batch: what the verdict reads."""
+
+    @property
+    def is_finding(self) -> bool:
+        return self.verdict in ("vanishing", "exploding")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input_shape": list(self.input_shape),
+                "forward": [{"module": m, "std": s, "across_samples_std": a}
+                            for (m, s), (_m, a) in zip(self.forward, self.across, strict=True)],
+                "backward": [{"name": n, "grad_std": s} for n, s in self.backward],
+                "forward_growth": self.forward_growth, "backward_growth": self.backward_growth,
+                "backward_signal": [{"module": m, "std": s} for m, s in self.backward_signal],
+                "verdict": self.verdict, "turns_at": self.turns_at, "direction": self.direction}
+
+
+def _weighted_modules(model: Any) -> list[tuple[str, Any]]:
+    """Layers whose output is a signal: Linear/Conv and their kin (GPT-2's Conv1D); embeddings are sources."""
+    return [(n, m) for n, m in model.named_modules() if type(m).__name__ in _WEIGHTED
+            and getattr(m, "weight", None) is not None and m.weight.dim() >= 2]
+
+
+def _resample(value: Any, gen: Any, vocab: int) -> Any:
+    """A new random batch like ``value``: normal floats, token ids below ``vocab``; masks kept."""
+    import torch
+
+    if isinstance(value, dict):
+        return {k: (v if "mask" in k else _resample(v, gen, vocab)) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_resample(v, gen, vocab) for v in value)
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point():
+            return torch.randn(value.shape, generator=gen, dtype=value.dtype)
+        return torch.randint(0, max(vocab, 2), value.shape, generator=gen, dtype=value.dtype)
+    return value
+
+
+def _first_float(output: Any) -> Any:
+    import torch
+
+    if hasattr(output, "to_tuple"):
+        output = output.to_tuple()
+    if isinstance(output, torch.Tensor):
+        return output if output.is_floating_point() else None
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (tuple, list)):
+        for v in output:
+            found = _first_float(v)
+            if found is not None:
+                return found
+    return None
+
+
+def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int = 0,
+                   side: frozenset[str] = frozenset(), normalized: frozenset[str] = frozenset()) -> Signal:
+    """Run ``batches`` random batches like ``inputs`` forward and backward; the model is left as it was.
+    ``side`` names layers off the signal's path (attention's query and key, a gate's linear half: their output
+    only meets another signal in a product), left out of the depth series: at init the softmax is nearly
+    uniform, so the gradient reaching a query or key is orders of magnitude below the stream's by design.
+    ``normalized`` names the scale-free layers (a norm follows before any nonlinearity): measured and reported,
+    but left out of the verdict, since the norm divides their output's scale out (and multiplies the gradient
+    reaching it by the inverse), so their stds say nothing about depth."""
+    import torch
+
+    layers = [(n, m) for n, m in _weighted_modules(model) if n not in side]
+    names = {id(m): n for n, m in layers}
+    sums: dict[str, float] = {}
+    order: list[str] = []
+
+    def hook(mod: Any, _i: Any, out: Any) -> None:
+        t = _first_float(out)
+        if t is None or t.numel() < 2:
+            return
+        name = names[id(mod)]
+        if name not in sums:
+            order.append(name)
+        sums[name] = sums.get(name, 0.0) + float(t.detach().float().var())
+        between[name] = between.get(name, 0.0) + _between_samples(t.detach())
+        if t.requires_grad:
+            t.register_hook(lambda g: deltas.__setitem__(name, deltas.get(name, 0.0) + _between_samples(g)))
+
+    params = [(n, p) for n, p in model.named_parameters() if p.dim() >= 2 and p.requires_grad]
+    grads: dict[str, float] = {}
+    deltas: dict[str, float] = {}
+    between: dict[str, float] = {}
+    gen = torch.Generator().manual_seed(seed + 1)
+    vocab = next((int(m.num_embeddings) for m in model.modules() if isinstance(m, torch.nn.Embedding)), 2)
+    saved = _save_state(model)
+    hooks = [m.register_forward_hook(hook) for _n, m in layers]
+    try:
+        for _ in range(batches):
+            batch = _resample(inputs, gen, vocab)
+            args, kwargs = ((), batch) if isinstance(batch, dict) else (
+                (tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)), {})
+            out = _first_float(model(*args, **kwargs))
+            model.zero_grad(set_to_none=True)
+            if out is None or not out.requires_grad:
+                continue
+            projection = torch.randn(out.shape, generator=gen, dtype=out.dtype)
+            (out * projection).sum().div(out.shape[0] if out.dim() else 1).backward()
+            for n, p in params:
+                if p.grad is not None:
+                    grads[n] = grads.get(n, 0.0) + float(p.grad.float().var())
+    finally:
+        for h in hooks:
+            h.remove()
+        model.zero_grad(set_to_none=True)
+        _restore_state(model, saved)
+    forward = tuple((n, math.sqrt(sums[n] / batches)) for n in order)
+    used = {n for n, _ in params if n in grads}
+    backward = tuple((n, math.sqrt(grads[n] / batches)) for n, _p in params if n in used)
+    signal = tuple((n, math.sqrt(deltas[n] / batches)) for n in order if n in deltas)
+    across = tuple((n, math.sqrt(between[n] / batches)) for n in order)
+    judged = _judge(_shape_of(inputs), forward, backward, tuple(x for x in signal if x[0] not in normalized),
+                    tuple(x for x in across if x[0] not in normalized))
+    return replace(judged, forward=forward, backward=backward, backward_signal=signal, across=across)
+
+
+def _between_samples(t: Any) -> float:
+    """The variance across the samples of the batch (per element, averaged): the part of a layer's output that
+    carries the input. A bias adds the same to every sample, so a signal that vanished does not hide behind it
+    (a 40-layer ReLU MLP at torch's default init keeps an output std of ~0.04 from its biases alone)."""
+    t = t.float()
+    if t.dim() >= 1 and t.shape[0] >= 2:
+        return float(t.var(dim=0).mean())
+    return float(t.var())
+
+
+def _shape_of(inputs: Any) -> tuple[int, ...]:
+    import torch
+
+    if isinstance(inputs, dict):
+        inputs = next(iter(inputs.values()), None)
+    if isinstance(inputs, (tuple, list)):
+        inputs = inputs[0] if inputs else None
+    return tuple(int(d) for d in inputs.shape) if isinstance(inputs, torch.Tensor) else ()
+
+
+def _save_state(model: Any) -> tuple[bool, dict[str, Any], list[Any]]:
+    """Training mode for batch statistics, dropout off; the buffers (running stats) copied to restore."""
+    import torch
+
+    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+    modes = [(m, m.training) for m in model.modules()]
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+            m.eval()
+    return model.training, buffers, modes
+
+
+def _restore_state(model: Any, saved: tuple[bool, dict[str, Any], list[Any]]) -> None:
+    import torch
+
+    _training, buffers, modes = saved
+    with torch.no_grad():
+        for n, b in model.named_buffers():
+            if n in buffers:
+                b.copy_(buffers[n])
+    for m, mode in modes:
+        m.training = mode
+
+
+def _thirds(values: list[float]) -> tuple[float, float]:
+    """Geometric means of the first and the last third (at least one value each)."""
+    k = max(1, len(values) // 3)
+    first = [math.log(max(v, 1e-300)) for v in values[:k]]
+    last = [math.log(max(v, 1e-300)) for v in values[-k:]]
+    return math.exp(sum(first) / len(first)), math.exp(sum(last) / len(last))
+
+
+def _turn(series: tuple[tuple[str, float], ...], reference: float, grows: bool) -> str | None:
+    """The first layer whose std is TURN times beyond ``reference`` (the first layer's, along the direction the
+    signal travels) in the direction of the trend."""
+    for name, value in series:
+        if (value > reference * TURN) if grows else (value < reference / TURN):
+            return name
+    return None
+
+
+def _judge(shape: tuple[int, ...], forward: tuple[tuple[str, float], ...], backward: tuple[tuple[str, float], ...],
+           signal: tuple[tuple[str, float], ...], across: tuple[tuple[str, float], ...]) -> Signal:
+    """Growth = last third over first third: forward along the pass, of the layers' outputs; backward from the
+    output back to the input, of the gradient reaching each layer's output (``signal``: a weight's own
+    gradient is its input times that, and in a ReLU stack the two trends cancel, so it would hide an explosion).
+    The forward growth is of ``across``, the std across samples (``_between_samples``), so that biases do not
+    hide a vanished signal. Vanishing below 1/TURN, exploding above TURN; the forward verdict wins when it is
+    not stable."""
+    fwd_growth = bwd_growth = None
+    verdict, turns, direction = "stable", None, ""
+    if len(across) >= 2:
+        first, last = _thirds([s for _n, s in across])
+        fwd_growth = last / first if first > 0 else math.inf
+        if not 1 / TURN <= fwd_growth <= TURN:
+            verdict = "vanishing" if fwd_growth < 1 / TURN else "exploding"
+            turns, direction = _turn(across, across[0][1], fwd_growth > 1), "forward"
+    if len(signal) >= 2:
+        first, last = _thirds([s for _n, s in signal])  # first = near the input; the gradient flows back
+        bwd_growth = first / last if last > 0 else math.inf
+        if verdict == "stable" and not 1 / TURN <= bwd_growth <= TURN:
+            verdict = "vanishing" if bwd_growth < 1 / TURN else "exploding"
+            turns = _turn(tuple(reversed(signal)), signal[-1][1], bwd_growth > 1)
+            direction = "backward"
+    if not forward and not backward:
+        verdict = "unmeasured"
+    if len(across) < 2 and len(signal) < 2 and (forward or backward):
+        direction = "normalized"  # every layer but at most one is followed by a norm: the norms hold the scale
+    fix = {n: forward[i - 1][1] / s for i, (n, s) in enumerate(forward) if i and s > 0}
+    return Signal(shape, forward, backward, fwd_growth, bwd_growth, verdict, turns, direction, fix, signal,
+                  across)
+
+
+def sparkline(values: list[float]) -> str:
+    """A text chart of log std by depth, as ``propagate`` draws it."""
+    bars = "▁▂▃▄▅▆▇█"
+    logs = [math.log10(max(v, 1e-300)) for v in values]
+    if not logs:
+        return ""
+    lo, hi = min(logs), max(logs)
+    span = hi - lo or 1.0
+    return "".join(bars[min(7, int((x - lo) / span * 7.999))] for x in logs)
