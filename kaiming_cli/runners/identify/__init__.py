@@ -278,6 +278,9 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     fits = fit_families(summary, sample, alpha, eps, matrix=matrix, dtype=source.dtype)
     base.update(fits=tuple(fits), law=fits[0] if fits else None, n=summary.n, empirical_std=summary.std)
     if fits and fits[0].passed and fits[0].distribution in ("orthogonal", "sparse"):
+        if fits[0].distribution == "sparse" and matrix is None:  # the exact zero count, from a whole read
+            fits[0] = exact_sparsity(source, fits[0], summary, alpha, seed, jobs)
+            base.update(fits=tuple(fits), law=fits[0])
         return structured(base, fits[0], layout, summary), summary
     cands = candidates(source.shape, layout, bias_fan_in)
     known = {c.label for c in cands}
@@ -347,6 +350,26 @@ def whole_matrix(source: TensorSource, sample: np.ndarray, layout: str) -> np.nd
     if layout in ("keras", "jax"):
         return sample.reshape(-1, source.shape[-1])
     return sample.reshape(source.shape[0], -1)
+
+
+def exact_sparsity(source: TensorSource, fit: Fit, summary: Summary, alpha: float, seed: int, jobs: int) -> Fit:
+    """A sparse fit from the subsample, its sparsity replaced by the whole tensor's exact zero fraction and its std
+    by the one over the exact count of non-zero values (a second read, up to verify's whole-tensor limit; beyond,
+    the subsample's estimates stay)."""
+    if source.numel > MATRIX_MAX_ELEMENTS:
+        return fit
+    _, _, values = scan_source_whole(source, seed=seed, jobs=jobs, max_ks=0)
+    if values is None:
+        return fit
+    nonzero = int(np.count_nonzero(values))
+    if nonzero < 2:
+        return fit
+    from scipy.special import chdtri
+
+    ss = summary.sumsq
+    ci = type(fit.ci)(math.sqrt(ss / float(chdtri(nonzero, alpha / 2))),
+                      math.sqrt(ss / float(chdtri(nonzero, 1 - alpha / 2))))
+    return replace(fit, sparsity=(values.size - nonzero) / values.size, std=math.sqrt(ss / nonzero), ci=ci)
 
 
 def read_orthogonal(source: TensorSource, layout: str, seed: int, jobs: int) -> Fit | None:
