@@ -9,8 +9,8 @@ Per family (mean 0, symmetric), from the one-pass ``Summary`` (n, S = sum x^2, M
                     exact CI [M, M alpha^(-1/n)] of b, and std = b / sqrt(3).
 - truncated normal cut at +-2 of its own sigma: ln L = -n ln sigma - S / 2 sigma^2 on sigma >= M/2, so
                     sigma = max(sqrt(S/n), M/2); the CI of sigma comes from the law of M as for the uniform.
-- constant (every value equal), sparse (a large exact-zero fraction, normal elsewhere) and orthogonal (all
-  singular values of the matrix view equal: a hook that runs when the engine hands over the whole matrix).
+- constant (every value equal), sparse (a large exact-zero fraction, normal elsewhere) and orthogonal (the short
+  side of the matrix view orthonormal times a gain: a hook that runs when the engine hands over the whole matrix).
 
 The goodness of fit of a family is the test battery at the fitted scale *without the test the fit used*:
 the normal family drops the variance test (its scale came from S), the bounded families drop the range test
@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from ..theory.law import KERAS_TORCH_OUTSIDE, mixture_even_moments
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 from .battery import ConfidenceInterval, run_battery
-from .laws import Law
+from .laws import Law, family_law
 from .summary import Summary, summarize
 
 #: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
@@ -40,14 +41,18 @@ GOF_TESTS: dict[str, tuple[str, ...]] = {
     "uniform": ("mean", "std", "kurtosis", "ks"),
     "truncated_normal": ("mean", "std", "kurtosis", "ks"),
 }
+#: A truncated normal whose max lies beyond its cut (Keras's torch backend): the scale comes from S, so the std
+#: test is the one dropped.
+BEYOND_CUT_TESTS = ("mean", "kurtosis", "range", "ks")
+#: E[z^2] of Keras's torch-backend law over that of the full +-2 truncation (1 + 2.8e-5): the two stds a fitted
+#: sigma_pre can mean.
+KERAS_VAR_RATIO = mixture_even_moments(KERAS_TORCH_OUTSIDE)[0] / mixture_even_moments(0.0)[0]
+#: log of the mixture's density factors: (1 - q)/Z inside the cut, q/(1 - Z) beyond it.
+LOG_INSIDE = math.log1p(-KERAS_TORCH_OUTSIDE) - math.log(math.erf(TRUNC_CUT / math.sqrt(2.0)))
+LOG_BEYOND = math.log(KERAS_TORCH_OUTSIDE) - math.log(math.erfc(TRUNC_CUT / math.sqrt(2.0)))
 #: A sparse fit needs at least this fraction of exact zeros (and SPARSE_MIN_ZEROS of them) in the subsample.
 SPARSE_MIN_FRACTION = 0.01
 SPARSE_MIN_ZEROS = 5
-#: Orthogonal: every singular value within this relative spread of their mean (float32 orthogonal_ gives ~1e-6;
-#: a Gaussian 2 x 50000 matrix already spreads by ~1%).
-ORTHOGONAL_SPREAD = 1e-4
-#: Largest matrix the orthogonal hook decomposes (elements).
-ORTHOGONAL_MAX_ELEMENTS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class Fit:
     def law(self) -> Law:
         """The fitted law in the battery's terms (normal for sparse and orthogonal: their marginal shape)."""
         family = self.distribution if self.distribution in GOF_TESTS else "normal"
-        return Law(family, self.std)
+        return family_law(family, self.std)
 
     def to_dict(self) -> dict[str, Any]:
         return {"distribution": self.distribution, "std": self.std, "std_ci": [self.ci.low, self.ci.high],
@@ -90,10 +95,10 @@ def normal_loglik(n: int, sumsq: float, std: float) -> float:
 
 
 def _gof(distribution: str, std: float, s: Summary, sample: np.ndarray, alpha: float,
-         rel_eps: float) -> tuple[float, bool, str]:
+         rel_eps: float, tests: tuple[str, ...] = ()) -> tuple[float, bool, str]:
     """The family's kept tests at the fitted law. The O(1) tests run first: when they already reject at the
     Bonferroni level of the full set, the EDF test is not run (a wrong family costs no sort of the subsample)."""
-    law, tests = Law(distribution, std), GOF_TESTS[distribution]
+    law, tests = family_law(distribution, std), tests or GOF_TESTS[distribution]
     results = list(run_battery(law, s, sample, alpha, tests=tuple(t for t in tests if t != "ks"),
                                rel_eps=rel_eps).tests)
     if min((t.pvalue for t in results), default=1.0) * len(tests) > alpha and sample.size:
@@ -131,14 +136,53 @@ def _trunc_max_quantile(q: float) -> float:
 
 
 def fit_truncated(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit:
+    """Max-likelihood sigma of the +-2 sigma truncation, or, when the max lies beyond the cut the second moment
+    puts (one of the rare values Keras's torch backend leaves outside: ``laws.family_law``), sigma from S."""
     n, ss, m = s.n, s.sumsq, s.max_abs
+    beyond = _beyond_cut(s, alpha)
+    if beyond is not None:
+        return _fit_beyond_cut(s, sample, alpha, rel_eps, beyond)
     sigma = max(math.sqrt(ss / n), m / TRUNC_CUT)
     t = _trunc_max_quantile(alpha ** (1.0 / n))
     high = max(m / t if t > 0 else math.inf, sigma) * (1 + rel_eps)
-    ci = ConfidenceInterval(m / TRUNC_CUT / (1 + rel_eps) * TRUNC_STD_FACTOR, high * TRUNC_STD_FACTOR)
+    # the std a sigma_pre means: a full truncation's, or up to 1.4e-5 more with Keras's torch-backend tails
+    ci = ConfidenceInterval(m / TRUNC_CUT / (1 + rel_eps) * TRUNC_STD_FACTOR,
+                            high * TRUNC_STD_FACTOR * math.sqrt(KERAS_VAR_RATIO))
     std = sigma * TRUNC_STD_FACTOR
-    loglik = normal_loglik(n, ss, sigma) - n * LOG_TRUNC_MASS
+    loglik = normal_loglik(n, ss, sigma) + n * LOG_INSIDE
     p, ok, why = _gof("truncated_normal", std, s, sample, alpha, rel_eps)
+    return Fit("truncated_normal", std, ci, 1 - alpha, p, ok, loglik, why)
+
+
+def _moment_sigma(s: Summary, alpha: float) -> tuple[float, float]:
+    """sigma_pre from S under the mixture law, and its relative half-width at 1 - alpha (delta method:
+    Var(x^2) / E[x^2]^2 = kurtosis - 1, halved by the square root)."""
+    m2 = mixture_even_moments(KERAS_TORCH_OUTSIDE)[0]
+    kappa = family_law("truncated_normal", 1.0).kurtosis
+    from scipy.special import ndtri
+
+    z = -float(ndtri(alpha / 2))
+    return math.sqrt(s.sumsq / s.n / m2), z * math.sqrt((kappa - 1.0) / s.n) / 2.0
+
+
+def _beyond_cut(s: Summary, alpha: float) -> float | None:
+    """sigma_pre from S when the max is beyond the cut even at the top of S's interval, else None."""
+    if s.n < 2:
+        return None
+    sigma, half = _moment_sigma(s, alpha)
+    return sigma if s.max_abs > TRUNC_CUT * sigma * (1 + half) else None
+
+
+def _fit_beyond_cut(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float, sigma: float) -> Fit:
+    """The truncated family with values beyond the cut: sigma from S, the values beyond the cut counted on the
+    subsample (at least the max) for the mixture's log-likelihood."""
+    _, half = _moment_sigma(s, alpha)
+    std = sigma * TRUNC_STD_FACTOR
+    ci = ConfidenceInterval(std * (1 - half) / (1 + rel_eps), std * (1 + half) * (1 + rel_eps))
+    beyond = int(np.count_nonzero(np.abs(sample) >= TRUNC_CUT * sigma)) if sample.size else 0
+    k = max(1, round(s.n * beyond / sample.size)) if sample.size else 1
+    loglik = normal_loglik(s.n, s.sumsq, sigma) + (s.n - k) * LOG_INSIDE + k * LOG_BEYOND
+    p, ok, why = _gof("truncated_normal", std, s, sample, alpha, rel_eps, tests=BEYOND_CUT_TESTS)
     return Fit("truncated_normal", std, ci, 1 - alpha, p, ok, loglik, why)
 
 
@@ -154,7 +198,7 @@ def fit_sparse(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
         zero_rows = int(np.count_nonzero(~matrix.any(axis=1)))
         if zero_rows * matrix.shape[1] == zeros:
             return None
-    fraction = zeros / sample.size
+    fraction = exact_zero_fraction(matrix) if matrix is not None and matrix.ndim == 2 else zeros / sample.size
     nonzero = sample[sample != 0]
     if nonzero.size < 2:
         return None
@@ -172,29 +216,42 @@ def fit_sparse(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
                "" if battery.passed else f"{worst.name}: {worst.detail}", sparsity=fraction)
 
 
-def fit_orthogonal(matrix: np.ndarray, alpha: float) -> Fit | None:
-    """The hook for ``orthogonal_``: every singular value of the (rows, cols) matrix view equal (the rows or
-    the columns, whichever are fewer, orthonormal times the gain). None when the matrix is not given or too big.
+def exact_zero_fraction(matrix: np.ndarray) -> float:
+    """The zero fraction counted on the whole matrix: ``sparse_`` puts ceil(sparsity * rows) zeros in every column,
+    so the count is exact, where the subsample's fraction is off by its sampling error (0.0996 for 0.1)."""
+    return float(np.count_nonzero(matrix == 0)) / matrix.size
 
-    The check is exact up to rounding, not statistical: a random matrix's singular values spread by at least
-    ~1/sqrt(max dim), orders of magnitude above ORTHOGONAL_SPREAD for any matrix this hook decomposes.
-    """
-    if matrix.ndim != 2 or min(matrix.shape) < 2 or matrix.size > ORTHOGONAL_MAX_ELEMENTS:
+
+def fit_orthogonal(matrix: np.ndarray, alpha: float, dtype: str = "float32") -> Fit | None:
+    """The hook for ``orthogonal_``: the short side of the (rows, cols) matrix view orthonormal times one gain,
+    checked as ``verify`` checks ``orthogonal_`` (stats/exact.py ``orthogonal_test``: max|W W^T / g^2 - I| over the
+    short side's Gram matrix against the storage and QR rounding ``orthogonal_tolerance`` allows, a seeded subset of
+    the short side's lines beyond ~1 s of multiply-adds), with the gain g fitted as the rms norm of those lines.
+    None when the matrix is not 2-D or has a side below 2.
+
+    The check is exact up to rounding, not statistical: the Gram entries of a random matrix spread by ~1/sqrt(long
+    side), orders of magnitude above the tolerance (2.5e-6 at k = 1024 in float32)."""
+    if matrix.ndim != 2 or min(matrix.shape) < 2:
         return None
-    sv = np.linalg.svd(matrix.astype(np.float64), compute_uv=False)
-    mean = float(sv.mean())
-    if not mean > 0:
+    from .exact import orthogonal_test
+
+    short = min(matrix.shape)
+    sumsq = float(np.einsum("ij,ij->", matrix, matrix, dtype=np.float64))
+    gain = math.sqrt(sumsq / short)
+    if not gain > 0 or not math.isfinite(gain):
         return None
-    spread = float((sv.max() - sv.min()) / mean)
-    std = mean / math.sqrt(max(matrix.shape))
-    ok = spread <= ORTHOGONAL_SPREAD
-    why = "" if ok else f"singular values spread by {spread:.3g} of their mean (orthogonal: <= {ORTHOGONAL_SPREAD:g})"
-    return Fit("orthogonal", std, ConfidenceInterval(std * (1 - spread), std * (1 + spread)), 1 - alpha,
-               1.0 if ok else 0.0, ok, math.inf, why, gain=mean)
+    r, c = matrix.shape
+    law = Law("orthogonal", gain / math.sqrt(max(r, c)), gain=gain, shape=(r, c))
+    result = orthogonal_test(law, matrix.reshape(-1), dtype)
+    std = law.std
+    dev = result.statistic
+    why = "" if result.passed else f"not orthogonal: {result.detail}"
+    return Fit("orthogonal", std, ConfidenceInterval(std * (1 - dev), std * (1 + dev)), 1 - alpha,
+               1.0 if result.passed else 0.0, result.passed, math.inf, why, gain=gain)
 
 
 def fit_families(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
-                 matrix: np.ndarray | None = None) -> list[Fit]:
+                 matrix: np.ndarray | None = None, dtype: str = "float32") -> list[Fit]:
     """Every family the data allow, best first: exact structures (constant, orthogonal, sparse) that pass, then the
     continuous families by log-likelihood among those that pass, then the rejected ones by log-likelihood."""
     if s.n and s.min == s.max:
@@ -202,7 +259,7 @@ def fit_families(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
         return [Fit("constant", 0.0, ConfidenceInterval(0.0, 0.0), 1 - alpha, 1.0, True, math.inf, value=v)]
     fits: list[Fit] = []
     if matrix is not None:
-        orth = fit_orthogonal(matrix, alpha)
+        orth = fit_orthogonal(matrix, alpha, dtype)
         if orth is not None:
             fits.append(orth)
     sample = np.sort(sample)  # once: every family's EDF test sorts it again, and sorted input sorts fast

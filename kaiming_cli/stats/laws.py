@@ -7,7 +7,8 @@ The optional fields make the general laws an init call gives (``law_from_spec``,
 * normal N(mean, std^2), any mean;
 * uniform U(low, high), any bounds;
 * truncated normal N(loc, scale^2) cut at any absolute (low, high), possibly asymmetric (torch's
-  ``trunc_normal_(mean, std, a, b)``);
+  ``trunc_normal_(mean, std, a, b)``); with ``outside`` > 0 (symmetric +-2 scale cuts only), that mass stays in
+  the normal's tails beyond the cut: Keras's torch-backend sampler (``theory.law.KERAS_TORCH_OUTSIDE``);
 * constant ``value`` (compared after rounding to the tensor's dtype: ``round_to_dtype``);
 * orthogonal with ``gain`` on a ``shape``, viewed as the matrix the library made orthonormal (``axis``, ``side``);
 * identity (``eye_``, ``dirac_(groups)``, Keras ``Identity``) with ``gain``: exact;
@@ -23,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..theory.law import LawSpec, _mass, matrix_view
+from ..theory.law import KERAS_TORCH_OUTSIDE, LawSpec, _mass, matrix_view, mixture_even_moments
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 
 if TYPE_CHECKING:
@@ -174,6 +175,9 @@ class Law:
     """Orthogonal: the side of the matrix view ``axis`` makes, "rows" or "columns" (sparse_, eye_: rows)."""
     groups: int = 1
     """Identity on a >2-D tensor (``dirac_``): the groups."""
+    outside: float = 0.0
+    """Truncated normal cut at +-2 sigma_pre: the mass left in the normal's tails beyond the cut (Keras's torch
+    backend, ``KERAS_TORCH_OUTSIDE``); 0 for a full truncation. ``support`` stays the cut."""
 
     # ----------------------------------------------------------------- parameters
 
@@ -269,6 +273,9 @@ class Law:
         if self.distribution == "uniform":
             return _UNIFORM_MOMENTS
         if self.distribution == "truncated_normal":
+            if self.outside:
+                m2, m4, m6, m8 = mixture_even_moments(self.outside)
+                return 0.0, m4 / m2**2, 0.0, m6 / m2**3, 0.0, m8 / m2**4
             if self.low is None and self.loc in (None, 0.0):
                 m2, m4, m6, m8 = _trunc_even_moments(TRUNC_CUT)
                 return 0.0, m4 / m2**2, 0.0, m6 / m2**3, 0.0, m8 / m2**4
@@ -312,7 +319,13 @@ class Law:
             s, c = self.sigma_pre, self.center
             a, b = (lo - c) / s, (hi - c) / s
             mass = _mass(a, b)
-            if a + b > 0:  # mass in the upper tail: from the survival side, where ndtr keeps its digits
+            if self.outside:
+                z = (np.asarray(x, dtype=np.float64) - c) / s
+                tails = 1.0 - mass
+                inner = np.clip((ndtr(z) - ndtr(a)) / mass, 0.0, 1.0)
+                outer = (np.minimum(ndtr(z), ndtr(a)) + np.maximum(ndtr(z) - ndtr(b), 0.0)) / tails
+                out = (1.0 - self.outside) * inner + self.outside * outer
+            elif a + b > 0:  # mass in the upper tail: from the survival side, where ndtr keeps its digits
                 out = np.clip((ndtr(-a) - ndtr(-(x - c) / s)) / mass, 0.0, 1.0)
             else:
                 out = np.clip((ndtr((x - c) / s) - ndtr(a)) / mass, 0.0, 1.0)
@@ -370,6 +383,8 @@ class Law:
         half = self.half_width
         if half is None:
             raise ValueError(f"max|x| has no closed law for an asymmetric {self.distribution} law")
+        if self.outside:
+            return n * self._log_mixture_abs_cdf(m / self.sigma_pre, half / self.sigma_pre)
         if m >= half:
             return 0.0
         if self.distribution == "uniform":
@@ -377,6 +392,27 @@ class Law:
         t = m / self.sigma_pre
         cut = half / self.sigma_pre
         return n * (_log(math.erf(t / SQRT2)) - math.log(math.erf(cut / SQRT2)))
+
+
+    def _log_mixture_abs_cdf(self, t: float, cut: float) -> float:
+        """log P(|z| <= t) for one value of the ``outside`` mixture, t and the cut in units of sigma_pre."""
+        inside = math.erf(cut / SQRT2)
+        if t < cut:
+            return math.log1p(-self.outside) + _log(math.erf(t / SQRT2)) - math.log(inside)
+        beyond = math.erfc(t / SQRT2) / (1.0 - inside)  # P(|z| > t | |z| >= cut)
+        return math.log1p(-self.outside * beyond)
+
+
+def family_law(distribution: str, std: float) -> Law:
+    """The zero-mean law of a fitted family at ``std`` (the std a full truncation would have, for the truncated
+    normal): the truncated normal is the ``outside`` mixture of Keras's torch backend, which a full truncation
+    (torch's ``trunc_normal_``, JAX, Keras's other backends) also passes: a file does not say which backend drew
+    it (docs/statistics.md "Keras's truncated normal")."""
+    if distribution != "truncated_normal":
+        return Law(distribution, std)
+    sigma = std / TRUNC_STD_FACTOR
+    m2 = mixture_even_moments(KERAS_TORCH_OUTSIDE)[0]
+    return Law("truncated_normal", sigma * math.sqrt(m2), scale=sigma, outside=KERAS_TORCH_OUTSIDE)
 
 
 def _log(x: float) -> float:
@@ -419,6 +455,9 @@ def law_from_spec(law: LawSpec, shape: tuple[int, ...] | None = None, *, matrix:
             # trunc_normal_(std=0.02) cuts at +-2, i.e. +-100 sigma: the mass cut off is < 1e-15, and the normal's
             # range test still sees a 10-sigma outlier that a support edge at 100 sigma would let through
             return Law("normal", scale, mean=loc)
+        if law.outside:  # the mixture's own std (LawSpec keeps the full truncation's, as Keras documents it)
+            std = scale * math.sqrt(mixture_even_moments(law.outside)[0])
+            return Law("truncated_normal", std, mean=loc, low=lo, high=hi, loc=loc, scale=scale, outside=law.outside)
         return Law("truncated_normal", std, mean=mean, low=lo, high=hi, loc=loc, scale=scale)
     if d == "constant":
         value = _need(law.value, d, "value")

@@ -529,11 +529,26 @@ def structure_tests(data: StructureData, tests: tuple[str, ...], moments: tuple[
     return out, notes
 
 
-def run_structure(law: Law | str, data: StructureData, tests: tuple[str, ...]
+def own_moments(sample: np.ndarray) -> tuple[float, float, float] | None:
+    """The data's own standardized (mu4, mu6, mu8) about zero, from the subsample (None when it is empty or
+    all zero): the dispersion of the rows' sums of squares under an i.i.d. arrangement depends on these, whatever
+    the marginal law is."""
+    x2 = np.square(np.asarray(sample, dtype=np.float64))
+    m2 = float(x2.mean()) if x2.size else 0.0
+    if not m2 > 0 or not math.isfinite(m2):
+        return None
+    z2 = x2 / m2
+    return float(np.mean(z2**2)), float(np.mean(z2**3)), float(np.mean(z2**4))
+
+
+def run_structure(law: Law | str, data: StructureData, tests: tuple[str, ...],
+                  data_moments: tuple[float, float, float] | None = None
                   ) -> tuple[list[tuple[str, float, float, str]], list[str]]:
     """The structure tests for a null law: they stand aside, with a note, for laws that are not i.i.d. draws by
     design (orthogonal, identity, sparse, constant), for laws not centred on zero (the sums of squares are taken
-    about zero), and for laws whose moments are not known."""
+    about zero), and for laws whose moments are not known. ``data_moments`` (``own_moments``), given when the
+    data's marginal shape is not the null's, replace the law's: the rows and columns are then judged for their
+    arrangement only, with the data's own fourth moment (a wrong family is the marginal tests' to report)."""
     from .laws import Law
 
     law = Law(law, 1.0) if isinstance(law, str) else law
@@ -547,6 +562,8 @@ def run_structure(law: Law | str, data: StructureData, tests: tuple[str, ...]
     except ValueError:
         return [], [f"structure tests not run: no null for the {distribution} law."]
     moments = None if distribution == "normal" else (m[1], m[3], m[5])
+    if data_moments is not None:
+        moments = data_moments
     rows, notes = structure_tests(data, tests, moments)
     if data.zero_lines:
         k = len(data.zero_lines)

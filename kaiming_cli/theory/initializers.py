@@ -18,7 +18,18 @@ from typing import Any
 from .fans import format_shape
 from .gains import canonical_nonlinearity, unknown_nonlinearity_message, validate_slope
 from .gains import gain as torch_gain
-from .law import LawSpec, constant, identity, matrix_view, normal, orthogonal_on, sparse, truncated_normal, uniform
+from .law import (
+    LawSpec,
+    constant,
+    identity,
+    keras_truncated_normal,
+    matrix_view,
+    normal,
+    orthogonal_on,
+    sparse,
+    truncated_normal,
+    uniform,
+)
 
 #: Std of a standard normal truncated to (-2, 2), the literal of Keras and JAX.
 TRUNC_STD_FACTOR = 0.87962566103423978
@@ -287,9 +298,9 @@ def _vs(scale: float, mode: str, distribution: str, ctx: Context, library: str, 
     words = f"{name}: variance = scale/{mode} = {_num(scale)}/{_num(denominator)}, std = {_num(std)}"
     if distribution == "truncated_normal":
         pre = std / TRUNC_STD_FACTOR
-        law = truncated_normal(0.0, pre, -2 * pre, 2 * pre)
+        law = keras_truncated_normal(0.0, pre) if library == KERAS else truncated_normal(0.0, pre, -2 * pre, 2 * pre)
         words += (f"; a normal of sigma {_num(pre)} (std/0.8796) cut at ±2 sigma = ±{_num(2 * pre)}, so the std "
-                  "after truncation is exactly that std.")
+                  "after truncation is exactly that std." + (KERAS_BACKEND_WORDS if library == KERAS else ""))
     elif distribution in ("normal", "untruncated_normal"):
         law = normal(0.0, std)
         words += "; untruncated normal."
@@ -299,6 +310,12 @@ def _vs(scale: float, mode: str, distribution: str, ctx: Context, library: str, 
         words += f"; U(±sqrt(3·variance)) = U(±{_num(limit)})."
     return Resolved(law=law, layout=ctx.layout, fan_in=ctx.fan_in, fan_out=ctx.fan_out,
                     receptive_field=ctx.receptive_field, mode=mode, fan=fan, gain=math.sqrt(scale), words=(words,))
+
+
+#: Which sampler a Keras truncated law is (a .keras file does not say which backend drew it): docs/statistics.md.
+KERAS_BACKEND_WORDS = (" Law used: the torch backend's sampler (4 draws, the first inside ±2 stddev kept, else the "
+                       "first: 4.3e-6 of the values outside the cut); the jax and numpy backends' full truncation "
+                       "passes the same law.")
 
 
 def _k_vs(args: dict[str, Value], ctx: Context) -> Resolved:
@@ -330,9 +347,10 @@ def _k_random_uniform(args: dict[str, Value], ctx: Context) -> Resolved:
 
 def _k_truncated(args: dict[str, Value], ctx: Context) -> Resolved:
     mean, std = _float(args, "mean"), _positive(_float(args, "stddev"), "stddev")
-    law = truncated_normal(mean, std, mean - 2 * std, mean + 2 * std)
+    law = keras_truncated_normal(mean, std)
     return _res(ctx, law, f"TruncatedNormal draws N({_num(mean)}, {_num(std)}²) cut at ±2 stddev around the mean; "
-                f"no correction: the std after truncation is {_num(law.std or 0)} (0.8796·stddev).")
+                f"no correction: the std after truncation is {_num(law.std or 0)} (0.8796·stddev)."
+                + KERAS_BACKEND_WORDS)
 
 
 def _k_orthogonal(args: dict[str, Value], ctx: Context) -> Resolved:

@@ -56,6 +56,8 @@ class LawSpec:
     distribution: str
     mean: float | None = None
     std: float | None = None
+    """The law's std (a Keras truncated law with ``outside``: the full truncation's, see
+    ``keras_truncated_normal``)."""
     low: float | None = None
     high: float | None = None
     value: float | None = None
@@ -72,6 +74,9 @@ class LawSpec:
     the other axes, flattened in order, make the other side (``matrix_view``). Not a JSON key."""
     side: str | None = None
     """Orthogonal: ``"rows"`` or ``"columns"``, the side of the matrix that ``axis`` makes."""
+    outside: float | None = None
+    """Truncated normal: the mass left outside the cut (Keras's torch backend: ``KERAS_TORCH_OUTSIDE``), spread as
+    the normal's own tails; None or 0 for a full truncation. Not a JSON key."""
 
     def to_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in LAW_KEYS}
@@ -100,6 +105,43 @@ def truncated_normal(loc: float, scale: float, low: float, high: float) -> LawSp
     mean, std = truncated_moments(loc, scale, low, high)
     return LawSpec("truncated_normal", mean=mean, std=std, low=float(low), high=float(high), loc=float(loc),
                    scale=float(scale))
+
+
+#: P(|Z| >= 2) for a standard normal Z: the mass one draw of Keras's torch backend finds outside the cut.
+_OUT_ONE = math.erfc(2.0 / _SQRT2)
+#: Keras's torch backend (keras/src/backend/torch/random.py ``truncated_normal``) draws 4 normals per value and
+#: keeps the first inside (-2, 2); when all 4 fall outside it keeps the first one anyway. The law is the mixture
+#: (1 - q) TruncN(-2, 2) + q N | |z| >= 2 with q = P(|Z| >= 2)^4 = 4.29e-6. The numpy and jax backends truncate
+#: fully (rejection, inverse CDF): their draws are the q = 0 limit, which passes the same tests.
+KERAS_TORCH_OUTSIDE = _OUT_ONE**4
+
+
+def mixture_even_moments(outside: float) -> tuple[float, float, float, float]:
+    """E[z^2], E[z^4], E[z^6], E[z^8] of (1 - outside) TruncN(-2, 2) + outside (N given |z| >= 2), z standard.
+
+    The truncated part by parts (m_k = (k-1) m_(k-2) - 2 c^(k-1) phi(c) / Z); the tail part is the normal's
+    moments (1, 3, 15, 105) less the inside part, over the tail mass."""
+    c, inside = 2.0, 1.0 - _OUT_ONE
+    tail = 2 * _phi(c) / inside
+    m, trunc = 1.0, []
+    for k in (2, 4, 6, 8):
+        m = (k - 1) * m - c ** (k - 1) * tail
+        trunc.append(m)
+    normal_moments = (1.0, 3.0, 15.0, 105.0)
+    out = [(1 - outside) * t + outside * (full - inside * t) / _OUT_ONE
+           for t, full in zip(trunc, normal_moments, strict=True)]
+    return out[0], out[1], out[2], out[3]
+
+
+def keras_truncated_normal(loc: float, scale: float, outside: float = KERAS_TORCH_OUTSIDE) -> LawSpec:
+    """Keras's ``truncated_normal(mean=loc, stddev=scale)``: N(loc, scale^2) cut at loc +- 2 scale, with
+    ``outside`` of the mass left in the normal's tails (the torch backend's sampler; ``KERAS_TORCH_OUTSIDE``).
+
+    ``std`` stays the full truncation's, 0.8796 scale, the std Keras documents and the lookups print; the
+    mixture's own is 1.4e-5 above it, and the statistics use that one (stats/laws.py ``law_from_spec``)."""
+    spec = truncated_normal(loc, scale, loc - 2.0 * scale, loc + 2.0 * scale)
+    return LawSpec("truncated_normal", mean=spec.mean, std=spec.std, low=spec.low, high=spec.high, loc=spec.loc,
+                   scale=spec.scale, outside=float(outside))
 
 
 def constant(value: float) -> LawSpec:

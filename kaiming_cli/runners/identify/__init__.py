@@ -32,13 +32,21 @@ from typing import Any
 import numpy as np
 
 from ...engine.parallel import Progress, map_sources
-from ...engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source, structure_collector
+from ...engine.sources import (
+    MATRIX_MAX_ELEMENTS,
+    cell_counter,
+    rel_eps_for,
+    same_bytes,
+    scan_source,
+    scan_source_whole,
+    structure_collector,
+)
 from ...errors import InputError
 from ...io.config import Rule
 from ...io.inputs import FileError
 from ...io.sources import TensorSource, is_float, mantissa_bits
 from ...stats.battery import KS_MAX_SAMPLES, run_battery
-from ...stats.fit import GOF_TESTS, ORTHOGONAL_SPREAD, Fit, fit_families
+from ...stats.fit import GOF_TESTS, Fit, fit_families, fit_orthogonal
 from ...stats.structure import STRUCTURE_TESTS
 from ...stats.summary import Summary
 from ...stats.uninitialized import uninitialized_reason
@@ -162,10 +170,11 @@ class IdentifyResult:
 LOGLIK_TIE = 1e-9
 
 
-def rank(cands: list[Candidate], s: Summary, rel_eps: float) -> list[Scored]:
+def rank(cands: list[Candidate], s: Summary, rel_eps: float, sample: np.ndarray | None = None) -> list[Scored]:
     """Candidates by likelihood; among ties (``LOGLIK_TIE``) the higher prior first, then the order given, so that
-    the last bits of a std or of the data's moments never reorder laws that are the same law."""
-    scored = [Scored(c, c.loglik(s, rel_eps)) for c in cands]
+    the last bits of a std or of the data's moments never reorder laws that are the same law. ``sample`` gives a
+    truncated candidate the fraction of values beyond its cut (Keras's torch backend leaves a few there)."""
+    scored = [Scored(c, c.loglik(s, rel_eps, _beyond(c, sample))) for c in cands]
     scored.sort(key=lambda x: -x.loglik)
     first: dict[Candidate, int] = {}  # cands.index(c) in one dict lookup (equal candidates: the first one's place)
     for i, c in enumerate(cands):
@@ -192,6 +201,14 @@ def rank(cands: list[Candidate], s: Summary, rel_eps: float) -> list[Scored]:
         out += sorted(scored[i:j], key=lambda x: (-x.candidate.prior, first[x.candidate]))
         i = j
     return out
+
+
+def _beyond(c: Candidate, sample: np.ndarray | None) -> float:
+    """The subsample's fraction beyond a truncated candidate's cut (0 for the other families)."""
+    bound = c.law.bound if c.distribution == "truncated_normal" else None
+    if bound is None or sample is None or not sample.size:
+        return 0.0
+    return float(np.count_nonzero(np.abs(sample) > bound)) / sample.size
 
 
 def posterior_of_group(ranked: list[Scored], group: set[str]) -> float:
@@ -279,15 +296,19 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     if not is_float(source.dtype):
         return IdentifyResult(**base, verdict="unknown", n=summary.n, reason=f"{source.dtype} values vary"), summary
     eps = rel_eps_for(source.dtype)
-    fits = fit_families(summary, sample, alpha, eps, matrix=whole_matrix(source, sample, layout))
+    matrix = whole_matrix(source, sample, layout)
+    fits = fit_families(summary, sample, alpha, eps, matrix=matrix, dtype=source.dtype)
     base.update(fits=tuple(fits), law=fits[0] if fits else None, n=summary.n, empirical_std=summary.std)
     if fits and fits[0].passed and fits[0].distribution in ("orthogonal", "sparse"):
+        if fits[0].distribution == "sparse" and matrix is None:  # the exact zero count, from a whole read
+            fits[0] = exact_sparsity(source, fits[0], summary, alpha, seed, jobs)
+            base.update(fits=tuple(fits), law=fits[0])
         return structured(base, fits[0], layout, summary), summary
     cands = candidates(source.shape, layout, bias_fan_in)
     known = {c.label for c in cands}
     cands += [c for c in explained(fits, source.shape, layout, bias_fan_in, source.name) if c.label not in known]
     order = {c.label: i for i, c in enumerate(cands)}
-    ranked = rank(cands, summary, eps)
+    ranked = rank(cands, summary, eps, sample)
     best = ranked[0]
     if not math.isfinite(best.loglik):
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
@@ -332,6 +353,10 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
                           structure=collector.data() if collector is not None else None, cells=cells)
     if not battery.passed:
         structural = [t for t in battery.tests if not t.passed and t.name in STRUCTURE_TESTS]
+        orthogonal = read_orthogonal(source, layout, seed, jobs) if structural and matrix is None else None
+        if orthogonal is not None:
+            return structured({**base, "fits": (orthogonal, *fits), "law": orthogonal}, orthogonal, layout,
+                              summary), summary
         why = f"even the best candidate fails the test battery (p = {battery.pvalue:.2g})" + (
             f"; structure: {structural[0].detail}; the weights look trained or built, not drawn" if structural
             else "")
@@ -351,6 +376,40 @@ def whole_matrix(source: TensorSource, sample: np.ndarray, layout: str) -> np.nd
     if layout in ("keras", "jax"):
         return sample.reshape(-1, source.shape[-1])
     return sample.reshape(source.shape[0], -1)
+
+
+def exact_sparsity(source: TensorSource, fit: Fit, summary: Summary, alpha: float, seed: int, jobs: int) -> Fit:
+    """A sparse fit from the subsample, its sparsity replaced by the whole tensor's exact zero fraction and its std
+    by the one over the exact count of non-zero values (a second read, up to verify's whole-tensor limit; beyond,
+    the subsample's estimates stay)."""
+    if source.numel > MATRIX_MAX_ELEMENTS:
+        return fit
+    _, _, values = scan_source_whole(source, seed=seed, jobs=jobs, max_ks=0)
+    if values is None:
+        return fit
+    nonzero = int(np.count_nonzero(values))
+    if nonzero < 2:
+        return fit
+    from scipy.special import chdtri
+
+    ss = summary.sumsq
+    ci = type(fit.ci)(math.sqrt(ss / float(chdtri(nonzero, alpha / 2))),
+                      math.sqrt(ss / float(chdtri(nonzero, 1 - alpha / 2))))
+    return replace(fit, sparsity=(values.size - nonzero) / values.size, std=math.sqrt(ss / nonzero), ci=ci)
+
+
+def read_orthogonal(source: TensorSource, layout: str, seed: int, jobs: int) -> Fit | None:
+    """A second, whole read for a tensor too big for the subsample to be the matrix, once its rows or columns fail
+    the structure tests (an orthogonal matrix's lines all have one norm): its orthogonal fit if it passes. Up to
+    ``verify``'s whole-tensor limit (engine/sources.py ``MATRIX_MAX_ELEMENTS``, 256 MiB); beyond, None."""
+    if len(source.shape) < 2 or rel_eps_for(source.dtype) > 1e-6 or source.numel > MATRIX_MAX_ELEMENTS:
+        return None
+    _, _, values = scan_source_whole(source, seed=seed, jobs=jobs, max_ks=0)
+    if values is None:
+        return None
+    matrix = values.reshape(-1, source.shape[-1]) if layout in ("keras", "jax") else values.reshape(source.shape[0], -1)
+    fit = fit_orthogonal(matrix, 1e-3, source.dtype)
+    return fit if fit is not None and fit.passed else None
 
 
 def explained(fits: list[Fit], shape: tuple[int, ...], layout: str, bias_fan_in: int | None,
@@ -428,7 +487,7 @@ def structured(base: dict[str, Any], fit: Fit, layout: str, summary: Summary) ->
         named = {1.0: "orthogonal_()", math.sqrt(2): "orthogonal_(gain=calculate_gain('relu'))",
                  5 / 3: "orthogonal_(gain=calculate_gain('tanh'))"}
         call = next((text for v, text in named.items() if abs(g - v) <= 1e-4 * v), f"orthogonal_(gain={number(g)})")
-        detail = f"singular values all equal {g:.6g} (relative spread below {ORTHOGONAL_SPREAD:g})"
+        detail = f"rows or columns orthonormal times {g:.6g} (max|W Wᵀ/g² − I| = {fit.ci.high / fit.std - 1:.3g})"
     else:
         stds = [v for v in round_values(fit.ci.low, fit.ci.high)]
         std_text = f"{stds[0]:g}" if stds else number(fit.std, fit.ci.low, fit.ci.high)

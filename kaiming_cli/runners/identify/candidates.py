@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ...stats.laws import Law
+from ...stats.fit import LOG_BEYOND, LOG_INSIDE
+from ...stats.laws import Law, family_law
 from ...stats.summary import Summary
 from ...theory.fans import compute_fans
 from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
@@ -67,9 +68,12 @@ class Candidate:
 
     @property
     def law(self) -> Law:
-        return Law(self.distribution, self.std)
+        """The candidate's law; a truncated normal is Keras's torch-backend mixture (``stats.laws.family_law``)."""
+        return family_law(self.distribution, self.std)
 
-    def loglik(self, s: Summary, rel_eps: float) -> float:
+    def loglik(self, s: Summary, rel_eps: float, beyond: float = 0.0) -> float:
+        """Log-likelihood of the data; ``beyond`` is the subsample's fraction beyond a truncated candidate's cut
+        (the mixture's count of such values is n times it, at least 1 when the max is there)."""
         n, ss, m = s.n, s.sumsq, s.max_abs
         if self.distribution == "constant":
             return math.inf if s.min == s.max == self.value else -math.inf
@@ -77,12 +81,11 @@ class Candidate:
             return -0.5 * n * math.log(2 * math.pi * self.std**2) - ss / (2 * self.std**2)
         bound = self.law.bound
         assert bound is not None
-        if m > bound * (1 + rel_eps):
-            return -math.inf
         if self.distribution == "uniform":
-            return -n * math.log(2 * bound)
+            return -n * math.log(2 * bound) if m <= bound * (1 + rel_eps) else -math.inf
         sp = self.law.sigma_pre
-        return -0.5 * n * math.log(2 * math.pi * sp**2) - ss / (2 * sp**2) - n * LOG_TRUNC_MASS
+        k = max(1, round(n * beyond)) if m > bound * (1 + rel_eps) else 0
+        return -0.5 * n * math.log(2 * math.pi * sp**2) - ss / (2 * sp**2) + (n - k) * LOG_INSIDE + k * LOG_BEYOND
 
     def same_law(self, other: Candidate) -> bool:
         return self.distribution == other.distribution and math.isclose(self.std, other.std, rel_tol=1e-12)
