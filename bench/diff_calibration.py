@@ -4,7 +4,8 @@ Every pair goes through ``run_diff`` as the command runs it (in-memory sources, 
 False alarms: two independent draws of one law (normal, uniform, truncated normal, orthogonal, constants) for
 ``PAIRS`` pairs per law and size; a pair that is not ``same`` is a false alarm, to be at most alpha. Power: the
 fraction of pairs found different for std x1.05, a fan_in/fan_out swap, uniform vs normal of the same std, a layer
-left at torch's default, and to_empty() zeros and garbage. Run: ``PYTHONPATH=. python bench/diff_calibration.py``.
+left at torch's default, to_empty() zeros and garbage, and the structure flaws (values sorted, the second half of the
+rows copying the first). Run: ``PYTHONPATH=. python bench/diff_calibration.py``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ def garbage(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.frombuffer(rng.bytes(int(np.prod(shape)) * 4), dtype=np.float32).reshape(shape).copy()
 
 
+def rows_sorted(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """kaiming_normal_ values sorted over the whole tensor: the right marginal law, rows of unequal scale."""
+    return np.sort(kaiming(288)(rng, shape), axis=None).reshape(shape)
+
+
+def half_copied(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """The second half of the output units copies the first (one seed for two shards)."""
+    x = kaiming(288)(rng, shape)
+    x[shape[0] // 2:] = x[: shape[0] // 2]
+    return x
+
+
 def rate(draw_a: Draw, draw_b: Draw, shape: tuple[int, ...], seed: int) -> float:
     """Share of ``PAIRS`` pairs that diff finds not the same (one tensor per run, so Holm is the identity)."""
     rng = np.random.default_rng(seed)
@@ -88,7 +101,9 @@ def main() -> None:
              "uniform vs normal, same std": (kaiming(288), uniform_same_std(math.sqrt(2 / 288))),
              "torch default vs kaiming fan_in": (kaiming(288), torch_default(288)),
              "to_empty() zeros": (kaiming(288), lambda r, s: np.zeros(s)),
-             "to_empty() garbage": (kaiming(288), garbage)}
+             "to_empty() garbage": (kaiming(288), garbage),
+             "rows sorted (same values)": (kaiming(288), rows_sorted),
+             "second half copies the first": (kaiming(288), half_copied)}
     for name, (a, b) in cases.items():
         for shape in (conv, (256, 256), (4096, 1024)) if name == "std x1.05" else (conv,):
             print(f"  {name:32s} {str(shape):18s} {rate(a, b, shape, 3):.4f}")

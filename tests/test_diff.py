@@ -157,3 +157,30 @@ def test_torch_empty_garbage_is_uninitialized_in_identify_and_verify(tmp_path: P
     assert result.exit_code == 1
     reasons = [t["reason"] for t in json.loads(result.stdout)["tensors"]]
     assert all(r.startswith("uninitialized: ") for r in reasons)
+
+
+def test_structure_flaws_differ_while_the_marginal_tests_pass(tmp_path: Path, runner: CliRunner) -> None:
+    """B holds A-like values in a wrong arrangement: sorted over the tensor (row scales ramp up), or its second half
+    of output units copying the first (one seed for two shards). The bag of values is a correct draw, so the scale,
+    location and shape tests pass; only the structure comparison can tell, and two independent seeds still pass."""
+    from kaiming_cli.io.memory import array_source
+    from kaiming_cli.runners.diff import scanned
+    from kaiming_cli.stats.twosample import compare
+
+    rng = np.random.default_rng(5)
+    draw = lambda: rng.normal(0, (2 / 288) ** 0.5, (64, 288)).astype(np.float32)  # noqa: E731
+    a, b = draw(), draw()
+    sorted_b = np.sort(b, axis=None).reshape(b.shape)
+    copied_b = b.copy()
+    copied_b[32:] = copied_b[:32]
+    f_a = save(tmp_path / "a.safetensors", {"w": a})
+    code, doc = run_json(runner, f_a, save(tmp_path / "b.safetensors", {"w": b}))
+    assert code == 0 and doc["pairs"][0]["status"] == "same"
+    for label, flawed, test in (("sorted", sorted_b, "rows"), ("copied", copied_b, "spectrum")):
+        code, doc = run_json(runner, f_a, save(tmp_path / f"{label}.safetensors", {"w": flawed}))
+        (pair,) = doc["pairs"]
+        assert code == 1 and pair["status"] == "differ", label
+        assert pair["reason"].startswith(f"structure differs: B fails the {test} test"), pair["reason"]
+        side_a, side_b = scanned(array_source(a, "w"), 0, 1), scanned(array_source(flawed, "w"), 0, 1)
+        t = compare(side_a.summary, side_b.summary, side_a.sample, side_b.sample)  # no structure data: marginals
+        assert t.p_structure is None and t.pvalue > 1e-3, (label, t)

@@ -16,11 +16,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..engine.sources import scan_source
+from ..engine.sources import scan_source, structure_collector
 from ..errors import InputError
 from ..io.inputs import FileError
 from ..io.sources import TensorSource, is_float, mantissa_bits
 from ..stats.battery import KS_MAX_SAMPLES
+from ..stats.structure import StructureData
 from ..stats.summary import Summary
 from ..stats.twosample import TwoSample, compare, holm
 from ..stats.uninitialized import is_random, uninitialized_reason, zeros_where_random
@@ -40,7 +41,7 @@ class Pair:
     std_ratio: float | None = None
     std_ratio_ci: tuple[float, float] | None = None
     pvalue: float | None = None
-    """The pair's own p-value (three tests, Bonferroni); None when decided exactly."""
+    """The pair's own p-value (three tests, four with structure; Bonferroni); None when decided exactly."""
     pvalue_adjusted: float | None = None
     """After Holm across the tested pairs; None when decided exactly (identical, constants, uninitialized)."""
     a_looks_like: str | None = None
@@ -111,6 +112,8 @@ class Side:
     source: TensorSource
     summary: Summary
     sample: np.ndarray
+    structure: StructureData | None = None
+    """The rows/cols/spectrum data (tensors of 2 or more dimensions), or None where not collected."""
 
     @property
     def constant(self) -> bool:
@@ -124,8 +127,10 @@ Scan = Callable[[TensorSource], "Side"]
 
 
 def scanned(source: TensorSource, seed: int, jobs: int, max_ks: int = KS_MAX_SAMPLES) -> Side:
-    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks)
-    return Side(source, summary, sample)
+    # the layout is not known in a diff: the storage's own rows; both sides are read alike
+    collector = structure_collector(source, "torch", seed)
+    summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks, structure=collector)
+    return Side(source, summary, sample, collector.data() if collector is not None else None)
 
 
 def own_marks(side: Side) -> str | None:
@@ -166,7 +171,8 @@ def side_text(side: Side) -> str:
 
 
 def tested_pair(base: Pair, a: Side, b: Side, seed: int) -> tuple[Pair, TwoSample]:
-    t = compare(a.summary, b.summary, a.sample, b.sample, seed=seed)
+    both = (a.structure, b.structure) if a.structure is not None and b.structure is not None else None
+    t = compare(a.summary, b.summary, a.sample, b.sample, seed=seed, structure=both)
     reason = "identical values (the same draw)" if t.identical else ""
     return replace(base, status="same", std_ratio=t.std_ratio, std_ratio_ci=t.std_ratio_ci, pvalue=t.pvalue,
                    reason=reason), t
@@ -185,6 +191,8 @@ def difference_reason(p: Pair, t: TwoSample) -> str:
         return f"scale differs: std A/B = {t.std_ratio:.3g} [{low:.3g}, {high:.3g}] ({adjusted})"
     if t.weakest == "location":
         return f"means differ ({adjusted})"
+    if t.weakest == "structure":
+        return f"structure differs: {t.structure_detail} ({adjusted})"
     return f"distribution shapes differ (two-sample KS, {adjusted})"
 
 

@@ -8,11 +8,15 @@ Three questions per pair, each a test whose false-alarm rate is measured in docs
   Brown-Forsythe test (Levene about the median) on the values themselves;
 - location: Welch's z on the means (Welch's t below ``SMALL``);
 - shape: the two-sample Kolmogorov-Smirnov test on the seeded subsamples (equal sizes, exact p-value up to
-  10,000 values each, scipy's ``method="auto"``).
+  10,000 values each, scipy's ``method="auto"``);
+- structure (tensors of 2 or more dimensions): the rows/cols/spectrum tests of ``stats/structure.py`` on each side,
+  judged with that side's own moments (its arrangement, whatever its law). The pair differs in structure when a
+  test fails on one side where the same test passes on the other (``structure_pvalue``): a law that is not i.i.d.
+  by design (orthogonal: rows of equal norm) fails on both sides and says nothing.
 
-The pair's p-value is the smallest of the three times 3 (Bonferroni within the pair); the runner then corrects
-across tensors (Holm). Two tensors that are identical (equal summaries and equal values at the same seeded
-positions) are the same draw: p = 1 at once.
+The pair's p-value is the smallest of the four (three without structure data) times 4 (3): Bonferroni within the
+pair; the runner then corrects across tensors (Holm). Two tensors that are identical (equal summaries and equal
+values at the same seeded positions) are the same draw: p = 1 at once.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .structure import STRUCTURE_TESTS, StructureData, own_moments, structure_tests
 from .summary import Summary
 
 #: Below this many values on either side the moment tests give way to tests on the values themselves.
 SMALL = 1000
-#: Tests combined within a pair (Bonferroni factor).
+#: Tests combined within a pair (Bonferroni factor): scale, location, shape, and structure when it was run.
 N_TESTS = 3
+#: A structure test "passes" on a side when its p-value is above this: only then does the other side's failure of
+#: the same test count (both failing is the law's arrangement, the same on both sides).
+STRUCTURE_PASS = 0.01
 #: Two-sided level of the std-ratio interval.
 CI_LEVEL = 0.95
 
@@ -43,16 +51,29 @@ class TwoSample:
     p_location: float
     p_shape: float
     identical: bool = False
+    p_structure: float | None = None
+    """None when the structure tests were not run (a 1-D tensor, or a side without structure data)."""
+    structure_detail: str = ""
+    """Which side fails which structure test, in words (set when a test fails on one side only)."""
+
+    @property
+    def n_tests(self) -> int:
+        return N_TESTS + (self.p_structure is not None)
 
     @property
     def pvalue(self) -> float:
-        """The pair's p-value: Bonferroni over the three tests."""
-        return 1.0 if self.identical else min(1.0, N_TESTS * min(self.p_scale, self.p_location, self.p_shape))
+        """The pair's p-value: Bonferroni over the tests run."""
+        if self.identical:
+            return 1.0
+        return min(1.0, self.n_tests * min(self.p_scale, self.p_location, self.p_shape,
+                                           1.0 if self.p_structure is None else self.p_structure))
 
     @property
     def weakest(self) -> str:
-        """Which question the pair fails most clearly: scale, location or shape."""
+        """Which question the pair fails most clearly: scale, location, shape or structure."""
         tests = {"scale": self.p_scale, "location": self.p_location, "shape": self.p_shape}
+        if self.p_structure is not None:
+            tests["structure"] = self.p_structure
         return min(tests, key=lambda k: tests[k])
 
 
@@ -140,13 +161,48 @@ def _finite_p(p: float) -> float:
     return 1.0 if math.isnan(p) else min(1.0, max(0.0, p))
 
 
-def compare(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray, seed: int = 0) -> TwoSample:
-    """Every two-sample test on one pair (finite values only; NaN/inf are ``uninitialized``, found earlier)."""
+StructureRows = list[tuple[str, float, float, str]]
+
+
+def side_structure(data: StructureData, sample: np.ndarray) -> StructureRows:
+    """One side's rows/cols/spectrum tests, judged with its own moments: its arrangement, whatever its law."""
+    rows, _notes = structure_tests(data, STRUCTURE_TESTS, own_moments(sample))
+    return rows
+
+
+def structure_pvalue(rows_a: StructureRows, rows_b: StructureRows) -> tuple[float, str]:
+    """``(p, detail)``: does a structure test fail on one side where it passes on the other?
+
+    p is the smallest p-value of a test on one side whose twin on the other side passes (p > ``STRUCTURE_PASS``),
+    times the number of (side, test) p-values (Bonferroni): with both sides i.i.d. draws, dropping the tests
+    whose twin fails only raises it, so P(p <= x) <= x. A test failing on both sides (a law whose arrangement is
+    not i.i.d. by design, or the same flaw on both) does not count."""
+    by_a = {name: (p, detail) for name, _stat, p, detail in rows_a}
+    by_b = {name: (p, detail) for name, _stat, p, detail in rows_b}
+    common = [name for name in by_a if name in by_b]
+    best, detail = 1.0, ""
+    for side, mine, other in (("A", by_a, by_b), ("B", by_b, by_a)):
+        for name in common:
+            p, words = mine[name]
+            if other[name][0] > STRUCTURE_PASS and p < best:
+                best, detail = p, f"{side} fails the {name} test where the other side passes: {words}"
+    return min(1.0, best * 2 * len(common)) if common else 1.0, detail
+
+
+def compare(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray, seed: int = 0,
+            structure: tuple[StructureData, StructureData] | None = None) -> TwoSample:
+    """Every two-sample test on one pair (finite values only; NaN/inf are ``uninitialized``, found earlier).
+    ``structure``: both sides' structure data, when both have it (tensors of 2 or more dimensions)."""
     if identical(a, b, sample_a, sample_b):
         return TwoSample(1.0, (1.0, 1.0), 1.0, 1.0, 1.0, identical=True)
     ratio, ci = std_ratio_interval(a, b)
+    p_structure, detail = None, ""
+    if structure is not None:
+        rows_a, rows_b = side_structure(structure[0], sample_a), side_structure(structure[1], sample_b)
+        if rows_a and rows_b:
+            p_structure, detail = structure_pvalue(rows_a, rows_b)
     return TwoSample(ratio, ci, scale_pvalue(a, b, sample_a, sample_b), location_pvalue(a, b, sample_a, sample_b),
-                     shape_pvalue(sample_a, sample_b, seed))
+                     shape_pvalue(sample_a, sample_b, seed), p_structure=p_structure, structure_detail=detail)
 
 
 def holm(pvalues: list[float]) -> list[float]:
