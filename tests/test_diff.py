@@ -161,8 +161,9 @@ def test_torch_empty_garbage_is_uninitialized_in_identify_and_verify(tmp_path: P
 
 def test_structure_flaws_differ_while_the_marginal_tests_pass(tmp_path: Path, runner: CliRunner) -> None:
     """B holds A-like values in a wrong arrangement: sorted over the tensor (row scales ramp up), or its second half
-    of output units copying the first (one seed for two shards). The bag of values is a correct draw, so the scale,
-    location and shape tests pass; only the structure comparison can tell, and two independent seeds still pass."""
+    of output units the first half negated (rank 32 of 64). The bag of values is a correct draw, so the scale,
+    location and shape tests pass; only the structure comparison can tell, and two independent seeds still pass.
+    An exact copy of the first half is a repeated pattern: named uninitialized before any test."""
     from kaiming_cli.io.memory import array_source
     from kaiming_cli.runners.diff import scanned
     from kaiming_cli.stats.twosample import compare
@@ -172,7 +173,7 @@ def test_structure_flaws_differ_while_the_marginal_tests_pass(tmp_path: Path, ru
     a, b = draw(), draw()
     sorted_b = np.sort(b, axis=None).reshape(b.shape)
     copied_b = b.copy()
-    copied_b[32:] = copied_b[:32]
+    copied_b[32:] = -copied_b[:32]
     f_a = save(tmp_path / "a.safetensors", {"w": a})
     code, doc = run_json(runner, f_a, save(tmp_path / "b.safetensors", {"w": b}))
     assert code == 0 and doc["pairs"][0]["status"] == "same"
@@ -184,3 +185,6 @@ def test_structure_flaws_differ_while_the_marginal_tests_pass(tmp_path: Path, ru
         side_a, side_b = scanned(array_source(a, "w"), 0, 1), scanned(array_source(flawed, "w"), 0, 1)
         t = compare(side_a.summary, side_b.summary, side_a.sample, side_b.sample)  # no structure data: marginals
         assert t.p_structure is None and t.pvalue > 1e-3, (label, t)
+    copied_b[32:] = copied_b[:32]
+    code, doc = run_json(runner, f_a, save(tmp_path / "exact.safetensors", {"w": copied_b}))
+    assert code == 1 and doc["pairs"][0]["status"] == "uninitialized" and "repeated pattern" in doc["pairs"][0]["reason"]

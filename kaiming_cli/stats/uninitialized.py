@@ -7,7 +7,10 @@ module's init runs again. What such memory holds is not a law, but it leaves mar
 - values far outside any init scale (``HUGE``: no init draws beyond a few units; trained weights neither);
 - subnormal floats (below 2^-126 for float32/bfloat16, 2^-1022 for float64): a continuous law of any init scale
   puts probability ~1e-30 there, while integers, pointers and small bit patterns read as floats land there;
-- most values exactly zero with sporadic huge ones (fresh pages partly written).
+- most values exactly zero with sporadic huge ones (fresh pages partly written);
+- a repeated pattern: far more exactly repeated non-zero values than the dtype's rounding gives a continuous law
+  (``repeated_values``: a block of memory copied, or one shard's values on every rank). bfloat16 and float16 draws
+  repeat values by rounding alone; the count expected from that is the null, so they are not called garbage.
 
 ``uninitialized_reason`` says which mark it found, or None. A tensor that is *all zeros* is a valid init
 (``zeros_``) unless a random law is expected there; the callers that know (verify's rule, the other side of a
@@ -51,7 +54,98 @@ def uninitialized_reason(summary: Summary, sample: np.ndarray, mantissa_bits: in
         if subnormal:
             return (f"{subnormal} subnormal values (below {tiny:.3g}) among {finite.size} sampled: bit patterns no "
                     "init draws, memory never initialized (torch.empty / to_empty() without an init)")
-    return None
+    return repeated_values(finite, mantissa_bits, summary.n + summary.n_nan + summary.n_inf)
+
+
+#: The repeated-value mark needs more than this many distinct non-zero values: a quantized tensor (int8/fp8 codes
+#: times a scale, 256 levels at most) or an identity/dirac init repeats few values by design.
+MIN_DISTINCT = 256
+#: ... and this many standard deviations of excess repeats over what rounding gives ...
+REPEAT_Z = 8.0
+#: ... amounting to at least this share of the values (and at least ``REPEAT_MIN`` of them).
+REPEAT_SHARE = 0.005
+REPEAT_MIN = 10
+#: Each binade is split in this many bins, within which the law's density is taken as flat (the null count).
+BINS_PER_BINADE = 16
+FLOAT16_BITS = 10
+FLOAT16_TINY = 2.0 ** -14
+
+
+def stored_bits(values: np.ndarray, mantissa_bits: int) -> int:
+    """The mantissa bits the values actually use: a bfloat16 model upcast to float32 holds 7-bit values, whose
+    rounding repeats values as bfloat16's does."""
+    mant, _e = np.frexp(np.abs(values))
+    for bits in (7, 10, 23, 52):
+        if bits < mantissa_bits:
+            scaled = mant * 2.0 ** (bits + 1)
+            if np.array_equal(scaled, np.floor(scaled)):
+                return bits
+    return mantissa_bits
+
+
+def rounded(values: np.ndarray, bits: int) -> np.ndarray:
+    """Values rounded to ``bits`` mantissa bits: undoes the sample's dequantizing jitter (engine/sources.py spreads
+    a bfloat16/float16 value over its rounding cell, less than half a cell either way)."""
+    mant, e = np.frexp(values)
+    out: np.ndarray = np.ldexp(np.round(mant * 2.0 ** (bits + 1)), e - bits - 1)
+    return out
+
+
+def rounding_repeats(values: np.ndarray, bits: int) -> tuple[float, float]:
+    """Mean and variance of the number of repeated values (n minus the distinct ones) among non-zero ``values``
+    drawn from a continuous law and rounded to ``bits`` mantissa bits, given how many fall in each bin (1/16 of a
+    binade, ``2^(bits - 4)`` rounding cells, the density taken as flat in it): the occupancy of C equal cells by k
+    balls, summed over the bins."""
+    mant, e = np.frexp(np.abs(values))
+    key = np.sign(values).astype(np.int64) * ((e.astype(np.int64) + 1100) * BINS_PER_BINADE
+                                               + np.floor((mant - 0.5) * 2 * BINS_PER_BINADE).astype(np.int64) + 1)
+    _keys, k = np.unique(key, return_counts=True)
+    cells = 2.0 ** (bits + 1) / (2 * BINS_PER_BINADE)
+    k = k.astype(np.float64)
+    q1, q2 = (1 - 1 / cells) ** k, (1 - 2 / cells) ** k
+    distinct = cells * (1 - q1)
+    var = cells * (cells - 1) * q2 + cells * q1 - cells * cells * q1 * q1
+    return float(np.sum(k - distinct)), float(np.sum(np.maximum(var, 0.0)))
+
+
+def position_repeats(total: int, m: int) -> tuple[float, float]:
+    """Mean and variance of the number of positions the subsample holds twice: one uniform position in each of m
+    equal strata of width w = total / m (engine/stream.py's ``subsample_positions``) lands on the same element as
+    its neighbour's when both fall in the element astride their boundary, with probability f (1 - f) / w^2 for a
+    boundary at fractional offset f. Those are repeats of one value, not of the law."""
+    if m >= total or m < 2:
+        return 0.0, 0.0
+    w = total / m
+    boundary = np.arange(1, m, dtype=np.float64) * w
+    f = boundary - np.floor(boundary)
+    p = f * (1 - f) / (w * w)
+    return float(p.sum()), float((p * (1 - p)).sum())
+
+
+def repeated_values(finite: np.ndarray, mantissa_bits: int, total: int | None = None) -> str | None:
+    """A repeated pattern: far more exactly repeated non-zero values than rounding a continuous law gives (and
+    than the subsample's own repeated positions, when ``finite`` is a subsample of ``total`` values)."""
+    values = finite[finite != 0]
+    if values.size <= MIN_DISTINCT or mantissa_bits < 7:
+        return None
+    values = rounded(values, mantissa_bits) if mantissa_bits < 23 else values
+    bits = stored_bits(values, mantissa_bits)
+    if bits == FLOAT16_BITS:  # float16's subnormals (below 2^-14) are evenly spaced: not the binade cells counted
+        values = values[np.abs(values) >= FLOAT16_TINY]
+    distinct = int(np.unique(values).size)
+    if distinct <= MIN_DISTINCT:
+        return None
+    repeats = values.size - distinct
+    mean, var = rounding_repeats(values, bits)
+    if total is not None:
+        mean_pos, var_pos = position_repeats(total, finite.size)
+        mean, var = mean + mean_pos, var + var_pos
+    excess = repeats - mean
+    if excess < max(REPEAT_MIN, REPEAT_SHARE * values.size) or excess < REPEAT_Z * math.sqrt(var + 1.0):
+        return None
+    return (f"{repeats} of {values.size} sampled non-zero values repeat an earlier one exactly, where rounding a "
+            f"continuous law to {bits} mantissa bits gives {mean:.3g} ± {math.sqrt(var):.2g}: a repeated pattern, "
+            "memory never initialized (torch.empty / to_empty() without an init) or one block copied")
 
 
 def zeros_where_random(summary: Summary, expected_random: bool) -> str | None:

@@ -67,3 +67,69 @@ def test_marks_of_uninitialized_memory() -> None:
     assert zeros_where_random(summarize(zeros), True) is not None
     assert zeros_where_random(summarize(zeros), False) is None  # zeros_ is a valid init
     assert uninitialized_reason(summarize(normal), normal, None) is None  # integers: any bits are valid
+
+
+def test_structure_counts_only_a_test_failing_on_one_side() -> None:
+    from kaiming_cli.stats.twosample import structure_pvalue
+
+    passes = [("rows", 1.0, 0.5, "ok"), ("cols", 1.0, 0.3, "ok"), ("spectrum", 1.0, 0.2, "ok")]
+    fails_rows = [("rows", 9.0, 1e-9, "rows bad"), *passes[1:]]
+    p, detail = structure_pvalue(passes, fails_rows)
+    assert p == pytest.approx(1e-9 * 2 * 3) and detail.startswith("B fails the rows test") and "rows bad" in detail
+    assert structure_pvalue(fails_rows, fails_rows)[0] == 1.0  # both fail (an orthogonal law's equal rows): no count
+    assert structure_pvalue(passes, passes)[0] == pytest.approx(min(1.0, 0.2 * 6))
+
+
+def engine_sample(values: object, dtype: str) -> np.ndarray:
+    """The values as the engine's subsample holds them: decoded to float64, bfloat16/float16 spread over their
+    rounding cells (engine/sources.py's dequantizer)."""
+    from kaiming_cli.engine.sources import dequantizer
+
+    x = np.asarray(values, dtype=np.float64).ravel()
+    jitter = dequantizer(dtype, np.random.SeedSequence(7))
+    return jitter(x) if jitter is not None else x
+
+
+def test_a_repeated_block_is_uninitialized_memory() -> None:
+    rng = np.random.default_rng(4)
+    block = rng.normal(0, 0.02, 512).astype(np.float32)  # plausible values: no huge or subnormal mark
+    garbage = np.tile(block, 16).astype(np.float64)
+    why = uninitialized_reason(summarize(garbage), garbage, 23)
+    assert why is not None and "repeated pattern" in why and why.startswith(f"{garbage.size - 512} of ")
+    fresh = rng.normal(0, 0.02, garbage.size).astype(np.float32).astype(np.float64)
+    assert uninitialized_reason(summarize(fresh), fresh, 23) is None
+
+
+def test_rounded_half_precision_draws_are_not_a_repeated_pattern() -> None:
+    """bfloat16 and float16 draws repeat most values by rounding alone (a bfloat16 binade holds 128 values): the
+    repeated-value mark must count only repeats beyond that, including for a bfloat16 model saved as float32."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    for dtype, bits in (("bfloat16", 7), ("float16", 10)):
+        for std in (1e-3, 0.02, 1.0):
+            for draw in ("normal", "uniform"):
+                w = torch.empty(100_000, dtype=getattr(torch, dtype))
+                torch.nn.init.normal_(w, 0, std) if draw == "normal" else torch.nn.init.uniform_(w, -std, std)
+                sample = engine_sample(w.double().numpy(), dtype)
+                repeats = sample.size - np.unique(w.double().numpy()).size
+                assert repeats > sample.size // 2, (dtype, std, draw)  # the premise: most values repeat
+                assert uninitialized_reason(summarize(sample), sample, bits) is None, (dtype, std, draw)
+                upcast = w.double().numpy()  # saved as float32: the rounding is bfloat16's/float16's
+                assert uninitialized_reason(summarize(upcast), upcast, 23) is None, (dtype, std, draw)
+
+
+def test_the_subsample_repeats_positions_as_counted() -> None:
+    """The stratified subsample holds some elements twice (strata narrower than 2 elements): the repeated-value
+    mark discounts that count, checked here against the engine's own positions, and a subsampled correct draw is
+    not called a repeated pattern."""
+    from kaiming_cli.engine.stream import subsample_positions
+    from kaiming_cli.stats.uninitialized import position_repeats
+
+    total, m = 131_072, 100_000
+    counts = [m - np.unique(subsample_positions(total, m, np.random.SeedSequence(s))).size for s in range(20)]
+    mean, var = position_repeats(total, m)
+    assert abs(np.mean(counts) - mean) < 4 * math.sqrt(var / 20) + 1, (np.mean(counts), mean)
+    rng = np.random.default_rng(9)
+    values = rng.normal(0, 0.1, total).astype(np.float32).astype(np.float64)
+    sample = values[subsample_positions(total, m, np.random.SeedSequence(1))]
+    assert uninitialized_reason(summarize(values), sample, 23) is None
