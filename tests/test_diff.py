@@ -187,4 +187,5 @@ def test_structure_flaws_differ_while_the_marginal_tests_pass(tmp_path: Path, ru
         assert t.p_structure is None and t.pvalue > 1e-3, (label, t)
     copied_b[32:] = copied_b[:32]
     code, doc = run_json(runner, f_a, save(tmp_path / "exact.safetensors", {"w": copied_b}))
-    assert code == 1 and doc["pairs"][0]["status"] == "uninitialized" and "repeated pattern" in doc["pairs"][0]["reason"]
+    (pair,) = doc["pairs"]
+    assert code == 1 and pair["status"] == "uninitialized" and "repeated pattern" in pair["reason"]
