@@ -143,6 +143,9 @@ def test_unreadable_input_is_exit_3_and_bad_option_exit_2(tmp_path: Path, runner
     assert runner.invoke(cli, ["diff", a, str(bad)]).exit_code == 3
     assert runner.invoke(cli, ["diff", a, a, "--alpha", "2"]).exit_code == 2
     assert runner.invoke(cli, ["diff", a, a, "--device", "meta"]).exit_code == 2
+    result = runner.invoke(cli, ["diff", a, a, "--seed-b", "1"])  # a file B has no build to seed
+    assert result.exit_code == 2 and "--seed-b" in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if "--seed-b" in line]) == 1
 
 
 def test_torch_empty_garbage_is_uninitialized_in_identify_and_verify(tmp_path: Path, runner: CliRunner) -> None:

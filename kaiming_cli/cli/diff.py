@@ -57,6 +57,7 @@ def diff(ctx: click.Context, a: str, b: str, tensor_globs: tuple[str, ...], alph
     from ..runners.diff import run_diff
     from ..runners.diff_identified import looks_like_in
 
+    check_seed_b(b, seed_b)
     side_a, errors_a = read_side(a, max_tensors, seed=seed, device="cpu", init=None)
     side_b, errors_b = read_side(b, max_tensors, seed=seed if seed_b is None else seed_b, device=device, init=init)
     distinct_outputs({"-o": output or "-"}, [p for p in (a, b) if ":" not in p] + input_files([*side_a, *side_b]))
@@ -69,6 +70,14 @@ def diff(ctx: click.Context, a: str, b: str, tensor_globs: tuple[str, ...], alph
     emit(ctx, output, formatter(fmt).diff(result))
     say(shown(result.summary()))
     ctx.exit(ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED))
+
+
+def check_seed_b(b: str, seed_b: int | None) -> None:
+    """``--seed-b`` seeds B's build: given with weight files it would be silently ignored, so it is an error."""
+    from ..io.built import is_target
+
+    if seed_b is not None and not is_target(b):
+        raise click.UsageError(f"--seed-b seeds B's build from a module:callable; {b!r} is a path: drop --seed-b.")
 
 
 def read_side(text: str, max_tensors: int, *, seed: int, device: str, init: str | None
