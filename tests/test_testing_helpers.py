@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow  # 1-2 minutes of subprocess suites; slow still runs in `make test` (CI)
 
 SAMPLE = '''
 import torch
