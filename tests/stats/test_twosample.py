@@ -77,6 +77,8 @@ def test_structure_counts_only_a_test_failing_on_one_side() -> None:
     p, detail = structure_pvalue(passes, fails_rows)
     assert p == pytest.approx(1e-9 * 2 * 3) and detail.startswith("B fails the rows test") and "rows bad" in detail
     assert structure_pvalue(fails_rows, fails_rows)[0] == 1.0  # both fail (an orthogonal law's equal rows): no count
+    fails_cols = [passes[0], ("cols", 9.0, 1e-9, "cols bad"), passes[2]]
+    assert structure_pvalue(fails_rows, [fails_rows[0], *fails_cols[1:]])[0] == 1.0  # ... nor of the other tests
     assert structure_pvalue(passes, passes)[0] == pytest.approx(min(1.0, 0.2 * 6))
 
 
