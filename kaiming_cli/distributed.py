@@ -158,16 +158,40 @@ def _repeated_shards(parts: list[Any]) -> str | None:
     return None
 
 
-def diff_module(model: Any, reference: Any, *, group: Any = None, alpha: float = 1e-3, seed: int = 0) -> Any:
-    """``kaiming diff`` between ``reference`` (an unsharded build, present on every rank) and ``model`` (whose
-    parameters may be DTensor shards): each rank summarizes its shards, only the summaries and subsample values
-    are gathered. A tensor whose shards repeat the same values on two ranks ``differ``s, whatever its marginal law.
-    A collective: every rank calls it with the same models; every rank gets the same ``DiffResult``."""
-    from .engine.distributed import agree, combine, dtype_name, locate, summarize_part
+def _reference_sides(world: World, reference: Any, seed: int) -> dict[str, Any]:
+    """Each reference tensor's ``Side`` on every rank: the rank that holds the reference (the lowest, if several
+    do) summarizes it and the summaries travel (name, shape, dtype, summary, subsample, structure data), never a
+    tensor. Every rank raises alike when no rank passed one."""
+    from .engine.distributed import agree
     from .io.built import named_sources
+    from .runners.diff import Side, scanned
+
+    def summarize() -> list[tuple[Any, ...]] | None:
+        if reference is None:
+            return None
+        sides = [scanned(source, seed, 1) for source in
+                 named_sources(((n, t.detach()) for n, t in reference.named_parameters()), "reference")]
+        return [(s.source.name, s.source.shape, s.source.dtype, s.summary, s.sample, s.structure) for s in sides]
+
+    held = [table for table in agree(world, "summarizing the reference", summarize) if table is not None]
+    if not held:
+        raise UsageError("diff_module needs the reference model on at least one rank (pass None on the others).")
+    return {name: Side(TensorSource("reference", name, tuple(shape), dtype, no_open, forkable=False), summary,
+                       sample, structure) for name, shape, dtype, summary, sample, structure in held[0]}
+
+
+def diff_module(model: Any, reference: Any, *, group: Any = None, alpha: float = 1e-3, seed: int = 0) -> Any:
+    """``kaiming diff`` between ``reference`` (an unsharded build) and ``model`` (whose parameters may be DTensor
+    shards): each rank summarizes its shards, only the summaries, subsample values and structure collectors are
+    gathered. The reference may be built on one rank only: that rank passes it, the others pass None, and its
+    summaries are sent to every rank. A tensor whose shards repeat the same values on two ranks ``differ``s,
+    whatever its marginal law. A collective: every rank calls it; every rank gets the same ``DiffResult``."""
+    from .engine.distributed import agree, combine, dtype_name, locate, summarize_part
+    from .engine.sources import structure_collector
     from .runners.diff import Side, run_diff
 
     world = _world(group)
+    reference_sides = _reference_sides(world, reference, seed)
     pairs = list(model.named_parameters())
     stubs = [_stub(name, tensor, type(model).__name__) for name, tensor in pairs]
     plain = [i for i, (_n, t) in enumerate(pairs) if not _is_dtensor(t)]
@@ -178,16 +202,29 @@ def diff_module(model: Any, reference: Any, *, group: Any = None, alpha: float =
     def scan_b(source: TensorSource) -> Side:
         i = index[source.name]
         tensor = pairs[i][1]
+        collector = structure_collector(source, "torch", seed)  # made alike on every rank, merged in rank order
         parts = agree(world, f"gathering {source.name}", lambda: summarize_part(
-            locate(tensor, source.name, owners.get(i) == world.rank), seed, source.name, KS_MAX_SAMPLES))
+            locate(tensor, source.name, owners.get(i) == world.rank), seed, source.name, KS_MAX_SAMPLES, collector))
         why = _repeated_shards(list(parts)) if _is_dtensor(tensor) else None
         if why:
             repeated[source.name] = why
         summary, sample = combine(parts, dtype_name(tensor, source.name), seed, source.name)
-        return Side(source, summary, sample)
+        if collector is not None:
+            collector.load([p.structure for p in parts if p.structure is not None])
+        return Side(source, summary, sample, collector.data() if collector is not None else None)
 
-    ref = named_sources(((n, t.detach()) for n, t in reference.named_parameters()), "reference")
-    result = run_diff(ref, stubs, alpha=alpha, seed=seed, scan_b=scan_b, label_a="reference",
-                      label_b=type(model).__name__)
+    ref = [side.source for side in reference_sides.values()]
+    result = run_diff(ref, stubs, alpha=alpha, seed=seed, scan_a=lambda source: reference_sides[source.name],
+                      scan_b=scan_b, label_a="reference", label_b=type(model).__name__)
     return replace(result, pairs=[replace(p, status="differ", reason=repeated[p.name])
-                                  if p.name in repeated and p.status == "same" else p for p in result.pairs])
+                                  if p.name in repeated and _only_repeats(p) else p for p in result.pairs])
+
+
+def _only_repeats(pair: Any) -> bool:
+    """A pair that passed, or whose only mark of uninitialized memory is its repeated values: identical shards
+    name the cause (one seed on every rank) more precisely."""
+    from .stats.uninitialized import REPEATED
+
+    # the reasons read "A: ...; B: ...": one starting with B's is B's mark alone (one mark per side)
+    return bool(pair.status == "same" or (pair.status == "uninitialized" and pair.reason.startswith("B: ")
+                                          and REPEATED in pair.reason))

@@ -204,7 +204,12 @@ def diff_shards(rank: int, size: int, port: int, out: str) -> None:
         torch.nn.init.kaiming_normal_(local, nonlinearity="relu")  # fan_in 256, as the whole weight's
         net.weight = torch.nn.Parameter(DTensor.from_local(local, mesh, [Shard(0)]), requires_grad=False)
         bad = diff_module(net, reference)
-        Path(out, f"rank{rank}.json").write_text(json.dumps({"good": good.to_dict(), "bad": bad.to_dict()}))
+        # the reference built on rank 0 only (None elsewhere): its summaries travel to every rank
+        net.weight = torch.nn.Parameter(distribute_tensor(build(2).weight.detach(), mesh, [Shard(0)]),
+                                        requires_grad=False)
+        one_rank = diff_module(net, build(1) if rank == 0 else None)
+        Path(out, f"rank{rank}.json").write_text(json.dumps({"good": good.to_dict(), "bad": bad.to_dict(),
+                                                             "one_rank": one_rank.to_dict()}))
         dist.barrier()
     except BaseException:
         traceback.print_exc()

@@ -1,5 +1,6 @@
 """``kaiming_cli.distributed.diff_module`` on 2 gloo ranks (127.0.0.1): sharded parameters against an unsharded
-reference; shards that repeat the same draw on every rank differ (tests/distributed_jobs.py, ``diff_shards``)."""
+reference (on every rank, or on rank 0 only); shards that repeat the same draw on every rank differ
+(tests/distributed_jobs.py, ``diff_shards``)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,6 @@ def test_identical_shards_across_ranks_fail(tmp_path: Path) -> None:
     assert bad["passed"] is False
     (pair,) = bad["pairs"]
     assert pair["status"] == "differ" and "ranks 0 and 1 hold identical shards" in pair["reason"]
+    one_rank = ranks[0]["one_rank"]  # the reference on rank 0 only
+    assert one_rank["passed"] is True and [p["status"] for p in one_rank["pairs"]] == ["same"]
+    assert one_rank["pairs"] == good["pairs"]  # the same summaries as a reference built on every rank

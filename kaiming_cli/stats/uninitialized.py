@@ -68,6 +68,8 @@ REPEAT_MIN = 10
 #: Each binade is split in this many bins, within which the law's density is taken as flat (the null count).
 BINS_PER_BINADE = 16
 FLOAT16_BITS = 10
+#: The words naming the repeated-value mark in a reason (``distributed.diff_module`` names the ranks instead).
+REPEATED = "a repeated pattern"
 FLOAT16_TINY = 2.0 ** -14
 
 
@@ -144,8 +146,8 @@ def repeated_values(finite: np.ndarray, mantissa_bits: int, total: int | None = 
     if excess < max(REPEAT_MIN, REPEAT_SHARE * values.size) or excess < REPEAT_Z * math.sqrt(var + 1.0):
         return None
     return (f"{repeats} of {values.size} sampled non-zero values repeat an earlier one exactly, where rounding a "
-            f"continuous law to {bits} mantissa bits gives {mean:.3g} ± {math.sqrt(var):.2g}: a repeated pattern, "
-            "memory never initialized (torch.empty / to_empty() without an init) or one block copied")
+            f"continuous law to {bits} mantissa bits gives {mean:.3g} ± {math.sqrt(var):.2g}: {REPEATED}, memory "
+            "never initialized (torch.empty / to_empty() without an init) or one block copied")
 
 
 def zeros_where_random(summary: Summary, expected_random: bool) -> str | None:
