@@ -5,7 +5,7 @@ False alarms: two independent draws of one law (normal, uniform, truncated norma
 ``PAIRS`` pairs per law and size; a pair that is not ``same`` is a false alarm, to be at most alpha. Power: the
 fraction of pairs found different for std x1.05, a fan_in/fan_out swap, uniform vs normal of the same std, a layer
 left at torch's default, to_empty() zeros and garbage, and the structure flaws (values sorted, the second half of the
-rows copying the first). Run: ``PYTHONPATH=. python bench/diff_calibration.py``.
+rows copying the first, or the first negated). Run: ``PYTHONPATH=. python bench/diff_calibration.py``.
 """
 
 from __future__ import annotations
@@ -68,6 +68,13 @@ def half_copied(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return x
 
 
+def half_negated(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """The second half of the output units is the first negated: rank half, no value repeated exactly."""
+    x = kaiming(288)(rng, shape)
+    x[shape[0] // 2:] = -x[: shape[0] // 2]
+    return x
+
+
 def rate(draw_a: Draw, draw_b: Draw, shape: tuple[int, ...], seed: int) -> float:
     """Share of ``PAIRS`` pairs that diff finds not the same (one tensor per run, so Holm is the identity)."""
     rng = np.random.default_rng(seed)
@@ -103,7 +110,8 @@ def main() -> None:
              "to_empty() zeros": (kaiming(288), lambda r, s: np.zeros(s)),
              "to_empty() garbage": (kaiming(288), garbage),
              "rows sorted (same values)": (kaiming(288), rows_sorted),
-             "second half copies the first": (kaiming(288), half_copied)}
+             "second half copies the first": (kaiming(288), half_copied),
+             "second half the first negated": (kaiming(288), half_negated)}
     for name, (a, b) in cases.items():
         for shape in (conv, (256, 256), (4096, 1024)) if name == "std x1.05" else (conv,):
             print(f"  {name:32s} {str(shape):18s} {rate(a, b, shape, 3):.4f}")
