@@ -99,7 +99,8 @@ def test_every_fail_says_what_the_tensor_looks_like(folder: Path) -> None:
     assert default["change"] == "PyTorch's Conv2d default"
     assert default["std_ratio"] == pytest.approx((1 / (3 * 64 * 9)) ** 0.5 / (2 / (128 * 9)) ** 0.5)
     reason = seen["layer4.0.conv1.weight"]["reason"]
-    assert reason.startswith("looks like") and reason.index("std/std0") < reason.find("rows are far more alike")
+    assert reason.startswith("looks like")  # a structure reason, if any, comes after the std's
+    assert "rows are far more alike" not in reason[:reason.index("std/std0")]
     assert all(t["looks_like"] is None for t in doc["tensors"] if t["status"] != "fail")
 
 
@@ -129,6 +130,20 @@ def test_identify_at_every_width(folder: Path, width: int) -> None:
     assert not any(re.fullmatch(r"\w+…|…\w+|con…|confi…", tok) for tok in toks), out.stdout
     head = out.stdout[:out.stdout.index("layer1.0.conv1.weight")]
     assert all(name in head for name in BROKEN)  # the odd ones out come first
+
+
+def test_a_square_conv_is_named_as_torchvision_names_it(folder: Path) -> None:
+    """Issue 24: a square conv (fan_in = fan_out) has exact aliases; its verdict is the form the file's other convs
+    got (torchvision's mode='fan_out'), in the table and in JSON, with the whole class's confidence."""
+    doc = json.loads(kaiming(["identify", "model.safetensors", "-f", "json"], folder).stdout)
+    by = {t["name"]: t for t in doc["tensors"]}
+    fan_out, fan_in = ("kaiming_normal_(mode='fan_out', nonlinearity='relu')",
+                       "kaiming_normal_(mode='fan_in', nonlinearity='relu')")
+    for name in ("layer1.0.conv1.weight", "layer2.1.conv2.weight", "layer4.1.conv1.weight"):
+        t = by[name]
+        assert t["shape"][0] == t["shape"][1]  # square fans
+        assert t["verdict"] == fan_out and t["init"] == fan_out and fan_in in t["exact_aliases"], t
+        assert t["confidence"] > 0.9, (name, t["confidence"])
 
 
 def test_identify_rules_fail_a_tensor_added_later(folder: Path) -> None:

@@ -341,12 +341,9 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         ranked.remove(chosen)
         ranked.insert(0, chosen)
         best = chosen
-    if id(chosen) in in_group:
-        group = [r for r in group if r is not chosen]
-    else:
-        group = [r for r in ranked if r is not chosen and r.candidate.same_law(chosen.candidate)]
-    in_group = {id(r) for r in group}
-    aliases = [r.candidate.label for r in ranked[1:] if id(r) in in_group]
+    # exact aliases are the very same law (kaiming relu fan_in = fan_out = xavier gain sqrt(2) on square fans); the
+    # hopeless near-aliases (relu vs leaky_relu(0.01)) are not, and are listed as near-aliases, not as aliases
+    aliases = [r.candidate.label for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
     battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps,
@@ -362,10 +359,26 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
             else "")
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
                                  why, pvalue=battery.pvalue, structure_failed=bool(structural)), summary
-    confidence = posterior_of_group(ranked, {best.candidate.label, *aliases})
+    # the class the verdict speaks for: its exact aliases and the near-aliases this size cannot separate from it
+    # (they are reported as near-aliases; their probability is the verdict's, not subtracted from it)
+    near = near_aliases(best, ranked, top)
+    inseparable = {label for label, needed in near if needed > summary.n}
+    confidence = posterior_of_group(ranked, {best.candidate.label, *aliases, *inseparable})
     return IdentifyResult(**base, verdict=best.candidate.label, ranked=tuple(ranked),
                           indistinguishable=tuple(aliases + consistent), aliases=tuple(aliases), near=tuple(near),
                           confidence=confidence, pvalue=battery.pvalue), summary
+
+
+def near_aliases(best: Scored, ranked: list[Scored], top: float) -> list[tuple[str, float]]:
+    """The laws within a Bayes factor of 100 of the likeliest that are not the verdict's own law, each with the
+    number of elements that would separate it from the verdict: ln 100 / KL(verdict || law)."""
+    out: list[tuple[str, float]] = []
+    for r in ranked:
+        if r is best or r.candidate.same_law(best.candidate) or top - r.loglik >= LN100:
+            continue
+        kl = kl_divergence(best.candidate, r.candidate)
+        out.append((r.candidate.label, math.ceil(LN100 / kl) if kl > 0 else math.inf))
+    return out
 
 
 def whole_matrix(source: TensorSource, sample: np.ndarray, layout: str) -> np.ndarray | None:
@@ -517,7 +530,32 @@ def run_identify(sources: Sequence[TensorSource], *, layout: str | None = None, 
                                   reason=str(exc)), str(exc)
 
     outcomes = map_sources(one, sources, jobs)
-    return [r for r, _ in outcomes], [FileError(r.file, why) for r, why in outcomes if why is not None]
+    return in_the_files_form([r for r, _ in outcomes]), [FileError(r.file, why) for r, why in outcomes
+                                                         if why is not None]
+
+
+def in_the_files_form(results: list[IdentifyResult]) -> list[IdentifyResult]:
+    """Each verdict with exact aliases relabelled as the alias the same kind of tensor in the file got where the
+    data could tell (torchvision writes ``mode='fan_out'`` for every conv: its square convs, where fan_in = fan_out,
+    are named so too, not by the conventional fan_in-first order). Only the label changes: it is the same law."""
+    out = []
+    for r in results:
+        options = {r.verdict, *r.aliases}
+        votes = Counter(o.verdict for o in results if o is not r and o.kind() == r.kind() and o.verdict in options
+                        and r.verdict not in {o.verdict, *o.aliases})
+        out.append(relabelled(r, votes.most_common(1)[0][0]) if r.aliases and votes else r)
+    return out
+
+
+def relabelled(r: IdentifyResult, label: str) -> IdentifyResult:
+    """``r`` with ``label`` (one of its exact aliases) as its verdict, the old verdict among the aliases."""
+    if label == r.verdict:
+        return r
+    head = next(s for s in r.ranked if s.candidate.label == label)
+    ranked = (head, *(s for s in r.ranked if s is not head))
+    aliases = (r.verdict, *(a for a in r.aliases if a != label))
+    rest = tuple(a for a in r.indistinguishable if a not in aliases and a != label)
+    return replace(r, verdict=label, ranked=ranked, aliases=aliases, indistinguishable=aliases + rest)
 
 
 @dataclass(frozen=True)
