@@ -1,5 +1,6 @@
-"""``kaiming identify -f rules``: the rules file that reproduces identify's verdicts, one glob per group of tensors
-that share a call.
+"""``kaiming identify -f rules``: the rules file that reproduces identify's verdicts. ``tensor_calls`` gives each
+tensor's call, in the form its group names it; render/rules.py collapses them into a few first-match-ordered globs
+per layer kind and law (the specific exceptions first, then ``*.bias``, ``*bn*.weight``, ``*.weight``).
 
 It exists apart from the identification itself: it reads only the results (``IdentifyResult``), and turns their
 names into globs (``collapse``) that never match a tensor of another group, so that verify's first-match order
@@ -102,6 +103,25 @@ def _labelled(r: IdentifyResult, label: str | None) -> tuple[str | None, Candida
             if scored.candidate.label == label:
                 return scored.candidate.call, scored.candidate
     return r.call, r.chosen
+
+
+def tensor_calls(results: Sequence[IdentifyResult], labels: dict[int, str] | None = None
+                 ) -> list[tuple[str, str | None, int | None, int | None]]:
+    """(name, call, fan_in, fan_out) per tensor name, first file first: the call its group names it by (``labels``,
+    see ``generated_rules``); None for a tensor identify could not name or did not read (its rule skips it, so that
+    a rules file ending in ``unlisted = "fail"`` and broad globs neither fails it nor checks it against a law)."""
+    out: list[tuple[str, str | None, int | None, int | None]] = []
+    seen: set[str] = set()
+    for r in sorted(results, key=lambda r: r.verdict == "skipped"):
+        if r.name in seen:
+            continue
+        seen.add(r.name)
+        if r.verdict == "skipped":
+            out.append((r.name, None, None, None))
+            continue
+        call, chosen = _labelled(r, (labels or {}).get(id(r)))
+        out.append((r.name, call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None))
+    return out
 
 
 def generated_rules(results: Sequence[IdentifyResult], labels: dict[int, str] | None = None) -> list[GeneratedRule]:
