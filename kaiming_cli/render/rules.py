@@ -4,9 +4,10 @@ tensors follow) and from ``audit`` (the inits the model needs).
 Every string is written by ``escape.toml_string`` (ASCII, quotes and backslashes escaped), so a tensor name from a
 file cannot end its string, start a table or add a key. Comments hold no control characters.
 
-audit: each parameter's rule requires the init it has where the audit found it as recommended or the framework
-default, and the recommended init where it is ``different`` (with a comment: the rule is the fix, so the gate
-fails until the model's init code is changed). Rules are collapsed into globs where every parameter a glob
+audit: each parameter's rule requires the init it has where that is right (as recommended, scale-free, a framework
+default without --strict), and the recommended init for every finding: a ``different`` weight, and under --strict
+a framework default whose scale matters (with a comment: the rule is the fix, so the gate fails until the model's
+init code is changed, and the fixed model passes). Rules are collapsed into globs where every parameter a glob
 matches shares one init (``*.bias``, ``*.bn*.weight``, ``layer*.*.conv*.weight``); each glob is checked against
 every parameter name of the model, so first-match order never matters.
 """
@@ -100,9 +101,12 @@ def collapse(names_inits: Sequence[tuple[str, str | None]]) -> list[tuple[str, l
     return list(chosen.items())
 
 
-def _rule_comment(rows: Sequence[AuditedWeight]) -> list[str]:
+def _rule_comment(rows: Sequence[AuditedWeight], fix: bool = False) -> list[str]:
     first = rows[0]
     count = f"{len(rows)} parameters, e.g. {first.name}" if len(rows) > 1 else first.name
+    if first.verdict == "framework default" and fix:
+        return [_comment(f"framework default ({count}), a finding under --strict: {first.note}"),
+                _comment("This rule is the RECOMMENDED FIX: verify fails until the model's init code uses it.")]
     if first.verdict == "different":
         ratio = "" if first.std_ratio is None else f", std {first.std_ratio:.3g}x the recommended"
         return [_comment(f"different ({count}): followed by {first.activation}; the weights have "
@@ -123,15 +127,16 @@ def audit(result: AuditResult) -> str:
            _comment("Rules for `kaiming verify CHECKPOINT --rules THIS_FILE`; the first rule whose glob matches "
                     "wins."), ""]
     rows = list(result.weights)
-    for pattern, indices in collapse([(w.name, w.rule_init) for w in rows]):
+    inits = [result.rule_init(w) for w in rows]
+    for pattern, indices in collapse([(w.name, init) for w, init in zip(rows, inits, strict=True)]):
         members = [rows[i] for i in indices]
         # a glob covers rows of one init; the comment speaks for the worst verdict among them
         members.sort(key=lambda w: ("different", "framework default", "scale-free", "ambiguous", "as recommended")
                      .index(w.verdict))
-        out += _rule_comment(members)
+        init = inits[indices[0]]
+        out += _rule_comment(members, fix=init is not None and init != members[0].rule_init)
         out.append("[[rule]]")
         out.append(f"match = {_toml_string(pattern)}")
-        init = members[0].rule_init
         if init is None:
             out.append("skip = true")
         else:
