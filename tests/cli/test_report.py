@@ -113,6 +113,11 @@ def test_verify_at_every_width(folder: Path, width: int) -> None:
     assert all(name in toks for name in BROKEN)  # a failing tensor's name is always whole
     assert "FAIL" in toks  # the status is never cut to `FA…`
     assert not any(line != line.rstrip() for line in out.stdout.splitlines())  # no padding in a pipe
+    # the table (not only the reason lines under it) says what each failing tensor looks like, with the std ratio
+    # of that law to the expected one: sqrt(2) for the swap, 0.02 / sqrt(2/fan_out), 1/sqrt(3 fan_in) / sqrt(2/fan_out)
+    table = tokens(out.stdout[:out.stdout.index("vectors pass")])
+    ratios = [2 ** 0.5, 0.02 / (2 / (64 * 9)) ** 0.5, (1 / (3 * 64 * 9)) ** 0.5 / (2 / (128 * 9)) ** 0.5]
+    assert all(f"{r:.3g}x)" in table for r in ratios), out.stdout
     detail = kaiming(["verify", "broken.safetensors", "--rules", "rules.toml", "--detail"], folder, width)
     fits(detail.stdout, width)
     if width >= 100:
