@@ -54,6 +54,7 @@ from ...theory.explanations import FITTED_PRIOR, Explanation, bare_call, explain
 from ...theory.fans import compute_fans
 from ...theory.spec import SpecOptions
 from .candidates import Candidate, candidates, constant_candidate, kl_divergence, law_text
+from .forms import in_the_files_form
 
 LN100 = math.log(100.0)
 #: What ``confidence`` means, said wherever it is shown: it cannot speak for laws that were not listed.
@@ -532,30 +533,6 @@ def run_identify(sources: Sequence[TensorSource], *, layout: str | None = None, 
     outcomes = map_sources(one, sources, jobs)
     return in_the_files_form([r for r, _ in outcomes]), [FileError(r.file, why) for r, why in outcomes
                                                          if why is not None]
-
-
-def in_the_files_form(results: list[IdentifyResult]) -> list[IdentifyResult]:
-    """Each verdict with exact aliases relabelled as the alias the same kind of tensor in the file got where the
-    data could tell (torchvision writes ``mode='fan_out'`` for every conv: its square convs, where fan_in = fan_out,
-    are named so too, not by the conventional fan_in-first order). Only the label changes: it is the same law."""
-    out = []
-    for r in results:
-        options = {r.verdict, *r.aliases}
-        votes = Counter(o.verdict for o in results if o is not r and o.kind() == r.kind() and o.verdict in options
-                        and r.verdict not in {o.verdict, *o.aliases})
-        out.append(relabelled(r, votes.most_common(1)[0][0]) if r.aliases and votes else r)
-    return out
-
-
-def relabelled(r: IdentifyResult, label: str) -> IdentifyResult:
-    """``r`` with ``label`` (one of its exact aliases) as its verdict, the old verdict among the aliases."""
-    if label == r.verdict:
-        return r
-    head = next(s for s in r.ranked if s.candidate.label == label)
-    ranked = (head, *(s for s in r.ranked if s is not head))
-    aliases = (r.verdict, *(a for a in r.aliases if a != label))
-    rest = tuple(a for a in r.indistinguishable if a not in aliases and a != label)
-    return replace(r, verdict=label, ranked=ranked, aliases=aliases, indistinguishable=aliases + rest)
 
 
 @dataclass(frozen=True)
