@@ -513,3 +513,23 @@ def relu_mlp(init: str = "default", depth: int = 40, width: int = 256, act: type
                 nn.init.zeros_(lin.bias)
         layers += [lin, act()]
     return nn.Sequential(*layers[:-1])
+
+
+def mlp_one_default(fixed: bool = False) -> nn.Sequential:
+    """Five Linear+ReLU layers of 64 with He's init (zero biases) and a Linear(64, 10) head with LeCun's
+    (``kaiming_normal_(nonlinearity='linear')``), where the third Linear (``4``, followed by ReLU: its scale
+    matters) was left at nn.Linear's default (std 1/sqrt(3 fan_in), 0.41x He's); ``fixed``: He's init there too."""
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for _ in range(5):
+        lin = nn.Linear(64, 64)
+        nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+        nn.init.zeros_(lin.bias)
+        layers += [lin, nn.ReLU()]
+    head = nn.Linear(64, 10)
+    nn.init.kaiming_normal_(head.weight, nonlinearity="linear")
+    nn.init.zeros_(head.bias)
+    model = nn.Sequential(*layers, head)
+    if not fixed:
+        model[4].reset_parameters()
+    return model

@@ -42,7 +42,11 @@ def _shapes(scale: int) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def build(scale: int = 4, seed: int = 0, broken: bool = False, bert: bool = True) -> dict[str, torch.Tensor]:
+def build(scale: int = 4, seed: int = 0, broken: bool = False, bert: bool = True,
+          running: bool = False) -> dict[str, torch.Tensor]:
+    """``running``: BatchNorm's buffers too, as ``resnet18().state_dict()`` holds them (``running_mean`` zeros,
+    ``running_var`` ones, ``num_batches_tracked`` an int64 0; ``nn.BatchNorm2d.reset_running_stats``): with
+    ``bert=False``, the real resnet18's 122 tensor names and ranks."""
     torch.manual_seed(seed)
     state: dict[str, torch.Tensor] = {}
     for name, shape in _shapes(scale).items():
@@ -53,6 +57,10 @@ def build(scale: int = 4, seed: int = 0, broken: bool = False, bert: bool = True
         else:
             state[f"{name}.weight"] = torch.ones(shape)
             state[f"{name}.bias"] = torch.zeros(shape)
+            if running:
+                state[f"{name}.running_mean"] = torch.zeros(shape)
+                state[f"{name}.running_var"] = torch.ones(shape)
+                state[f"{name}.num_batches_tracked"] = torch.tensor(0, dtype=torch.int64)
     fc = nn.Linear(512 // scale, 1000 // scale)
     state["fc.weight"], state["fc.bias"] = fc.weight.detach().clone(), fc.bias.detach().clone()
     if bert:
@@ -73,7 +81,7 @@ def build(scale: int = 4, seed: int = 0, broken: bool = False, bert: bool = True
     return state
 
 
-def save(folder: Path, **kwargs: object) -> Path:
-    path = folder / ("broken.safetensors" if kwargs.get("broken") else "model.safetensors")
+def save(folder: Path, stem: str = "", **kwargs: object) -> Path:
+    path = folder / f"{stem}{'broken' if kwargs.get('broken') else 'model'}.safetensors"
     save_file({k: v.contiguous() for k, v in build(**kwargs).items()}, str(path))  # type: ignore[arg-type]
     return path

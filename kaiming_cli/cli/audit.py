@@ -4,6 +4,8 @@ each other."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from ..errors import ExitCode
@@ -80,6 +82,7 @@ def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: t
     model = build_model(target, kwargs, seed)
     result = run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha,
                        input_dtype=input_dtype, batch=batch)
+    result = replace(result, strict=strict)
     emit(ctx, output, formatter(fmt).audit(result))
     if fmt != "table" or (output and output != "-"):
         say(shown(result.summary()))

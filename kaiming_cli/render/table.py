@@ -303,6 +303,10 @@ def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int
     wide = [([f] if multi_file else []) + [
         t.name, shape_text(t.shape), t.dtype, expected_text(t), ratio_text(t), t_.adjusted_text(t),
         status_label(t.status)] for f, t in zip(files, shown, strict=True)]
+    if any(t.looks_like for t in shown):  # a failing tensor's best law and its std ratio (issue 24)
+        wide_cols.insert(-2, Col("looks like"))
+        for row, t in zip(wide, shown, strict=True):
+            row.insert(-2, t_.looks_like_text(t) or "-")
     compact_cols = file_col + [Col("tensor", "whole"), Col("status", "fixed"), Col("details")]
     compact = [([f] if multi_file else []) + [t.name, status_label(t.status), t_.verify_facts(t)]
                for f, t in zip(files, shown, strict=True)]

@@ -283,7 +283,18 @@ def verify_facts(t: TensorResult) -> str:
         facts.append(f"std/std0 {ratio_text(t)}")
     if t.pvalue_adjusted is not None:
         facts.append(f"p {adjusted_text(t)}")
+    if t.looks_like:
+        facts.append(f"looks like {looks_like_text(t)}")
     return "; ".join(facts)
+
+
+def looks_like_text(t: TensorResult) -> str:
+    """A failing tensor's best law and its std ratio to the expected one (``looks_like``), "" for the others."""
+    ll = t.looks_like
+    if not ll:
+        return ""
+    ratio = ll.get("std_ratio")
+    return str(ll.get("call")) + (f" (std {ratio:.3g}x)" if isinstance(ratio, float) else "")
 
 
 def t_expected(t: TensorResult) -> str:

@@ -112,3 +112,30 @@ def test_audit_rules_gate_the_checkpoint_in_verify(tmp_path: Path) -> None:
 
     failed = [t["name"] for t in json.loads(out)["tensors"] if t["status"] == "fail"]
     assert code == 1 and failed == ["layer3.0.conv2.weight"]
+
+
+def test_strict_rules_fix_a_layer_left_at_the_default(tmp_path: Path) -> None:
+    """Issue 24: under --strict a Linear left at nn.Linear's default before a ReLU (its scale matters) is a finding,
+    and ``-f rules`` writes the recommended init for it, not the default it has: the fixed model passes the rules and
+    the broken one fails on exactly that layer. Without --strict it is no finding, and the rules keep what it has."""
+    pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    from tests.audit_models import mlp_one_default
+
+    for fixed in (False, True):
+        state = {k: v.detach().clone().contiguous() for k, v in mlp_one_default(fixed).state_dict().items()}
+        save_file(state, str(tmp_path / f"{'fixed' if fixed else 'broken'}.safetensors"))
+    strict = tmp_path / "strict.toml"
+    made = CliRunner().invoke(cli, ["audit", f"{MODELS}:mlp_one_default", "--strict", "-f", "rules", "-o",
+                                    str(strict)])
+    assert made.exit_code == 1  # two findings (4.weight, 4.bias); the rules are written all the same
+    fixed = CliRunner().invoke(cli, ["verify", str(tmp_path / "fixed.safetensors"), "--rules", str(strict)])
+    assert fixed.exit_code == 0, fixed.stdout
+    broken = CliRunner().invoke(cli, ["verify", str(tmp_path / "broken.safetensors"), "--rules", str(strict), "-q"])
+    assert broken.exit_code == 1 and sorted(broken.stdout.split()) == ["4.bias", "4.weight"]
+    lenient = tmp_path / "lenient.toml"
+    assert CliRunner().invoke(cli, ["audit", f"{MODELS}:mlp_one_default", "-f", "rules", "-o",
+                                    str(lenient)]).exit_code == 0
+    kept = CliRunner().invoke(cli, ["verify", str(tmp_path / "broken.safetensors"), "--rules", str(lenient)])
+    assert kept.exit_code == 0, kept.stdout

@@ -97,6 +97,34 @@ def test_square_fans_are_exact_aliases() -> None:
     assert "kaiming_normal_(mode='fan_out', nonlinearity='relu')" in r.aliases
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_kaiming_relu_tensor_is_one_verdict_with_its_class_confidence(seed: int) -> None:
+    """Issue 24: on square fans kaiming relu fan_in = fan_out = xavier with gain sqrt(2) = VarianceScaling(scale=2)
+    (std sqrt(2/256) for all of them): one verdict whose confidence is the posterior of that whole class, plus the
+    near-aliases the size cannot separate (listed as near-aliases), never the class's probability split six ways."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.empty(256, 256)
+    init.kaiming_normal_(w, nonlinearity="relu", generator=g)
+    r = identify_source(array_source(w.numpy(), "w"))
+    law = math.sqrt(2 / 256)
+    same = {"kaiming_normal_(mode='fan_in', nonlinearity='relu')",
+            "kaiming_normal_(mode='fan_out', nonlinearity='relu')",
+            "xavier_normal_(gain=calculate_gain('relu'))"} | {
+        f"keras.initializers.VarianceScaling(scale=2, mode={m!r}, distribution='untruncated_normal')"
+        for m in ("fan_in", "fan_out", "fan_avg")}
+    assert {r.verdict, *r.aliases} == same
+    assert not set(r.aliases) & {label for label, _ in r.near}  # near-aliases are not called aliases
+    # the class, from the formula (normal, std sqrt(2/256)) and the sizes the near-aliases need
+    cls = {s.candidate.label for s in r.ranked
+           if s.candidate.distribution == "normal" and math.isclose(s.candidate.std, law, rel_tol=1e-9)}
+    cls |= {label for label, needed in r.near if needed > w.numel()}
+    lls = [s.loglik for s in r.ranked if math.isfinite(s.loglik)]
+    top = max(lls)
+    total = sum(math.exp(ll - top) for ll in lls)
+    expected = sum(math.exp(s.loglik - top) for s in r.ranked if s.candidate.label in cls) / total
+    assert cls >= same and r.confidence == pytest.approx(expected, rel=1e-9) and r.confidence > 0.9
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_exact_aliases_are_ordered_by_prior_not_by_rounding(seed: int) -> None:
     """On square fans kaiming relu fan_in/fan_out, xavier with gain sqrt(2) and VarianceScaling(scale=2) are one law;

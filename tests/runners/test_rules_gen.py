@@ -68,8 +68,10 @@ def test_rules_reproduce_every_verdict(model: str, tmp_path: Path) -> None:
         assert rule["init"] == t["init"] or rule["init"] in aliases, (name, rule, t["init"])
         chosen = aliases.get(rule["init"]) or next(c for c in t["candidates"] if c["label"] == t["verdict"])
         assert rule.get("fan_in") == chosen["fan_in"] and rule.get("fan_out") == chosen["fan_out"]
-    if model == "gpt2":  # four layers share each call: one glob each
-        assert {"match": "h.*.attn.c_proj.weight", "init": "normal_(std=0.02/sqrt(2*4))"} in rules
+    if model == "gpt2":  # four layers share each call: a few globs for all of them (first match wins)
+        projections = [n for n in by if n.endswith("c_proj.weight")]
+        assert len(projections) >= 4
+        assert all((first_rule(rules, n) or {}).get("init") == "normal_(std=0.02/sqrt(2*4))" for n in projections)
         assert len(rules) < len(by)
 
 

@@ -148,10 +148,13 @@ class AuditResult:
     """The signal measured at init (torch models run on a sample input); None when the model was not run."""
     graph: str = ""
     """How the graph was read: ``forward pass``, ``torch.fx``, ``module order`` or ``keras``."""
+    strict: bool = False
+    """``--strict``: framework defaults whose scale matters are findings too, and their rules the fix."""
 
     def findings(self, strict: bool = False) -> list[Finding]:
         """What should fail a gate: a measured signal that is not stable, and every ``different`` weight whose
-        scale matters (not scale-free, not an embedding); with ``strict``, also framework defaults."""
+        scale matters (not scale-free, not an embedding); with ``strict``, also framework defaults (JSON
+        ``findings`` lists the first kind only: docs/cli.md)."""
         out = []
         if self.signal is not None and self.signal.is_finding:
             sig = self.signal
@@ -166,6 +169,13 @@ class AuditResult:
                     strict and w.verdict == "framework default" and w.recommended and not w.role):
                 out.append(Finding(w.verdict, w.name, w.note or w.verdict, w.recommended, w.gain_fix))
         return out
+
+    def rule_init(self, w: AuditedWeight) -> str | None:
+        """The init a rules file requires of ``w``: the recommended one where it is a finding (so the gate fails
+        until the model's init code is fixed, and passes once it is), else ``w.rule_init``."""
+        if w.recommended and any(f.name == w.name and f.kind != "signal" for f in self.findings(self.strict)):
+            return w.recommended
+        return w.rule_init
 
     @property
     def finding_count(self) -> int:

@@ -54,6 +54,7 @@ from ...theory.explanations import FITTED_PRIOR, Explanation, bare_call, explain
 from ...theory.fans import compute_fans
 from ...theory.spec import SpecOptions
 from .candidates import Candidate, candidates, constant_candidate, kl_divergence, law_text
+from .forms import in_the_files_form
 
 LN100 = math.log(100.0)
 #: What ``confidence`` means, said wherever it is shown: it cannot speak for laws that were not listed.
@@ -341,12 +342,9 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         ranked.remove(chosen)
         ranked.insert(0, chosen)
         best = chosen
-    if id(chosen) in in_group:
-        group = [r for r in group if r is not chosen]
-    else:
-        group = [r for r in ranked if r is not chosen and r.candidate.same_law(chosen.candidate)]
-    in_group = {id(r) for r in group}
-    aliases = [r.candidate.label for r in ranked[1:] if id(r) in in_group]
+    # exact aliases are the very same law (kaiming relu fan_in = fan_out = xavier gain sqrt(2) on square fans); the
+    # hopeless near-aliases (relu vs leaky_relu(0.01)) are not, and are listed as near-aliases, not as aliases
+    aliases = [r.candidate.label for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
     battery = run_battery(best.candidate.law, summary, sample, alpha, rel_eps=eps,
@@ -362,10 +360,26 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
             else "")
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
                                  why, pvalue=battery.pvalue, structure_failed=bool(structural)), summary
-    confidence = posterior_of_group(ranked, {best.candidate.label, *aliases})
+    # the class the verdict speaks for: its exact aliases and the near-aliases this size cannot separate from it
+    # (they are reported as near-aliases; their probability is the verdict's, not subtracted from it)
+    near = near_aliases(best, ranked, top)
+    inseparable = {label for label, needed in near if needed > summary.n}
+    confidence = posterior_of_group(ranked, {best.candidate.label, *aliases, *inseparable})
     return IdentifyResult(**base, verdict=best.candidate.label, ranked=tuple(ranked),
                           indistinguishable=tuple(aliases + consistent), aliases=tuple(aliases), near=tuple(near),
                           confidence=confidence, pvalue=battery.pvalue), summary
+
+
+def near_aliases(best: Scored, ranked: list[Scored], top: float) -> list[tuple[str, float]]:
+    """The laws within a Bayes factor of 100 of the likeliest that are not the verdict's own law, each with the
+    number of elements that would separate it from the verdict: ln 100 / KL(verdict || law)."""
+    out: list[tuple[str, float]] = []
+    for r in ranked:
+        if r is best or r.candidate.same_law(best.candidate) or top - r.loglik >= LN100:
+            continue
+        kl = kl_divergence(best.candidate, r.candidate)
+        out.append((r.candidate.label, math.ceil(LN100 / kl) if kl > 0 else math.inf))
+    return out
 
 
 def whole_matrix(source: TensorSource, sample: np.ndarray, layout: str) -> np.ndarray | None:
@@ -517,7 +531,8 @@ def run_identify(sources: Sequence[TensorSource], *, layout: str | None = None, 
                                   reason=str(exc)), str(exc)
 
     outcomes = map_sources(one, sources, jobs)
-    return [r for r, _ in outcomes], [FileError(r.file, why) for r, why in outcomes if why is not None]
+    return in_the_files_form([r for r, _ in outcomes]), [FileError(r.file, why) for r, why in outcomes
+                                                         if why is not None]
 
 
 @dataclass(frozen=True)

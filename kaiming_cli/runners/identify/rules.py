@@ -1,5 +1,6 @@
-"""``kaiming identify -f rules``: the rules file that reproduces identify's verdicts, one glob per group of tensors
-that share a call.
+"""``kaiming identify -f rules``: the rules file that reproduces identify's verdicts. ``tensor_calls`` gives each
+tensor's call, in the form its group names it; render/rules.py collapses them into a few first-match-ordered globs
+per layer kind and law (the specific exceptions first, then ``*.bias``, ``*bn*.weight``, ``*.weight``).
 
 It exists apart from the identification itself: it reads only the results (``IdentifyResult``), and turns their
 names into globs (``collapse``) that never match a tensor of another group, so that verify's first-match order
@@ -9,25 +10,11 @@ does not matter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from . import IdentifyResult
     from .candidates import Candidate
-
-
-@dataclass(frozen=True)
-class GeneratedRule:
-    """One ``[[rule]]`` of a generated rules file: a glob and the call every tensor it matches follows."""
-
-    match: str
-    init: str | None
-    """None: ``skip = true`` (a tensor identify could not name)."""
-    fan_in: int | None = None
-    fan_out: int | None = None
-    count: int = 1
-    """How many identified tensors the glob covers."""
 
 
 GLOB_SPECIALS = "*?[]"
@@ -104,27 +91,21 @@ def _labelled(r: IdentifyResult, label: str | None) -> tuple[str | None, Candida
     return r.call, r.chosen
 
 
-def generated_rules(results: Sequence[IdentifyResult], labels: dict[int, str] | None = None) -> list[GeneratedRule]:
-    """The rules that reproduce the verdicts: one ``init = "..."`` rule per glob of tensors that share a call (and
-    stated fans), ``skip = true`` for unknown tensors. Globs never match a tensor of another group, so the first-match
-    order of verify does not matter. A name met twice with different calls (two files) keeps its first call.
-    ``labels`` (``group_labels``, by ``id``) names each tensor as its group does: an exact alias of its verdict
-    (fan_in = fan_out on a square conv) is written in the form the rest of the model uses, so that the square convs
-    of a torchvision model share one ``mode='fan_out'`` glob with the others instead of a rule each."""
-    groups: dict[tuple[str | None, int | None, int | None], list[str]] = {}
+def tensor_calls(results: Sequence[IdentifyResult], labels: dict[int, str] | None = None
+                 ) -> list[tuple[str, str | None, int | None, int | None]]:
+    """(name, call, fan_in, fan_out) per tensor name, first file first: the call its group names it by
+    (``labels``, ``group_labels`` by ``id``: an exact alias of its verdict, in the form the rest of the model uses);
+    None for a tensor identify could not name or did not read (its rule skips it, so that a rules file ending in
+    ``unlisted = "fail"`` and broad globs neither fails it nor checks it against a law)."""
+    out: list[tuple[str, str | None, int | None, int | None]] = []
     seen: set[str] = set()
-    for r in results:
-        if r.verdict == "skipped" or r.name in seen:
+    for r in sorted(results, key=lambda r: r.verdict == "skipped"):
+        if r.name in seen:
             continue
         seen.add(r.name)
+        if r.verdict == "skipped":
+            out.append((r.name, None, None, None))
+            continue
         call, chosen = _labelled(r, (labels or {}).get(id(r)))
-        key = (call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None)
-        groups.setdefault(key, []).append(r.name)
-    everything = list(seen) + [r.name for r in results if r.verdict == "skipped" and r.name not in seen]
-    rules: list[GeneratedRule] = []
-    for (call, fan_in, fan_out), names in groups.items():
-        member = set(names)
-        others = [n for n in everything if n not in member]
-        for pattern, count in collapse(names, others):
-            rules.append(GeneratedRule(pattern, call, fan_in, fan_out, count))
-    return rules
+        out.append((r.name, call, chosen.fan_in if chosen else None, chosen.fan_out if chosen else None))
+    return out
