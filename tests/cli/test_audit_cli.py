@@ -85,7 +85,7 @@ def test_strict_adds_framework_defaults_not_a_standard_transformer_init(runner: 
 def test_plot_draws_the_measured_signal(runner: CliRunner, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     png = tmp_path / "signal.png"
-    code, _, err = run(runner, "audit", f"{MODELS}:plain_mlp", "-f", "json", "--plot", str(png))
+    code, _, err = run(runner, "audit", f"{MODELS}:plain_mlp", "-f", "json", "--exit-zero", "--plot", str(png))
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {png}" in err
 

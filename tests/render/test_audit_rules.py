@@ -73,14 +73,17 @@ def test_rules_are_toml_with_init_strings(resnet_rules: Path) -> None:
 
 
 def test_different_rules_carry_the_fix_comment(tmp_path: Path) -> None:
+    """A 'different' weight whose scale matters is a finding, and its rule is the recommended fix. DCGAN's output
+    conv at N(0, 0.02) feeds tanh with no norm in between (timm's ViT at N(0, 0.02) sits in LayerNorm'd residual
+    blocks, which issue 27 does not count as a finding, so it no longer serves here)."""
     pytest.importorskip("torch")
-    result = CliRunner().invoke(cli, ["audit", f"{MODELS}:TinyViT", "-f", "rules"])
+    result = CliRunner().invoke(cli, ["audit", f"{MODELS}:dcgan_generator", "-f", "rules"])
     assert result.exit_code == 1  # findings: the rules are written all the same
     doc = tomllib.loads(result.stdout)
     by = {r["match"]: r["init"] for r in doc["rule"]}
-    assert by["*.fc1.weight"] == "kaiming_normal_(mode='fan_in', nonlinearity='relu')"  # recommended, not N(0, .02)
-    block = result.stdout.split('match = "*.fc1.weight"')[0].rsplit("[[rule]]", 1)[0]
-    assert "RECOMMENDED FIX" in block.splitlines()[-1] and "gelu" in block.splitlines()[-2]
+    assert by["*.9.weight"] == "kaiming_normal_(mode='fan_in', nonlinearity='tanh')"  # recommended, not N(0, .02)
+    block = result.stdout.split('match = "*.9.weight"')[0].rsplit("[[rule]]", 1)[0]
+    assert "RECOMMENDED FIX" in block.splitlines()[-1] and "tanh" in block.splitlines()[-2]
 
 
 # --------------------------------------------------------------------------- round trip through verify
