@@ -297,7 +297,7 @@ def verify_table(result: VerifyResult, shown: Sequence[TensorResult], width: int
     multi_file = len({t.file for t in result.tensors}) > 1
     files = [os.path.basename(t.file) for t in shown]
     styles = [STATUS_STYLE[t.status] if t.status != "pass" else None for t in shown]
-    file_col = [Col("file", "name")] if multi_file else []
+    file_col = [Col("file", "whole")] if multi_file else []  # a failing tensor's file is acted on too: whole
     wide_cols = file_col + [Col("tensor", "whole"), Col("shape", "fixed"), Col("dtype", "fixed"), Col("expected"),
                             Col("std/std0 [CI]"), Col("p adj.", "fixed", "right"), Col("status", "fixed")]
     wide = [([f] if multi_file else []) + [

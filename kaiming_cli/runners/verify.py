@@ -329,7 +329,8 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
                                       structure=collector, cells=cells)
     except InputError as exc:  # the data fails to read (truncated, vanished): this tensor is an error
         return replace(base, status="error", spec=spec, reason=str(exc))
-    never_set = uninitialized_reason(summary, sample, mantissa_bits(source.dtype)) or zeros_where_random(summary, True)
+    never_set = (uninitialized_reason(summary, sample, mantissa_bits(source.dtype), repeats=False)
+                 or zeros_where_random(summary, True))
     if never_set:  # torch.empty / to_empty() memory: named as such, not as a law that failed a test
         return replace(base, status="fail", spec=spec, pvalue=0.0, reason=f"uninitialized: {never_set}")
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype), values=values,

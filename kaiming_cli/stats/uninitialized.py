@@ -32,9 +32,12 @@ HUGE = 1e6
 TINY = {32: float(np.finfo(np.float32).tiny), 64: float(np.finfo(np.float64).tiny)}
 
 
-def uninitialized_reason(summary: Summary, sample: np.ndarray, mantissa_bits: int | None) -> str | None:
+def uninitialized_reason(summary: Summary, sample: np.ndarray, mantissa_bits: int | None,
+                         repeats: bool = True) -> str | None:
     """Why these values look like uninitialized memory (``torch.empty``), or None. ``mantissa_bits``: the stored
-    dtype's (None for integers, which are never uninitialized here: any bit pattern is a valid integer)."""
+    dtype's (None for integers, which are never uninitialized here: any bit pattern is a valid integer).
+    ``repeats=False`` leaves out the repeated-value mark: verify's structure tests catch repeated blocks and say
+    what they are (a copied half, a tiled block), which the mark would pre-empt with a guess about memory."""
     if mantissa_bits is None:
         return None
     bad = summary.n_nan + summary.n_inf
@@ -54,7 +57,7 @@ def uninitialized_reason(summary: Summary, sample: np.ndarray, mantissa_bits: in
         if subnormal:
             return (f"{subnormal} subnormal values (below {tiny:.3g}) among {finite.size} sampled: bit patterns no "
                     "init draws, memory never initialized (torch.empty / to_empty() without an init)")
-    return repeated_values(finite, mantissa_bits, summary.n + summary.n_nan + summary.n_inf)
+    return repeated_values(finite, mantissa_bits, summary.n + summary.n_nan + summary.n_inf) if repeats else None
 
 
 #: The repeated-value mark needs more than this many distinct non-zero values: a quantized tensor (int8/fp8 codes
