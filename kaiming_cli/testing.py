@@ -83,16 +83,23 @@ def snapshot_text(model: Any, seed: int = 0) -> str:
     values (TOML; names as JSON strings, which TOML reads alike)."""
     from .io.built import state_sources
     from .runners.diff import scanned
+    from .stats.twosample import judged
 
-    out = ["# kaiming init snapshot (kaiming_cli.testing.assert_init_snapshot): per tensor the exact moments and",
-           f"# {SNAPSHOT_SAMPLES} seeded values of one build. Refresh with: pytest --kaiming-update", ""]
+    out = ["# kaiming init snapshot (kaiming_cli.testing.assert_init_snapshot): per tensor the exact moments,",
+           f"# {SNAPSHOT_SAMPLES} seeded values and the structure tests (name, statistic, p-value, detail) of one",
+           "# build. Refresh with: pytest --kaiming-update", ""]
     for source in state_sources(model, "snapshot"):
         side = scanned(source, seed, 1, SNAPSHOT_SAMPLES)
         s = side.summary
         out += ["[[tensor]]", f"name = {json.dumps(source.name)}", f"shape = {list(source.shape)}",
                 f"dtype = {json.dumps(source.dtype)}", f"n = {s.n}", f"n_nan = {s.n_nan}", f"n_inf = {s.n_inf}"]
         out += [f"{k} = {_number(getattr(s, k))}" for k in ("mean", "m2", "m3", "m4", "min", "max")]
-        out += ["sample = [" + ", ".join(_number(v) for v in side.sample.tolist()) + "]", ""]
+        out += ["sample = [" + ", ".join(_number(v) for v in side.sample.tolist()) + "]"]
+        if side.structure is not None:  # judged now: the snapshot keeps the verdicts, not the data
+            rows = judged(side.structure, side.sample)
+            out += ["structure = [" + ", ".join(f"[{json.dumps(name)}, {_number(stat)}, {_number(p)}, "
+                                               f"{json.dumps(detail)}]" for name, stat, p, detail in rows) + "]"]
+        out.append("")
     return "\n".join(out)
 
 
@@ -115,7 +122,9 @@ def _stored(path: Path) -> tuple[list[Any], dict[str, Any]]:
         source = TensorSource(str(path), t["name"], tuple(t["shape"]), t["dtype"], no_open, forkable=False)
         summary = Summary(t["n"], t["mean"], t["m2"], t["m3"], t["m4"], t["min"], t["max"], t["n_nan"], t["n_inf"])
         sources.append(source)
-        sides[source.name] = Side(source, summary, np.asarray(t["sample"], dtype=np.float64))
+        rows = [(str(name), float(stat), float(p), str(detail)) for name, stat, p, detail in t["structure"]] \
+            if "structure" in t else None  # a snapshot written before structure was kept has none
+        sides[source.name] = Side(source, summary, np.asarray(t["sample"], dtype=np.float64), rows)
     return sources, sides
 
 

@@ -69,3 +69,35 @@ def test_helpers_in_a_sample_suite(pytester: pytest.Pytester, monkeypatch: pytes
     result = pytester.runpytest_subprocess(*plugin, "-q", "-k", "snapshot")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*differs from the snapshot*", "*0.weight*differ*"])
+
+
+def _linear(seed: int, negate_half: bool = False):  # type: ignore[no-untyped-def]
+    import torch
+
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(torch.nn.Linear(256, 128, bias=False))
+    torch.nn.init.kaiming_normal_(m[0].weight, nonlinearity="relu")
+    if negate_half:  # the same bag of |values| and moments; rank 64: only the structure tests see it
+        with torch.no_grad():
+            m[0].weight[64:] = -m[0].weight[:64]
+    return m
+
+
+def test_snapshot_keeps_the_structure_tests(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The snapshot keeps each tensor's rows/cols/spectrum verdicts, so a live build whose rows repeat (negated: no
+    value repeats, the marginal law is unchanged) fails against it, and another seed still passes."""
+    tomllib = pytest.importorskip("tomllib" if __import__("sys").version_info >= (3, 11) else "tomli")
+
+    from kaiming_cli.testing import assert_init_snapshot
+
+    path = tmp_path / "init.toml"
+    assert_init_snapshot(_linear(0), path, update=True)
+    stored = tomllib.loads(path.read_text())["tensor"][0]
+    assert {row[0] for row in stored["structure"]} >= {"rows", "cols"}
+    assert assert_init_snapshot(_linear(1), path, update=False).passed
+    with pytest.raises(AssertionError, match="structure"):
+        assert_init_snapshot(_linear(1, negate_half=True), path, update=False)
+    # a snapshot written before the structure tests were kept still reads (and has no structure to compare)
+    old = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("structure = "))
+    path.write_text(old)
+    assert assert_init_snapshot(_linear(1), path, update=False).passed

@@ -17,22 +17,23 @@ if TYPE_CHECKING:
     from ..runners.verify import TensorResult, VerifyResult
 
 #: The order a report lists tensors in: what needs attention first.
-STATUS_ORDER = {"fail": 0, "error": 1, "inconclusive": 2, "pass": 3, "skip": 4}
+STATUS_ORDER = {"uninitialized": 0, "fail": 1, "error": 2, "inconclusive": 3, "pass": 4, "skip": 5}
 
 
 def attention_first(tensors: tuple[TensorResult, ...] | list[TensorResult]) -> list[TensorResult]:
-    """The tensors, failing ones first, then errors, inconclusive, passing, skipped (file order within)."""
-    return sorted(tensors, key=lambda t: STATUS_ORDER.get(t.status, 5))
+    """The tensors, memory never initialized and failing ones first, then errors, inconclusive, passing,
+    skipped (file order within)."""
+    return sorted(tensors, key=lambda t: STATUS_ORDER.get(t.status, 6))
 
 
 def needs_attention(t: TensorResult) -> bool:
-    return t.status in ("fail", "error", "inconclusive")
+    return t.status in ("fail", "uninitialized", "error", "inconclusive")
 
 
 def failing(result: VerifyResult) -> list[TensorResult]:
-    """The tensors that make the run fail: FAIL and errors, and inconclusive ones under --strict."""
+    """The tensors that make the run fail: FAIL, uninitialized and errors, and inconclusive ones under --strict."""
     return [t for t in attention_first(result.tensors)
-            if t.status in ("fail", "error") or (result.strict and t.status == "inconclusive")]
+            if t.status in ("fail", "uninitialized", "error") or (result.strict and t.status == "inconclusive")]
 
 
 def passing_groups(result: VerifyResult) -> list[str]:

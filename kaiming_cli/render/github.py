@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def verify(result: VerifyResult, detail: bool = False) -> str:
     lines = []
     for t in result.tensors:
-        if t.status in ("fail", "error", "inconclusive"):
+        if t.status in ("fail", "uninitialized", "error", "inconclusive"):
             name = escape.shorten(t.name, escape.NAME_LIMIT)
             title = escape.github_property(f"kaiming: {name}")
             msg = escape.github_data(f"{name} {shape_text(t.shape)} {t.dtype}: expected {expected_text(t)}; "

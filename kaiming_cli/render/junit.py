@@ -17,16 +17,17 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
     attr = escape.xml_attr
 
     def failed(t: TensorResult) -> bool:
-        return t.status == "fail" or (result.strict and t.status == "inconclusive")
+        return t.status in ("fail", "uninitialized") or (result.strict and t.status == "inconclusive")
     from .failures import attention_first
 
     by_file: dict[str, list[TensorResult]] = {}  # failures first: files with failures, and in each its failures
     for t in attention_first(result.tensors):
         by_file.setdefault(t.file, []).append(t)
     gate = result.empty and not result.has_errors  # one failing testcase says why an empty run fails
+    failures = result.count("fail") + result.count("uninitialized") + gate
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuites name="kaiming verify" tests="{len(result.tensors) + len(result.errors) + gate}" '
-           f'failures="{result.count("fail") + gate}" errors="{result.count("error") + len(result.errors)}" '
+           f'failures="{failures}" errors="{result.count("error") + len(result.errors)}" '
            f'skipped="{result.count("skip")}">']
     for e in result.errors:
         out += [f'  <testsuite name={attr(e.file)} tests="1" failures="0" errors="1" skipped="0">',
@@ -48,6 +49,8 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
             msg = attr(f"{expected_text(t)}: {t.reason}")
             if t.status == "fail":
                 out.append(f"      <failure message={msg}/>")
+            elif t.status == "uninitialized":
+                out.append(f'      <failure type="uninitialized" message={msg}/>')
             elif t.status == "error":
                 out.append(f"      <error message={msg}/>")
             elif t.status == "skip":

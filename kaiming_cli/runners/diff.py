@@ -21,9 +21,8 @@ from ..errors import InputError
 from ..io.inputs import FileError
 from ..io.sources import TensorSource, is_float, mantissa_bits
 from ..stats.battery import KS_MAX_SAMPLES
-from ..stats.structure import StructureData
 from ..stats.summary import Summary
-from ..stats.twosample import TwoSample, compare, holm
+from ..stats.twosample import SideStructure, TwoSample, compare, holm
 from ..stats.uninitialized import is_random, uninitialized_reason, zeros_where_random
 
 Status = Literal["same", "differ", "uninitialized", "missing_a", "missing_b", "reshaped"]
@@ -112,8 +111,9 @@ class Side:
     source: TensorSource
     summary: Summary
     sample: np.ndarray
-    structure: StructureData | None = None
-    """The rows/cols/spectrum data (tensors of 2 or more dimensions), or None where not collected."""
+    structure: SideStructure | None = None
+    """The rows/cols/spectrum data (tensors of 2 or more dimensions) or, from a snapshot, those tests as judged
+    when it was written; None where not collected."""
 
     @property
     def constant(self) -> bool:

@@ -48,8 +48,13 @@ class Scanner(Protocol):
 
 
 #: What became of one tensor: tested and passed or failed, inconclusive (passed, but too small to detect a
-#: std error of --max-detectable), skipped (no rule asked for it), or an error.
-Status = Literal["pass", "fail", "skip", "error", "inconclusive"]
+#: std error of --max-detectable), uninitialized (it holds memory no init wrote: ``stats/uninitialized.py``; a
+#: failure of its own, outside the correction across tensors, since it is a finding rather than a p-value),
+#: skipped (no rule asked for it), or an error.
+Status = Literal["pass", "fail", "skip", "error", "inconclusive", "uninitialized"]
+
+#: The statuses a run fails on (``inconclusive`` too under --strict).
+FAILING: tuple[Status, ...] = ("fail", "uninitialized")
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class TensorResult:
     shape: tuple[int, ...]
     dtype: str
     status: Status
-    """pass, fail, skip or error."""
+    """pass, fail, inconclusive, uninitialized, skip or error."""
     rule: str
     """Which rule decided what this tensor should be."""
     reason: str = ""
@@ -126,8 +131,9 @@ class VerifyResult:
 
     @property
     def tested(self) -> int:
-        """Tensors that got a verdict from a test (statistical or constant): pass, fail or inconclusive."""
-        return sum(t.status in ("pass", "fail", "inconclusive") for t in self.tensors)
+        """Tensors that got a verdict (statistical, constant, or memory never initialized): pass, fail,
+        inconclusive or uninitialized."""
+        return sum(t.status in ("pass", "fail", "inconclusive", "uninitialized") for t in self.tensors)
 
     @property
     def empty(self) -> bool:
@@ -175,8 +181,10 @@ class VerifyResult:
         return None
 
     def summary(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "inconclusive", "skip", "error") if self.count(s)]
-        verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not self.count("fail") else "FAIL")
+        parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "uninitialized", "inconclusive", "skip", "error")
+                 if self.count(s)]
+        failed = self.count("fail") + self.count("uninitialized")
+        verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not failed else "FAIL")
         if self.passed and not self.count("pass") and self.count("inconclusive"):
             verdict = "INCONCLUSIVE"  # exit 0 (--strict fails it), but nothing was shown to follow its law
         line = f"{verdict}: {plural(len(self.tensors), 'tensor')}: {', '.join(parts) or 'none'} " \
@@ -332,7 +340,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     never_set = (uninitialized_reason(summary, sample, mantissa_bits(source.dtype), repeats=False)
                  or zeros_where_random(summary, True))
     if never_set:  # torch.empty / to_empty() memory: named as such, not as a law that failed a test
-        return replace(base, status="fail", spec=spec, pvalue=0.0, reason=f"uninitialized: {never_set}")
+        return replace(base, status="uninitialized", spec=spec, reason=never_set)
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype), values=values,
                           dtype=source.dtype, seed=seed,
                           structure=collector.data() if collector is not None else None,

@@ -269,11 +269,12 @@ class StructureCollector:
         i = int(np.searchsorted(self.spec_rows, row))
         if i >= self.spec_rows.size or self.spec_rows[i] != row:
             return
-        if self.spec_cols is None:
-            self.matrix[i, first_col:first_col + seg.size] = seg
-            return
-        j0, j1 = np.searchsorted(self.spec_cols, (first_col, first_col + seg.size))
-        self.matrix[i, j0:j1] = seg[self.spec_cols[j0:j1] - first_col]
+        with np.errstate(invalid="ignore"):  # signalling NaNs (see _pick_block)
+            if self.spec_cols is None:
+                self.matrix[i, first_col:first_col + seg.size] = seg
+                return
+            j0, j1 = np.searchsorted(self.spec_cols, (first_col, first_col + seg.size))
+            self.matrix[i, j0:j1] = seg[self.spec_cols[j0:j1] - first_col]
 
     def _pick_block(self, row: int, block: np.ndarray) -> None:
         if self.matrix is None:
@@ -282,7 +283,8 @@ class StructureCollector:
         if i0 == i1:
             return
         picked = block[self.spec_rows[i0:i1] - row]
-        self.matrix[i0:i1] = picked if self.spec_cols is None else picked[:, self.spec_cols]
+        with np.errstate(invalid="ignore"):  # signalling NaNs of uninitialized memory widen to NaN, silently
+            self.matrix[i0:i1] = picked if self.spec_cols is None else picked[:, self.spec_cols]
 
     def add(self, part: object) -> None:
         assert isinstance(part, StructurePart)

@@ -166,12 +166,20 @@ def _finite_p(p: float) -> float:
 
 
 StructureRows = list[tuple[str, float, float, str]]
+#: What a side brings to the structure comparison: its data (judged here), or its tests already judged (an init
+#: snapshot keeps the rows, not the data: ``testing.assert_init_snapshot``).
+SideStructure = StructureData | StructureRows
 
 
 def side_structure(data: StructureData, sample: np.ndarray) -> StructureRows:
     """One side's rows/cols/spectrum tests, judged with its own moments: its arrangement, whatever its law."""
     rows, _notes = structure_tests(data, STRUCTURE_TESTS, own_moments(sample))
     return rows
+
+
+def judged(side: SideStructure, sample: np.ndarray) -> StructureRows:
+    """A side's structure tests: run on its data, or as stored."""
+    return side if isinstance(side, list) else side_structure(side, sample)
 
 
 def structure_pvalue(rows_a: StructureRows, rows_b: StructureRows) -> tuple[float, str]:
@@ -199,7 +207,7 @@ def structure_pvalue(rows_a: StructureRows, rows_b: StructureRows) -> tuple[floa
 
 
 def compare(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray, seed: int = 0,
-            structure: tuple[StructureData, StructureData] | None = None) -> TwoSample:
+            structure: tuple[SideStructure, SideStructure] | None = None) -> TwoSample:
     """Every two-sample test on one pair (finite values only; NaN/inf are ``uninitialized``, found earlier).
     ``structure``: both sides' structure data, when both have it (tensors of 2 or more dimensions)."""
     if identical(a, b, sample_a, sample_b):
@@ -207,7 +215,7 @@ def compare(a: Summary, b: Summary, sample_a: np.ndarray, sample_b: np.ndarray, 
     ratio, ci = std_ratio_interval(a, b)
     p_structure, detail = None, ""
     if structure is not None:
-        rows_a, rows_b = side_structure(structure[0], sample_a), side_structure(structure[1], sample_b)
+        rows_a, rows_b = judged(structure[0], sample_a), judged(structure[1], sample_b)
         if rows_a and rows_b:
             p_structure, detail = structure_pvalue(rows_a, rows_b)
     return TwoSample(ratio, ci, scale_pvalue(a, b, sample_a, sample_b), location_pvalue(a, b, sample_a, sample_b),

@@ -42,8 +42,8 @@ def uninitialized_reason(summary: Summary, sample: np.ndarray, mantissa_bits: in
         return None
     bad = summary.n_nan + summary.n_inf
     if bad and not (summary.n and summary.min == summary.max) and summary.n > 0:
-        return (f"{summary.n_nan} NaN and {summary.n_inf} infinite values among values that vary: memory never "
-                "initialized (torch.empty / to_empty() without an init)")
+        return (f"{nonfinite_text(summary)} among values that vary: memory never initialized (torch.empty / "
+                "to_empty() without an init)")
     if bad and summary.n == 0 and summary.n_nan:
         return f"all {summary.n_nan} values are NaN: memory never initialized (torch.empty / to_empty())"
     if summary.n and summary.max_abs > HUGE and summary.min != summary.max:
@@ -151,6 +151,14 @@ def repeated_values(finite: np.ndarray, mantissa_bits: int, total: int | None = 
     return (f"{repeats} of {values.size} sampled non-zero values repeat an earlier one exactly, where rounding a "
             f"continuous law to {bits} mantissa bits gives {mean:.3g} ± {math.sqrt(var):.2g}: {REPEATED}, memory "
             "never initialized (torch.empty / to_empty() without an init) or one block copied")
+
+
+def nonfinite_text(summary: Summary) -> str:
+    """``3 NaN values``, ``1 infinite value``, ``2 NaN and 1 infinite values``: only the counts that are not 0."""
+    nan, inf = summary.n_nan, summary.n_inf
+    if nan and inf:
+        return f"{nan} NaN and {inf} infinite values"
+    return f"{nan} NaN value{'s' * (nan != 1)}" if nan else f"{inf} infinite value{'s' * (inf != 1)}"
 
 
 def zeros_where_random(summary: Summary, expected_random: bool) -> str | None:
