@@ -52,7 +52,7 @@ docs: $(VENV)/.dev
 	$(BIN)/python tests/docs_readme.py --write
 
 test-frameworks: $(VENV)/.dev
-	$(BIN)/python -m pip install -q jax jaxlib keras flax "transformers==5.25.0"
+	$(BIN)/python -m pip install -q jax jaxlib keras flax "transformers==5.25.0" timm "torchvision==0.28.0"
 	KERAS_BACKEND=numpy $(BIN)/python -m pytest -q -m frameworks
 
 clean:

@@ -29,7 +29,7 @@ from .graph import _slope_text, combine, keras_following
 from .result import VERDICTS, AuditedWeight, AuditResult, ExpectedLaw, Got, GotLaw, Identifier
 from .roles import depth_of, is_finding, reframe, role_of
 from .signal import measure_signal
-from .trace import feeds_text, normalized_layers, read_torch, side_layers
+from .trace import feeds_text, layer_scaled, normalized_layers, read_torch, side_layers
 
 __all__ = ["VERDICTS", "AuditResult", "AuditedWeight", "ExpectedLaw", "Got", "GotLaw", "Identifier", "decide",
            "implied", "run_audit"]
@@ -330,8 +330,8 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
         raise TypeError(f"{type(model).__name__} is not a torch.nn.Module or a keras.Model")
     with _one_torch_thread():
         reading = read_torch(model, input_shape, input_dtype, batch, seed)
-        signal = (measure_signal(model, reading.inputs, seed=seed, side=side_layers(reading.feeds),
-                                 normalized=normalized_layers(reading.feeds))
+        signal = (measure_signal(model, reading.inputs, seed=seed, side=side_layers(reading.feeds, reading.gates),
+                                 normalized=normalized_layers(reading.feeds) | layer_scaled(model, reading.scales))
                   if measure and reading.inputs is not None else None)
     forward_std = dict(signal.forward) if signal else {}
     grad_std = dict(signal.backward) if signal else {}
@@ -354,8 +354,8 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
             forward_std.get(path) if measured else None, grad_std.get(pname),
             signal.gain_fix.get(path) if signal and measured else None)
         if reading.how == "forward pass":
-            row = reframe(row, role_of(pname, param, cls, reading.feeds.get(pname, [])), signal, got.empirical_std,
-                          depth)
+            role = role_of(pname, param, cls, reading.feeds.get(pname, []), gate=pname in reading.gates)
+            row = reframe(row, role, signal, got.empirical_std, depth)
             row = replace(row, exempt=row.verdict == "different" and not is_finding(row, signal))
         rows.append(row)
     notes = list(reading.notes)

@@ -24,12 +24,21 @@ _POSITION = re.compile(r"(^|[._])(pos|position|positional|absolute_pos)(_embed\w
 _OUTPUT_PROJ = re.compile(r"(c_proj|o_proj|out_proj|down_proj|\.wo|output\.dense|\.proj|fc2|dense_4h_to_h)\.weight$")
 #: GPT-2's and BERT's initializer_range.
 TRANSFORMER_STD = 0.02
+GATE_NOTE = ("a gate: its output, through a sigmoid, multiplies the signal (squeeze-excitation), so its scale "
+             "sets how open the gate starts (sigmoid(0) = 0.5) rather than the signal's variance; judged by the "
+             "measured signal")
+HEAD_NOTE = ("the output layer, smaller than recommended: the logits start nearer uniform, a common choice "
+             "(zero-initialized heads, timm's head_init_scale); not a finding (larger would be)")
+ZERO_RESIDUAL_NOTE = ("zeros: the zero-init-residual trick (Goyal et al. 2017): this norm ends a residual branch, "
+                      "so each block starts as the identity; not a finding")
 SCALE_FREE_NOTE = ("its output is normalized before any nonlinearity, so the forward signal does not depend on "
                    "its scale; the scale still sets how fast it learns (an update's size relative to the weight)")
 
 
-def role_of(pname: str, param: Any, layer_type: str, feeds: list[Feed]) -> str:
-    """``embedding``, ``position table``, ``token``, ``scale-free``, ``residual block`` or ``''``."""
+def role_of(pname: str, param: Any, layer_type: str, feeds: list[Feed], gate: bool = False) -> str:
+    """``embedding``, ``position table``, ``token``, ``scale-free``, ``gate``, ``head`` (feeds only the output),
+    ``residual end``, ``residual block`` or ``''``. ``gate``: the weight's output, squashed by a sigmoid,
+    multiplies the signal."""
     leaf = pname.rsplit(".", 1)[-1]
     if layer_type == "Embedding" or (leaf == "weight" and "embed" in pname.rsplit(".", 2)[-2:][0].lower()
                                      and param.dim() == 2 and layer_type not in ("Linear", "Conv2d")):
@@ -38,8 +47,15 @@ def role_of(pname: str, param: Any, layer_type: str, feeds: list[Feed]) -> str:
         return "token"
     if _POSITION.search(pname) and layer_type not in ("Linear",):
         return "position table"
+    if leaf == "weight" and param.dim() == 1 and "Norm" in layer_type and feeds \
+            and all(f.first == "residual" for f in feeds):
+        return "residual end"  # the norm's scale is the last thing its residual branch applies
     if leaf != "weight" or param.dim() < 2 or not feeds:
         return ""
+    if gate:
+        return "gate"
+    if all(f.op == "output" for f in feeds):
+        return "head"
     if all(f.first == "norm" for f in feeds):
         return "scale-free"
     if any(f.first == "residual" or f.input_normed for f in feeds):
@@ -80,6 +96,14 @@ def reframe(row: AuditedWeight, role: str, signal: Signal | None, empirical_std:
     if role in ("position table", "token"):
         return replace(row, verdict="ambiguous", recommended=None, gain=None, std_ratio=None, role=role,
                        note=f"a {role}: its scale is the model's choice; no fan rule applies")
+    if role == "gate":
+        return replace(row, role=role, note=_join(GATE_NOTE, row.note))
+    if role == "head":
+        smaller = row.std_ratio is not None and row.std_ratio < 1 and row.verdict == "different"
+        return replace(row, role=role, note=_join(row.note, HEAD_NOTE if smaller else ""))
+    if role == "residual end":
+        zeros = "zero-init-residual" in row.note
+        return replace(row, role=role, note=ZERO_RESIDUAL_NOTE if zeros else row.note)
     if role == "embedding":
         return replace(row, role=role, note=_join("an embedding: its scale is the model's choice (a norm or the "
                                                   "residual stream sets what follows); not a finding", row.note))
@@ -96,6 +120,12 @@ def is_finding(row: AuditedWeight, signal: Signal | None) -> bool:
         return False
     if row.role in ("embedding", "position table", "token", "scale-free"):
         return False
+    if row.role == "residual end" and "zero-init-residual" in row.note:
+        return False
+    if row.role == "head":
+        return not (row.std_ratio is not None and row.std_ratio < 1)
+    if row.role == "gate":
+        return not (signal is not None and signal.verdict == "stable")
     return not (row.role == "residual block" and signal is not None and signal.verdict == "stable")
 
 

@@ -25,6 +25,8 @@ _NORM_CALLS = {"layer_norm", "batch_norm", "group_norm", "instance_norm", "rms_n
 _PRODUCT_CALLS = {"matmul", "mm", "bmm", "einsum", "baddbmm", "addmm", "addbmm", "scaled_dot_product_attention",
                   "tensordot", "outer", "mv", "dot"}
 _INPLACE_SET = {"setitem", "copy_", "index_copy_", "masked_scatter_"}
+#: Activations whose output gates the signal when it multiplies it (squeeze-excitation, GLU-style gates).
+GATE_ACTIVATIONS = frozenset({"sigmoid", "hardsigmoid"})
 #: Modules read whole: their parameters are used in fused or recurrent kernels.
 _OPAQUE_LAYERS = ("MultiheadAttention", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell")
 
@@ -59,14 +61,23 @@ class TraceResult:
     order: list[str] = field(default_factory=list)
     ran: bool = True
     why: str = ""
+    scales: frozenset[str] = frozenset()
+    """Parameters that multiplied the signal: layer scales (``x * gamma`` before a residual add)."""
+    gates: frozenset[str] = frozenset()
+    """Weights whose output, squashed by a sigmoid, multiplied the signal (squeeze-excitation's second layer)."""
 
 
 def module_role(module: Any) -> tuple[str, str]:
-    """('norm'|'act'|'layer'|'', activation) from a module's class name: read whole by the tracer."""
+    """('norm'|'act'|'layer'|'', activation) from a module's class name: read whole by the tracer. Only a leaf
+    module (no children) is read whole as a norm or an activation: a container named for what it holds
+    (torchvision's ``Conv2dNormActivation``, timm's ``BatchNormAct2d``) is traced op by op, or the conv inside
+    it and the activation after its norm would be hidden."""
     cls = type(module).__name__
     key = cls.lower()
     if cls in _OPAQUE_LAYERS:
         return "layer", "none"
+    if next(iter(module.children()), None) is not None:
+        return "", ""
     if cls == "LeakyReLU":
         return "act", f"leaky_relu({float(module.negative_slope):g})"
     if cls == "PReLU":
@@ -98,6 +109,24 @@ class _Tracker:
         self.normed: set[int] = set()
         """Tensors that come straight from a norm (through reshapes, dropout, ...)."""
         self.input_normed: set[str] = set()
+        self.scales: set[str] = set()
+        """Parameters that multiplied the signal (a layer scale's gamma, a learned gate)."""
+        self.gate_out: dict[int, set[str]] = {}
+        """A sigmoid's (or hardsigmoid's) output tensor: the weights whose output it squashed."""
+        self.gates: set[str] = set()
+        """Weights whose squashed output multiplied the signal: a gate (squeeze-excitation)."""
+
+    def squashed(self, outputs: list[Any], pending: dict[str, _Flags], activation: str) -> None:
+        """Remember what a gating activation squashed, to see it multiply the signal (``gated``)."""
+        if activation in GATE_ACTIVATIONS and pending:
+            for out in outputs:
+                self.gate_out[id(out)] = set(pending)
+
+    def gated(self, data_in: list[Any]) -> None:
+        """A product of two signals: the ones a gating activation squashed are gates."""
+        if len(data_in) >= 2:
+            for t in data_in:
+                self.gates.update(self.gate_out.get(id(t), ()))
 
     def mark(self, tensor: Any, pending: dict[str, _Flags]) -> None:
         self.keep.append(tensor)
@@ -171,14 +200,18 @@ def _step(tracker: _Tracker, name: str, args: tuple[Any, ...], kwargs: dict[str,
         new = {}
     elif base in ACTIVATIONS and ACTIVATIONS[base] != "none":
         tracker.end(_merge(*pend), ACTIVATIONS[base], base)
+        tracker.squashed(outputs, _merge(*pend), ACTIVATIONS[base])
         new = {}
     elif base in _NORM_CALLS:
         new = {**joined, **_merge(*pend, normalized=True)}
     elif base in ("add", "iadd", "sub", "isub") and len(data_in) > 1:
         new = {**joined, **_merge(*pend, residual=True)}
     elif base in _THROUGH_CALLS or base in _INPLACE_SET or (base in _SCALED_CALLS and len(data_in) <= 1):
+        if base in _SCALED_CALLS and base != "div" and weights:
+            tracker.scales.update(weights)
         new = {**joined, **_merge(*pend)}  # a position table added, a layer scale multiplied: they join the signal
     elif base in _SCALED_CALLS or base in _PRODUCT_CALLS:
+        tracker.gated(data_in)
         tracker.end(_merge(*pend), "none", base)
         new = {}
     elif base in _SHAPE_CALLS or not outputs:
@@ -234,7 +267,8 @@ def trace_feeds(model: Any, inputs: Any) -> TraceResult:
         for h in hooks:
             h.remove()
         model.train(was_training)
-    return TraceResult(tracker.feeds, tracker.order)
+    return TraceResult(tracker.feeds, tracker.order, scales=frozenset(tracker.scales),
+                       gates=frozenset(tracker.gates))
 
 
 def _output_tensors(output: Any) -> Any:
@@ -273,6 +307,7 @@ def _install_hooks(model: Any, tracker: _Tracker) -> list[Any]:
                 new = {**{n: _Flags() for n, _p in mod.named_parameters(prefix=name)}, **_merge(pend, normalized=True)}
             else:
                 tracker.end(pend, act, f"{act} ({name})" if role == "act" else f"{cls} ({name})")
+                tracker.squashed(_tensors(output), pend, act)
                 new = {}
                 if role == "layer":
                     new = {n: _Flags() for n, p in mod.named_parameters(prefix=name) if p.dim() >= 2}
@@ -290,8 +325,26 @@ def _install_hooks(model: Any, tracker: _Tracker) -> list[Any]:
 
 # --------------------------------------------------------------------------- the sample input
 
-#: Spatial size of an inferred image input, by convolution dimension: big enough for a ResNet's five halvings.
-_SPATIAL = {1: 128, 2: 32, 3: 8}
+#: Spatial sizes of an inferred image input to try in turn, by convolution dimension: the first is big enough for
+#: a ResNet's five halvings; the second is ImageNet's, for models that need more (a ViT's fixed patch grid,
+#: Inception's 75-pixel minimum) and declare no size of their own.
+_SPATIAL = {1: (128, 512), 2: (32, 224), 3: (8, 32)}
+
+
+def declared_image_size(model: Any) -> tuple[int, ...] | None:
+    """The spatial input size a vision model declares, if any: timm's ``pretrained_cfg["input_size"]`` (C, H, W),
+    torchvision's ViT ``image_size``, or a timm ``PatchEmbed``'s ``img_size``."""
+    cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
+    if isinstance(cfg, dict) and isinstance(cfg.get("input_size"), (tuple, list)) and len(cfg["input_size"]) >= 2:
+        return tuple(int(x) for x in cfg["input_size"][1:])
+    size = getattr(model, "image_size", None)
+    if isinstance(size, int):
+        return (size, size)
+    embed = getattr(model, "patch_embed", None)
+    size = getattr(embed, "img_size", None)
+    if isinstance(size, (tuple, list)) and all(isinstance(x, int) for x in size):
+        return tuple(size)
+    return None
 #: Sequence length of an inferred token input.
 _TOKENS = 16
 
@@ -301,7 +354,8 @@ def candidate_inputs(model: Any, input_shape: tuple[int, ...] | None, input_dtyp
     """Sample inputs to try, in order, each with its description: ``--input-shape`` (random normal, or random
     token ids below the first embedding's size for an integer ``--input-dtype``), else a Hugging Face model's
     ``dummy_inputs``, else one inferred from the first layer with weights (Linear: (batch, in) then (batch,
-    tokens, in); Conv: (batch, in_channels, 32, 32) for 2-D; Embedding: token ids)."""
+    tokens, in); Conv: (batch, in_channels, 32, 32) for 2-D, then the size the model declares, then 224;
+    Embedding: token ids)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -318,12 +372,18 @@ def candidate_inputs(model: Any, input_shape: tuple[int, ...] | None, input_dtyp
         return [({"pixel_values": _random(shape, dtype, vocab, gen)}, f"pixel_values {','.join(map(str, shape))}")]
     if isinstance(dummy, dict) and dummy and (main is None or main in dummy):
         return [(dict(dummy), "the model's dummy_inputs")]
-    first = next((m for m in model.modules() if any(True for _ in m.parameters(recurse=False))), None)
+    # the first layer that says what it reads (a ViT's own cls_token and pos_embed come before its patch conv)
+    first = next((m for m in model.modules()
+                  if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd, torch.nn.Embedding))), None)
     if isinstance(first, torch.nn.Linear):
         shapes = [(batch, first.in_features), (batch, _TOKENS, first.in_features)]
     elif isinstance(first, torch.nn.modules.conv._ConvNd):
         d = len(first.kernel_size)
-        shapes = [(batch, first.in_channels, *([_SPATIAL.get(d, 16)] * d))]
+        declared = declared_image_size(model)
+        sizes = [tuple([size] * d) for size in _SPATIAL.get(d, (16,))]
+        if declared and len(declared) == d:  # the small size first (cheaper), then the model's own
+            sizes.insert(1, declared)
+        shapes = [(batch, first.in_channels, *size) for size in dict.fromkeys(sizes)]
     elif isinstance(first, torch.nn.Embedding):
         shapes = [(batch, _TOKENS)]
         dtype = dtype or torch.long
@@ -376,6 +436,10 @@ class GraphReading:
     feeds: dict[str, list[Feed]] = field(default_factory=dict)
     inputs: Any = None
     input_text: str = ""
+    scales: frozenset[str] = frozenset()
+    """Parameters that multiplied the signal (``TraceResult.scales``)."""
+    gates: frozenset[str] = frozenset()
+    """Gate weights (``TraceResult.gates``)."""
 
 
 def _end_note(op: str) -> str:
@@ -411,12 +475,21 @@ def read_torch(model: Any, input_shape: tuple[int, ...] | None = None, input_dty
         if act == "ambiguous":
             notes.insert(0, "branches disagree: " + ", ".join(sorted(acts)))
         out[pname] = (act, "; ".join(notes))
-    return GraphReading(out, "forward pass", [], trace.feeds, inputs, text)
+    return GraphReading(out, "forward pass", [], trace.feeds, inputs, text, trace.scales, trace.gates)
 
 
-def side_layers(feeds: dict[str, list[Feed]]) -> frozenset[str]:
-    """Modules whose weight's output only meets another signal in a product (attention scores, a gate)."""
-    out = set()
+def side_layers(feeds: dict[str, list[Feed]], gates: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Modules whose weight's output only meets another signal in a product (attention scores, a gate), or
+    does so through a sigmoid (squeeze-excitation's second layer: its gradient is the gate's by design)."""
+    out = {g.rpartition(".")[0] for g in gates if g.endswith(".weight")}
+    # the gate's own branch: its sibling layers whose every path ends in an activation (SE's first layer, whose
+    # output only reaches the signal through the gate)
+    parents = {g.rpartition(".")[0] for g in out}
+    for pname, fs in feeds.items():
+        module = pname.removesuffix(".weight")
+        if pname.endswith(".weight") and fs and module.rpartition(".")[0] in parents \
+                and all(f.activation != "none" for f in fs):
+            out.add(module)
     for pname, fs in feeds.items():
         module, _, leaf = pname.rpartition(".")
         if leaf == "weight" and fs and all(f.op in _PRODUCT_CALLS or f.op in _SCALED_CALLS for f in fs):
@@ -428,3 +501,30 @@ def normalized_layers(feeds: dict[str, list[Feed]]) -> frozenset[str]:
     """Modules whose weight's output meets a norm before anything else on every path (scale-free)."""
     return frozenset(pname.rpartition(".")[0] for pname, fs in feeds.items()
                      if pname.endswith(".weight") and fs and all(f.first == "norm" for f in fs))
+
+
+#: A multiplier below this at init is a layer scale that damps its branch by design (ConvNeXt's and CaiT's
+#: gamma starts at 1e-6 to 1e-5; Touvron et al. 2021, "Going deeper with image transformers").
+LAYER_SCALE_SMALL = 0.1
+
+
+def layer_scaled(model: Any, scales: frozenset[str]) -> frozenset[str]:
+    """The weighted layers inside a residual branch damped by a small layer scale: their gradient is the scale
+    times the stream's (1e-6 in ConvNeXt), by design, so they are left out of the depth verdict, as norm-
+    followed layers are. The branch is the module that owns the scale (its parent, when the owner is a
+    ``LayerScale`` module holding only the scale)."""
+    import torch
+
+    params = dict(model.named_parameters())
+    modules = dict(model.named_modules())
+    weighted = [n for n, m in modules.items() if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))]
+    out: set[str] = set()
+    for name in scales:
+        p = params.get(name)
+        if p is None or p.numel() == 0 or float(p.detach().abs().max()) >= LAYER_SCALE_SMALL:
+            continue
+        owner = name.rsplit(".", 1)[0] if "." in name else ""
+        if not any(w.startswith(owner + ".") for w in weighted) and "." in owner:
+            owner = owner.rsplit(".", 1)[0]
+        out.update(w for w in weighted if owner and w.startswith(owner + "."))
+    return frozenset(out)
