@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +14,11 @@ from hypothesis import settings
 settings.register_profile("deterministic", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("explore", deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+# The index's torchvision (make test-frameworks installs it for timm) is built for CUDA torch: beside the pinned CPU
+# torch its fake-kernel registrations raise on import, and transformers imports torchvision when it is installed.
+# No test needs those registrations (they serve meta-device tracing of torchvision's own ops).
+sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ timm vision_transformer.py (fc1 -> GELU, qkv -> attention), convnext.py (layer s
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -19,9 +17,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def libs() -> tuple[Any, Any]:
-    # the index's torchvision is built for CUDA torch: its fake-kernel registrations fail beside the CPU torch,
-    # and nothing here needs them
-    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    # tests/conftest.py stubs torchvision's fake-kernel registrations (built for CUDA torch, they fail here)
     return pytest.importorskip("torchvision"), pytest.importorskip("timm")
 
 

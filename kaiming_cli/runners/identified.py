@@ -18,10 +18,18 @@ from collections.abc import Sequence
 
 from ..engine.sources import rel_eps_for, scan_source
 from ..io.sources import TensorSource, is_float
-from ..stats.battery import KS_MAX_SAMPLES, run_battery
+from ..stats.battery import DEFAULT_TESTS, run_battery
 from .audit import ExpectedLaw, Got, GotLaw
 from .identify import LN100, identify_source
 from .identify.candidates import Candidate
+
+#: The subsample audit judges each weight on (verify and identify take 100,000): audit asks which law a fresh
+#: build drew, and the ranking's likelihoods use every value's moments (the summary), so 10,000 values for the
+#: shape tests tell the families apart with room to spare while a ResNet-50's 161 tensors cost a tenth of the
+#: sorting (docs/audit.md §8).
+AUDIT_MAX_KS = 10_000
+#: Without the spectral test: a fresh build is not asked whether it looks trained.
+AUDIT_TESTS = tuple(t for t in DEFAULT_TESTS if t != "spectrum")
 
 
 def _got_law(c: Candidate) -> GotLaw:
@@ -31,7 +39,8 @@ def _got_law(c: Candidate) -> GotLaw:
 def identified(source: TensorSource, expected: Sequence[ExpectedLaw], *, bias_fan_in: int | None = None,
                layout: str = "torch", seed: int = 0, alpha: float = 1e-3) -> Got:
     """identify's reading of ``source``, and which of the ``expected`` laws the data are consistent with."""
-    result = identify_source(source, layout=layout, alpha=alpha, seed=seed, bias_fan_in=bias_fan_in)
+    result = identify_source(source, layout=layout, alpha=alpha, seed=seed, bias_fan_in=bias_fan_in,
+                             max_ks=AUDIT_MAX_KS, spectrum=False)
     best = result.ranked[0] if result.ranked else None
     by_label = {s.candidate.label: s.candidate for s in result.ranked}
     plausible = tuple(_got_law(by_label[lab]) for lab in (result.verdict, *result.indistinguishable)
@@ -56,7 +65,7 @@ def _matches(source: TensorSource, expected: Sequence[ExpectedLaw], best_loglik:
     known = [any(_same(e, law) for law in passed) for e in expected]
     if all(known) or (passed and passed[0].distribution == "constant"):
         return tuple(known)
-    summary, sample = scan_source(source, seed=seed, jobs=1, max_ks=KS_MAX_SAMPLES)
+    summary, sample = scan_source(source, seed=seed, jobs=1, max_ks=AUDIT_MAX_KS)
     eps = rel_eps_for(source.dtype)
     if summary.n_nan or summary.n_inf:
         return tuple(False for _ in expected)
@@ -73,5 +82,5 @@ def _matches(source: TensorSource, expected: Sequence[ExpectedLaw], best_loglik:
         elif not math.isfinite(ll) or top - ll >= LN100:
             out.append(False)
         else:
-            out.append(run_battery(c.law, summary, sample, alpha, rel_eps=eps).passed)
+            out.append(run_battery(c.law, summary, sample, alpha, AUDIT_TESTS, rel_eps=eps).passed)
     return tuple(out)

@@ -121,10 +121,11 @@ def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int
         name = names[id(mod)]
         if name not in sums:
             order.append(name)
-        sums[name] = sums.get(name, 0.0) + float(t.detach().float().var())
-        between[name] = between.get(name, 0.0) + _between_samples(t.detach())
+        thin = _thin(t.detach())
+        sums[name] = sums.get(name, 0.0) + float(thin.float().var())
+        between[name] = between.get(name, 0.0) + _between_samples(thin)
         if t.requires_grad:
-            t.register_hook(lambda g: deltas.__setitem__(name, deltas.get(name, 0.0) + _between_samples(g)))
+            t.register_hook(lambda g: deltas.__setitem__(name, deltas.get(name, 0.0) + _between_samples(_thin(g))))
 
     params = [(n, p) for n, p in model.named_parameters() if p.dim() >= 2 and p.requires_grad]
     grads: dict[str, float] = {}
@@ -147,7 +148,7 @@ def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int
             (out * projection).sum().div(out.shape[0] if out.dim() else 1).backward()
             for n, p in params:
                 if p.grad is not None:
-                    grads[n] = grads.get(n, 0.0) + float(p.grad.float().var())
+                    grads[n] = grads.get(n, 0.0) + float(_thin(p.grad.reshape(1, -1)).float().var())
     finally:
         for h in hooks:
             h.remove()
@@ -161,6 +162,20 @@ def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int
     judged = _judge(_shape_of(inputs), forward, backward, tuple(x for x in signal if x[0] not in normalized),
                     tuple(x for x in across if x[0] not in normalized))
     return replace(judged, forward=forward, backward=backward, backward_signal=signal, across=across)
+
+
+#: Elements per sample the std of a layer's output (or gradient) is computed on: a strided subset of a larger
+#: output. 16,384 values a sample over a batch of 4 pin a std to about 0.6% (1/sqrt(2 x 65,536)), far inside
+#: the 10x the verdict reads, at a fraction of the cost of the full activations (a ResNet-50's are ~0.8 M
+#: values a sample at 32x32).
+THIN = 16_384
+
+
+def _thin(t: Any) -> Any:
+    """``t`` as (samples, values), every k-th value kept so that at most ``THIN`` remain a sample."""
+    flat = t.reshape(t.shape[0], -1) if t.dim() >= 2 else t.reshape(1, -1)
+    step = -(-flat.shape[1] // THIN)
+    return flat[:, ::step] if step > 1 else flat
 
 
 def _between_samples(t: Any) -> float:
