@@ -177,7 +177,7 @@ def test_keras_wrong_layer_is_named(keras, tmp_path) -> None:  # type: ignore[no
     _keras_model(keras, wrong=True).save(tmp_path / "m.keras")
     code, doc = _verify_json(str(tmp_path / "m.keras"))
     head = next(t for t in doc["tensors"] if t["name"] == "head/kernel")
-    assert code == 0 and head["status"] == "pass" and "RandomNormal(stddev=0.2)" in head["init"]
+    assert code == 0 and head["status"] == "pass" and "RandomNormal(mean=0.0, stddev=0.2)" in head["expected"]["call"]
     with zipfile.ZipFile(tmp_path / "m.keras") as zf:  # the config now claims GlorotUniform
         members = {n: zf.read(n) for n in zf.namelist()}
     config = json.loads(members["config.json"])
