@@ -26,6 +26,7 @@ from ...io.target import model_kind
 from ...theory.fans import compute_fans
 from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 from .graph import _slope_text, combine, keras_following
+from .keras_signal import keras_feeds, keras_role, measure_keras_signal
 from .result import VERDICTS, AuditedWeight, AuditResult, ExpectedLaw, Got, GotLaw, Identifier
 from .roles import depth_of, is_finding, reframe, role_of
 from .signal import measure_signal
@@ -325,7 +326,7 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
     backward to measure its signal, unless ``measure`` is False) or a ``keras.Model``."""
     kind = model_kind(model)
     if kind == "keras":
-        return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha)
+        return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha, batch=batch, measure=measure)
     if kind != "torch":
         raise TypeError(f"{type(model).__name__} is not a torch.nn.Module or a keras.Model")
     with _one_torch_thread():
@@ -424,12 +425,22 @@ def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float) -> list[Exp
 
 
 def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", seed: int = 0,
-                alpha: float = 1e-3) -> AuditResult:
-    """Each layer's ``activation`` (or the activation layer after it), Keras fans, Keras defaults."""
+                alpha: float = 1e-3, batch: int = 4, measure: bool = True) -> AuditResult:
+    """Each layer's ``activation`` (or the activation layer after it), Keras fans, Keras defaults; what each
+    weight feeds in the Functional graph and, unless ``measure`` is False, the signal measured by running it
+    (keras_signal.py: forward on every backend, backward on the torch backend)."""
     import keras  # already imported by whoever built the model
 
+    layers = _keras_layers(model)
+    feeds = {id(la): keras_feeds(la, model) for la in layers}
+    normalized = frozenset(la.name for la in layers if keras_role(type(la).__name__, "kernel", feeds[id(la)])
+                           == "scale-free")
+    signal, how = measure_keras_signal(model, layers, batch=batch, seed=seed, normalized=normalized) \
+        if measure else (None, "")
+    forward_std = dict(signal.forward) if signal else {}
+    grad_std = dict(signal.backward) if signal else {}
     rows = []
-    for layer in _keras_layers(model):
+    for layer in layers:
         cls = type(layer).__name__
         acts, _ = keras_following(layer, model)
         activation = combine(acts)
@@ -441,9 +452,15 @@ def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", 
             plan = _keras_plan(cls, leaf, shape, activation)
             got = identifier(array_source(value, name), plan.laws, layout="keras", seed=seed, alpha=alpha)
             verdict, recommended, ratio, actual_call, note = decide(plan, got, None, "keras")
-            rows.append(AuditedWeight(name, cls, shape, activation, plan.gain, recommended, got.label, actual_call,
-                                      ratio, verdict, note, _equivalents(plan, got, recommended)))
-    return AuditResult(target, "keras", True, tuple(prefer_common(rows)), (), seed)
+            kernel = leaf == "kernel" and len(shape) >= 2
+            row = AuditedWeight(name, cls, shape, activation, plan.gain, recommended, got.label, actual_call,
+                                ratio, verdict, note, _equivalents(plan, got, recommended),
+                                feeds_text(feeds[id(layer)]), forward_std.get(layer.name) if kernel else None,
+                                grad_std.get(name), signal.gain_fix.get(layer.name) if signal and kernel else None)
+            row = reframe(row, keras_role(cls, leaf, feeds[id(layer)]), signal, got.empirical_std, 1)
+            rows.append(replace(row, exempt=row.verdict == "different" and not is_finding(row, signal)))
+    return AuditResult(target, "keras", True, tuple(prefer_common(rows)), (how,) if how else (), seed, signal,
+                       "keras")
 
 
 def _keras_layers(model: Any) -> list[Any]:
