@@ -145,3 +145,22 @@ def test_keras_batchnorm_cnn_is_scale_free(keras) -> None:  # type: ignore[no-un
     doc = result.to_dict()
     assert {"input_shape", "forward", "backward", "forward_growth", "backward_growth", "verdict"} <= set(doc["signal"])
     assert doc["signal"]["input_shape"] == [16, 16, 16, 3]
+
+
+def test_keras_einsum_kernel_judged_with_keras_fans(keras) -> None:  # type: ignore[no-untyped-def]
+    """A ``(32, 8, 16)`` EinsumDense kernel ``abc,cde->abde`` at HeNormal before a ReLU: Keras gives it fan_in 32
+    (its ``_analyze_einsum_string`` axes through ``compute_fans``), not the bare shape's 8 * 32 = 256."""
+    from keras.src.initializers.random_initializers import compute_fans
+    from keras.src.layers.core.einsum_dense import _analyze_einsum_string
+
+    from kaiming_cli.api import audit
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(10, 32))
+    layer = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 8, 16), activation="relu",
+                                     kernel_initializer="he_normal", name="proj")
+    model = keras.Model(inputs, keras.layers.Flatten()(layer(inputs)))
+    _, _, _, ins, outs = _analyze_einsum_string(layer.equation, None, (None, 10, 32), layer.partial_output_shape)
+    fan_in, _ = compute_fans(tuple(layer.kernel.shape), ins, outs)
+    row = next(w for w in audit(model).weights if w.name == "proj/kernel")
+    assert fan_in == 32 and row.verdict == "as recommended" and row.recommended == "HeNormal"

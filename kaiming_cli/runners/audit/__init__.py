@@ -21,9 +21,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ...io.kerasconfig import EINSUM_AXES_SINCE, einsum_axes, keras_release
 from ...io.memory import array_source
 from ...io.target import model_kind
-from ...theory.fans import compute_fans
+from ...theory.fans import Fans, compute_fans
 from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 from .graph import _slope_text, combine, keras_following
 from .keras_signal import keras_feeds, keras_role, measure_keras_signal
@@ -404,9 +405,8 @@ _KERAS_WEIGHTED = ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Co
                    "EinsumDense", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
 
 
-def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float) -> list[ExpectedLaw]:
+def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float, fans: Fans) -> list[ExpectedLaw]:
     """Keras spellings of the recommended law (HeNormal is truncated), fans as Keras computes them."""
-    fans = compute_fans(shape, "keras")
     scale = gain(nonlinearity, a) ** 2
     named = {("relu", "truncated_normal"): "HeNormal", ("relu", "uniform"): "HeUniform",
              ("linear", "truncated_normal"): "LecunNormal", ("linear", "uniform"): "LecunUniform"}
@@ -449,7 +449,7 @@ def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", 
             value = keras.ops.convert_to_numpy(var)
             shape = tuple(int(d) for d in value.shape)
             leaf = name.rsplit("/", 1)[-1].split(":")[0]
-            plan = _keras_plan(cls, leaf, shape, activation)
+            plan = _keras_plan(cls, leaf, shape, activation, _keras_fans(layer, shape))
             got = identifier(array_source(value, name), plan.laws, layout="keras", seed=seed, alpha=alpha)
             verdict, recommended, ratio, actual_call, note = decide(plan, got, None, "keras")
             kernel = leaf == "kernel" and len(shape) >= 2
@@ -473,7 +473,23 @@ def _keras_layers(model: Any) -> list[Any]:
     return out
 
 
-def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str) -> Plan:
+def _keras_fans(layer: Any, shape: tuple[int, ...]) -> Fans | None:
+    """An EinsumDense kernel's fans from its equation's axes, as Keras >= 3.15 initializes it (io/kerasconfig.py
+    ``einsum_axes``); None for any other layer (``compute_fans`` on the shape)."""
+    import keras
+
+    equation = getattr(layer, "equation", None)
+    saved = keras_release(getattr(keras, "__version__", None))
+    if type(layer).__name__ != "EinsumDense" or not isinstance(equation, str) or len(shape) < 2 \
+            or (saved is not None and saved < EINSUM_AXES_SINCE):
+        return None
+    axes = einsum_axes(equation, len(shape))
+    if axes is None:
+        return None
+    return Fans(math.prod(shape[i] for i in axes[0]), math.prod(shape[i] for i in axes[1]), 1)
+
+
+def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str, own: Fans | None = None) -> Plan:
     if cls in _KERAS_RECURRENT:
         return Plan((), None, f"Keras {cls} layers are not audited (their gates, orthogonal recurrent kernel and "
                     "unit forget bias are their own)")
@@ -490,8 +506,8 @@ def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str) ->
     if imp is None:
         return Plan((), None, f"no known init for activation {activation}")
     nl, a, note = imp
-    laws = _keras_laws(shape, nl, a)
-    fans = compute_fans(shape, "keras")
+    fans = own or compute_fans(shape, "keras")
+    laws = _keras_laws(shape, nl, a, fans)
     laws.append(ExpectedLaw("uniform", math.sqrt(1.0 / max(1.0, (fans.fan_in + fans.fan_out) / 2)),
                             "GlorotUniform", role="default"))
     return Plan(tuple(laws), gain(nl, a), note, weighted=True)
