@@ -194,3 +194,44 @@ def _rewrite_member(src: Path, dst: Path, member: str, edit: Any) -> Path:
         for name, data in members.items():
             zf.writestr(name, data)
     return dst
+
+
+def test_grouped_query_separable_and_depthwise_1d(keras, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """GroupedQueryAttention (its folders are ``_query_dense``...), an attention without biases and with its own
+    value_dim and output_shape, SeparableConv2D's two kernels and DepthwiseConv1D: Keras's fans, every variable
+    passing in both file formats."""
+    from keras.src.initializers.random_initializers import compute_fans
+    from keras.src.layers.core.einsum_dense import _analyze_einsum_string
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((8, 8, 32))
+    x = keras.layers.SeparableConv2D(64, 3, padding="same", depthwise_initializer="he_uniform",
+                                     pointwise_initializer="lecun_normal", name="sep")(inputs)
+    x = keras.layers.Reshape((64, 64))(x)
+    x = keras.layers.DepthwiseConv1D(5, depth_multiplier=2, padding="same", name="dw1")(x)
+    gqa = keras.layers.GroupQueryAttention(head_dim=32, num_query_heads=4, num_key_value_heads=2,
+                                           kernel_initializer="he_normal", name="gqa")
+    x = gqa(x, x)
+    mha = keras.layers.MultiHeadAttention(num_heads=4, key_dim=32, value_dim=48, output_shape=(96,), use_bias=False,
+                                          name="mha")
+    model = keras.Model(inputs, mha(x, x))
+    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.h5")
+    sequence, heads = (None, 64, 128), (None, 64, 4)
+    layers = {"gqa/query": (gqa._query_dense, sequence), "gqa/key": (gqa._key_dense, sequence),
+              "gqa/attention_output": (gqa._output_dense, (*heads, 32)), "mha/value": (mha.value_dense, sequence),
+              "mha/attention_output": (mha.output_dense, (*heads, 48))}
+    expected = {}
+    for name, (layer, input_shape) in layers.items():
+        shape, _, _, ins, outs = _analyze_einsum_string(layer.equation, layer.bias_axes, input_shape,
+                                                        layer.partial_output_shape)
+        expected[f"{name}/kernel"] = compute_fans(shape, ins, outs)
+    for path in ("m.keras", "m.h5"):
+        sources = {s.name: s for s in read_path(str(tmp_path / path))}
+        assert set(sources) == {w.path for w in model.weights}
+        for name, fans in expected.items():
+            rule = sources[name].rule
+            assert rule is not None and (rule.options.get("fan_in"), rule.options.get("fan_out")) == fans, name
+        code, doc = _run("verify", str(tmp_path / path))
+        assert code == 0 and {t["status"] for t in doc["tensors"]} == {"pass"}, \
+            [(t["name"], t["status"]) for t in doc["tensors"] if t["status"] != "pass"]

@@ -56,7 +56,8 @@ _SEPARABLE = {"SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "S
 _INITIALIZER_KEYS = {"kernel": "depthwise_initializer", "depthwise_kernel": "depthwise_initializer",
                      "pointwise_kernel": "pointwise_initializer"}
 _DEPTHWISE = {"DepthwiseConv1D", "DepthwiseConv2D", *_SEPARABLE}
-#: attention layers whose projections are EinsumDense sublayers: sublayer folder in a Keras 3 file -> the
+#: attention layers whose projections are EinsumDense sublayers: sublayer folder in a Keras 3 file (without
+#: GroupedQueryAttention's leading underscore) -> the
 #: sublayer's name and the number of input (contracted) axes its kernel starts with (``_build_proj_equation``'s
 #: ``bound_dims``: 1 for query/key/value/gate, 2 for the output projection over heads and head_dim)
 ATTENTION = {"MultiHeadAttention", "GroupedQueryAttention", "GroupQueryAttention"}

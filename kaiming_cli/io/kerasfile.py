@@ -352,6 +352,7 @@ def _attention_part(h5: Any, layer_path: str, name: str, layers: Layers, by_path
     """(``mha/query``, its EinsumDense class and config) when ``layer_path`` is an attention layer's projection
     folder (``.../multi_head_attention/query_dense``), else None."""
     parent, _, folder = layer_path.rpartition("/")
+    folder = folder.lstrip("_")  # GroupedQueryAttention's folders are its attributes' names: _query_dense
     if folder not in ATTENTION_SUBLAYERS or not parent:
         return None
     parent_name, parent_found = _resolve(h5, f"{parent}/vars", parent, layers, by_path, where)
