@@ -164,3 +164,29 @@ def test_keras_einsum_kernel_judged_with_keras_fans(keras) -> None:  # type: ign
     fan_in, _ = compute_fans(tuple(layer.kernel.shape), ins, outs)
     row = next(w for w in audit(model).weights if w.name == "proj/kernel")
     assert fan_in == 32 and row.verdict == "as recommended" and row.recommended == "HeNormal"
+
+
+def test_keras_subclassed_model_is_measured_only_with_an_input_shape(keras) -> None:  # type: ignore[no-untyped-def]
+    """No keras.Input, no graph to take an input from: the signal is not measured, and a note says so, unless
+    ``input_shape`` (``--input-shape``) gives one."""
+    import numpy as np
+
+    from kaiming_cli.api import audit
+
+    class Net(keras.Model):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = keras.layers.Dense(32, activation="relu", name="a")
+            self.b = keras.layers.Dense(4, name="b")
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return self.b(self.a(x))
+
+    keras.utils.set_random_seed(0)
+    model = Net()
+    model(np.zeros((2, 8), "float32"))
+    unmeasured = audit(model)
+    assert unmeasured.signal is None and "not measured" in unmeasured.notes[0]
+    measured = audit(model, input_shape=(16, 8))
+    assert measured.signal is not None and measured.signal.input_shape == (16, 8)
+    assert [m for m, _s in measured.signal.forward] == ["a", "b"]

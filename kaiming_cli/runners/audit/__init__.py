@@ -327,7 +327,8 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
     backward to measure its signal, unless ``measure`` is False) or a ``keras.Model``."""
     kind = model_kind(model)
     if kind == "keras":
-        return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha, batch=batch, measure=measure)
+        return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha, batch=batch, measure=measure,
+                           input_shape=input_shape)
     if kind != "torch":
         raise TypeError(f"{type(model).__name__} is not a torch.nn.Module or a keras.Model")
     with _one_torch_thread():
@@ -425,7 +426,8 @@ def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float, fans: Fans)
 
 
 def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", seed: int = 0,
-                alpha: float = 1e-3, batch: int = 4, measure: bool = True) -> AuditResult:
+                alpha: float = 1e-3, batch: int = 4, measure: bool = True, input_shape: tuple[int, ...] | None = None
+                ) -> AuditResult:
     """Each layer's ``activation`` (or the activation layer after it), Keras fans, Keras defaults; what each
     weight feeds in the Functional graph and, unless ``measure`` is False, the signal measured by running it
     (keras_signal.py: forward on every backend, backward on the torch backend)."""
@@ -435,8 +437,8 @@ def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", 
     feeds = {id(la): keras_feeds(la, model) for la in layers}
     normalized = frozenset(la.name for la in layers if keras_role(type(la).__name__, "kernel", feeds[id(la)])
                            == "scale-free")
-    signal, how = measure_keras_signal(model, layers, batch=batch, seed=seed, normalized=normalized) \
-        if measure else (None, "")
+    signal, how = measure_keras_signal(model, layers, batch=batch, seed=seed, normalized=normalized,
+                                       input_shape=input_shape) if measure else (None, "")
     forward_std = dict(signal.forward) if signal else {}
     grad_std = dict(signal.backward) if signal else {}
     rows = []

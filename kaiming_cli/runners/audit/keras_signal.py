@@ -75,16 +75,21 @@ def weighted_layers(layers: list[Any]) -> list[Any]:
 
 
 def measure_keras_signal(model: Any, layers: list[Any], *, batch: int = 4, batches: int = BATCHES, seed: int = 0,
-                         normalized: frozenset[str] = frozenset()) -> tuple[Signal | None, str]:
-    """(the measured signal or None, a note saying what was or was not measured)."""
+                         normalized: frozenset[str] = frozenset(), input_shape: tuple[int, ...] | None = None
+                         ) -> tuple[Signal | None, str]:
+    """(the measured signal or None, a note saying what was or was not measured). The input: the model's
+    symbolic inputs (``keras.Input``), else ``input_shape`` (``--input-shape``, with its batch dimension) for a
+    subclassed model."""
     import keras
     import numpy as np
 
     weighted = [la for la in weighted_layers(layers) if callable(getattr(la, "activation", None))]
-    specs = getattr(model, "inputs", None) or []
+    specs = [(tuple(t.shape[1:]), str(t.dtype)) for t in getattr(model, "inputs", None) or []]
+    if not specs and input_shape:
+        batch, specs = input_shape[0], [(tuple(input_shape[1:]), "float32")]
     if not specs or not weighted:
-        return None, ("signal not measured: the model has no symbolic inputs (build it with keras.Input) or no "
-                      "Dense/Conv layer")
+        return None, ("signal not measured: the model has no symbolic inputs (build it with keras.Input, or give "
+                      "--input-shape) or no Dense/Conv layer")
     rng = np.random.default_rng(seed + 1)
     vocab = next((int(la.input_dim) for la in layers if type(la).__name__ == "Embedding"), 2)
     torch_backend = keras.backend.backend() == "torch"
@@ -98,7 +103,7 @@ def measure_keras_signal(model: Any, layers: list[Any], *, batch: int = 4, batch
     try:
         for _ in range(batches):
             seen.clear()
-            inputs = [_random_input(t, batch, vocab, rng) for t in specs]
+            inputs = [_random_input(shape, dtype, batch, vocab, rng) for shape, dtype in specs]
             out = _first_output(model(inputs if len(inputs) > 1 else inputs[0], training=True))
             for la in weighted:
                 if la.name in seen:
@@ -114,7 +119,7 @@ def measure_keras_signal(model: Any, layers: list[Any], *, batch: int = 4, batch
     across = tuple((la.name, math.sqrt(between[la.name] / batches)) for la in weighted if la.name in between)
     backward = tuple((p, math.sqrt(grads[p] / batches)) for p, _v in kernels if p in grads)
     signal = tuple((la.name, math.sqrt(deltas[la.name] / batches)) for la in weighted if la.name in deltas)
-    shape = (batch, *(int(d) if d is not None else 8 for d in specs[0].shape[1:]))
+    shape = (batch, *(int(d) if d is not None else 8 for d in specs[0][0]))
     judged = _judge(shape, forward, backward, tuple(x for x in signal if x[0] not in normalized),
                     tuple(x for x in across if x[0] not in normalized))
     measured = replace(judged, forward=forward, backward=backward, backward_signal=signal, across=across)
@@ -133,11 +138,10 @@ def _first_output(out: Any) -> Any:
     return out
 
 
-def _random_input(tensor: Any, batch: int, vocab: int, rng: Any) -> Any:
-
-    shape = (batch, *(int(d) if d is not None else 8 for d in tensor.shape[1:]))
-    if "int" in str(tensor.dtype):
-        return rng.integers(0, max(vocab, 2), shape).astype(str(tensor.dtype))
+def _random_input(dims: tuple[Any, ...], dtype: str, batch: int, vocab: int, rng: Any) -> Any:
+    shape = (batch, *(int(d) if d is not None else 8 for d in dims))
+    if "int" in dtype:
+        return rng.integers(0, max(vocab, 2), shape).astype(dtype)
     return rng.standard_normal(shape).astype("float32")
 
 
