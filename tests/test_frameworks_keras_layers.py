@@ -173,6 +173,13 @@ def test_older_keras_keeps_compute_fans_on_the_bare_shape(keras, tmp_path: Path)
         rule = next(s for s in read_path(str(path)) if s.name == "mha/query/kernel").rule
         assert rule is not None and (rule.options.get("fan_in"), rule.options.get("fan_out")) == (fans or (None, None))
         assert (version is None) == ("names no Keras version" in rule.origin)
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:  # a metadata.json that is not JSON: no version, still read
+        members = {n: zf.read(n) for n in zf.namelist()}
+    with zipfile.ZipFile(tmp_path / "bad.keras", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, b"{not json" if name == "metadata.json" else data)
+    rule = next(s for s in read_path(str(tmp_path / "bad.keras")) if s.name == "mha/query/kernel").rule
+    assert rule is not None and rule.options.get("fan_in") == D_MODEL and "names no Keras version" in rule.origin
 
 
 def _rewrite(tmp_path: Path, layer: str, key: str, initializer: str) -> Path:

@@ -139,20 +139,29 @@ def _archive_parts(fd: int, f: InputFile, limits: Limits) -> tuple[int, int, Any
     if weights.method != STORED:
         raise InputError(f"{f.where}: {WEIGHTS_MEMBER} is compressed; Keras stores it uncompressed (re-save it "
                          "with model.save).")
-    metadata = _archive_config(fd, members.get(METADATA_MEMBER), f.where)
-    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     return (weights.data_offset, weights.size, _archive_config(fd, members.get(CONFIG_MEMBER), f.where),
-            version[:40] if isinstance(version, str) else None)
+            _archive_version(fd, members.get(METADATA_MEMBER), f.where))
 
 
-def _archive_config(fd: int, member: Member | None, where: str) -> Any:
+def _archive_config(fd: int, member: Member | None, where: str, name: str = CONFIG_MEMBER) -> Any:
     if member is None:
         return None
     if member.size > MAX_CONFIG:
-        raise InputError(f"{where}: {CONFIG_MEMBER} is {member.size} bytes, more than the limit of {MAX_CONFIG}.")
+        raise InputError(f"{where}: {name} is {member.size} bytes, more than the limit of {MAX_CONFIG}.")
     from .ziparchive import MemberReader
 
-    return _parse_json(MemberReader(fd, member, where).read(), f"{where} ({CONFIG_MEMBER})")
+    return _parse_json(MemberReader(fd, member, where).read(), f"{where} ({name})")
+
+
+def _archive_version(fd: int, member: Member | None, where: str) -> str | None:
+    """The ``keras_version`` of ``metadata.json``; None when it is absent or unusable (it only decides the fans of
+    EinsumDense kernels, and a rule made without it says so: no reason to refuse the weights)."""
+    try:
+        metadata = _archive_config(fd, member, where, METADATA_MEMBER)
+    except InputError:
+        return None
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return version[:40] if isinstance(version, str) else None
 
 
 def _parse_json(raw: bytes, where: str) -> Any:
