@@ -3,8 +3,10 @@ variable's configured initializer implies.
 
 Only the initializers today's specs can express become rules: the ``VarianceScaling`` family (``HeNormal``,
 ``GlorotUniform``, ``LecunNormal``, ... and ``VarianceScaling(scale, mode, distribution)`` itself, as in
-keras/src/initializers/random_initializers.py) and the constants ``Zeros``, ``Ones`` and ``Constant``. Any
-other initializer (``RandomNormal``, ``Orthogonal``, ...) gives a skip rule that names it. No h5py here.
+keras/src/initializers/random_initializers.py) and the constants ``Zeros``, ``Ones`` and ``Constant`` become
+spec options; ``RandomNormal``, ``RandomUniform``, ``TruncatedNormal``, ``Orthogonal`` and ``Identity`` with
+numeric arguments become an init call (theory/initializers.py's grammar). Any other initializer gives a skip
+rule that names it. No h5py here.
 
 The fans are Keras's own: ``compute_fans`` reads a kernel as ``(*k, in, out)`` (the ``keras`` layout), except
 where Keras names the axes. Since Keras 3.15 (keras/src/layers/core/einsum_dense.py ``EinsumDense.build``) an
@@ -57,9 +59,9 @@ _INITIALIZER_KEYS = {"kernel": "depthwise_initializer", "depthwise_kernel": "dep
                      "pointwise_kernel": "pointwise_initializer"}
 _DEPTHWISE = {"DepthwiseConv1D", "DepthwiseConv2D", *_SEPARABLE}
 #: attention layers whose projections are EinsumDense sublayers: sublayer folder in a Keras 3 file (without
-#: GroupedQueryAttention's leading underscore) -> the
-#: sublayer's name and the number of input (contracted) axes its kernel starts with (``_build_proj_equation``'s
-#: ``bound_dims``: 1 for query/key/value/gate, 2 for the output projection over heads and head_dim)
+#: GroupedQueryAttention's leading underscore) -> the sublayer's name and the number of input (contracted) axes
+#: its kernel starts with (``_build_proj_equation``'s ``bound_dims``: 1 for query/key/value/gate, 2 for the
+#: output projection over heads and head_dim)
 ATTENTION = {"MultiHeadAttention", "GroupedQueryAttention", "GroupQueryAttention"}
 ATTENTION_SUBLAYERS = {"query_dense": ("query", 1), "key_dense": ("key", 1), "value_dense": ("value", 1),
                        "gate_dense": ("gate", 1), "output_dense": ("attention_output", 2)}
