@@ -29,3 +29,37 @@ def cnn(he: bool = False) -> Any:
     x = keras.layers.Dropout(0.5)(x)
     outputs = keras.layers.Dense(10, activation="softmax", name="head")(x)
     return keras.Model(inputs, outputs)
+
+
+def relu_mlp(init: str = "glorot_uniform", depth: int = 20, width: int = 256, stddev: float | None = None) -> Any:
+    """A deep ReLU stack of ``Dense(width, activation="relu")`` layers and a linear head; ``stddev``: each kernel
+    a new ``RandomNormal(stddev)`` (one initializer object shared by every layer would give each the very same
+    values: Keras's initializers are stateless, keras/src/layers/attention/multi_head_attention.py says so)."""
+    import keras
+
+    def kernel() -> Any:
+        return keras.initializers.RandomNormal(stddev=stddev) if stddev is not None else init
+
+    inputs = keras.Input(shape=(width,))
+    x = inputs
+    for i in range(depth):
+        x = keras.layers.Dense(width, activation="relu", kernel_initializer=kernel(), name=f"dense{i}")(x)
+    return keras.Model(inputs, keras.layers.Dense(10, kernel_initializer=kernel(), name="head")(x))
+
+
+def bn_cnn() -> Any:
+    """Conv2D -> BatchNormalization -> ReLU blocks (Keras's default GlorotUniform), a residual Add, a head."""
+    import keras
+
+    inputs = keras.Input(shape=(16, 16, 3))
+    x = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, name="stem")(inputs)
+    x = keras.layers.BatchNormalization(name="bn0")(x)
+    x = keras.layers.ReLU()(x)
+    y = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, name="conv1")(x)
+    y = keras.layers.BatchNormalization(name="bn1")(y)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, name="conv2")(y)
+    y = keras.layers.BatchNormalization(name="bn2")(y)
+    x = keras.layers.ReLU()(keras.layers.Add()([x, y]))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="head")(x))

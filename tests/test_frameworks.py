@@ -170,14 +170,14 @@ def test_keras_model_verifies_with_no_rules(keras, tmp_path) -> None:  # type: i
 
 
 def test_keras_wrong_layer_is_named(keras, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A RandomNormal kernel is skipped (not expressible); the same weights said to be GlorotUniform fail."""
+    """A RandomNormal kernel is verified as RandomNormal; the same weights said to be GlorotUniform fail."""
     import json
     import zipfile
 
     _keras_model(keras, wrong=True).save(tmp_path / "m.keras")
     code, doc = _verify_json(str(tmp_path / "m.keras"))
     head = next(t for t in doc["tensors"] if t["name"] == "head/kernel")
-    assert code == 0 and head["status"] == "skip" and "RandomNormal" in head["reason"]
+    assert code == 0 and head["status"] == "pass" and "RandomNormal(mean=0.0, stddev=0.2)" in head["expected"]["call"]
     with zipfile.ZipFile(tmp_path / "m.keras") as zf:  # the config now claims GlorotUniform
         members = {n: zf.read(n) for n in zf.namelist()}
     config = json.loads(members["config.json"])

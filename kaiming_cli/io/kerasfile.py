@@ -9,7 +9,12 @@ The layouts, as Keras writes them (keras/src/saving/saving_lib.py: ``H5IOStore``
 * ``.keras``: a zip holding ``config.json`` and ``model.weights.h5``, stored (zipfile's default), so the HDF5
   file is read in place inside the archive.
 * legacy ``.h5``: the root (or ``model_weights``) attribute ``layer_names``; each layer group's
-  ``weight_names`` attribute names its datasets (``dense/kernel:0``); a full model adds ``model_config``.
+  ``weight_names`` attribute names its datasets (``dense/kernel:0``); a full model (``model.save('x.h5')``,
+  keras/src/legacy/saving/legacy_h5_format.py) adds ``model_config`` and ``keras_version``; a layer without
+  weights has an empty ``weight_names`` (an attribute HDF5 stores with no bytes).
+* an attention layer's projections (``MultiHeadAttention``) are sublayers: Keras 3 stores them in folders
+  ``<layer>/query_dense/vars`` (named ``query``), a legacy file as ``mha/query/kernel``; both are shown as Keras
+  shows the variable, ``mha/query/kernel``.
 
 h5py parses only the metadata, through a file object over the vetted descriptor (HDF5 never opens a file by
 name); every value is read with ``pread`` at the dataset's offset, chunk by chunk. Refused: external and soft
@@ -31,7 +36,16 @@ import numpy as np
 
 from ..errors import InputError
 from .config import Rule
-from .kerasconfig import MAX_CONFIG, layer_configs, path_configs, stated_rule, variable_names
+from .kerasconfig import (
+    ATTENTION,
+    ATTENTION_SUBLAYERS,
+    MAX_CONFIG,
+    attention_sublayer,
+    layer_configs,
+    path_configs,
+    stated_rule,
+    variable_names,
+)
 from .limits import MAX_NAME, Limits
 from .sources import (
     DEFAULT_LIMITS,
@@ -53,6 +67,7 @@ from .ziparchive import STORED, Member, pread_exact, read_directory
 
 WEIGHTS_MEMBER = "model.weights.h5"
 CONFIG_MEMBER = "config.json"
+METADATA_MEMBER = "metadata.json"
 #: groups may nest (a model inside a model) but not deeper than this
 MAX_H5_DEPTH = 32
 #: the size of one HDF5 attribute kaiming reads (a legacy ``model_config``: the model's JSON)
@@ -97,9 +112,9 @@ def read_keras(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSour
     where = f.where
     with opened(f) as fd:
         if f.path.lower().endswith(".keras"):
-            base, size, config = _archive_parts(fd, f, limits)
+            base, size, config, version = _archive_parts(fd, f, limits)
         else:
-            base, size, config = 0, f.size, None
+            base, size, config, version = 0, f.size, None, None
         try:
             h5 = h5py.File(_Window(fd, base, size, where), "r")
         except OSError:
@@ -109,11 +124,13 @@ def read_keras(f: InputFile, limits: Limits = DEFAULT_LIMITS) -> list[TensorSour
             datasets = dict(_walk(h5, "", 0, _Walk(where, limits, h5py)))
             if config is None:
                 config = _legacy_config(h5, where)
-            return _sources(f, h5, datasets, base, size, config, limits)
+                version = _text_attribute(h5, "keras_version", where)
+            return _sources(f, h5, datasets, (base, size), config, version, limits)
 
 
-def _archive_parts(fd: int, f: InputFile, limits: Limits) -> tuple[int, int, Any]:
-    """(offset and size of model.weights.h5 inside the archive, the parsed config.json or None)."""
+def _archive_parts(fd: int, f: InputFile, limits: Limits) -> tuple[int, int, Any, str | None]:
+    """(offset and size of model.weights.h5 inside the archive, the parsed config.json or None, the
+    ``keras_version`` metadata.json names or None)."""
     members = read_directory(fd, f.size, f.where, limits.max_members)
     weights = members.get(WEIGHTS_MEMBER)
     if weights is None:
@@ -122,17 +139,29 @@ def _archive_parts(fd: int, f: InputFile, limits: Limits) -> tuple[int, int, Any
     if weights.method != STORED:
         raise InputError(f"{f.where}: {WEIGHTS_MEMBER} is compressed; Keras stores it uncompressed (re-save it "
                          "with model.save).")
-    return weights.data_offset, weights.size, _archive_config(fd, members.get(CONFIG_MEMBER), f.where)
+    return (weights.data_offset, weights.size, _archive_config(fd, members.get(CONFIG_MEMBER), f.where),
+            _archive_version(fd, members.get(METADATA_MEMBER), f.where))
 
 
-def _archive_config(fd: int, member: Member | None, where: str) -> Any:
+def _archive_config(fd: int, member: Member | None, where: str, name: str = CONFIG_MEMBER) -> Any:
     if member is None:
         return None
     if member.size > MAX_CONFIG:
-        raise InputError(f"{where}: {CONFIG_MEMBER} is {member.size} bytes, more than the limit of {MAX_CONFIG}.")
+        raise InputError(f"{where}: {name} is {member.size} bytes, more than the limit of {MAX_CONFIG}.")
     from .ziparchive import MemberReader
 
-    return _parse_json(MemberReader(fd, member, where).read(), f"{where} ({CONFIG_MEMBER})")
+    return _parse_json(MemberReader(fd, member, where).read(), f"{where} ({name})")
+
+
+def _archive_version(fd: int, member: Member | None, where: str) -> str | None:
+    """The ``keras_version`` of ``metadata.json``; None when it is absent or unusable (it only decides the fans of
+    EinsumDense kernels, and a rule made without it says so: no reason to refuse the weights)."""
+    try:
+        metadata = _archive_config(fd, member, where, METADATA_MEMBER)
+    except InputError:
+        return None
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return version[:40] if isinstance(version, str) else None
 
 
 def _parse_json(raw: bytes, where: str) -> Any:
@@ -167,6 +196,8 @@ def _attribute(obj: Any, key: str, where: str) -> Any:
     if key not in obj.attrs:
         return None
     info = obj.attrs.get_id(key)
+    if info.shape is not None and 0 in info.shape:  # no bytes stored: H5Aget_storage_size fails on it
+        return np.zeros(info.shape)
     if info.get_storage_size() > MAX_ATTRIBUTE:
         raise InputError(f"{where}: the HDF5 attribute {quote(key)} is larger than {MAX_ATTRIBUTE} bytes.")
     kind = info.get_type()
@@ -193,6 +224,13 @@ def _fixed_width(info: Any, kind: Any, key: str, where: str) -> Any:
         raise InputError(f"{where}: the HDF5 attribute {quote(key)} holds a string of more than {width - 1} bytes "
                          "of text; refusing it.")
     return out[()] if out.ndim == 0 else out
+
+
+def _text_attribute(obj: Any, key: str, where: str) -> str | None:
+    """A short text attribute (``keras_version``), None when absent or not text."""
+    raw = _attribute(obj, key, where)
+    text = _text(raw) if isinstance(raw, (bytes, str)) else None
+    return text[:40] if text else None
 
 
 def _h5t_string() -> int:
@@ -246,14 +284,15 @@ def _walk(group: Any, prefix: str, depth: int, walk: _Walk) -> Iterator[tuple[st
 _SUFFIX_N = re.compile(r"_[0-9]+$")
 
 
-def _sources(f: InputFile, h5: Any, datasets: dict[str, Any], base: int, size: int, config: Any,
-             limits: Limits) -> list[TensorSource]:
+def _sources(f: InputFile, h5: Any, datasets: dict[str, Any], span: tuple[int, int], config: Any,
+             version: str | None, limits: Limits) -> list[TensorSource]:
     where = f.where
+    base, size = span
     if len(datasets) > limits.max_tensors:
         raise too_many_tensors(where, limits)
     layers = layer_configs(config) if config is not None else {}
-    named = (_legacy_names(h5, datasets, layers, where, limits)
-             or _keras3_names(h5, datasets, layers, path_configs(config), where))
+    named = (_legacy_names(h5, datasets, layers, version, where, limits)
+             or _keras3_names(h5, datasets, layers, path_configs(config), version, where))
     counts: dict[str, int] = {}
     for name, _path, _rule in named:
         counts[name] = counts.get(name, 0) + 1
@@ -272,9 +311,12 @@ def _sources(f: InputFile, h5: Any, datasets: dict[str, Any], base: int, size: i
     return sources
 
 
-def _keras3_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str, dict[str, Any]]],
-                  by_path: dict[str, tuple[str, str, dict[str, Any]]], where: str
-                  ) -> list[tuple[str, str, Rule | None]]:
+Layers = dict[str, tuple[str, dict[str, Any]]]
+ByPath = dict[str, tuple[str, str, dict[str, Any]]]
+
+
+def _keras3_names(h5: Any, datasets: dict[str, Any], layers: Layers, by_path: ByPath, version: str | None,
+                  where: str) -> list[tuple[str, str, Rule | None]]:
     """(name, HDF5 path, stated rule) for a Keras 3 file: ``layer/variable`` where the variable is known."""
     groups: dict[str, list[str]] = {}
     for path in datasets:
@@ -286,20 +328,48 @@ def _keras3_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str
         if not head.endswith("vars") or not all(i.isdigit() for i in indices):
             out += [(f"{head}/{i}", f"{head}/{i}", None) for i in indices]
             continue
-        name = _layer_name(h5[head], where)
-        found = layers.get(name) if name else None
-        if name is None:  # written by Keras before 3.6: the path names the layer
-            name, found = (by_path[layer_path][0], by_path[layer_path][1:]) if layer_path in by_path \
-                else (layer_path or "model", None)
+        name, found = _resolve(h5, head, layer_path, layers, by_path, where)
+        kernel = datasets.get(f"{head}/0")
+        sub = _attention_part(h5, layer_path, name, layers, by_path, len(kernel.shape or ()) if kernel else 0, where)
+        if sub is not None:
+            name, found = sub
         cls, cfg = found if found else ("", {})
         snake = _SUFFIX_N.sub("", layer_path.rpartition("/")[2])
         names = variable_names(cls, cfg, snake, len(indices))
         for i in sorted(indices, key=int):
             var = names[int(i)] if names is not None and int(i) < len(names) else None
             full = f"{name}/{var}" if var else f"{name}/vars/{i}"
-            rule = stated_rule(full, name, var, cls, cfg, where) if found and var else None
+            shape = tuple(int(d) for d in (datasets[f"{head}/{i}"].shape or ()))
+            rule = stated_rule(full, name, var, cls, cfg, where, shape, version) if found and var else None
             out.append((full, f"{head}/{i}", rule))
     return out
+
+
+def _resolve(h5: Any, vars_path: str, layer_path: str, layers: Layers, by_path: ByPath, where: str
+             ) -> tuple[str, tuple[str, dict[str, Any]] | None]:
+    """(layer name, (class, config) or None) of the layer whose variables are the group ``vars_path``."""
+    name = _layer_name(h5[vars_path], where) if vars_path in h5 else None
+    if name is not None:
+        return name, layers.get(name)
+    if layer_path in by_path:  # written by Keras before 3.6: the path names the layer
+        return by_path[layer_path][0], by_path[layer_path][1:]
+    return layer_path or "model", None
+
+
+def _attention_part(h5: Any, layer_path: str, name: str, layers: Layers, by_path: ByPath, ndim: int,
+                    where: str) -> tuple[str, tuple[str, dict[str, Any]]] | None:
+    """(``mha/query``, its EinsumDense class and config) when ``layer_path`` is an attention layer's projection
+    folder (``.../multi_head_attention/query_dense``), else None."""
+    parent, _, folder = layer_path.rpartition("/")
+    folder = folder.lstrip("_")  # GroupedQueryAttention's folders are its attributes' names: _query_dense
+    if folder not in ATTENTION_SUBLAYERS or not parent:
+        return None
+    parent_name, parent_found = _resolve(h5, f"{parent}/vars", parent, layers, by_path, where)
+    if parent_found is None or parent_found[0] not in ATTENTION:
+        return None
+    sub_name = name if name and name != layer_path else ATTENTION_SUBLAYERS[folder][0]
+    sub = attention_sublayer(parent_found[0], parent_found[1], sub_name, ndim)
+    return (f"{parent_name}/{sub_name}", sub) if sub is not None else None
 
 
 def _layer_name(group: Any, where: str) -> str | None:
@@ -310,8 +380,8 @@ def _layer_name(group: Any, where: str) -> str | None:
     return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_NAME else None
 
 
-def _legacy_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str, dict[str, Any]]],
-                  where: str, limits: Limits) -> list[tuple[str, str, Rule | None]] | None:
+def _legacy_names(h5: Any, datasets: dict[str, Any], layers: Layers, version: str | None, where: str,
+                  limits: Limits) -> list[tuple[str, str, Rule | None]] | None:
     """(name, HDF5 path, stated rule) for a Keras 2 file (``layer_names``/``weight_names``); None for others."""
     root = h5["model_weights"] if any(p.startswith("model_weights/") for p in datasets) else h5
     prefix = "model_weights/" if root is not h5 else ""
@@ -337,11 +407,25 @@ def _legacy_names(h5: Any, datasets: dict[str, Any], layers: dict[str, tuple[str
             if len(listed) > limits.max_tensors:
                 raise too_many_tensors(where, limits)
             name = weight[:-2] if weight.endswith(":0") else weight
-            var = name.rpartition("/")[2]
-            found = layers.get(layer)
-            rule = stated_rule(name, layer, var, found[0], found[1], where) if found else None
-            out.append((name, path, rule))
+            shape = tuple(int(d) for d in (datasets[path].shape or ()))
+            out.append((name, path, _legacy_rule(name, layer, layers.get(layer), shape, version, where)))
     return out
+
+
+def _legacy_rule(name: str, layer: str, found: tuple[str, dict[str, Any]] | None, shape: tuple[int, ...],
+                 version: str | None, where: str) -> Rule | None:
+    """The stated rule of a legacy weight ``layer/variable`` (``mha/query/kernel`` for an attention layer's
+    projection, whose initializers are the attention layer's)."""
+    if found is None:
+        return None
+    parts = name.split("/")
+    cls, cfg = found
+    if len(parts) >= 3 and cls in ATTENTION:
+        sub = attention_sublayer(cls, cfg, parts[-2], len(shape))
+        if sub is None:
+            return None
+        cls, cfg = sub
+    return stated_rule(name, layer, parts[-1], cls, cfg, where, shape, version)
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,13 @@ import scipy.stats as st
 from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
-from kaiming_cli.io.kerasconfig import stated_rule
+from kaiming_cli.io.kerasconfig import (
+    attention_sublayer,
+    einsum_axes,
+    keras_release,
+    stated_rule,
+    variable_names,
+)
 from kaiming_cli.io.readers import read_path
 from kaiming_cli.theory.spec import SpecOptions
 from tests import formatcraft as fc
@@ -108,8 +114,8 @@ def test_keras_archive_verifies_with_no_rules(tmp_path: Path, before_3_6: bool) 
     t = by_name(doc)
     assert code == 0 and doc["passed"], [x for x in doc["tensors"] if x["status"] not in ("pass", "skip")]
     assert {n for n, x in t.items() if x["status"] == "pass"} == {
-        "conv/kernel", "conv/bias", "conv_1/kernel", "fc1/kernel", "fc1/bias", "vs/kernel", "head/kernel"}
-    assert t["emb/embeddings"]["status"] == "skip" and "RandomUniform" in t["emb/embeddings"]["reason"]
+        "conv/kernel", "conv/bias", "conv_1/kernel", "fc1/kernel", "fc1/bias", "vs/kernel", "head/kernel",
+        "emb/embeddings"}  # RandomUniform(-0.05, 0.05) as an init-call rule
     assert t["conv/bias"]["expected"] == {"constant": 0.0}
     expected = {"conv/kernel": (math.sqrt(2 / 27), "truncated_normal"),
                 "conv_1/kernel": (math.sqrt(2 / 288), "uniform"),  # std = limit/sqrt(3) = sqrt(2/(fan_in+fan_out))
@@ -138,7 +144,7 @@ def test_keras_identify_matches_safetensors(tmp_path: Path, wrong: bool) -> None
     assert verdicts == {n: x["verdict"] for n, x in by_name(st_doc).items()}
     assert keras_doc["layout"] == "auto" and all(x["layout"] == "keras" for x in keras_doc["tensors"])
     stated = {n: x["stated"]["agrees"] for n, x in by_name(keras_doc).items()}
-    assert stated["emb/embeddings"] is None
+    assert stated["emb/embeddings"] is True  # RandomUniform(-0.05, 0.05), an init-call rule
     disagree = {n for n, a in stated.items() if a is False}
     assert disagree == ({"conv_1/kernel"} if wrong else set())
     assert any(line.startswith("conv_1/kernel: the file states keras.initializers.GlorotUniform()")
@@ -178,6 +184,15 @@ def test_legacy_h5_names(tmp_path: Path) -> None:
     assert sorted(s.name for s in sources) == ["dense/bias", "dense/kernel"]
 
 
+def test_legacy_h5_with_a_weightless_layer(tmp_path: Path) -> None:
+    """``model.save('x.h5')`` writes an empty ``weight_names`` for an input layer: an attribute with no bytes,
+    on which HDF5's storage-size query fails (it made every legacy full-model file unreadable, exit 3)."""
+    k = np.ones((4, 3), np.float32)
+    fc.legacy_h5(tmp_path / "full.h5", [("input_layer", []), ("dense", [("dense/kernel", k)])],
+                 model_config={"class_name": "Functional", "config": {"name": "f", "layers": []}})
+    assert [s.name for s in read_path(str(tmp_path / "full.h5"))] == ["dense/kernel"]
+
+
 def test_stated_rules_from_initializers() -> None:
     def spec_std(rule: Any, shape: tuple[int, ...]) -> float:
         return SpecOptions().overridden(rule.options).spec(shape).std
@@ -190,11 +205,68 @@ def test_stated_rules_from_initializers() -> None:
     assert big is not None and spec_std(big, (10, 30)) == pytest.approx(math.sqrt((25 / 9) / 20), rel=1e-12)
     const = stated_rule("t", "l", "bias", "Dense", {"bias_initializer": fc.initializer("Constant", value=0.1)}, "f")
     assert const is not None and const.constant == 0.1
-    ortho = stated_rule("t", "l", "kernel", "Dense", {"kernel_initializer": fc.initializer("Orthogonal")}, "f")
-    assert ortho is not None and ortho.skip and "Orthogonal" in ortho.origin
+    ortho = stated_rule("t", "l", "kernel", "Dense", {"kernel_initializer": fc.initializer("Orthogonal", gain=2)}, "f")
+    assert ortho is not None and ortho.options == {"layout": "keras", "init": "keras.initializers.Orthogonal(gain=2.0)"}
+    normal = stated_rule("t", "l", "kernel", "Dense", {"kernel_initializer": fc.initializer(
+        "RandomNormal", mean=0.0, stddev=0.02, seed=7)}, "f")  # the seed is no part of the law
+    assert normal is not None and spec_std(normal, (64, 32)) == pytest.approx(0.02, rel=1e-12)
+    odd = stated_rule("t", "l", "kernel", "Dense", {"kernel_initializer": fc.initializer("STFT")}, "f")
+    assert odd is not None and odd.skip and "STFT" in odd.origin
+    text = stated_rule("t", "l", "kernel", "Dense", {"kernel_initializer": fc.initializer("RandomNormal",
+                                                                                          stddev="x")}, "f")
+    assert text is not None and text.skip
     huge = stated_rule("t", "l", "kernel", "Dense", {"kernel_initializer": fc.initializer(
         "VarianceScaling", scale=7.0)}, "f")
     assert huge is not None and huge.skip and "scale 7" in huge.origin
+
+
+def test_depthwise_and_separable_kernels_use_their_own_initializers() -> None:
+    """keras/src/layers/convolutional/base_depthwise_conv.py makes ``kernel`` with ``depthwise_initializer``."""
+    cfg = {"kernel_initializer": fc.initializer("Zeros"), "depthwise_initializer": fc.initializer("HeUniform"),
+           "pointwise_initializer": fc.initializer("LecunNormal"), "bias_initializer": fc.initializer("Zeros")}
+    dw = stated_rule("dw/kernel", "dw", "kernel", "DepthwiseConv2D", cfg, "f", (3, 3, 16, 2))
+    assert dw is not None and dw.options["distribution"] == "uniform" and "depthwise_initializer" in dw.origin
+    assert variable_names("DepthwiseConv2D", {"use_bias": True}, "", 2) == ["kernel", "bias"]
+    assert variable_names("SeparableConv2D", {}, "", 3) == ["depthwise_kernel", "pointwise_kernel", "bias"]
+    pw = stated_rule("s/pointwise_kernel", "s", "pointwise_kernel", "SeparableConv2D", cfg, "f", (1, 1, 32, 8))
+    assert pw is not None and pw.options["distribution"] == "truncated_normal"
+    dense = stated_rule("d/kernel", "d", "kernel", "Dense", cfg, "f", (4, 4))  # a Dense's kernel is its own
+    assert dense is not None and dense.constant == 0.0
+
+
+@pytest.mark.parametrize(("equation", "shape", "fans"), [
+    ("abc,cde->abde", (32, 8, 16), (32, 128)),  # MultiHeadAttention's query: (d_model, heads, head_dim)
+    ("abcd,cde->abe", (8, 16, 32), (128, 32)),  # its output projection
+    ("ab,bc->ac", (32, 64), (32, 64)),
+    ("...b,bc->...c", (32, 64), (32, 64)),
+    ("abc,cd->abd", (32, 48), (32, 48)),
+    ("bc...,cd->bd...", (32, 48), (32, 48)),
+    ("abc,bcd->ad", (4, 5, 6), (20, 6)),
+])
+def test_einsum_kernel_fans(equation: str, shape: tuple[int, ...], fans: tuple[int, int]) -> None:
+    """Keras >= 3.15 (``_analyze_split_string``): a kernel letter in the output is an output axis, else input."""
+    cfg = {"equation": equation, "kernel_initializer": fc.initializer("GlorotUniform")}
+    rule = stated_rule("e/kernel", "e", "kernel", "EinsumDense", cfg, "f", shape, "3.15.1")
+    assert rule is not None and (rule.options["fan_in"], rule.options["fan_out"]) == fans
+    old = stated_rule("e/kernel", "e", "kernel", "EinsumDense", cfg, "f", shape, "3.14.1")
+    assert old is not None and "fan_in" not in old.options  # compute_fans on the bare shape, as 3.14 did
+    axes = stated_rule("e/kernel", "e", "kernel", "Dense", {"kernel_initializer": fc.initializer(
+        "GlorotUniform", input_axes=[0], output_axes=[1])}, "f", (6, 7))  # the initializer's own axes win
+    assert axes is not None and (axes.options["fan_in"], axes.options["fan_out"]) == (6, 7)
+
+
+def test_attention_projections() -> None:
+    cfg = {"kernel_initializer": fc.initializer("HeNormal"), "bias_initializer": fc.initializer("Zeros"),
+           "use_bias": True}
+    query = attention_sublayer("MultiHeadAttention", cfg, "query", 3)
+    out = attention_sublayer("MultiHeadAttention", cfg, "attention_output", 3)
+    assert query is not None and out is not None
+    assert einsum_axes(query[1]["equation"], 3) == ([0], [1, 2]) and einsum_axes(out[1]["equation"], 3) == ([0, 1], [2])
+    bias = attention_sublayer("MultiHeadAttention", cfg, "attention_output", 1)
+    assert bias is not None and "equation" not in bias[1] and bias[1]["bias_initializer"] == cfg["bias_initializer"]
+    assert attention_sublayer("Dense", cfg, "query", 3) is None and attention_sublayer(
+        "MultiHeadAttention", cfg, "softmax", 3) is None
+    assert keras_release("3.15.1") == (3, 15) and keras_release("2.15.0-tf") == (2, 15) and keras_release(None) is None
 
 
 # --------------------------------------------------------------------------- ONNX

@@ -21,11 +21,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ...io.kerasconfig import EINSUM_AXES_SINCE, einsum_axes, keras_release
 from ...io.memory import array_source
 from ...io.target import model_kind
-from ...theory.fans import compute_fans
+from ...theory.fans import Fans, compute_fans
 from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 from .graph import _slope_text, combine, keras_following
+from .keras_signal import keras_feeds, keras_role, measure_keras_signal
 from .result import VERDICTS, AuditedWeight, AuditResult, ExpectedLaw, Got, GotLaw, Identifier
 from .roles import depth_of, is_finding, reframe, role_of
 from .signal import measure_signal
@@ -325,7 +327,8 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
     backward to measure its signal, unless ``measure`` is False) or a ``keras.Model``."""
     kind = model_kind(model)
     if kind == "keras":
-        return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha)
+        return audit_keras(model, identifier, target=target, seed=seed, alpha=alpha, batch=batch, measure=measure,
+                           input_shape=input_shape)
     if kind != "torch":
         raise TypeError(f"{type(model).__name__} is not a torch.nn.Module or a keras.Model")
     with _one_torch_thread():
@@ -403,9 +406,8 @@ _KERAS_WEIGHTED = ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Co
                    "EinsumDense", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
 
 
-def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float) -> list[ExpectedLaw]:
+def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float, fans: Fans) -> list[ExpectedLaw]:
     """Keras spellings of the recommended law (HeNormal is truncated), fans as Keras computes them."""
-    fans = compute_fans(shape, "keras")
     scale = gain(nonlinearity, a) ** 2
     named = {("relu", "truncated_normal"): "HeNormal", ("relu", "uniform"): "HeUniform",
              ("linear", "truncated_normal"): "LecunNormal", ("linear", "uniform"): "LecunUniform"}
@@ -424,12 +426,23 @@ def _keras_laws(shape: tuple[int, ...], nonlinearity: str, a: float) -> list[Exp
 
 
 def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", seed: int = 0,
-                alpha: float = 1e-3) -> AuditResult:
-    """Each layer's ``activation`` (or the activation layer after it), Keras fans, Keras defaults."""
+                alpha: float = 1e-3, batch: int = 4, measure: bool = True, input_shape: tuple[int, ...] | None = None
+                ) -> AuditResult:
+    """Each layer's ``activation`` (or the activation layer after it), Keras fans, Keras defaults; what each
+    weight feeds in the Functional graph and, unless ``measure`` is False, the signal measured by running it
+    (keras_signal.py: forward on every backend, backward on the torch backend)."""
     import keras  # already imported by whoever built the model
 
+    layers = _keras_layers(model)
+    feeds = {id(la): keras_feeds(la, model) for la in layers}
+    normalized = frozenset(la.name for la in layers if keras_role(type(la).__name__, "kernel", feeds[id(la)])
+                           == "scale-free")
+    signal, how = measure_keras_signal(model, layers, batch=batch, seed=seed, normalized=normalized,
+                                       input_shape=input_shape) if measure else (None, "")
+    forward_std = dict(signal.forward) if signal else {}
+    grad_std = dict(signal.backward) if signal else {}
     rows = []
-    for layer in _keras_layers(model):
+    for layer in layers:
         cls = type(layer).__name__
         acts, _ = keras_following(layer, model)
         activation = combine(acts)
@@ -438,12 +451,18 @@ def audit_keras(model: Any, identifier: Identifier, *, target: str = "<model>", 
             value = keras.ops.convert_to_numpy(var)
             shape = tuple(int(d) for d in value.shape)
             leaf = name.rsplit("/", 1)[-1].split(":")[0]
-            plan = _keras_plan(cls, leaf, shape, activation)
+            plan = _keras_plan(cls, leaf, shape, activation, _keras_fans(layer, shape))
             got = identifier(array_source(value, name), plan.laws, layout="keras", seed=seed, alpha=alpha)
             verdict, recommended, ratio, actual_call, note = decide(plan, got, None, "keras")
-            rows.append(AuditedWeight(name, cls, shape, activation, plan.gain, recommended, got.label, actual_call,
-                                      ratio, verdict, note, _equivalents(plan, got, recommended)))
-    return AuditResult(target, "keras", True, tuple(prefer_common(rows)), (), seed)
+            kernel = leaf == "kernel" and len(shape) >= 2
+            row = AuditedWeight(name, cls, shape, activation, plan.gain, recommended, got.label, actual_call,
+                                ratio, verdict, note, _equivalents(plan, got, recommended),
+                                feeds_text(feeds[id(layer)]), forward_std.get(layer.name) if kernel else None,
+                                grad_std.get(name), signal.gain_fix.get(layer.name) if signal and kernel else None)
+            row = reframe(row, keras_role(cls, leaf, feeds[id(layer)]), signal, got.empirical_std, 1)
+            rows.append(replace(row, exempt=row.verdict == "different" and not is_finding(row, signal)))
+    return AuditResult(target, "keras", True, tuple(prefer_common(rows)), (how,) if how else (), seed, signal,
+                       "keras")
 
 
 def _keras_layers(model: Any) -> list[Any]:
@@ -456,7 +475,23 @@ def _keras_layers(model: Any) -> list[Any]:
     return out
 
 
-def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str) -> Plan:
+def _keras_fans(layer: Any, shape: tuple[int, ...]) -> Fans | None:
+    """An EinsumDense kernel's fans from its equation's axes, as Keras >= 3.15 initializes it (io/kerasconfig.py
+    ``einsum_axes``); None for any other layer (``compute_fans`` on the shape)."""
+    import keras
+
+    equation = getattr(layer, "equation", None)
+    saved = keras_release(getattr(keras, "__version__", None))
+    if type(layer).__name__ != "EinsumDense" or not isinstance(equation, str) or len(shape) < 2 \
+            or (saved is not None and saved < EINSUM_AXES_SINCE):
+        return None
+    axes = einsum_axes(equation, len(shape))
+    if axes is None:
+        return None
+    return Fans(math.prod(shape[i] for i in axes[0]), math.prod(shape[i] for i in axes[1]), 1)
+
+
+def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str, own: Fans | None = None) -> Plan:
     if cls in _KERAS_RECURRENT:
         return Plan((), None, f"Keras {cls} layers are not audited (their gates, orthogonal recurrent kernel and "
                     "unit forget bias are their own)")
@@ -473,8 +508,8 @@ def _keras_plan(cls: str, leaf: str, shape: tuple[int, ...], activation: str) ->
     if imp is None:
         return Plan((), None, f"no known init for activation {activation}")
     nl, a, note = imp
-    laws = _keras_laws(shape, nl, a)
-    fans = compute_fans(shape, "keras")
+    fans = own or compute_fans(shape, "keras")
+    laws = _keras_laws(shape, nl, a, fans)
     laws.append(ExpectedLaw("uniform", math.sqrt(1.0 / max(1.0, (fans.fan_in + fans.fan_out) / 2)),
                             "GlorotUniform", role="default"))
     return Plan(tuple(laws), gain(nl, a), note, weighted=True)

@@ -160,7 +160,8 @@ class AuditResult:
             sig = self.signal
             growth = sig.forward_growth if sig.direction == "forward" else sig.backward_growth
             where = f", past {TURN_TEXT} the first layer's at {sig.turns_at}" if sig.turns_at else ""
-            row = next((w for w in self.weights if w.name == f"{sig.turns_at}.weight"), None)
+            row = next((w for w in self.weights if w.name in (f"{sig.turns_at}.weight", f"{sig.turns_at}/kernel")),
+                       None)  # torch's layer.weight, Keras's layer/kernel
             out.append(Finding("signal", sig.turns_at or "", f"the {sig.direction} signal is {sig.verdict}: its std "
                                f"changes {growth:.3g}x over depth{where}", row.recommended if row else None,
                                row.gain_fix if row else None))
