@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from ..engine.sources import rel_eps_for, scan_source
 from ..io.sources import TensorSource, is_float
-from ..stats.battery import DEFAULT_TESTS, run_battery
+from ..stats.battery import NON_SPECTRAL_TESTS, run_battery
 from .audit import ExpectedLaw, Got, GotLaw
 from .identify import LN100, identify_source
 from .identify.candidates import Candidate
@@ -28,8 +28,6 @@ from .identify.candidates import Candidate
 #: shape tests tell the families apart with room to spare while a ResNet-50's 161 tensors cost a tenth of the
 #: sorting (docs/audit.md §8).
 AUDIT_MAX_KS = 10_000
-#: Without the spectral test: a fresh build is not asked whether it looks trained.
-AUDIT_TESTS = tuple(t for t in DEFAULT_TESTS if t != "spectrum")
 
 
 def _got_law(c: Candidate) -> GotLaw:
@@ -40,7 +38,7 @@ def identified(source: TensorSource, expected: Sequence[ExpectedLaw], *, bias_fa
                layout: str = "torch", seed: int = 0, alpha: float = 1e-3) -> Got:
     """identify's reading of ``source``, and which of the ``expected`` laws the data are consistent with."""
     result = identify_source(source, layout=layout, alpha=alpha, seed=seed, bias_fan_in=bias_fan_in,
-                             max_ks=AUDIT_MAX_KS, spectrum=False)
+                             max_ks=AUDIT_MAX_KS, tests=NON_SPECTRAL_TESTS)
     best = result.ranked[0] if result.ranked else None
     by_label = {s.candidate.label: s.candidate for s in result.ranked}
     plausible = tuple(_got_law(by_label[lab]) for lab in (result.verdict, *result.indistinguishable)
@@ -82,5 +80,5 @@ def _matches(source: TensorSource, expected: Sequence[ExpectedLaw], best_loglik:
         elif not math.isfinite(ll) or top - ll >= LN100:
             out.append(False)
         else:
-            out.append(run_battery(c.law, summary, sample, alpha, AUDIT_TESTS, rel_eps=eps).passed)
+            out.append(run_battery(c.law, summary, sample, alpha, NON_SPECTRAL_TESTS, rel_eps=eps).passed)
     return tuple(out)

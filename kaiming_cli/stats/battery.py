@@ -57,6 +57,8 @@ from .summary import Summary
 MARGINAL_TESTS: tuple[str, ...] = ("mean", "std", "kurtosis", "range", "ks", "shape")
 #: The structure tests (structure.py) run only where the caller collected a matrix view (2+ dimensions).
 DEFAULT_TESTS: tuple[str, ...] = MARGINAL_TESTS + STRUCTURE_TESTS
+#: Without the spectral test (a top singular value per tensor, the costliest): ``audit``'s fresh builds.
+NON_SPECTRAL_TESTS: tuple[str, ...] = tuple(t for t in DEFAULT_TESTS if t != "spectrum")
 ALL_TESTS: tuple[str, ...] = DEFAULT_TESTS + ("ad",)
 #: Marginal tests the orthogonal law does not run (docs/statistics.md §11.3).
 ORTHOGONAL_SKIPS: tuple[str, ...] = ("std", "range", "kurtosis")

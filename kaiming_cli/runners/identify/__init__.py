@@ -242,12 +242,11 @@ HOPELESS_FACTOR = 100
 
 def identify_source(source: TensorSource, *, layout: str | None = None, alpha: float = 1e-3, seed: int = 0,
                     jobs: int = 1, max_ks: int = KS_MAX_SAMPLES, bias_fan_in: int | None = None,
-                    spectrum: bool = True) -> IdentifyResult:
-    """Rank every candidate for one tensor; ``layout`` None: the file's own layout for it, else torch.
-    ``spectrum=False`` leaves out the spectral test (the costliest: a top singular value per tensor), for a
-    caller that asks which law a fresh build drew (``audit``), not whether the weights look trained."""
+                    tests: tuple[str, ...] = DEFAULT_TESTS) -> IdentifyResult:
+    """Rank every candidate for one tensor; ``layout`` None: the file's own layout for it, else torch. ``tests``:
+    the best candidate's battery (``audit`` leaves out the costly spectrum: a fresh build never looks trained)."""
     result, summary = _identify(source, layout or source.layout or "torch", alpha, seed, jobs, max_ks, bias_fan_in,
-                                spectrum)
+                                tests)
     if source.rule is None:
         return result
     return replace(result, stated=stated_verdict(source.rule, result, summary, rel_eps_for(source.dtype)))
@@ -273,7 +272,7 @@ def stated_verdict(rule: Rule, result: IdentifyResult, summary: Summary | None, 
 
 
 def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: int, max_ks: int,
-              bias_fan_in: int | None, spectrum: bool = True) -> tuple[IdentifyResult, Summary | None]:
+              bias_fan_in: int | None, tests: tuple[str, ...] = DEFAULT_TESTS) -> tuple[IdentifyResult, Summary | None]:
     """The ranking, and the summary it was computed from (None when the tensor was not read)."""
     base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape, "dtype": source.dtype,
                             "layout": layout}
@@ -351,7 +350,6 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     aliases = [r.candidate.label for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
-    tests = DEFAULT_TESTS if spectrum else tuple(t for t in DEFAULT_TESTS if t != "spectrum")
     battery = run_battery(best.candidate.law, summary, sample, alpha, tests, rel_eps=eps,
                           structure=collector.data() if collector is not None else None, cells=cells)
     if not battery.passed:
