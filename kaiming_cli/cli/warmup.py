@@ -44,10 +44,11 @@ def preload(*modules: str) -> None:
 
 #: numpy submodules that ``from numpy import *`` imports and no statistics command uses. scipy.special's import
 #: clones the numpy namespace that way (scipy 1.17's vendored ``array_api_compat.numpy``), which imported
-#: numpy.testing (and with it unittest), numpy.f2py and numpy.ma: about 0.1 s of CPU, a third of scipy.special's
-#: import and half the read floor of a small checkpoint (measured with ``-X importtime``, docs/performance.md).
-UNUSED_NUMPY_SUBMODULES = ("numpy.testing", "numpy.f2py", "numpy.ma", "numpy.polynomial", "numpy.ctypeslib",
-                           "numpy.rec", "numpy.char", "numpy.strings")
+#: numpy.testing (and with it unittest) and numpy.f2py: about 0.1 s of CPU, a third of scipy.special's import
+#: (measured with ``-X importtime``, docs/performance.md). Not numpy.ma: ``np.unique`` reads it, and a lazy
+#: numpy.ma would then be executed in each forked worker instead of once before the fork.
+UNUSED_NUMPY_SUBMODULES = ("numpy.testing", "numpy.f2py", "numpy.polynomial", "numpy.ctypeslib", "numpy.rec",
+                           "numpy.char", "numpy.strings")
 
 
 def defer_unused_numpy_submodules() -> None:
