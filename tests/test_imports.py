@@ -81,6 +81,30 @@ def test_verify_of_small_tensors_does_not_import_scipy_stats(tmp_path: Path) -> 
     assert "scipy.stats" not in loaded
 
 
+@pytest.mark.parametrize("command", ["verify", "identify"])
+def test_verify_and_identify_leave_unused_numpy_submodules_unexecuted(tmp_path: Path, command: str) -> None:
+    """scipy.special's import clones the numpy namespace (``from numpy import *``), which executed numpy.testing
+    (and unittest) and numpy.f2py: ~0.1 s of a run's start-up that no statistics command uses. They are lazy
+    modules now (cli/warmup.py), still importable: the first attribute read executes one whole."""
+    import numpy as np
+
+    path = tmp_path / "small.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((16, 16)).astype(np.float32) * 0.5)
+    args = [command, str(path), "-f", "json"] + (["--no-config"] if command == "verify" else [])
+    code = ("import sys\nfrom kaiming_cli.cli import cli\n"
+            f"try:\n    cli.main({args!r}, standalone_mode=False)\n"
+            "except SystemExit:\n    pass\n"
+            "lazy = [n for n in ('numpy.testing', 'numpy.f2py')\n"
+            "        if type(sys.modules.get(n)).__name__ == '_LazyModule']\n"
+            "print('@@LAZY@@', *lazy, 'scipy.special' in sys.modules, 'unittest' in sys.modules)\n"
+            "import numpy.testing\nnumpy.testing.assert_equal(numpy.polynomial.Polynomial([1.0])(2.0), 1.0)\n"
+            "print('@@LAZY@@', 'unittest' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    during, after = (part.split("\n", 1)[0].split() for part in out.split("@@LAZY@@")[1:])
+    assert during == ["numpy.testing", "numpy.f2py", "True", "False"]  # scipy.special loaded, these two unexecuted
+    assert after == ["True"]  # numpy.testing (and unittest) work when used
+
+
 @pytest.mark.parametrize(("fmt", "allowed"), [("json", {"click", "kaiming_cli"}),
                                               ("table", {"click", "kaiming_cli"})])
 def test_lookups_import_nothing_heavy(fmt: str, allowed: set[str]) -> None:

@@ -31,6 +31,8 @@ def preload(*modules: str) -> None:
     one_blas_thread()
 
     def work() -> None:
+        if "scipy.special" in modules:
+            defer_unused_numpy_submodules()
         for name in modules:
             try:
                 importlib.import_module(name)
@@ -38,3 +40,36 @@ def preload(*modules: str) -> None:
                 pass
 
     threading.Thread(target=work, name="kaiming-preload", daemon=True).start()
+
+
+#: numpy submodules that ``from numpy import *`` imports and no statistics command uses. scipy.special's import
+#: clones the numpy namespace that way (scipy 1.17's vendored ``array_api_compat.numpy``), which imported
+#: numpy.testing (and with it unittest) and numpy.f2py: about 0.1 s of CPU, a third of scipy.special's import
+#: (measured with ``-X importtime``, docs/performance.md). Not numpy.ma: ``np.unique`` reads it, and a lazy
+#: numpy.ma would then be executed in each forked worker instead of once before the fork.
+UNUSED_NUMPY_SUBMODULES = ("numpy.testing", "numpy.f2py", "numpy.polynomial", "numpy.ctypeslib", "numpy.rec",
+                           "numpy.char", "numpy.strings")
+
+
+def defer_unused_numpy_submodules() -> None:
+    """Register each of ``UNUSED_NUMPY_SUBMODULES`` not yet imported as a lazy module (the standard library's
+    ``importlib.util.LazyLoader``): the module object exists, and it is executed, whole and as numpy wrote it, on
+    the first access to one of its attributes. Nothing changes for code that uses them (it pays the import then);
+    a command that never touches them never pays it."""
+    import importlib.util
+
+    import numpy
+
+    for name in UNUSED_NUMPY_SUBMODULES:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            continue
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        # the attribute too: numpy's module __getattr__ would otherwise import the name again, and ``import
+        # numpy.x as x`` reads the attribute
+        setattr(numpy, name.rpartition(".")[2], module)

@@ -42,6 +42,10 @@ MIN_BINS = 5
 MAX_COUNTED = 1 << 20
 #: Values per ``bincount`` call (its 8-byte copy of them stays at 1 MiB).
 COUNT_SLICE = 1 << 17
+#: A counter fed at most this many values keeps each value's cell (2 bytes) instead of the 2^16 counts (512 KiB):
+#: for the small tensors of a checkpoint, zeroing, adding and gathering the dense counts cost 5-10x the values'
+#: own work (issue 25); the shape test then bins the cells directly (``binned_counts``), the same integers.
+SPARSE_MAX = 1 << 16
 
 
 class CellCounter:
@@ -55,7 +59,12 @@ class CellCounter:
                  chunk: int = 1 << 20) -> None:
         self.dtype = dtype
         self.chunk = chunk
-        self.counts = np.zeros(CELLS, dtype=np.int64)
+        self._dense: np.ndarray | None = None
+        self._cells: list[np.ndarray] = []
+        """The counted values' cells while they are few (``SPARSE_MAX``), else empty and ``_dense`` set."""
+        self._kept = 0
+        self._zeros_left_out = 0
+        """Values of cell 0 (exact +0.0) taken out of the counts of ``_cells`` (``without_zero_lines``)."""
         self.fed = 0
         self.starts: frozenset[int] | None = None
         chunks = -(-n // chunk) if n > 0 else 0
@@ -64,8 +73,49 @@ class CellCounter:
             picked = np.random.default_rng(seed).choice(chunks, size=min(keep, chunks), replace=False)
             self.starts = frozenset(int(i) * chunk for i in picked)
 
+    @property
+    def counts(self) -> np.ndarray:
+        """The count of every cell (2^16, int64), made from the kept cells when they are few."""
+        if self._dense is None:
+            self._dense = self._dense_from_cells()
+            self._cells, self._kept, self._zeros_left_out = [], 0, 0
+        return self._dense
+
+    @counts.setter
+    def counts(self, value: np.ndarray) -> None:
+        self._dense, self._cells, self._kept, self._zeros_left_out = value, [], 0, 0
+
+    def _dense_from_cells(self) -> np.ndarray:
+        dense = np.zeros(CELLS, dtype=np.int64)
+        for cells in self._cells:
+            dense += np.bincount(cells, minlength=CELLS)
+        dense[0] -= self._zeros_left_out
+        return dense
+
+    @property
+    def total(self) -> int:
+        """How many values the counts hold (``counts.sum()``, without making the dense counts)."""
+        if self._dense is not None:
+            return int(self._dense.sum())
+        return self._kept - self._zeros_left_out
+
+    @property
+    def sparse(self) -> bool:
+        """The counts are kept as the values' cells (few values): ``binned_counts`` works on them."""
+        return self._dense is None
+
+    def binned_counts(self, bin_of_cell: np.ndarray, bins: int) -> np.ndarray:
+        """The counts summed into bins, ``bin_of_cell[c]`` the bin of cell c (exact integers), from the kept
+        cells: one short ``bincount`` instead of the dense counts' 2^16 cells."""
+        out = np.zeros(bins, dtype=np.int64)
+        for cells in self._cells:
+            out += np.bincount(bin_of_cell[cells], minlength=bins)
+        out[bin_of_cell[0]] -= self._zeros_left_out
+        return out
+
     def partial(self, start: int, values: np.ndarray) -> tuple[int, np.ndarray | None]:
-        """Counts of a chunk, the elements from flat position ``start`` on."""
+        """Counts of a chunk, the elements from flat position ``start`` on (its cells, uint16, when they are few:
+        ``add`` tells the two apart by dtype)."""
         x = np.asarray(values).reshape(-1)
         return self.partial_runs(np.array([start], dtype=np.int64), np.array([x.size], dtype=np.int64), x)
 
@@ -93,6 +143,8 @@ class CellCounter:
         # the top 16 bits are the high half-word: a strided view instead of a shift (~20% cheaper)
         top = x.view(np.uint16)[1::2] if sys.byteorder == "little" and SHIFT == 16 \
             else x.view(np.uint32) >> np.uint32(SHIFT)
+        if top.size <= SPARSE_MAX:
+            return top.astype(np.uint16)  # a copy: the values may live in a reused buffer
         # in slices of COUNT_SLICE values: bincount first copies its input as 8-byte integers, 8 MiB for a whole
         # chunk of 2^20 (the largest transient of a check or verify run); the counts are the same
         counts = np.zeros(CELLS, dtype=np.int64)
@@ -104,7 +156,14 @@ class CellCounter:
         assert isinstance(part, tuple)
         size, counts = part
         self.fed += size
-        if counts is not None:
+        if counts is None:
+            return
+        if counts.dtype == np.uint16 and self._dense is None and self._kept + counts.size <= SPARSE_MAX:
+            self._cells.append(counts)
+            self._kept += counts.size
+        elif counts.dtype == np.uint16:
+            self.counts += np.bincount(counts, minlength=CELLS)
+        else:
             self.counts += counts
 
     def share(self) -> tuple[int, np.ndarray, np.ndarray]:
@@ -136,6 +195,11 @@ class CellCounter:
             else:
                 counted += sum(max(0, min(b, s + self.chunk) - max(a, s)) for s in self.starts)
         out = copy.copy(self)
+        if self._dense is None:  # the kept cells are shared, never written
+            out._cells = list(self._cells)
+            zeros = sum(int(np.count_nonzero(c == 0)) for c in self._cells)
+            out._zeros_left_out = min(zeros, self._zeros_left_out + counted)
+            return out
         out.counts = self.counts.copy()
         out.counts[0] = max(0, int(out.counts[0]) - counted)
         return out
@@ -231,18 +295,48 @@ def _bins(law: Law, dtype: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return starts, p_bins, lows
 
 
+@functools.lru_cache(maxsize=64)
+def _bin_of_cell(law: Law, dtype: str, k: int) -> np.ndarray:
+    """The bin of every cell (indexed by cell, not value order) for ``_bins(law, dtype, k)``: summing counts by
+    it is ``np.add.reduceat(counts[value_order()], starts)``, the same integers."""
+    starts, _, _ = _bins(law, dtype, k)
+    in_value_order = np.searchsorted(starts, np.arange(CELLS), side="right") - 1
+    out = np.empty(CELLS, dtype=np.intp)
+    out[value_order()] = in_value_order
+    out.flags.writeable = False
+    return out
+
+
 def shape_test(law: Law, counts: np.ndarray, dtype: str) -> ShapeResult | None:
     """Pearson's chi-square of the cell counts merged into equiprobable-ish bins; None when n < 250."""
-    from scipy.special import chdtrc
-
     # integer counts summed exactly, then as float64: the same numbers as summing their float64 copies
     n_int = int(counts.sum())
-    n = float(n_int)
-    k = int(min(MAX_BINS, n // MIN_EXPECTED))
+    k = int(min(MAX_BINS, float(n_int) // MIN_EXPECTED))
     if k < MIN_BINS:
         return None
     starts, p_bins, lows = _bins(law, dtype, k)
-    o_bins = np.add.reduceat(counts[value_order()], starts).astype(np.float64)
+    return _binned_test(np.add.reduceat(counts[value_order()], starts), n_int, starts, p_bins, lows)
+
+
+def shape_test_cells(law: Law, cells: CellCounter) -> ShapeResult | None:
+    """``shape_test(law, cells.counts, cells.dtype)``, binning the kept cells directly when they are few."""
+    if not cells.sparse:
+        return shape_test(law, cells.counts, cells.dtype)
+    n_int = cells.total
+    k = int(min(MAX_BINS, float(n_int) // MIN_EXPECTED))
+    if k < MIN_BINS:
+        return None
+    starts, p_bins, lows = _bins(law, cells.dtype, k)
+    return _binned_test(cells.binned_counts(_bin_of_cell(law, cells.dtype, k), starts.size), n_int, starts, p_bins,
+                        lows)
+
+
+def _binned_test(binned: np.ndarray, n_int: int, starts: np.ndarray, p_bins: np.ndarray, lows: np.ndarray
+                 ) -> ShapeResult:
+    from scipy.special import chdtrc
+
+    n = float(n_int)
+    o_bins = binned.astype(np.float64)
     expected = n * p_bins
     keep = expected > 0
     if np.any(~keep):  # a bin the null law cannot reach: merge into its neighbour (the range test owns support)
@@ -286,7 +380,7 @@ def shape_detail(r: ShapeResult, counted: int, subset: bool) -> str:
 
 def shape_summary(law: Law, cells: CellCounter) -> tuple[float, float, str] | None:
     """(X^2 / df, p, detail) for the battery, or None when the test cannot run (fewer than 250 values)."""
-    r = shape_test(law, cells.counts, cells.dtype)
+    r = shape_test_cells(law, cells)
     if r is None:
         return None
-    return r.statistic / max(r.df, 1), r.pvalue, shape_detail(r, int(cells.counts.sum()), cells.subset)
+    return r.statistic / max(r.df, 1), r.pvalue, shape_detail(r, cells.total, cells.subset)

@@ -8,6 +8,7 @@ not apply are ``None``. Standard-library only.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -116,8 +117,10 @@ _OUT_ONE = math.erfc(2.0 / _SQRT2)
 KERAS_TORCH_OUTSIDE = _OUT_ONE**4
 
 
+@functools.lru_cache(maxsize=16)
 def mixture_even_moments(outside: float) -> tuple[float, float, float, float]:
     """E[z^2], E[z^4], E[z^6], E[z^8] of (1 - outside) TruncN(-2, 2) + outside (N given |z| >= 2), z standard.
+    Cached: identify's candidates ask for Keras's mixture per tensor (a checkpoint's thousands).
 
     The truncated part by parts (m_k = (k-1) m_(k-2) - 2 c^(k-1) phi(c) / Z); the tail part is the normal's
     moments (1, 3, 15, 105) less the inside part, over the tail mass."""

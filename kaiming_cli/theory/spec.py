@@ -7,6 +7,7 @@ its std is exactly ``std`` (Keras/TF/JAX ``VarianceScaling``). Standard-library 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, TypedDict
@@ -339,12 +340,26 @@ class SpecOptions:
         return merged
 
     def spec(self, shape: tuple[int, ...]) -> InitSpec:
-        """The spec for a tensor of ``shape``; ``ValueError`` with a user-facing message if it has none."""
+        """The spec for a tensor of ``shape``; ``ValueError`` with a user-facing message if it has none. Made once
+        per options and shape (a frozen ``InitSpec``): a checkpoint's thousands of tensors share a few shapes."""
+        shape = tuple(shape)
+        # the values' types in the key too: 0 == 0.0 as a slope and np.int64(3) == 3 as a side, but their texts
+        # in the spec's words differ
+        return _spec_of(self, shape, tuple(type(getattr(self, f.name)) for f in fields(self)),
+                        tuple(type(side) for side in shape))
+
+    def _spec(self, shape: tuple[int, ...]) -> InitSpec:
         if self.init is not None:
             return make_init_spec(shape, self.init, layout=self.layout, fan_in=self.fan_in, fan_out=self.fan_out)
         return make_spec(shape, layout=self.layout or "torch", mode=self.mode, nonlinearity=self.nonlinearity,
                          negative_slope=self.negative_slope, distribution=self.distribution, fan_in=self.fan_in,
                          fan_out=self.fan_out)
+
+
+@functools.lru_cache(maxsize=512)
+def _spec_of(options: SpecOptions, shape: tuple[int, ...], _option_types: tuple[type, ...],
+             _shape_types: tuple[type, ...]) -> InitSpec:
+    return options._spec(shape)
 
 
 #: The spec option names, in the order the CLI and rules list them.

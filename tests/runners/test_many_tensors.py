@@ -1,15 +1,19 @@
 """A checkpoint of many small tensors (issue 25) is reported exactly as if each tensor were tested on its own.
 
 The many-tensor path shares work across tensors (forked workers that take tensors in batches, per-law caches of
-the shape test's bins, seeds and generators made only for the tensors that need them); none of it may change a
-tensor's result. Each tensor's report from the whole-file run is compared with a run on that tensor alone
-(``--tensor NAME``): its summary, every test's statistic and p-value, its combined p-value, its identified law.
-Only what is across tensors by definition (the Holm-adjusted p-value, and so the final status) is left out.
+the shape test's bins and cell-to-bin maps, identify's candidates per shape and laws per std, seeds and generators
+made only for the tensors that need them); none of it may change a tensor's result. Each tensor's report from the
+whole-file run is compared with a run on that tensor alone (``--tensor NAME``) with every cache emptied first
+(``cold``), as a fresh process would start: its summary, every test's statistic and p-value, its combined
+p-value, its identified law. Only what is across tensors by definition (the Holm-adjusted p-value, and so the
+final status) is left out.
 """
 
 from __future__ import annotations
 
 import json
+import struct
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +50,36 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tensors["zeros.weight"] = np.zeros((16, 8), np.float32)
     tensors["norm.scale"] = np.ones(16, np.float32)
     tensors["steps"] = np.array(3, dtype=np.int64)
+    tensors["tiny.wrong.weight"] = normal((16, 16), 16, scale=3.0)  # fails among passing tensors of its shape
+    nan = normal((64, 32), 32)
+    nan[5, 7] = np.nan
+    tensors["small.nan.weight"] = nan
     path = tmp_path_factory.mktemp("many") / "mixed.safetensors"
     save_file(tensors, str(path))
+    bf16 = (normal((64, 32), 32).view(np.uint32) + 0x8000) >> 16  # rounded to the nearest bf16 (ties away)
+    with_bf16(path, "small.bf16.weight", bf16.astype(np.uint16))
     return path
+
+
+def with_bf16(path: Path, name: str, bits: np.ndarray) -> None:
+    """Append a BF16 tensor (its 16-bit patterns) to a safetensors file (numpy has no bfloat16 to save): the
+    format is an 8-byte little-endian header length, the JSON header, then the data (offsets from its start)."""
+    raw = path.read_bytes()
+    (size,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + size])
+    data = raw[8 + size:]
+    header[name] = {"dtype": "BF16", "shape": list(bits.shape), "data_offsets": [len(data), len(data) + bits.nbytes]}
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data + bits.astype("<u2").tobytes())
+
+
+def cold() -> None:
+    """Empty every ``functools`` cache of kaiming's modules: the next run starts as a fresh process would."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("kaiming_cli"):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
 
 
 def report(args: list[str]) -> dict[str, Any]:
@@ -70,11 +101,13 @@ def test_verify_of_many_tensors_equals_each_tensor_alone(mixed: Path, jobs: str)
     base = ["verify", str(mixed), "--mode", "fan_in", "--nonlinearity", "relu", "--no-config"]
     whole = report([*base, "--jobs", jobs])
     tensors = whole["tensors"]
-    assert len(tensors) == 25
+    assert len(tensors) == 28
     statuses = {t["name"]: t["status"] for t in tensors}
-    assert statuses["small.wrong.weight"] == statuses["small.uniform.weight"] == "fail"
-    assert statuses["tiny.0.weight"] == "pass" and statuses["steps"] == "skip"
+    assert statuses["small.wrong.weight"] == statuses["small.uniform.weight"] == statuses["tiny.wrong.weight"] \
+        == statuses["small.nan.weight"] == "fail"
+    assert statuses["tiny.0.weight"] == statuses["small.bf16.weight"] == "pass" and statuses["steps"] == "skip"
     for t in tensors:
+        cold()
         alone = report([*base, "--tensor", t["name"], "--jobs", "1"])["tensors"]
         assert len(alone) == 1
         assert own(alone[0]) == own(t), t["name"]
@@ -86,9 +119,11 @@ def test_verify_of_many_tensors_equals_each_tensor_alone(mixed: Path, jobs: str)
 def test_identify_of_many_tensors_equals_each_tensor_alone(mixed: Path, jobs: str) -> None:
     whole = report(["identify", str(mixed), "--jobs", jobs])
     tensors = whole["tensors"]
-    assert len(tensors) == 25
+    assert len(tensors) == 28
     by_name = {t["name"]: t for t in tensors}
     assert by_name["zeros.weight"]["verdict"] == "zeros_"
+    assert by_name["small.bf16.weight"]["dtype"] == "bfloat16"
     for name, t in by_name.items():
+        cold()
         alone = report(["identify", str(mixed), "--tensor", name, "--jobs", "1"])["tensors"]
         assert alone == [t], name

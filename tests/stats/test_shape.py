@@ -10,7 +10,7 @@ import pytest
 import scipy.stats as st
 
 from kaiming_cli.stats.laws import Law
-from kaiming_cli.stats.shape import CellCounter, rounding_edges, shape_test
+from kaiming_cli.stats.shape import CellCounter, rounding_edges, shape_test, shape_test_cells
 from tests.alternatives import quantized_10bit
 
 
@@ -101,3 +101,33 @@ def test_chunk_counts_equal_the_top_sixteen_bits_counted_whole() -> None:
     size, counts = CellCounter("float32").partial(0, x)
     expected = np.bincount((x.view(np.uint32) >> np.uint32(16)).astype(np.int64), minlength=CELLS)
     assert size == x.size and counts is not None and np.array_equal(counts, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("pieces", [[300], [4096], [1 << 16], [40_000, 40_000], [5000, 70_000, 10]])
+def test_few_values_kept_as_cells_give_the_dense_counts_test(dtype: str, pieces: list[int]) -> None:
+    """A counter of few values keeps their cells, not 2^16 counts (issue 25); the shape test on it is the test on
+    the dense counts made here independently (``bincount`` of every value's top 16 bits), with and without zero
+    rows left out, fed in one piece or several, crossing the kept-cells limit (SPARSE_MAX) or not."""
+    rng = np.random.default_rng(len(pieces) + sum(pieces))
+    law = Law("normal", 0.05)
+    x = (rng.standard_normal(sum(pieces)) * 0.05).astype(np.float32)
+    x[:64] = 0.0  # a zero row of 64 (left out below) and a few more exact zeros
+    x[rng.integers(64, x.size, 5)] = 0.0
+    if dtype == "bfloat16":
+        x = (x.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
+    cells = CellCounter(dtype, x.size)
+    start = 0
+    for size in pieces:
+        cells.add(cells.partial(start, x[start:start + size]))
+        start += size
+    dense = np.bincount((x.view(np.uint32) >> np.uint32(16)).astype(np.int64), minlength=1 << 16)
+    assert cells.total == x.size == dense.sum()
+    assert shape_test_cells(law, cells) == shape_test(law, dense, dtype)
+    dense_left = dense.copy()
+    dense_left[0] -= 64
+    left = cells.without_zero_lines((0,), 64)
+    assert left.total == x.size - 64
+    assert shape_test_cells(law, left) == shape_test(law, dense_left, dtype)
+    assert np.array_equal(left.counts, dense_left) and np.array_equal(cells.counts, dense)
+    assert shape_test_cells(law, cells) == shape_test(law, dense, dtype)  # and after the dense counts were made

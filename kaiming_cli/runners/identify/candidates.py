@@ -8,6 +8,7 @@ implies and scores every candidate on one streaming pass (docs/statistics.md §7
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -100,8 +101,14 @@ def candidates(shape: tuple[int, ...], layout: str, bias_fan_in: int | None = No
     """Every scheme of the issue, as laws for this shape (schemes needing fans only for >= 2-D).
 
     The order is the preference among laws that no realistic size can separate (relu before
-    leaky_relu(0.01), fan_in before fan_out on square fans).
+    leaky_relu(0.01), fan_in before fan_out on square fans). A new list each call, of candidates made once per
+    shape, layout and bias fan (frozen): the tensors of a checkpoint share a few shapes (issue 25).
     """
+    return list(_candidates(tuple(shape), layout, bias_fan_in))
+
+
+@functools.lru_cache(maxsize=256)
+def _candidates(shape: tuple[int, ...], layout: str, bias_fan_in: int | None) -> tuple[Candidate, ...]:
     out: list[Candidate] = []
     if len(shape) >= 2 or layout == "keras":
         fans = compute_fans(shape, layout)
@@ -141,7 +148,7 @@ def candidates(shape: tuple[int, ...], layout: str, bias_fan_in: int | None = No
     for std in FIXED_STDS:
         out.append(Candidate(f"normal_(std={std:g})", "fixed", "normal", None, None, std, short=f"normal_ std={std:g}",
                              prior=0.5))
-    return out
+    return tuple(out)
 
 
 def constant_candidate(value: float) -> Candidate:
