@@ -104,7 +104,8 @@ def test_verify_of_many_tensors_equals_each_tensor_alone(mixed: Path, jobs: str)
     assert len(tensors) == 28
     statuses = {t["name"]: t["status"] for t in tensors}
     assert statuses["small.wrong.weight"] == statuses["small.uniform.weight"] == statuses["tiny.wrong.weight"] \
-        == statuses["small.nan.weight"] == "fail"
+        == "fail"
+    assert statuses["small.nan.weight"] == "uninitialized"  # a NaN among values that vary: torch.empty memory
     assert statuses["tiny.0.weight"] == statuses["small.bf16.weight"] == "pass" and statuses["steps"] == "skip"
     for t in tensors:
         cold()
