@@ -53,7 +53,9 @@ def test_meta_device_without_its_init_is_named_uninitialized(tmp_path: Path) -> 
     leftovers, what a training script meets."""
     eager, stds = _gpt2(tmp_path, "eager.pt", meta=False, init=False, seed=0)
     raw = tmp_path / "raw.pt"
-    build = ("import sys, torch, transformers\n"
+    build = ("import sys, types\n"  # torchvision's CUDA-only fake kernels (tests/conftest.py says why)
+             "sys.modules.setdefault('torchvision._meta_registrations', types.ModuleType('stub'))\n"
+             "import torch, transformers\n"
              "config = transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=256, n_positions=64)\n"
              "with torch.device('meta'):\n    model = transformers.GPT2LMHeadModel(config)\n"
              "model.to_empty(device='cpu')\n"
