@@ -351,13 +351,17 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
 
 
 def failure_reason(tests: Sequence[TestResult]) -> str:
-    """The failed tests' details, structure first: when the arrangement is wrong (copied rows, tiled blocks) the
-    marginal tests often fail too, because the tensor holds fewer independent values than it seems, and the
-    structure is what the user must fix."""
+    """The failed tests' details, a marginal test (distribution, scale, tails) first whenever one failed; the
+    structure tests (rows, cols, spectrum) follow, still listed. A wrong std or family is what the user must fix
+    first, and the structure tests can react to it (issue 26); when the arrangement alone is wrong (sorted rows, a
+    permuted copy) the marginal tests pass and a structure test leads. A copied half or a tiled block that also
+    fails a marginal test (fewer independent values than it seems) is named by both, the marginal one first."""
     failed = [t for t in tests if not t.passed]
-    failed.sort(key=lambda t: t.name not in STRUCTURE_TESTS)
+    failed.sort(key=lambda t: t.name in STRUCTURE_TESTS)
     return "; ".join(t.detail for t in failed)
 
+
+# --------------------------------------------------------------------------- the run
 
 def constant_source(base: TensorResult, source: TensorSource, scanner: Scanner, value: float, *, seed: int,
                     jobs: int, progress: Callable[[int], None] | None) -> TensorResult:
