@@ -76,6 +76,19 @@ class TensorResult:
     """The smallest relative std error this tensor detects with 90% power (stats/power.py); None if untested."""
     looks_like: dict[str, Any] | None = None
     """A failing tensor's best law by identify (``runners/looks_like.py``): ``{call, law, std_ratio, change}``."""
+    zero_rows_excluded: int = 0
+    """Exactly-zero stored rows left out of the structure and shape tests: padding-like, at most one (an
+    ``nn.Embedding``'s ``padding_idx`` row; more are tested; docs/statistics.md §2.9). Said in every format."""
+    zero_row: int | None = None
+    """The first such row's index."""
+
+    def zero_rows_note(self) -> str:
+        """The note every format shows for a tensor with zero rows left out, or ``""``."""
+        if not self.zero_rows_excluded:
+            return ""
+        k = self.zero_rows_excluded
+        return (f"{self.name}: {k} stored row{'s' if k > 1 else ''} exactly zero (row {self.zero_row}: an "
+                "embedding's padding_idx?) left out of the structure and shape tests")
 
     @property
     def std_ratio(self) -> float | None:
@@ -99,7 +112,7 @@ class TensorResult:
             "pvalue_adjusted": self.pvalue_adjusted, "reason": self.reason, "std_ratio": self.std_ratio,
             "detectable": self.detectable if self.detectable is not None and math.isfinite(self.detectable)
             else None,
-            "looks_like": self.looks_like,
+            "looks_like": self.looks_like, "zero_rows_excluded": self.zero_rows_excluded,
         }
 
 
@@ -333,10 +346,12 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
                  or zeros_where_random(summary, True))
     if never_set:  # torch.empty / to_empty() memory: named as such, not as a law that failed a test
         return replace(base, status="fail", spec=spec, pvalue=0.0, reason=f"uninitialized: {never_set}")
+    structure = collector.data() if collector is not None else None
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype), values=values,
-                          dtype=source.dtype, seed=seed,
-                          structure=collector.data() if collector is not None else None,
+                          dtype=source.dtype, seed=seed, structure=structure,
                           cells=cells if cells is not None and cells.fed == source.numel else None)
+    if structure is not None and structure.zero_lines:  # said in every format (TensorResult.zero_rows_note)
+        base = replace(base, zero_rows_excluded=len(structure.zero_lines), zero_row=structure.zero_lines[0])
     status: Status = "pass" if battery.passed else "fail"
     if battery.passed and battery.not_run:  # the defining test of a structured law could not run
         return replace(base, status="inconclusive", spec=spec, empirical=Empirical.from_summary(summary, battery),
@@ -410,8 +425,9 @@ def finalize(results: Iterable[TensorResult], alpha: float, correction: str,
     for i, r in enumerate(results):
         if r.constant is not None:
             results[i] = replace(r, pvalue_adjusted=r.pvalue)
+    notes = tuple(note for r in results if (note := r.zero_rows_note()))
     return VerifyResult(tuple(results), alpha, correction, trained=looks_trained([results[i] for i in tested]),
-                        max_detectable=max_detectable)
+                        notes=notes, max_detectable=max_detectable)
 
 
 def looks_trained(tested: Sequence[TensorResult]) -> bool:
