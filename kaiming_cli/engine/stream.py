@@ -56,20 +56,24 @@ def chunk_bounds(n: int, chunk: int = CHUNK) -> ChunkBounds:
 
 
 def subsample_positions(n: int, m: int, seed: np.random.SeedSequence) -> np.ndarray | None:
-    """Sorted positions of a jittered stratified m-subset of range(n); ``None`` means all of them.
+    """Sorted, distinct positions of a jittered stratified m-subset of range(n); ``None`` means all of them.
 
-    One uniform position in each of m equal strata: sorted by construction, ~1 ms for 1e5, and
-    (chosen independently of the values) iid draws of the law under the null hypothesis. A plain
-    stride would not be random; weight layouts are structured.
+    One uniform position in each of m strata of whole elements, ``[floor(i n/m), floor((i+1) n/m))``: sorted
+    by construction, ~1 ms for 1e5, and (chosen independently of the values) iid draws of the law under the
+    null hypothesis. A plain stride would not be random; weight layouts are structured. The strata are disjoint
+    sets of elements, so no element is taken twice: with strata of a real width n/m (before issue 26) the element
+    astride two strata could be, 4-10% of the subsample for 1e5 < n < 2e5, and the KS test on values partly
+    drawn with replacement rejected 2.5x its level at 0.01 (10/400 clean 512x256 tensors; docs/statistics.md §4).
     """
     if m >= n:
         return None
     if m <= 0:
         return np.empty(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    width = n / m
-    positions = ((np.arange(m) + rng.random(m)) * width).astype(np.int64)
-    np.minimum(positions, n - 1, out=positions)
+    edges = (np.arange(m + 1, dtype=np.int64) * n) // m  # exact in int64 for n < 2^63 / m
+    widths = np.diff(edges)  # >= 1 because n > m
+    positions = edges[:-1] + (rng.random(m) * widths).astype(np.int64)
+    np.minimum(positions, edges[1:] - 1, out=positions)
     return positions
 
 

@@ -24,6 +24,10 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
             file = escape.github_property(t.file, escape.MESSAGE_LIMIT)  # a path is kept whole to link the file
             level = "warning" if t.status == "inconclusive" and not result.strict else "error"
             lines.append(f"::{level} file={file},title={title}::{msg}")
+        if t.zero_rows_excluded:  # zero rows left out of the tests (docs/statistics.md §2.9), as in every format
+            title = escape.github_property(f"kaiming: {escape.shorten(t.name, escape.NAME_LIMIT)}")
+            lines.append(f"::notice file={escape.github_property(t.file, escape.MESSAGE_LIMIT)},title={title}::"
+                         f"{escape.github_data(t.zero_rows_note())}")
     for e in result.errors:
         title = escape.github_property("kaiming: unreadable file")
         file = escape.github_property(e.file, escape.MESSAGE_LIMIT)

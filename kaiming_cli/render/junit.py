@@ -44,6 +44,10 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
                    f'failures="{sum(failed(t) for t in tensors)}" '
                    f'errors="{sum(t.status == "error" for t in tensors)}" '
                    f'skipped="{sum(t.status == "skip" for t in tensors)}">')
+        notes = [t.zero_rows_note() for t in tensors if t.zero_rows_excluded]
+        if notes:  # zero rows left out of the tests (docs/statistics.md §2.9): a note, as in every format
+            out += ["    <properties>", *(f'      <property name="note" value={attr(n)}/>' for n in notes),
+                    "    </properties>"]
         for t in tensors:
             out.append(f'    <testcase classname={attr(file)} name={attr(t.name)}>')
             msg = attr(f"{expected_text(t)}: {t.reason}")

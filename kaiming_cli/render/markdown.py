@@ -116,6 +116,7 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
         word = "tensors" if len(rest) > 1 else "tensor"
         out += (f"<details><summary>{len(rest)} other {word}</summary>\n\n" + table(VERIFY_HEADERS, rest)
                 + "\n</details>\n")
+    out += "".join(f"\n> note: {escape.markdown_text(n)}\n" for n in result.notes)
     return out
 
 

@@ -340,6 +340,7 @@ def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
                 beyond = t_.beyond_edges(t.histogram, t.empirical.n_ks if t.empirical else sum(t.histogram))
                 line += f"\n    sample │{lines[0]}│{beyond}\n    theory │{lines[1]}│"
             parts.append(Text(line, style=STATUS_STYLE.get(t.status, "")))
+    parts += [Text(escape.message(f"note: {note}"), style="dim") for note in result.notes]
     parts += [Text(escape.message(line), style=STATUS_STYLE["error"]) for line in t_.gate_lines(result)]
     return Group(*parts)
 

@@ -7,9 +7,9 @@ conv whose fans differ by two; identify already ranks every common scheme by exa
 swap", ``normal_(std=0.02)``, "PyTorch's Conv2d default". Like ``identified.py`` this adapter is the only place
 that joins two runners (verify's results, identify's ranking); neither imports the other.
 
-The failure's reason is also ordered so that a structure test (copied rows, tiled blocks) leads only when the
-marginal tests (std, range, shape of the distribution) pass: a layer left at a framework default fails both, and
-its std is what the user must change.
+The failure's reason (ordered by ``verify_source``: a marginal test first whenever one failed, then the structure
+tests) follows the sentence: a layer left at a framework default fails both, and its std is what the user must
+change.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..stats.structure import STRUCTURE_TESTS
 from .identify import identify_source
 
 if TYPE_CHECKING:
     from ..io.sources import TensorSource
-    from ..stats.battery import TestResult
     from ..theory.spec import InitSpec
     from .identify import IdentifyResult
     from .verify import TensorResult, VerifyResult
@@ -49,17 +47,9 @@ def looks_like(result: VerifyResult, sources: Sequence[TensorSource], *, seed: i
             continue
         done += 1
         seen = _seen(t, source, seed, alpha)
-        reason = "; ".join(x for x in (_sentence(seen), marginal_first(t.tests) or t.reason) if x)
+        reason = "; ".join(x for x in (_sentence(seen), t.reason) if x)
         tensors.append(replace(t, looks_like=seen, reason=reason))
     return replace(result, tensors=tuple(tensors))
-
-
-def marginal_first(tests: Sequence[TestResult]) -> str:
-    """The failed tests' details; a structure test first only when every marginal test passed."""
-    failed = [t for t in tests if not t.passed]
-    marginal = [t for t in failed if t.name not in STRUCTURE_TESTS]
-    structure = [t for t in failed if t.name in STRUCTURE_TESTS]
-    return "; ".join(t.detail for t in (marginal + structure if marginal else structure))
 
 
 def _seen(t: TensorResult, source: TensorSource, seed: int, alpha: float) -> dict[str, Any] | None:

@@ -81,6 +81,19 @@ class TensorResult:
     """The smallest relative std error this tensor detects with 90% power (stats/power.py); None if untested."""
     looks_like: dict[str, Any] | None = None
     """A failing tensor's best law by identify (``runners/looks_like.py``): ``{call, law, std_ratio, change}``."""
+    zero_rows_excluded: int = 0
+    """Exactly-zero stored rows left out of the structure and shape tests: padding-like, at most one (an
+    ``nn.Embedding``'s ``padding_idx`` row; more are tested; docs/statistics.md §2.9). Said in every format."""
+    zero_row: int | None = None
+    """The first such row's index."""
+
+    def zero_rows_note(self) -> str:
+        """The note every format shows for a tensor with zero rows left out, or ``""``."""
+        if not self.zero_rows_excluded:
+            return ""
+        k = self.zero_rows_excluded
+        return (f"{self.name}: {k} stored row{'s' if k > 1 else ''} exactly zero (row {self.zero_row}: an "
+                "embedding's padding_idx?) left out of the structure and shape tests")
 
     @property
     def std_ratio(self) -> float | None:
@@ -104,7 +117,7 @@ class TensorResult:
             "pvalue_adjusted": self.pvalue_adjusted, "reason": self.reason, "std_ratio": self.std_ratio,
             "detectable": self.detectable if self.detectable is not None and math.isfinite(self.detectable)
             else None,
-            "looks_like": self.looks_like,
+            "looks_like": self.looks_like, "zero_rows_excluded": self.zero_rows_excluded,
         }
 
 
@@ -341,10 +354,12 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
                  or zeros_where_random(summary, True))
     if never_set:  # torch.empty / to_empty() memory: named as such, not as a law that failed a test
         return replace(base, status="uninitialized", spec=spec, reason=never_set)
+    structure = collector.data() if collector is not None else None
     battery = run_battery(law, summary, sample, alpha, tests, rel_eps=rel_eps_for(source.dtype), values=values,
-                          dtype=source.dtype, seed=seed,
-                          structure=collector.data() if collector is not None else None,
+                          dtype=source.dtype, seed=seed, structure=structure,
                           cells=cells if cells is not None and cells.fed == source.numel else None)
+    if structure is not None and structure.zero_lines:  # said in every format (TensorResult.zero_rows_note)
+        base = replace(base, zero_rows_excluded=len(structure.zero_lines), zero_row=structure.zero_lines[0])
     status: Status = "pass" if battery.passed else "fail"
     if battery.passed and battery.not_run:  # the defining test of a structured law could not run
         return replace(base, status="inconclusive", spec=spec, empirical=Empirical.from_summary(summary, battery),
@@ -359,13 +374,17 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
 
 
 def failure_reason(tests: Sequence[TestResult]) -> str:
-    """The failed tests' details, structure first: when the arrangement is wrong (copied rows, tiled blocks) the
-    marginal tests often fail too, because the tensor holds fewer independent values than it seems, and the
-    structure is what the user must fix."""
+    """The failed tests' details, a marginal test (distribution, scale, tails) first whenever one failed; the
+    structure tests (rows, cols, spectrum) follow, still listed. A wrong std or family is what the user must fix
+    first, and the structure tests can react to it (issue 26); when the arrangement alone is wrong (sorted rows, a
+    permuted copy) the marginal tests pass and a structure test leads. A copied half or a tiled block that also
+    fails a marginal test (fewer independent values than it seems) is named by both, the marginal one first."""
     failed = [t for t in tests if not t.passed]
-    failed.sort(key=lambda t: t.name not in STRUCTURE_TESTS)
+    failed.sort(key=lambda t: t.name in STRUCTURE_TESTS)
     return "; ".join(t.detail for t in failed)
 
+
+# --------------------------------------------------------------------------- the run
 
 def constant_source(base: TensorResult, source: TensorSource, scanner: Scanner, value: float, *, seed: int,
                     jobs: int, progress: Callable[[int], None] | None) -> TensorResult:
@@ -414,8 +433,9 @@ def finalize(results: Iterable[TensorResult], alpha: float, correction: str,
     for i, r in enumerate(results):
         if r.constant is not None:
             results[i] = replace(r, pvalue_adjusted=r.pvalue)
+    notes = tuple(note for r in results if (note := r.zero_rows_note()))
     return VerifyResult(tuple(results), alpha, correction, trained=looks_trained([results[i] for i in tested]),
-                        max_detectable=max_detectable)
+                        notes=notes, max_detectable=max_detectable)
 
 
 def looks_trained(tested: Sequence[TensorResult]) -> bool:

@@ -315,7 +315,8 @@ def shape_test(law: Law, counts: np.ndarray, dtype: str) -> ShapeResult | None:
     if k < MIN_BINS:
         return None
     starts, p_bins, lows = _bins(law, dtype, k)
-    return _binned_test(np.add.reduceat(counts[value_order()], starts), n_int, starts, p_bins, lows)
+    return _binned_test(np.add.reduceat(counts[value_order()], starts), n_int, starts, p_bins, lows,
+                        wraps_top_cell(law, dtype))
 
 
 def shape_test_cells(law: Law, cells: CellCounter) -> ShapeResult | None:
@@ -328,11 +329,13 @@ def shape_test_cells(law: Law, cells: CellCounter) -> ShapeResult | None:
         return None
     starts, p_bins, lows = _bins(law, cells.dtype, k)
     return _binned_test(cells.binned_counts(_bin_of_cell(law, cells.dtype, k), starts.size), n_int, starts, p_bins,
-                        lows)
+                        lows, wraps_top_cell(law, cells.dtype))
 
 
-def _binned_test(binned: np.ndarray, n_int: int, starts: np.ndarray, p_bins: np.ndarray, lows: np.ndarray
-                 ) -> ShapeResult:
+def _binned_test(binned: np.ndarray, n_int: int, starts: np.ndarray, p_bins: np.ndarray, lows: np.ndarray,
+                 wraps: bool = False) -> ShapeResult:
+    """``wraps``: the storage moves its top rounding cell onto the bottom one (``wraps_top_cell``): the two
+    edge bins are tested as one."""
     from scipy.special import chdtrc
 
     n = float(n_int)
@@ -341,12 +344,28 @@ def _binned_test(binned: np.ndarray, n_int: int, starts: np.ndarray, p_bins: np.
     keep = expected > 0
     if np.any(~keep):  # a bin the null law cannot reach: merge into its neighbour (the range test owns support)
         o_bins, expected, starts = _merge_empty(o_bins, expected, starts)
+    if wraps and expected.size > 2:
+        o_bins = np.concatenate(([o_bins[0] + o_bins[-1]], o_bins[1:-1]))
+        expected = np.concatenate(([expected[0] + expected[-1]], expected[1:-1]))
+        starts = starts[:-1]
     z = (o_bins - expected) / np.sqrt(expected)
     x2 = float(np.sum(z * z))
     df = int(expected.size - 1)
     j = int(np.argmax(np.abs(z)))
     high = float(lows[starts[j + 1]]) if j + 1 < starts.size else math.inf
     return ShapeResult(x2, df, float(chdtrc(df, x2)), float(lows[starts[j]]), high, float(z[j]))
+
+
+def wraps_top_cell(law: Law, dtype: str) -> bool:
+    """Whether the first and last bins are tested as one: torch's ``uniform_(a, b)`` on a bfloat16 or float16
+    tensor draws in float32, rounds to nearest, and maps a value that rounds to >= the storage's b onto the
+    storage's a (checked bit for bit against the float32 draw rounded so, torch 2.13, 5 bounds x 3 seeds; the
+    CPU kernel is aten/src/ATen/native/cpu/DistributionTemplates.h ``uniform_kernel``): its top rounding cell
+    is empty and that mass sits in the bottom cell. A float32 draw cast to the storage dtype keeps it in the top
+    cell. The two cells' total is the same under both, so the edge bins are merged (one df less) and both pass;
+    before, the empty top cell failed ``kaiming_uniform_`` bf16 256x512 at ~3% at alpha 0.001 (the X^2 test's
+    "fewer values than the law gives above 0.1082", 7.7 sd)."""
+    return law.distribution == "uniform" and dtype in ("bfloat16", "float16")
 
 
 def _merge_empty(o: np.ndarray, e: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

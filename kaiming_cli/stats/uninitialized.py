@@ -113,23 +113,10 @@ def rounding_repeats(values: np.ndarray, bits: int) -> tuple[float, float]:
     return float(np.sum(k - distinct)), float(np.sum(np.maximum(var, 0.0)))
 
 
-def position_repeats(total: int, m: int) -> tuple[float, float]:
-    """Mean and variance of the number of positions the subsample holds twice: one uniform position in each of m
-    equal strata of width w = total / m (engine/stream.py's ``subsample_positions``) lands on the same element as
-    its neighbour's when both fall in the element astride their boundary, with probability f (1 - f) / w^2 for a
-    boundary at fractional offset f. Those are repeats of one value, not of the law."""
-    if m >= total or m < 2:
-        return 0.0, 0.0
-    w = total / m
-    boundary = np.arange(1, m, dtype=np.float64) * w
-    f = boundary - np.floor(boundary)
-    p = f * (1 - f) / (w * w)
-    return float(p.sum()), float((p * (1 - p)).sum())
-
-
 def repeated_values(finite: np.ndarray, mantissa_bits: int, total: int | None = None) -> str | None:
-    """A repeated pattern: far more exactly repeated non-zero values than rounding a continuous law gives (and
-    than the subsample's own repeated positions, when ``finite`` is a subsample of ``total`` values)."""
+    """A repeated pattern: far more exactly repeated non-zero values than rounding a continuous law gives.
+    ``total`` (the tensor's size when ``finite`` is its subsample) is unused since the subsample never takes an
+    element twice (engine/stream.py ``subsample_positions``); kept for the callers."""
     values = finite[finite != 0]
     if values.size <= MIN_DISTINCT or mantissa_bits < 7:
         return None
@@ -142,9 +129,6 @@ def repeated_values(finite: np.ndarray, mantissa_bits: int, total: int | None = 
         return None
     repeats = values.size - distinct
     mean, var = rounding_repeats(values, bits)
-    if total is not None:
-        mean_pos, var_pos = position_repeats(total, finite.size)
-        mean, var = mean + mean_pos, var + var_pos
     excess = repeats - mean
     if excess < max(REPEAT_MIN, REPEAT_SHARE * values.size) or excess < REPEAT_Z * math.sqrt(var + 1.0):
         return None

@@ -84,7 +84,7 @@ def test_no_page_points_outside_the_repository() -> None:
 
 
 def test_citations_of_docs_name_pages_and_sections_that_exist() -> None:
-    """`docs/statistics.md §2.5` in code, tests or docs: the page exists and has a heading numbered 2.5."""
+    """`docs/statistics.md §2.9` in code, tests or docs: the page exists and has a heading numbered 2.5."""
     files = [*sorted((ROOT / "kaiming_cli").rglob("*.py")), *sorted((ROOT / "tests").rglob("*.py")), *PAGES]
     for file in files:
         for page_name, number in CITATION.findall(file.read_text()):

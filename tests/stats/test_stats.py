@@ -80,7 +80,7 @@ def test_ks_matches_scipy(family: str, scipy_args: tuple, n: int) -> None:
         d, p, _ = ks_test(law, x)
         ref = st.kstest(x, scipy_args[0], args=scipy_args[1])
         assert d == pytest.approx(ref.statistic, rel=1e-10)
-        if ref.pvalue > 1e-6:  # Stephens' form: within 2% for n >= 100 (docs/statistics.md §2.5)
+        if ref.pvalue > 1e-6:  # Stephens' form: within 2% for n >= 100 (docs/statistics.md §2.9)
             assert p == pytest.approx(ref.pvalue, rel=0.03, abs=1e-4)
 
 

@@ -131,7 +131,12 @@ def test_dispersion_is_two_sided() -> None:
 @pytest.mark.parametrize("name", list(STRUCTURED))
 def test_structured_alternatives_fail_as_structure(name: str, shape: tuple[int, ...]) -> None:
     """Issue 14's alternatives at the default alpha = 0.001: every seed fails (bench/structure_power.py measures
-    the power over 200 seeds), with the structure test named and its detail saying what kind of structure."""
+    the power over 200 seeds), with the structure test named and its detail saying what kind of structure.
+
+    The reason leads with a marginal test whenever one fails (issue 26: a copied half fails ``shape``, a tiled
+    block or rows permuted from one row fail the mean, tails and shape, rows scaled by U[0.5, 1.5] are a scale
+    mixture with heavier tails), and with a structure test only when every marginal test passed (sorted rows,
+    rank 8 plus noise); the structure detail is in the reason either way."""
     make, test, words = STRUCTURED[name]
     std = math.sqrt(2.0 / math.prod(shape[1:]))
     for seed in range(4):
@@ -139,8 +144,9 @@ def test_structured_alternatives_fail_as_structure(name: str, shape: tuple[int, 
         failed = {t.name: t.detail for t in r.tests if not t.passed}
         assert r.status == "fail" and test in failed, (name, seed, failed)
         assert words in failed[test], failed[test]
-        first = r.reason.split("; ")[0]
-        assert first in {d for n, d in failed.items() if n in ("rows", "cols", "spectrum")}, r.reason
+        marginal = [d for n, d in failed.items() if n not in ("rows", "cols", "spectrum")]
+        assert any(r.reason.startswith(d) for d in (marginal or failed.values())), r.reason
+        assert failed[test] in r.reason  # the structure test is still named
 
 
 def test_fresh_tensors_pass_structure() -> None:
@@ -203,23 +209,23 @@ def test_a_zero_padding_row_is_left_out_and_said() -> None:
     assert r.status == "fail" and any(t.name == "rows" and not t.passed for t in r.tests)
 
 
-def test_every_zero_row_up_to_one_percent_is_left_out() -> None:
-    """70 zero rows of 8000 (0.9%): all are left out, in one chunk or across chunks (a cap of 64 remembered rows
-    used to leave 6 of them in, and the rows test failed on rows that are padding by the 1% rule)."""
+def test_more_than_one_zero_row_is_not_padding() -> None:
+    """70 zero rows of 8000 (0.9%) at random positions: the former rule left up to 1% of the rows out silently,
+    and such a bug was then caught by chance (issue 26); padding is one row (an embedding's padding_idx), so the
+    tests see all 70 and ``rows`` fails. One zero row is left out, whichever row it is."""
     from kaiming_cli.api import verify_tensor
 
     x = np.random.default_rng(5).standard_normal((8000, 256)).astype(np.float32) * np.float32(0.02)
-    zero_rows = np.random.default_rng(6).choice(8000, size=70, replace=False)
-    x[zero_rows] = 0.0
+    one = x.copy()
+    one[4567] = 0.0
+    assert collect_array(one).zero_lines == (4567,)
+    r = verify_tensor(one, init="normal_(std=0.02)", tests=("rows", "cols"))
+    assert r.status == "pass" and r.zero_rows_excluded == 1, r.reason
+    x[np.random.default_rng(6).choice(8000, size=70, replace=False)] = 0.0
+    assert collect_array(x).zero_lines == ()
     r = verify_tensor(x, init="normal_(std=0.02)", tests=("rows", "cols"))
-    assert r.status == "pass", r.reason
-    rows = [t for t in r.tests if t.name == "rows"]
-    assert rows and rows[0].passed
-    assert collect_array(x).zero_lines == tuple(sorted(int(i) for i in zero_rows))
-    more = x.copy()
-    more[np.random.default_rng(7).choice(8000, size=90, replace=False)] = 0.0  # now > 1%: the rows test sees them
-    r = verify_tensor(more, init="normal_(std=0.02)", tests=("rows", "cols"))
-    assert r.status == "fail" and any(t.name == "rows" and not t.passed for t in r.tests)
+    assert r.status == "fail" and r.zero_rows_excluded == 0
+    assert any(t.name == "rows" and not t.passed for t in r.tests)
 
 
 @pytest.mark.parametrize("moments", [None, (1.8, 27 / 7, 9.0)], ids=["bartlett", "dispersion"])
