@@ -10,7 +10,7 @@ The rules are in docs/audit.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # --------------------------------------------------------------------------- activations
@@ -185,16 +185,6 @@ def _trace(model: Any) -> tuple[Any | None, str]:
         except Exception as exc:  # fx raises many types on untraceable control flow
             reasons.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     return None, reasons[-1]
-
-
-@dataclass
-class _Param:
-    name: str
-    owner: Any
-    owner_name: str
-    tensor: Any
-    producers: list[Any] = field(default_factory=list)
-    leaf_path: str = ""
 
 
 def torch_activations(model: Any, input_shape: tuple[int, ...] | None = None

@@ -12,16 +12,13 @@ import functools
 import math
 from dataclasses import dataclass
 
-from ...stats.fit import LOG_BEYOND, LOG_INSIDE
+from ...stats.fit import LOG_BEYOND, LOG_INSIDE, LOG_TRUNC_MASS
 from ...stats.laws import Law, family_law
 from ...stats.summary import Summary
 from ...theory.fans import compute_fans
 from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
-from ...theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
+from ...theory.spec import SQRT3, TRUNC_STD_FACTOR
 
-#: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
-LOG_TRUNC_MASS = math.log(math.erf(TRUNC_CUT / math.sqrt(2.0)))
-TRUNC_VAR_FACTOR = TRUNC_STD_FACTOR**2
 FIXED_STDS = (0.02,)
 #: Priors of the fixed candidates by nonlinearity (theory/explanations.py gives the others).
 FIXED_PRIORS = {"relu": 1.0, "linear": 0.5, "leaky_relu": 0.05, "tanh": 0.2, "selu": 0.1}
