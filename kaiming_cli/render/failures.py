@@ -27,13 +27,13 @@ def attention_first(tensors: tuple[TensorResult, ...] | list[TensorResult]) -> l
 
 
 def needs_attention(t: TensorResult) -> bool:
-    return t.status in ("fail", "uninitialized", "error", "inconclusive")
+    return t.failed or t.status in ("error", "inconclusive")
 
 
 def failing(result: VerifyResult) -> list[TensorResult]:
     """The tensors that make the run fail: FAIL, uninitialized and errors, and inconclusive ones under --strict."""
     return [t for t in attention_first(result.tensors)
-            if t.status in ("fail", "uninitialized", "error") or (result.strict and t.status == "inconclusive")]
+            if t.failed or t.status == "error" or (result.strict and t.status == "inconclusive")]
 
 
 def passing_groups(result: VerifyResult) -> list[str]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import escape
 from ..runners.tensor_report import expected_text, shape_text
+from .failures import needs_attention
 
 if TYPE_CHECKING:
     from ..runners.diff import DiffResult
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 def verify(result: VerifyResult, detail: bool = False) -> str:
     lines = []
     for t in result.tensors:
-        if t.status in ("fail", "uninitialized", "error", "inconclusive"):
+        if needs_attention(t):
             name = escape.shorten(t.name, escape.NAME_LIMIT)
             title = escape.github_property(f"kaiming: {name}")
             msg = escape.github_data(f"{name} {shape_text(t.shape)} {t.dtype}: expected {expected_text(t)}; "

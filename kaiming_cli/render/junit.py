@@ -17,14 +17,14 @@ def verify(result: VerifyResult, detail: bool = False) -> str:
     attr = escape.xml_attr
 
     def failed(t: TensorResult) -> bool:
-        return t.status in ("fail", "uninitialized") or (result.strict and t.status == "inconclusive")
+        return t.failed or (result.strict and t.status == "inconclusive")
     from .failures import attention_first
 
     by_file: dict[str, list[TensorResult]] = {}  # failures first: files with failures, and in each its failures
     for t in attention_first(result.tensors):
         by_file.setdefault(t.file, []).append(t)
     gate = result.empty and not result.has_errors  # one failing testcase says why an empty run fails
-    failures = result.count("fail") + result.count("uninitialized") + gate
+    failures = sum(t.failed for t in result.tensors) + gate
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuites name="kaiming verify" tests="{len(result.tensors) + len(result.errors) + gate}" '
            f'failures="{failures}" errors="{result.count("error") + len(result.errors)}" '

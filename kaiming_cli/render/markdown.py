@@ -92,8 +92,7 @@ VERIFY_HEADERS = ("file", "tensor", "shape", "dtype", "expected", "std/std0 [CI]
 def verify_cells(t: TensorResult) -> tuple[str, ...]:
     return (code(shown_path(t.file)), code(t.name), shape_text(t.shape), code(t.dtype), code(expected_text(t)),
             ratio_text(t), t_.adjusted_text(t),
-            ("✅ " if t.status == "pass" else "❌ " if t.status in ("fail", "uninitialized") else "") + t.status,
-            t.reason)
+            ("✅ " if t.status == "pass" else "❌ " if t.failed else "") + t.status, t.reason)
 
 
 def verify(result: VerifyResult, detail: bool = False) -> str:

@@ -332,7 +332,7 @@ def verify(result: VerifyResult, detail: bool = False) -> RenderableType:
         parts.append(Text(f"showing the {len(shown)} strongest of {result.count('fail')} failures; "
                           "--detail lists every tensor", style="yellow"))
     for t in shown:
-        if t.status in ("fail", "uninitialized", "error") or detail:
+        if t.failed or t.status == "error" or detail:
             name = escape.shorten(t.name, escape.NAME_LIMIT)
             line = escape.message(f"{name}: {t.reason}" if t.reason else name)
             lines = t_.tensor_histogram(t) if detail else None

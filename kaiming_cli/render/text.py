@@ -271,8 +271,7 @@ def verify_rows(result: VerifyResult, detail: bool) -> list[TensorResult]:
     if detail:
         return rows
     if result.trained:
-        failed = sorted((t for t in rows if t.status in ("fail", "uninitialized")),
-                        key=lambda t: t.pvalue_adjusted or 0.0)
+        failed = sorted((t for t in rows if t.failed), key=lambda t: t.pvalue_adjusted or 0.0)
         return failed[:TRAINED_ROWS]
     return [t for t in rows if needs_attention(t)]
 

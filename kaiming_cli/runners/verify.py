@@ -53,9 +53,6 @@ class Scanner(Protocol):
 #: skipped (no rule asked for it), or an error.
 Status = Literal["pass", "fail", "skip", "error", "inconclusive", "uninitialized"]
 
-#: The statuses a run fails on (``inconclusive`` too under --strict).
-FAILING: tuple[Status, ...] = ("fail", "uninitialized")
-
 
 @dataclass(frozen=True)
 class TensorResult:
@@ -94,6 +91,12 @@ class TensorResult:
         k = self.zero_rows_excluded
         return (f"{self.name}: {k} stored row{'s' if k > 1 else ''} exactly zero (row {self.zero_row}: an "
                 "embedding's padding_idx?) left out of the structure and shape tests")
+
+    @property
+    def failed(self) -> bool:
+        """A failure of the run by this tensor's own verdict: FAIL, or memory never initialized (errors and
+        --strict's inconclusive are the report's to add)."""
+        return self.status in ("fail", "uninitialized")
 
     @property
     def std_ratio(self) -> float | None:
@@ -196,7 +199,7 @@ class VerifyResult:
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "uninitialized", "inconclusive", "skip", "error")
                  if self.count(s)]
-        failed = self.count("fail") + self.count("uninitialized")
+        failed = sum(t.failed for t in self.tensors)
         verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not failed else "FAIL")
         if self.passed and not self.count("pass") and self.count("inconclusive"):
             verdict = "INCONCLUSIVE"  # exit 0 (--strict fails it), but nothing was shown to follow its law
