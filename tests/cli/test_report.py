@@ -5,25 +5,16 @@ three broken layers; every command runs in a subprocess with ``COLUMNS`` set, as
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli.columns import kaiming, tokens
 from tests.report_model import BERT, BROKEN, save
 
 WIDTHS = [60, 80, 100, 120, 150, 200]
-SPLIT = re.compile(r"[\s│┃║|]+")
 
-
-def kaiming(args: list[str], cwd: Path, width: int = 100) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(width), "NO_COLOR": "1"}
-    env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "kaiming_cli", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +26,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert made.returncode == 0, made.stderr
     return path
 
-
-def tokens(text: str) -> set[str]:
-    return {tok for line in text.splitlines() for tok in SPLIT.split(line) if tok}
 
 
 def fits(text: str, width: int) -> None:

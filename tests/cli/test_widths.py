@@ -8,14 +8,12 @@ subprocess with ``COLUMNS`` set, as in a CI log, on a file with long torchvision
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.cli.columns import kaiming, tokens
 
 WIDTHS = [60, 80, 120]
 LONG = "encoder.layers.11.self_attention.in_projection_with_a_very_long_descriptive_suffix.weight"
@@ -38,14 +36,7 @@ nonlinearity = "relu"
 match = "*"
 skip = true
 """
-SPLIT = re.compile(r"[\s│┃║|]+")
 
-
-def kaiming(args: list[str], width: int, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(width), "NO_COLOR": "1"}
-    env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "kaiming_cli", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +56,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (path / "init.toml").write_text(RULES)
     return path
 
-
-def tokens(text: str) -> set[str]:
-    return {tok for line in text.splitlines() for tok in SPLIT.split(line) if tok}
 
 
 def name_shown(name: str, toks: set[str]) -> bool:
@@ -89,8 +77,8 @@ def fits(text: str, width: int) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_verify_fits_and_keeps_names_numbers_and_labels_whole(folder: Path, width: int) -> None:
-    table = kaiming(["verify", "model.npz", "--rules", "init.toml"], width, folder)
-    doc = json.loads(kaiming(["verify", "model.npz", "--rules", "init.toml", "-f", "json"], width, folder).stdout)
+    table = kaiming(["verify", "model.npz", "--rules", "init.toml"], folder, width)
+    doc = json.loads(kaiming(["verify", "model.npz", "--rules", "init.toml", "-f", "json"], folder, width).stdout)
     assert table.returncode == 0, table.stderr
     fits(table.stdout, width)
     toks = tokens(table.stdout)
@@ -102,7 +90,7 @@ def test_verify_fits_and_keeps_names_numbers_and_labels_whole(folder: Path, widt
     flat = " ".join(table.stdout.split())
     assert "3 conv weights pass (normal fan_out relu)" in flat and "1 linear weight passes" in flat
     assert "3 tensors skipped (skip rules: 3); --detail lists every tensor" in flat
-    detail = kaiming(["verify", "model.npz", "--rules", "init.toml", "--detail"], width, folder)
+    detail = kaiming(["verify", "model.npz", "--rules", "init.toml", "--detail"], folder, width)
     fits(detail.stdout, width)
     dtoks = tokens(detail.stdout)
     for t in tested:  # --detail lists every tensor, its name whole, its shape and p-value uncut
@@ -114,8 +102,8 @@ def test_verify_fits_and_keeps_names_numbers_and_labels_whole(folder: Path, widt
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_identify_fits_and_keeps_labels_whole(folder: Path, width: int) -> None:
-    table = kaiming(["identify", "model.npz"], width, folder)
-    doc = json.loads(kaiming(["identify", "model.npz", "-f", "json"], width, folder).stdout)
+    table = kaiming(["identify", "model.npz"], folder, width)
+    doc = json.loads(kaiming(["identify", "model.npz", "-f", "json"], folder, width).stdout)
     fits(table.stdout, width)
     toks = tokens(table.stdout)
     for t in doc["tensors"]:
@@ -132,7 +120,7 @@ def test_identify_fits_and_keeps_labels_whole(folder: Path, width: int) -> None:
     ["propagate", "--depth", "12", "--width", "32", "--nonlinearity", "tanh"],
 ], ids=lambda a: "-".join(a[:3]) if isinstance(a, list) else str(a))
 def test_every_command_fits(folder: Path, args: list[str], width: int) -> None:
-    out = kaiming(args, width, folder)
+    out = kaiming(args, folder, width)
     assert out.returncode in (0, 1), out.stderr
     fits(out.stdout, width)
     toks = tokens(out.stdout)
@@ -140,7 +128,7 @@ def test_every_command_fits(folder: Path, args: list[str], width: int) -> None:
         for name in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "leaky_relu", "1.414213562"):
             assert name in toks
     if args[0] == "check":
-        doc = json.loads(kaiming([*args, "-f", "json"], width, folder).stdout)
+        doc = json.loads(kaiming([*args, "-f", "json"], folder, width).stdout)
         for test in doc["tests"]:
             p = test["pvalue"]
             shown = "<1e-300" if p == 0 else (f"{p:.3g}" if p >= 1e-3 else f"{p:.2e}")
