@@ -510,9 +510,13 @@ def audit_signal_lines(result: AuditResult) -> list[str]:
         return "-" if x is None else f"{x:.3g}x"
 
     turn = f", turns at {signal.turns_at} ({signal.direction})" if signal.turns_at else ""
-    lines = [f"signal at init: {signal.verdict}{turn}; growth over depth forward {growth(signal.forward_growth)}, "
-             f"backward {growth(signal.backward_growth)} ({len(signal.forward)} layers, input "
-             f"{','.join(map(str, signal.input_shape))})"]
+    over = f"({len(signal.forward)} layers, input {','.join(map(str, signal.input_shape))})"
+    if signal.direction == "normalized":  # no depth series: "growth -" read as a missing number
+        lines = [f"signal at init: {signal.verdict}: every layer but at most one is followed by a norm, which holds "
+                 f"the scale, so there is no growth over depth to judge {over}"]
+    else:
+        lines = [f"signal at init: {signal.verdict}{turn}; growth over depth forward "
+                 f"{growth(signal.forward_growth)}, backward {growth(signal.backward_growth)} {over}"]
     if signal.across:
         lines.append(f"forward std by depth  {sparkline([s for _m, s in signal.across])}")
     if signal.backward_signal:

@@ -81,3 +81,15 @@ def test_a_larger_head_is_still_a_finding() -> None:
     torch.nn.init.normal_(model[6].weight, 0, 1.0)  # ~8x He's std for a 48-wide linear output
     names = {f.name for f in audit(model).findings()}
     assert "6.weight" in names
+
+
+def test_a_network_normalized_throughout_says_so_instead_of_an_empty_growth() -> None:
+    """Every conv of a ResNet feeds a BatchNorm: no depth series is left, and the line says why ("growth -" was
+    printed, read as a missing number)."""
+    from kaiming_cli.render.text import audit_signal_lines
+
+    result = audit(models.resnet_zero_init_last())
+    assert result.signal is not None and result.signal.direction == "normalized"
+    first = audit_signal_lines(result)[0]
+    assert "no growth over depth to judge" in first and "-," not in first
+    assert "growth over depth forward" in audit_signal_lines(audit(models.convnext_like()))[0]
