@@ -30,6 +30,7 @@ whatever the dependence between the k tests.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -126,10 +127,20 @@ def _two_sided_normal_p(z: float) -> float:
     return math.erfc(abs(z) / SQRT2)
 
 
+@functools.lru_cache(maxsize=256)
 def _z_quantile(p_upper: float) -> float:
     from scipy.special import ndtri
 
     return float(-ndtri(p_upper))
+
+
+@functools.lru_cache(maxsize=256)
+def _chi2_quantiles(n: int, alpha: float) -> tuple[float, float]:
+    """The chi-square(n) quantiles at alpha/2 and 1 - alpha/2 (the std's interval): a checkpoint's tensors share
+    a few sizes and levels, and each quantile is an iterative inversion."""
+    from scipy.special import chdtri
+
+    return float(chdtri(n, alpha / 2)), float(chdtri(n, 1 - alpha / 2))
 
 
 def mean_test(law: Law, s: Summary) -> tuple[float, float, str]:
@@ -150,12 +161,12 @@ def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, Confiden
     n, ss = s.n, sum_sq_about(s, law.mean)
     ratio = math.sqrt(ss / n) / law.std
     if law.distribution in ("normal", "sparse"):
-        from scipy.special import chdtr, chdtrc, chdtri
+        from scipy.special import chdtr, chdtrc
 
         t = ss / law.std**2
         p = min(1.0, 2.0 * min(float(chdtr(n, t)), float(chdtrc(n, t))))
-        ci = ConfidenceInterval(math.sqrt(ss / float(chdtri(n, alpha / 2))),
-                                math.sqrt(ss / float(chdtri(n, 1 - alpha / 2))))
+        upper_q, lower_q = _chi2_quantiles(n, alpha)
+        ci = ConfidenceInterval(math.sqrt(ss / upper_q), math.sqrt(ss / lower_q))
         how = "chi-square, exact"
     else:
         se = math.sqrt((law.kurtosis - 1.0) / n)
@@ -296,16 +307,27 @@ def edf_points(law: Law, sample: np.ndarray) -> Edf:
 def ks_test(law: Law, sample: np.ndarray, edf: Edf | None = None) -> tuple[float, float, str]:
     """One-sample KS against the exact null CDF; ``sample`` is float64, any order."""
     x, u = edf if edf is not None else edf_points(law, sample)
-    m = x.size
+    d, where = ks_statistics(x[None, :], u[None, :])
+    return ks_result(float(d[0]), float(where[0]), x.size)
+
+
+def ks_statistics(x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """D and the value where it is reached, for each row of sorted values ``x`` and their null CDF ``u`` (2-D):
+    one tensor is one row, a group of tensors many (stats/grouped.py), computed alike."""
+    m = x.shape[1]
     i = np.arange(1, m + 1, dtype=np.float64) / m
     d_plus_all = i - u
     d_minus_all = u - (i - 1.0 / m)
-    jp, jm = int(np.argmax(d_plus_all)), int(np.argmax(d_minus_all))
-    d_plus, d_minus = float(d_plus_all[jp]), float(d_minus_all[jm])
-    d = max(d_plus, d_minus)
-    where = float(x[jp] if d_plus >= d_minus else x[jm])
-    p = ks_pvalue(d, m)
-    return d, p, f"D = {d:.4g} at x = {where:.4g} (n = {m})"
+    jp, jm = np.argmax(d_plus_all, axis=1), np.argmax(d_minus_all, axis=1)
+    rows = np.arange(x.shape[0])
+    d_plus, d_minus = d_plus_all[rows, jp], d_minus_all[rows, jm]
+    where = np.where(d_plus >= d_minus, x[rows, jp], x[rows, jm])
+    return np.maximum(d_plus, d_minus), where
+
+
+def ks_result(d: float, where: float, m: int) -> tuple[float, float, str]:
+    """(D, p, detail) of the KS test on ``m`` values."""
+    return d, ks_pvalue(d, m), f"D = {d:.4g} at x = {where:.4g} (n = {m})"
 
 
 def ks_pvalue(d: float, m: int) -> float:
@@ -400,10 +422,20 @@ def ad_inf_cdf(z: float) -> float:
 
 def ad_test(law: Law, sample: np.ndarray, edf: Edf | None = None) -> tuple[float, float, str]:
     _, cdf = edf if edf is not None else edf_points(law, sample)
-    m = cdf.size
+    return ad_result(float(ad_statistics(cdf[None, :])[0]), cdf.size)
+
+
+def ad_statistics(cdf: np.ndarray) -> np.ndarray:
+    """A^2 of each row of null CDF values at sorted samples (2-D): one tensor is one row."""
+    m = cdf.shape[1]
     u = np.clip(cdf, 1e-300, 1 - 1e-16)
     k = np.arange(1, m + 1, dtype=np.float64)
-    a2 = float(-m - np.sum((2 * k - 1) * (np.log(u) + np.log1p(-u[::-1]))) / m)
+    out: np.ndarray = -m - np.sum((2 * k - 1) * (np.log(u) + np.log1p(-u[:, ::-1])), axis=1) / m
+    return out
+
+
+def ad_result(a2: float, m: int) -> tuple[float, float, str]:
+    """(A^2, p, detail) of the Anderson-Darling test on ``m`` values."""
     p = min(1.0, max(0.0, 1.0 - ad_inf_cdf(a2)))
     return a2, p, f"A^2 = {a2:.3f} (n = {m})"
 

@@ -9,6 +9,7 @@ below the last level, and never below 1 (where the approximation is conservative
 
 from __future__ import annotations
 
+import functools
 import math
 
 #: Nominal two-sided levels of the table's columns.
@@ -28,6 +29,7 @@ KURTOSIS_EXCESS: dict[int, tuple[float, float, float]] = {
 MAX_FACTOR = 100.0
 
 
+@functools.lru_cache(maxsize=256)
 def _row(n: int) -> tuple[float, ...]:
     ns = sorted(KURTOSIS_EXCESS)
     if n <= ns[0]:

@@ -336,6 +336,13 @@ def _binned_test(binned: np.ndarray, n_int: int, starts: np.ndarray, p_bins: np.
                  wraps: bool = False) -> ShapeResult:
     """``wraps``: the storage moves its top rounding cell onto the bottom one (``wraps_top_cell``): the two
     edge bins are tested as one."""
+    return binned_tests(binned[None, :], n_int, starts, p_bins, lows, wraps)[0]
+
+
+def binned_tests(binned: np.ndarray, n_int: int, starts: np.ndarray, p_bins: np.ndarray, lows: np.ndarray,
+                 wraps: bool = False) -> list[ShapeResult]:
+    """The chi-square test of each row of ``binned`` (2-D: the bin counts of tensors of ``n_int`` values each,
+    binned alike): one tensor is one row, a group of tensors of one law and size many (grouped.py)."""
     from scipy.special import chdtrc
 
     n = float(n_int)
@@ -345,15 +352,19 @@ def _binned_test(binned: np.ndarray, n_int: int, starts: np.ndarray, p_bins: np.
     if np.any(~keep):  # a bin the null law cannot reach: merge into its neighbour (the range test owns support)
         o_bins, expected, starts = _merge_empty(o_bins, expected, starts)
     if wraps and expected.size > 2:
-        o_bins = np.concatenate(([o_bins[0] + o_bins[-1]], o_bins[1:-1]))
+        o_bins = np.concatenate((o_bins[:, :1] + o_bins[:, -1:], o_bins[:, 1:-1]), axis=1)
         expected = np.concatenate(([expected[0] + expected[-1]], expected[1:-1]))
         starts = starts[:-1]
     z = (o_bins - expected) / np.sqrt(expected)
-    x2 = float(np.sum(z * z))
+    x2 = np.sum(z * z, axis=1)
     df = int(expected.size - 1)
-    j = int(np.argmax(np.abs(z)))
-    high = float(lows[starts[j + 1]]) if j + 1 < starts.size else math.inf
-    return ShapeResult(x2, df, float(chdtrc(df, x2)), float(lows[starts[j]]), high, float(z[j]))
+    worst = np.argmax(np.abs(z), axis=1)
+    p = chdtrc(df, x2)
+    out = []
+    for row, j in enumerate(worst.tolist()):
+        high = float(lows[starts[j + 1]]) if j + 1 < starts.size else math.inf
+        out.append(ShapeResult(float(x2[row]), df, float(p[row]), float(lows[starts[j]]), high, float(z[row, j])))
+    return out
 
 
 def wraps_top_cell(law: Law, dtype: str) -> bool:
@@ -369,19 +380,14 @@ def wraps_top_cell(law: Law, dtype: str) -> bool:
 
 
 def _merge_empty(o: np.ndarray, e: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    oo, ee, ss = [], [], []
-    carry_o = 0.0
-    for oi, ei, si in zip(o, e, starts, strict=True):
-        if ei > 0:
-            oo.append(oi + carry_o)
-            ee.append(ei)
-            ss.append(si)
-            carry_o = 0.0
-        elif oo:
-            oo[-1] += oi
-        else:
-            carry_o += oi
-    return np.array(oo), np.array(ee), np.array(ss)
+    """Bins of no expected count merged into the kept bin before them (the first kept one for leading bins):
+    ``o`` holds one row of observed counts per tensor."""
+    kept = e > 0
+    into = np.maximum(np.cumsum(kept) - 1, 0)  # leading empty bins carry into the first kept one
+    onehot = np.zeros((e.size, int(kept.sum())))
+    onehot[np.arange(e.size), into] = 1.0
+    merged: np.ndarray = o @ onehot  # sums of integer counts: exact
+    return merged, e[kept], starts[kept]
 
 
 def shape_detail(r: ShapeResult, counted: int, subset: bool) -> str:

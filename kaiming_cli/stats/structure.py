@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .homogeneity import bartlett, bartlett_rows, dispersion, dispersion_rows, homogeneity_result, homogeneity_test
+
 if TYPE_CHECKING:
     from .laws import Law
 
@@ -375,78 +377,7 @@ def collect_array(array: Any, layout: str = "torch", seed: np.random.SeedSequenc
 
 # --------------------------------------------------------------------------- the tests
 
-def bartlett(sums: np.ndarray, sizes: np.ndarray, kurtosis: float) -> tuple[float, float, float, float]:
-    """``(T, df, p_high, p_low)``: Bartlett's homogeneity statistic of group second moments (mean known),
-    corrected (C) and scaled by ``(kurtosis - 1) / 2``, referred to chi2(df = G - 1)."""
-    from scipy.special import chdtr, chdtrc
-
-    g = sums.size
-    total, n = float(sums.sum()), float(sizes.sum())
-    df = float(g - 1)
-    if total <= 0:
-        return 0.0, df, 1.0, 1.0
-    if np.any(sums <= 0) or not math.isfinite(total):  # a zero row, or squares beyond float32 (|x| > 1.8e19)
-        return math.inf, df, 0.0, 1.0
-    m = float(n * math.log(total / n) - np.sum(sizes * np.log(sums / sizes)))
-    c = 1.0 + (float(np.sum(1.0 / sizes)) - 1.0 / n) / (3.0 * df)
-    t = max(0.0, m) / (c * (kurtosis - 1.0) / 2.0)
-    return t, df, float(chdtrc(df, t)), float(chdtr(df, t))
-
-
-def dispersion(sums: np.ndarray, sizes: np.ndarray, moments: tuple[float, float, float]
-               ) -> tuple[float, float, float, float]:
-    """``(T, df, p_high, p_low)`` for a non-normal law of standardized moments (mu4, mu6, mu8): the dispersion
-    ``D = sum (S_j - m_j v)^2 / (m_j v^2 (mu4 - 1))`` (v the pooled mean square) matched in mean and variance
-    to a scaled chi-square, ``Var D = (G - 1) (2 + g2 / m) + O(G^2/N)`` with g2 the excess kurtosis of x^2. Bartlett's
-    log statistic scaled by (kappa - 1)/2 was measured 6x too heavy-tailed for uniform rows of 9 values."""
-    from scipy.special import chdtr, chdtrc
-
-    mu4, mu6, mu8 = moments
-    g = sums.size
-    total, n = float(sums.sum()), float(sizes.sum())
-    df = float(g - 1)
-    if total <= 0:
-        return 0.0, df, 1.0, 1.0
-    if not math.isfinite(total):  # squares beyond float32: scales differ beyond measure
-        return math.inf, df, 0.0, 1.0
-    v = total / n
-    d = float(np.sum((sums - sizes * v) ** 2 / sizes)) / (v * v * (mu4 - 1.0))
-    g2 = (mu8 - 4.0 * mu6 + 6.0 * mu4 - 3.0) / (mu4 - 1.0) ** 2 - 3.0
-    mu3 = mu6 - 3.0 * mu4 + 2.0  # third central moment of x^2
-    m_eff = g / float(np.sum(1.0 / sizes))
-    # Var of the quadratic form, plus the pooled v's own fluctuation and its covariance with the form
-    # (first order in 1/m): 513 measured vs 511 predicted for 256 uniform rows of 9 (486 without the terms)
-    var_d = df * (2.0 + g2 / m_eff) + 4.0 * df * df * (mu4 - 1.0) / n - 4.0 * df * mu3 / (m_eff * (mu4 - 1.0))
-    scale = max(1e-3, var_d / (2.0 * df))
-    nu = df / scale
-    t = d / scale
-    return t * df / nu, df, float(chdtrc(nu, t)), float(chdtr(nu, t))
-
-
-def homogeneity_test(kind: str, sums: np.ndarray, sizes: np.ndarray, units: int,
-                     moments: tuple[float, float, float] | None) -> tuple[float, float, str]:
-    """The ``rows`` (or ``cols``) test: (statistic / df, two-sided p, detail in words). ``moments`` are the
-    null law's standardized (mu4, mu6, mu8); None for a normal law (Bartlett's exact-in-practice test)."""
-    if moments is None:
-        t, df, p_hi, p_lo = bartlett(sums, sizes, 3.0)
-    else:
-        t, df, p_hi, p_lo = dispersion(sums, sizes, moments)
-    p = min(1.0, 2.0 * min(p_hi, p_lo))
-    ratio = t / df
-    rms = np.sqrt(sums / sizes)
-    spread = float(rms.max() / rms.min()) if rms.min() > 0 else math.inf
-    grouped = "" if sums.size == units else f" in {sums.size} groups"
-    numbers = f"dispersion {ratio:.3g}x its null mean over {units} {kind}{grouped}, max/min rms {spread:.3g}"
-    if p_lo < p_hi and p < 0.01:
-        what = (f"{kind} are far more alike than independent draws: "
-                f"{'rank-deficient, copied or permuted' if kind == 'rows' else 'copied or permuted'}")
-    elif p_hi <= p_lo and p < 0.01:
-        zero = " (some are all zero)" if np.any(sums <= 0) else ""
-        what = (f"{'row' if kind == 'rows' else 'column'} scales differ{zero}: "
-                f"{'rows scaled unequally' if kind == 'rows' else 'sorted rows or inputs scaled unequally'}")
-    else:
-        what = f"{kind} as homogeneous as independent draws"
-    return ratio, p, f"{what} ({numbers})"
+__all__ = ["bartlett", "bartlett_rows", "dispersion", "dispersion_rows", "homogeneity_result", "homogeneity_test"]
 
 
 def tw1_sf(s: float) -> float:
@@ -466,7 +397,7 @@ def top_singular_value(matrix: np.ndarray, steps: int = LANCZOS_MAX_STEPS, tol: 
     m = matrix if matrix.shape[0] >= matrix.shape[1] else matrix.T  # M^T M is the short side's Gram
     dim = m.shape[1]
     if dim <= DENSE_MAX_SIDE:  # a small Gram matrix and a dense eigensolver beat Lanczos (64 x 4096: 3 vs 14 ms)
-        return math.sqrt(max(0.0, float(np.linalg.eigvalsh(m.T @ m)[-1])))
+        return float(top_singular_values_dense(matrix[None])[0])
     steps = min(steps, dim)
     basis = np.zeros((steps + 1, dim))
     v = np.random.default_rng(0).standard_normal(dim)
@@ -497,7 +428,22 @@ def spectrum_test(matrix: np.ndarray) -> tuple[float, float, str]:
     energy = float(np.sum(matrix * matrix))
     if energy <= 0:
         return 0.0, 1.0, "all-zero submatrix"
-    s1 = top_singular_value(matrix)
+    return spectrum_result(k, l_, energy, top_singular_value(matrix))
+
+
+def top_singular_values_dense(matrices: np.ndarray) -> np.ndarray:
+    """``top_singular_value`` of each matrix of a stack (G, k, l) whose short side is at most ``DENSE_MAX_SIDE``:
+    the Gram matrices and their eigenvalues in one batched call each, as ``top_singular_value`` takes them one by
+    one."""
+    m = matrices if matrices.shape[1] >= matrices.shape[2] else np.swapaxes(matrices, 1, 2)
+    top = np.linalg.eigvalsh(np.swapaxes(m, 1, 2) @ m)[:, -1]
+    out: np.ndarray = np.sqrt(np.maximum(0.0, top))
+    return out
+
+
+def spectrum_result(k: int, l_: int, energy: float, s1: float) -> tuple[float, float, str]:
+    """(s1 / edge, one-sided p, detail) of the spectrum test on a k x l matrix of ``energy`` (sum of squares > 0)
+    whose top singular value is ``s1``."""
     a, b = math.sqrt(k - 0.5), math.sqrt(l_ - 0.5)
     mu = (a + b) ** 2
     sigma = (a + b) * (1.0 / a + 1.0 / b) ** (1.0 / 3.0)

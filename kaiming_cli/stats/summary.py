@@ -131,12 +131,34 @@ def _power_summary(x: np.ndarray, work: type[np.floating[Any]]) -> Summary | Non
         s1, s2, s3, s4, lo, hi = _block_sums(x, pivot, work, n)
     if not math.isfinite(s1 + s2 + s3 + s4):
         return None
-    c = float(pivot)
+    return _from_power_sums(n, float(pivot), s1, s2, s3, s4, lo, hi)
+
+
+def _from_power_sums(n: int, c: float, s1: float, s2: float, s3: float, s4: float, lo: float, hi: float) -> Summary:
+    """The summary from the sums of d, d^2, d^3, d^4 (d = x - c) and the extremes."""
     mean_d = s1 / n
     m2 = max(0.0, s2 - n * mean_d**2)
     m3 = s3 - 3 * mean_d * s2 + 2 * n * mean_d**3
     m4 = max(0.0, s4 - 4 * mean_d * s3 + 6 * mean_d**2 * s2 - 3 * n * mean_d**4)
     return Summary(n=n, mean=c + mean_d, m2=m2, m3=m3, m4=m4, min=lo, max=hi)
+
+
+def summarize_rows(rows: np.ndarray) -> list[Summary]:
+    """``summarize`` of each row of a 2-D array of finite float32 or float64 values, to the bit: the elementwise
+    work (the pivoted differences and their squares) for all rows at once, the four dot products per row as
+    ``summarize`` takes them (one block: a row of at most ``BLOCK`` values). Longer rows go one by one."""
+    g, n = rows.shape
+    if n > BLOCK or rows.dtype not in (np.float32, np.float64) or n == 0:
+        return [summarize(row) for row in rows]
+    work = rows.dtype.type
+    pivots = np.array([float(np.add.reduce(row, dtype=np.float64)) / n for row in rows], dtype=work)  # _pivot
+    d = np.empty_like(rows)
+    np.subtract(rows, pivots[:, None], out=d, dtype=work, casting="unsafe")
+    q = np.square(d)
+    ones = np.ones(n, work)
+    lo, hi = rows.min(axis=1).tolist(), rows.max(axis=1).tolist()
+    return [_from_power_sums(n, float(pivots[i]), float(np.dot(d[i], ones)), float(np.dot(d[i], d[i])),
+                             float(np.dot(q[i], d[i])), float(np.dot(q[i], q[i])), lo[i], hi[i]) for i in range(g)]
 
 
 def _pivot(x: np.ndarray) -> float:

@@ -8,30 +8,35 @@ their rounding cell, seeded) before the EDF tests, whose p-values rounding would
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 
-from ..engine.distributed import World, share_sources
-from ..engine.parallel import Progress, map_sources
-from ..engine.sources import cell_counter, rel_eps_for, same_bytes, scan_source, scan_source_whole, structure_collector
-from ..errors import InputError
-from ..io.config import Config, Rule, first_match
-from ..io.inputs import FileError, GlobCount
-from ..io.sources import TensorSource, is_float, mantissa_bits
-from ..stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, TestResult, run_battery
-from ..stats.empirical import Empirical, histogram_counts, law_of
-from ..stats.laws import MATRIX_FAMILIES, Law, constant_matches
-from ..stats.power import DEFAULT_MAX_DETECTABLE
-from ..stats.shape import CellCounter
-from ..stats.structure import STRUCTURE_TESTS, StructureCollector
-from ..stats.summary import Summary
-from ..stats.uninitialized import uninitialized_reason, zeros_where_random
-from ..theory.fans import compute_fans
-from ..theory.spec import InitSpec, SpecOptions, SpecOverrides
+from ...engine.distributed import World, share_sources
+from ...engine.parallel import Progress, map_sources
+from ...engine.sources import cell_counter, rel_eps_for, scan_source, scan_source_whole, structure_collector
+from ...errors import InputError
+from ...io.config import Config, Rule, first_match
+from ...io.inputs import FileError, GlobCount
+from ...io.sources import TensorSource, is_float, mantissa_bits
+from ...stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, run_battery
+from ...stats.empirical import Empirical, histogram_counts, law_of
+from ...stats.grouped import groupable
+from ...stats.laws import MATRIX_FAMILIES, Law, constant_matches
+from ...stats.power import DEFAULT_MAX_DETECTABLE
+from ...stats.shape import CellCounter
+from ...stats.structure import STRUCTURE_TESTS, StructureCollector
+from ...stats.summary import Summary
+from ...stats.uninitialized import uninitialized_reason, zeros_where_random
+from ...theory.fans import compute_fans
+from ...theory.spec import SpecOptions, SpecOverrides
+from .grouped import verify_batch, verify_grouped
+from .plan import Constant, Memo, Tested, plan_source
+from .result import Status, TensorResult, VerifyResult, failure_reason, plural
+
+__all__ = ["Constant", "Status", "Tested", "TensorResult", "VerifyResult", "failure_reason", "plan_source", "plural"]
 
 #: A run "looks trained" when at least this share of the tested tensors fails, and this share of those with a
 #: spectrum test fail it (looks_trained).
@@ -45,193 +50,6 @@ class Scanner(Protocol):
                  progress: Callable[[int], None] | None = None,
                  structure: StructureCollector | None = None,
                  cells: CellCounter | None = None) -> tuple[Summary, np.ndarray]: ...
-
-
-#: What became of one tensor: tested and passed or failed, inconclusive (passed, but too small to detect a
-#: std error of --max-detectable), uninitialized (it holds memory no init wrote: ``stats/uninitialized.py``; a
-#: failure of its own, outside the correction across tensors, since it is a finding rather than a p-value),
-#: skipped (no rule asked for it), or an error.
-Status = Literal["pass", "fail", "skip", "error", "inconclusive", "uninitialized"]
-
-
-@dataclass(frozen=True)
-class TensorResult:
-    """The verdict on one tensor."""
-
-    file: str
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    status: Status
-    """pass, fail, inconclusive, uninitialized, skip or error."""
-    rule: str
-    """Which rule decided what this tensor should be."""
-    reason: str = ""
-    spec: InitSpec | None = None
-    constant: float | None = None
-    empirical: Empirical | None = None
-    tests: tuple[TestResult, ...] = ()
-    pvalue: float | None = None
-    pvalue_adjusted: float | None = None
-    histogram: list[int] = field(default_factory=list)
-    detectable: float | None = None
-    """The smallest relative std error this tensor detects with 90% power (stats/power.py); None if untested."""
-    looks_like: dict[str, Any] | None = None
-    """A failing tensor's best law by identify (``runners/looks_like.py``): ``{call, law, std_ratio, change}``."""
-    zero_rows_excluded: int = 0
-    """Exactly-zero stored rows left out of the structure and shape tests: padding-like, at most one (an
-    ``nn.Embedding``'s ``padding_idx`` row; more are tested; docs/statistics.md §2.9). Said in every format."""
-    zero_row: int | None = None
-    """The first such row's index."""
-
-    def zero_rows_note(self) -> str:
-        """The note every format shows for a tensor with zero rows left out, or ``""``."""
-        if not self.zero_rows_excluded:
-            return ""
-        k = self.zero_rows_excluded
-        return (f"{self.name}: {k} stored row{'s' if k > 1 else ''} exactly zero (row {self.zero_row}: an "
-                "embedding's padding_idx?) left out of the structure and shape tests")
-
-    @property
-    def failed(self) -> bool:
-        """A failure of the run by this tensor's own verdict: FAIL, or memory never initialized (errors and
-        --strict's inconclusive are the report's to add)."""
-        return self.status in ("fail", "uninitialized")
-
-    @property
-    def std_ratio(self) -> float | None:
-        if self.spec is None or self.empirical is None:
-            return None
-        return self.empirical.rms / self.spec.std
-
-    def to_dict(self) -> dict[str, Any]:
-        expected: dict[str, Any] | None
-        if self.spec is not None:
-            expected = self.spec.to_dict()
-        elif self.constant is not None:
-            expected = {"constant": self.constant}
-        else:
-            expected = None
-        return {
-            "file": self.file, "name": self.name, "shape": list(self.shape), "dtype": self.dtype,
-            "status": self.status, "expected": expected, "rule": self.rule,
-            "empirical": self.empirical.to_dict() if self.empirical else None,
-            "tests": [t.to_dict() for t in self.tests], "pvalue": self.pvalue,
-            "pvalue_adjusted": self.pvalue_adjusted, "reason": self.reason, "std_ratio": self.std_ratio,
-            "detectable": self.detectable if self.detectable is not None and math.isfinite(self.detectable)
-            else None,
-            "looks_like": self.looks_like, "zero_rows_excluded": self.zero_rows_excluded,
-        }
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    tensors: tuple[TensorResult, ...]
-    alpha: float
-    correction: str
-    trained: bool = False
-    notes: tuple[str, ...] = ()
-    errors: tuple[FileError, ...] = ()
-    """Paths that could not be read (each also makes the exit code 3)."""
-    rules: tuple[GlobCount, ...] = ()
-    """Per rule of the config: how many tensors it decided."""
-    globs: tuple[GlobCount, ...] = ()
-    """Per ``--tensor`` glob: how many of the files' tensors it selected."""
-    found: int | None = None
-    """Tensors in the files before ``--tensor`` filtered them (None: no filter)."""
-    allow_empty: bool = False
-    """A run that tested no tensor passes only when this is set (``--allow-empty``)."""
-    strict: bool = False
-    """``--strict``: an inconclusive tensor fails the run."""
-    max_detectable: float = DEFAULT_MAX_DETECTABLE
-
-    @property
-    def tested(self) -> int:
-        """Tensors that got a verdict (statistical, constant, or memory never initialized): pass, fail,
-        inconclusive or uninitialized."""
-        return sum(t.status in ("pass", "fail", "inconclusive", "uninitialized") for t in self.tensors)
-
-    @property
-    def empty(self) -> bool:
-        """Nothing was tested and that is not allowed: the gate must not pass on nothing."""
-        return self.tested == 0 and not self.allow_empty
-
-    @property
-    def passed(self) -> bool:
-        fine = ("pass", "skip") if self.strict else ("pass", "skip", "inconclusive")
-        return not self.empty and not self.errors and all(t.status in fine for t in self.tensors)
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.errors) or any(t.status == "error" for t in self.tensors)
-
-    def count(self, status: Status) -> int:
-        return sum(t.status == status for t in self.tensors)
-
-    def unmatched(self) -> list[str]:
-        """Rules and ``--tensor`` globs that matched no tensor, for a note."""
-        rules = [f"rule {i + 1} {r.match!r}" for i, r in enumerate(self.rules) if not r.matched]
-        return rules + [f"--tensor {g.match!r}" for g in self.globs if not g.matched]
-
-    def empty_reason(self) -> str:
-        """Why no tensor was tested, in words."""
-        n = len(self.tensors)
-        if self.found == 0 or (self.found is None and n == 0):
-            return "the input files hold no tensors" if not self.errors else "no file could be read"
-        if n == 0:
-            globs = ", ".join(repr(g.match) for g in self.globs)
-            return f"--tensor {globs} matched none of the {self.found} tensors"
-        if self.count("skip") == n:
-            by_rule = sum(t.reason.startswith("skipped by rule") for t in self.tensors)
-            how = f" ({by_rule} by skip rules, {n - by_rule} matched by no rule)" if 0 < by_rule < n else \
-                " by skip rules" if by_rule == n else " (no rule and no spec option covers them)"
-            return f"all {n} tensors were skipped{how}"
-        return f"none of the {n} tensors could be tested"
-
-    def first_error(self) -> str | None:
-        if self.errors:
-            return self.errors[0].reason
-        for t in self.tensors:
-            if t.status == "error":
-                return f"{t.name}: {t.reason}"
-        return None
-
-    def summary(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in ("pass", "fail", "uninitialized", "inconclusive", "skip", "error")
-                 if self.count(s)]
-        failed = sum(t.failed for t in self.tensors)
-        verdict = "PASS" if self.passed else ("ERROR" if self.has_errors and not failed else "FAIL")
-        if self.passed and not self.count("pass") and self.count("inconclusive"):
-            verdict = "INCONCLUSIVE"  # exit 0 (--strict fails it), but nothing was shown to follow its law
-        line = f"{verdict}: {plural(len(self.tensors), 'tensor')}: {', '.join(parts) or 'none'} " \
-               f"(alpha = {self.alpha:g}, {self.correction} across tested tensors)"
-        if self.count("inconclusive"):
-            line += f"; inconclusive: too few values to detect a std error of {self.max_detectable:g} " \
-                    "with 90% power" + (", failed by --strict" if self.strict else " (--strict fails them)")
-        if self.errors:
-            more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
-            line += f"; unreadable: {self.errors[0].reason}{more}"
-        elif self.has_errors:
-            line += f"; first error: {self.first_error()}"
-        if self.tested == 0 and not self.has_errors:
-            line = f"FAIL: no tensor was tested: {self.empty_reason()}; pass --allow-empty if that is expected" \
-                if self.empty else f"PASS: no tensor was tested ({self.empty_reason()}), allowed by --allow-empty"
-        if self.trained:
-            line += ". The weights look TRAINED, not freshly initialized: most tensors miss their init law " \
-                    "by a wide margin."
-        return line
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "alpha": self.alpha, "correction": self.correction, "tested": self.tested,
-                "looks_trained": self.trained, "summary": self.summary(), "notes": list(self.notes),
-                "rules": [r.to_dict() for r in self.rules], "tensor_globs": [g.to_dict() for g in self.globs],
-                "errors": [e.to_dict() for e in self.errors],
-                "tensors": [t.to_dict() for t in self.tensors]}
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 tensor``, ``2 tensors``: "1 tensors" read as a bug."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --------------------------------------------------------------------------- corrections
@@ -299,46 +117,16 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     gathers them from the ranks' shards (engine/distributed.py), and is then called on every rank or on none,
     because the branches before it depend only on the name, shape, dtype and rule, which every rank shares.
     """
-    base = TensorResult(source.file, source.name, source.shape, source.dtype, "skip",
-                        rule.describe() if rule else "no rule")
-    if source.error:
-        return replace(base, status="error", reason=source.error)
-    if source.same_as is not None:
-        return replace(base, reason=same_bytes(source.same_as))
-    if rule is None:
-        return replace(base, reason="no rule and no spec option covers it")
-    if rule.skip:
-        return replace(base, reason=f"skipped by rule {rule.origin}")
-    if source.numel == 0:
-        return replace(base, reason="empty tensor")
-    if rule.constant is not None:
-        return constant_source(base, source, scanner, rule.constant, seed=seed, jobs=jobs, progress=progress)
-    not_random = replace(base, status="error", reason=f"{source.dtype} tensor matched a random-init rule; "
-                                                      "give it a constant or skip rule")
-    if source.layout is not None and not layout_given:
-        base_options = replace(base_options, layout=source.layout)
-    options = base_options.overridden(rule.options)
-    if len(source.shape) == 1 and options.fan_in is None and sibling_fan_in is not None:
-        options = replace(options, fan_in=sibling_fan_in)  # a bias: default('Linear') needs its weight's fan_in
-    try:
-        # a 0-d tensor holds one value: only a constant law (zeros_, ones_, constant_) can describe it, and that
-        # law needs no fans; any other law on it is refused below with the spec's own reason
-        spec = options.spec(source.shape or (1,))
-        if spec.exact_law.distribution == "constant" and spec.exact_law.value is not None:
-            # checked exactly, on integer tensors too (identify -f rules writes init = "zeros_" for a BatchNorm's
-            # num_batches_tracked)
-            return constant_source(base, source, scanner, spec.exact_law.value, seed=seed, jobs=jobs,
-                                   progress=progress)
-        if not source.shape:
-            options.spec(source.shape)
-    except ValueError as exc:
-        return replace(base, status="error", reason=str(exc)) if is_float(source.dtype) else not_random
-    if not is_float(source.dtype):
-        return not_random
-    try:
-        law = law_of(spec)
-    except ValueError as exc:  # a law the statistics cannot test: this tensor is an error, said why
-        return replace(base, status="error", spec=spec, reason=str(exc))
+    plan = plan_source(source, rule, base_options, layout_given=layout_given, sibling_fan_in=sibling_fan_in)
+    if isinstance(plan, TensorResult):
+        return plan
+    if isinstance(plan, Constant):
+        return constant_source(plan.base, source, scanner, plan.value, seed=seed, jobs=jobs, progress=progress)
+    base, spec, law = plan.base, plan.spec, plan.law
+    if scanner is scan_source and groupable(law, source.shape, source.dtype, spec.layout, tests, max_ks):
+        done = verify_batch([source], [plan], alpha=alpha, tests=tests, progress=progress)[0]
+        if done is not None:  # else a rarer branch (non-finite values, a zero row...): the path below
+            return done
     matrix_law = law.distribution in MATRIX_FAMILIES  # read whole; no iid structure or shape tests
     collector = structure_collector(source, spec.layout, seed) \
         if not matrix_law and set(tests) & set(STRUCTURE_TESTS) else None
@@ -374,17 +162,6 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         histogram=histogram_counts(sample, law) if sample.size else [],
         reason=failure_reason(battery.tests), detectable=battery.detectable,
     )
-
-
-def failure_reason(tests: Sequence[TestResult]) -> str:
-    """The failed tests' details, a marginal test (distribution, scale, tails) first whenever one failed; the
-    structure tests (rows, cols, spectrum) follow, still listed. A wrong std or family is what the user must fix
-    first, and the structure tests can react to it (issue 26); when the arrangement alone is wrong (sorted rows, a
-    permuted copy) the marginal tests pass and a structure test leads. A copied half or a tiled block that also
-    fails a marginal test (fewer independent values than it seems) is named by both, the marginal one first."""
-    failed = [t for t in tests if not t.passed]
-    failed.sort(key=lambda t: t.name in STRUCTURE_TESTS)
-    return "; ".join(t.detail for t in failed)
 
 
 # --------------------------------------------------------------------------- the run
@@ -488,13 +265,30 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
                              layout_given=layout_given, sibling_fan_in=fans.get((source.file, source.name)))
 
     if world is None:
-        results = map_sources(one, sources, jobs, progress)
+        results = verify_many(sources, config, fallback, base_options, one, alpha=alpha, tests=tests, max_ks=max_ks,
+                              jobs=jobs, progress=progress, layout_given=layout_given, fans=fans)
     else:
         results = share_sources(world, one, sources, jobs, progress)
     chosen = [choose(source, config, fallback) for source in sources]
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
     return replace(finalize(results, alpha, correction, max_detectable), rules=counts, errors=tuple(errors),
                    globs=globs, found=found, allow_empty=allow_empty, strict=strict)
+
+
+def verify_many(sources: Sequence[TensorSource], config: Config, fallback: Rule | None, base_options: SpecOptions,
+                one: Callable[[TensorSource, int, Progress | None], TensorResult], *, alpha: float,
+                tests: tuple[str, ...], max_ks: int, jobs: int | None, progress: Callable[[int], None] | None,
+                layout_given: bool, fans: dict[tuple[str, str], int]) -> list[TensorResult]:
+    """The group path for the tensors it covers (grouped.py), then ``one`` for the rest under the engine's parallel
+    policy; the results in the order of ``sources``."""
+    memo: Memo = {}
+    plans = [plan_source(s, choose(s, config, fallback), base_options, layout_given=layout_given,
+                         sibling_fan_in=fans.get((s.file, s.name)), memo=memo) for s in sources]
+    results = verify_grouped(sources, plans, alpha=alpha, tests=tests, max_ks=max_ks, progress=progress)
+    rest = [i for i, r in enumerate(results) if r is None]
+    for i, r in zip(rest, map_sources(one, [sources[i] for i in rest], jobs, progress), strict=True):
+        results[i] = r
+    return [r for r in results if r is not None]
 
 
 _BIAS_SIBLINGS = (("bias", "weight"), ("bias", "kernel"), ("bias:0", "kernel:0"))

@@ -1,0 +1,60 @@
+"""verify's group path: the tensors of a checkpoint that share a shape, dtype and law, tested together.
+
+``verify_grouped`` sorts the planned tensors (plan.py) into groups that the group battery covers
+(stats/grouped.py ``groupable``), reads and tests each group in batches of bounded memory (engine/grouped.py) and
+builds each tensor's result as ``verify_source`` builds it; the tensors it hands back are tested alone. A tensor
+gets the same result in a group of a thousand as alone: each is one row of the arrays, and no number depends on
+another row (tests/runners/test_many_tensors.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ...engine.grouped import group_outcomes
+from ...io.sources import TensorSource
+from ...stats.empirical import Empirical
+from ...stats.grouped import Outcome, batch_size, groupable
+from ...stats.laws import Law
+from .plan import Plan, Tested
+from .result import TensorResult, failure_reason
+
+
+def verify_grouped(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
+                   max_ks: int, progress: Callable[[int], None] | None = None) -> list[TensorResult | None]:
+    """The result of every tensor the group path covers, None for the others (in the order of ``sources``)."""
+    groups: dict[tuple[tuple[int, ...], str, Law, str], list[int]] = {}
+    for i, (source, plan) in enumerate(zip(sources, plans, strict=True)):
+        if isinstance(plan, Tested) and groupable(plan.law, source.shape, source.dtype, plan.spec.layout, tests,
+                                                  max_ks):
+            key = (tuple(source.shape), source.dtype, plan.law, plan.spec.layout)
+            groups.setdefault(key, []).append(i)
+    out: list[TensorResult | None] = [None] * len(sources)
+    for (shape, _dtype, _law, _layout), members in groups.items():
+        size = batch_size(shape)
+        for a in range(0, len(members), size):
+            batch = members[a:a + size]
+            done = verify_batch([sources[i] for i in batch], [plans[i] for i in batch], alpha=alpha, tests=tests,
+                                progress=progress)
+            for i, result in zip(batch, done, strict=True):
+                out[i] = result
+    return out
+
+
+def verify_batch(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
+                 progress: Callable[[int], None] | None = None) -> list[TensorResult | None]:
+    """One batch of a group (one shape, dtype, law and layout): each tensor's result, or None to test it alone."""
+    tested = [p for p in plans if isinstance(p, Tested)]
+    assert len(tested) == len(plans)
+    first = tested[0]
+    outcomes = group_outcomes(sources, first.law, first.spec.layout, alpha=alpha, tests=tests, progress=progress)
+    return [None if o is None else from_outcome(p, o) for p, o in zip(tested, outcomes, strict=True)]
+
+
+def from_outcome(plan: Tested, outcome: Outcome) -> TensorResult:
+    """The tensor's result, as ``verify_source`` makes it from a battery (``pvalue_adjusted`` comes later)."""
+    b, base = outcome.battery, plan.base
+    return TensorResult(base.file, base.name, base.shape, base.dtype, "pass" if b.passed else "fail", base.rule,
+                        reason=failure_reason(b.tests), spec=plan.spec,
+                        empirical=Empirical.from_summary(outcome.summary, b), tests=b.tests, pvalue=b.pvalue,
+                        histogram=outcome.histogram, detectable=b.detectable)

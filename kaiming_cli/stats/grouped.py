@@ -1,0 +1,305 @@
+"""The battery on a group of tensors of one shape, dtype and law, vectorized across them (issue 25).
+
+A checkpoint holds hundreds to thousands of small tensors, most of them in a few (shape, law) groups. One tensor at
+a time, the battery costs 1-3 ms of Python and numpy calls whatever the tensor's size. Stacked as one (G, n) array,
+the heavy parts (moments, the sorted EDF and its null CDF, cell counts for the shape test, row and column sums of
+squares, the Gram eigenvalues of the spectrum test, histograms) are a few numpy calls for the whole group; what
+stays per tensor is scalar arithmetic and the detail text, written by the very functions the one-tensor path
+calls (battery.py's tests, ``ks_result``, ``homogeneity_result``, ``spectrum_result``, shape.py's
+``binned_tests``), so each tensor gets the one-tensor path's tests, p-values and words.
+
+The group path covers the common case, decided before reading (``groupable``): float32 or float64 values, a
+normal or uniform law centred on zero, a tensor small enough to be its own EDF sample and counted whole (at most
+``KS_MAX_SAMPLES`` values, each side at most ``MAX_GROUPS`` so rows and columns are not grouped in runs). After
+reading, a tensor that would take another branch of the one-tensor path (non-finite values, a mark of
+uninitialized memory, a constant, a zero row or column) is handed back (None) and the caller tests it alone.
+Every number is the one-tensor path's to the bit (the moments as ``summarize`` sums them, the statistics row by
+row with the same reductions): tests/stats/test_grouped.py compares the two paths on tensors that pass and fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .battery import (
+    ALL_TESTS,
+    KURTOSIS_MIN_N_BOUNDED,
+    OWN_MOMENTS_P,
+    BatteryResult,
+    ConfidenceInterval,
+    TestResult,
+    ad_result,
+    ad_statistics,
+    ks_result,
+    ks_statistics,
+    kurtosis_test,
+    mean_test,
+    range_test,
+    std_test,
+)
+from .empirical import histogram_rows
+from .homogeneity import bartlett_rows, dispersion_rows, homogeneity_result
+from .laws import Law
+from .power import detectable_error
+from .shape import MAX_BINS, MIN_BINS, MIN_EXPECTED, ShapeResult, _bin_of_cell, _bins, binned_tests, shape_detail
+from .structure import (
+    DENSE_MAX_SIDE,
+    MAX_GROUPS,
+    SPECTRUM_MIN_SIDE,
+    has_structure,
+    matrix_view,
+    spectrum_result,
+    top_singular_value,
+    top_singular_values_dense,
+)
+from .summary import Summary, summarize_rows
+from .uninitialized import HUGE, TINY
+
+#: The laws the group path covers (centred on zero); others take the one-tensor path.
+GROUPED_LAWS = ("normal", "uniform")
+#: The dtypes it covers: stored exactly in float32 or float64 (bf16 and fp16 are dequantized per tensor).
+GROUPED_DTYPES = ("float32", "float64")
+#: Values per batch of a group: the float64 copy, its sorted copy and the CDF stay near 3 x 8 MiB.
+BATCH_VALUES = 1 << 20
+
+Raw = tuple[str, float, float, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One tensor's battery from the group path, with what the runner reports beside it."""
+
+    summary: Summary
+    battery: BatteryResult
+    histogram: list[int]
+
+
+def groupable(law: Law, shape: tuple[int, ...], dtype: str, layout: str, tests: Sequence[str], max_ks: int) -> bool:
+    """Whether a tensor can take the group path (decided from its header and law, before reading)."""
+    n = math.prod(shape)
+    if dtype not in GROUPED_DTYPES or law.distribution not in GROUPED_LAWS or law.center != 0.0 or law.mean != 0.0:
+        return False
+    if not has_structure(shape) or n > max_ks or not set(tests) <= set(ALL_TESTS):
+        return False
+    outer, inner, _ = matrix_view(shape, layout)
+    return outer <= MAX_GROUPS and inner <= MAX_GROUPS
+
+
+def batch_size(shape: tuple[int, ...]) -> int:
+    """Tensors per batch of a group of this shape: memory is bounded by the batch, not by the group."""
+    return max(1, BATCH_VALUES // max(1, math.prod(shape)))
+
+
+def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], dtype: str, layout: str,
+                      alpha: float, tests: tuple[str, ...], rel_eps: float) -> list[Outcome | None]:
+    """The battery of each tensor in ``stored`` ((G, n): the decoded values, float32 or float64, in storage
+    order), as ``run_battery`` gives it with the whole tensor as its sample; None for a tensor the one-tensor path
+    must test (see the module docstring)."""
+    x = stored.astype(np.float64)
+    ok = _regular(x, dtype)
+    out: list[Outcome | None] = [None] * x.shape[0]
+    index = np.flatnonzero(ok)
+    if index.size == 0:
+        return out
+    matrix = stored[index].reshape(index.size, *matrix_view(shape, layout)[:2])
+    outer = np.einsum("gij,gij->gi", matrix, matrix).astype(np.float64)
+    inner = np.einsum("gij,gij->gj", matrix, matrix).astype(np.float64)
+    lines = (outer > 0).all(axis=1) & (inner > 0).all(axis=1)  # a zero row or column: the one-tensor path
+    index, matrix, outer, inner = index[lines], matrix[lines], outer[lines], inner[lines]
+    if index.size == 0:
+        return out
+    x = x[index]
+    summaries = summarize_rows(stored[index])
+    group = _Group(law, x, summaries, shape, dtype, layout, alpha, tests, rel_eps, matrix, outer, inner,
+                   stored[index])
+    for i, outcome in zip(index.tolist(), group.outcomes(), strict=True):
+        out[i] = outcome
+    return out
+
+
+def _regular(x: np.ndarray, dtype: str) -> np.ndarray:
+    """Rows whose values are finite, vary, stay within any init scale and hold no subnormal: the rows for which
+    the one-tensor path's uninitialized-memory marks are all silent (stats/uninitialized.py)."""
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(x)
+        finite = np.isfinite(x).all(axis=1)
+        tiny = TINY[64 if dtype == "float64" else 32]
+        subnormal = ((magnitude > 0) & (magnitude < tiny)).any(axis=1)
+        varies = x.min(axis=1) != x.max(axis=1)
+        ok: np.ndarray = finite & varies & ~subnormal & (magnitude.max(axis=1) <= HUGE)
+    return ok
+
+
+@functools.lru_cache(maxsize=64)
+def _detectable(law: Law, n: int, level: float) -> float:
+    """``detectable_error`` (a bisection) once per group's law, size and level, not once per tensor."""
+    return detectable_error(law, n, level)
+
+
+class _Group:
+    """The tests of one batch, column by column (each test for every tensor), then assembled per tensor."""
+
+    def __init__(self, law: Law, x: np.ndarray, summaries: list[Summary], shape: tuple[int, ...], dtype: str,
+                 layout: str, alpha: float, tests: tuple[str, ...], rel_eps: float, matrix: np.ndarray,
+                 outer: np.ndarray, inner: np.ndarray, stored: np.ndarray) -> None:
+        self.law, self.x, self.summaries, self.dtype, self.alpha = law, x, summaries, dtype, alpha
+        self.tests, self.rel_eps, self.matrix, self.stored = tests, rel_eps, matrix, stored
+        self.n = x.shape[1]
+        out, inn, rows_outer = matrix_view(shape, layout)
+        self.rows = (out, inn) if rows_outer else (inn, out)
+        (self.row_sums, self.col_sums) = (outer, inner) if rows_outer else (inner, outer)
+        self.raw: list[list[Raw]] = [[] for _ in summaries]
+        self.std_at: int | None = None
+        """Where the std test sits among each tensor's tests (it is run in ``_assemble``)."""
+        self.notes: list[str] = []
+
+    def outcomes(self) -> list[Outcome]:
+        """Run the tests in the battery's order (``run_battery``) and assemble each tensor's result."""
+        sorted_x: np.ndarray | None = None
+        cdf: np.ndarray | None = None
+        for name in self.tests:
+            if name in ("rows", "cols", "spectrum"):
+                continue
+            if name in ("ks", "ad") and sorted_x is None:
+                sorted_x = np.sort(self.x, axis=1)
+                cdf = self.law.cdf(sorted_x)
+            self._marginal(name, sorted_x, cdf)
+        if any(t in self.tests for t in ("rows", "cols", "spectrum")):
+            self._structure()
+        return self._assemble()
+
+    def _add(self, name: str, rows: Sequence[tuple[float, float, str]]) -> None:
+        for raw, (stat, p, detail) in zip(self.raw, rows, strict=True):
+            raw.append((name, float(stat), float(p), detail))
+
+    def _marginal(self, name: str, sorted_x: np.ndarray | None, cdf: np.ndarray | None) -> None:
+        law, n = self.law, self.n
+        if name == "mean":
+            self._add(name, [mean_test(law, s) for s in self.summaries])
+        elif name == "std":
+            # its p does not depend on the level: the test runs once, in _assemble, at the level it is judged at
+            self.std_at = len(self.raw[0]) if self.raw else 0
+            for raw in self.raw:
+                raw.append((name, math.nan, math.nan, ""))
+        elif name == "kurtosis":
+            min_n = 20 if law.distribution == "normal" else KURTOSIS_MIN_N_BOUNDED
+            if n < min_n:
+                self.notes.append(f"kurtosis test not run: a {law.distribution} null needs n >= {min_n} for a "
+                                  "calibrated p-value.")
+                return
+            self._add(name, [kurtosis_test(law, s) for s in self.summaries])
+        elif name == "range":
+            self._add(name, [range_test(law, s, self.rel_eps) for s in self.summaries])
+        elif name == "ks":
+            assert sorted_x is not None and cdf is not None
+            d, where = ks_statistics(sorted_x, cdf)
+            self._add(name, [ks_result(di, wi, n) for di, wi in zip(d.tolist(), where.tolist(), strict=True)])
+        elif name == "ad":
+            assert cdf is not None
+            self._add(name, [ad_result(a2, n) for a2 in ad_statistics(cdf).tolist()])
+        elif name == "shape":
+            shaped = self._shape()
+            if shaped is None:
+                self.notes.append("shape test not run: it needs n >= 250 (5 bins of 50 expected values).")
+                return
+            self._add(name, [(r.statistic / max(r.df, 1), r.pvalue, shape_detail(r, n, False)) for r in shaped])
+
+    def _shape(self) -> list[ShapeResult] | None:
+        """``shape_summary`` for every tensor: each value's rounding cell (the top 16 bits of its float32), binned
+        by the law's cell-to-bin map, counted per tensor in one ``bincount``."""
+        k = int(min(MAX_BINS, float(self.n) // MIN_EXPECTED))
+        if k < MIN_BINS:
+            return None
+        starts, p_bins, lows = _bins(self.law, self.dtype, k)
+        of_cell = _bin_of_cell(self.law, self.dtype, k)
+        f32 = np.ascontiguousarray(self.stored, dtype=np.float32)
+        cells = (f32.view(np.uint32) >> np.uint32(16)).astype(np.intp)
+        bins = starts.size
+        offsets = (np.arange(f32.shape[0]) * bins)[:, None]
+        counts = np.bincount((of_cell[cells] + offsets).reshape(-1), minlength=f32.shape[0] * bins)
+        return binned_tests(counts.reshape(f32.shape[0], bins), self.n, starts, p_bins, lows)
+
+    def _own_moments(self) -> list[tuple[float, float, float] | None]:
+        """Per tensor, the data's own (mu4, mu6, mu8) where its kurtosis test rejected at ``OWN_MOMENTS_P``
+        (battery.py ``_own_shape``), else None."""
+        out: list[tuple[float, float, float] | None] = []
+        for raw, xi in zip(self.raw, self.x, strict=True):
+            kurt = next((p for name, _, p, _ in raw if name == "kurtosis"), None)
+            if kurt is not None and kurt < OWN_MOMENTS_P:
+                x2 = xi * xi
+                m2 = float(x2.mean())
+                z2 = x2 / m2
+                out.append((float(np.mean(z2**2)), float(np.mean(z2**3)), float(np.mean(z2**4))))
+            else:
+                out.append(None)
+        return out
+
+    def _structure(self) -> None:
+        """rows, cols and spectrum, in structure.py's order (``structure_tests``)."""
+        law = self.law
+        m = law.standardized_moments()
+        moments = None if law.distribution == "normal" else (m[1], m[3], m[5])
+        own = self._own_moments()
+        for kind, sums, units in (("rows", self.row_sums, self.rows[0]), ("cols", self.col_sums, self.rows[1])):
+            if kind in self.tests and sums.shape[1] >= 2:
+                self._add(kind, self._homogeneity(kind, sums, units, moments, own))
+        if "spectrum" in self.tests:
+            k, l_ = self.matrix.shape[1:]
+            if min(k, l_) < SPECTRUM_MIN_SIDE:
+                self.notes.append(f"spectrum test not run: a {self.rows[0]}x{self.rows[1]} matrix is too thin for "
+                                  f"the random-matrix edge (each side needs >= {SPECTRUM_MIN_SIDE}).")
+            else:
+                self._add("spectrum", self._spectrum())
+
+    def _homogeneity(self, kind: str, sums: np.ndarray, units: int, moments: tuple[float, float, float] | None,
+                     own: list[tuple[float, float, float] | None]) -> list[tuple[float, float, str]]:
+        sizes = np.full(sums.shape[1], (self.n // units), dtype=np.int64)
+        df = float(sums.shape[1] - 1)
+        chosen = [o if o is not None else moments for o in own]
+        t = np.empty(sums.shape[0])
+        p_hi, p_lo = np.empty_like(t), np.empty_like(t)
+        bart = np.array([c is None for c in chosen])
+        if bart.any():
+            t[bart], p_hi[bart], p_lo[bart] = bartlett_rows(sums[bart], sizes, 3.0)
+        if (~bart).any():
+            mom = np.array([c for c in chosen if c is not None], dtype=np.float64)
+            t[~bart], p_hi[~bart], p_lo[~bart] = dispersion_rows(sums[~bart], sizes,
+                                                                 (mom[:, 0], mom[:, 1], mom[:, 2]))
+        rms = np.sqrt(sums / sizes)
+        return [homogeneity_result(kind, ti, df, hi, lo, a, b, sums.shape[1], units, False)
+                for ti, hi, lo, a, b in zip(t.tolist(), p_hi.tolist(), p_lo.tolist(), rms.min(axis=1).tolist(),
+                                            rms.max(axis=1).tolist(), strict=True)]
+
+    def _spectrum(self) -> list[tuple[float, float, str]]:
+        matrix = self.matrix.astype(np.float64)
+        g, k, l_ = matrix.shape
+        energy = (matrix * matrix).reshape(g, -1).sum(axis=1)  # as spectrum_test sums one matrix
+        if min(k, l_) <= DENSE_MAX_SIDE:
+            s1 = top_singular_values_dense(matrix).tolist()
+        else:
+            s1 = [top_singular_value(mi) for mi in matrix]
+        return [spectrum_result(k, l_, e, s) for e, s in zip(energy.tolist(), s1, strict=True)]
+
+    def _assemble(self) -> list[Outcome]:
+        law, n = self.law, self.n
+        histograms = histogram_rows(self.x, law)
+        out = []
+        for s, raw, hist in zip(self.summaries, self.raw, histograms, strict=True):
+            k = len(raw)
+            threshold = self.alpha / k if k else self.alpha
+            ci = ConfidenceInterval(math.nan, math.nan)
+            if self.std_at is not None:  # with the interval at the std test's own level (run_battery)
+                ratio, p, ci, std_detail = std_test(law, s, threshold)
+                raw[self.std_at] = ("std", ratio, p, std_detail)
+            results = tuple([TestResult(name, stat, p, p > threshold, detail) for name, stat, p, detail in raw])
+            combined = min(1.0, k * min([p for _, _, p, _ in raw])) if k else 1.0
+            battery = BatteryResult(tests=results, alpha=self.alpha, pvalue=combined, passed=combined > self.alpha,
+                                    std_ci=ci, n_ks=n, notes=tuple(self.notes),
+                                    detectable=_detectable(law, n, threshold))
+            out.append(Outcome(s, battery, hist))
+        return out
