@@ -77,9 +77,9 @@ KURTOSIS_MIN_N_BOUNDED = 1000
 FLOAT32_REL_EPS = 2.0**-21
 
 
-@dataclass(frozen=True)
-class TestResult:
-    """One test of the battery."""
+class TestResult(NamedTuple):
+    """One test of the battery: a named tuple (as SciPy's results), immutable and built in a fraction of a frozen
+    dataclass's time: a checkpoint of 9000 tensors makes 81,000 of them."""
 
     name: str
     statistic: float

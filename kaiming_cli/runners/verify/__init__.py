@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from ...engine.distributed import World, share_sources
-from ...engine.parallel import Progress, map_sources
+from ...engine.parallel import Progress, default_jobs, map_sources
 from ...engine.sources import cell_counter, rel_eps_for, scan_source, scan_source_whole, structure_collector
 from ...errors import InputError
 from ...io.config import Config, Rule, first_match
@@ -209,7 +209,7 @@ def finalize(results: Iterable[TensorResult], alpha: float, correction: str,
             status = "inconclusive"
             reason = f"{r.empirical.n if r.empirical else 0} values detect a std error of ±{r.detectable:.3g} " \
                      f"at best (90% power), over --max-detectable {max_detectable:g}"
-        results[i] = replace(r, status=status, pvalue_adjusted=p_adj, reason=reason)
+        results[i] = r.updated(status=status, pvalue_adjusted=p_adj, reason=reason)
     for i, r in enumerate(results):
         if r.constant is not None:
             results[i] = replace(r, pvalue_adjusted=r.pvalue)
@@ -284,7 +284,8 @@ def verify_many(sources: Sequence[TensorSource], config: Config, fallback: Rule 
     memo: Memo = {}
     plans = [plan_source(s, choose(s, config, fallback), base_options, layout_given=layout_given,
                          sibling_fan_in=fans.get((s.file, s.name)), memo=memo) for s in sources]
-    results = verify_grouped(sources, plans, alpha=alpha, tests=tests, max_ks=max_ks, progress=progress)
+    results = verify_grouped(sources, plans, alpha=alpha, tests=tests, max_ks=max_ks, jobs=jobs or default_jobs(),
+                             progress=progress)
     rest = [i for i, r in enumerate(results) if r is None]
     for i, r in zip(rest, map_sources(one, [sources[i] for i in rest], jobs, progress), strict=True):
         results[i] = r

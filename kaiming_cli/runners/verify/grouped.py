@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ...engine.grouped import group_outcomes
+from ...engine.parallel import map_parallel
 from ...io.sources import TensorSource
 from ...stats.empirical import Empirical
 from ...stats.grouped import Outcome, batch_size, groupable
@@ -21,23 +22,42 @@ from .result import TensorResult, failure_reason
 
 
 def verify_grouped(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
-                   max_ks: int, progress: Callable[[int], None] | None = None) -> list[TensorResult | None]:
-    """The result of every tensor the group path covers, None for the others (in the order of ``sources``)."""
+                   max_ks: int, jobs: int = 1, progress: Callable[[int], None] | None = None
+                   ) -> list[TensorResult | None]:
+    """The result of every tensor the group path covers, None for the others (in the order of ``sources``).
+    With ``jobs`` > 1 the batches go to forked workers (engine/parallel.py), each group cut into at least two
+    batches per worker so that one large group keeps every core busy."""
     groups: dict[tuple[tuple[int, ...], str, Law, str], list[int]] = {}
     for i, (source, plan) in enumerate(zip(sources, plans, strict=True)):
         if isinstance(plan, Tested) and groupable(plan.law, source.shape, source.dtype, plan.spec.layout, tests,
                                                   max_ks):
             key = (tuple(source.shape), source.dtype, plan.law, plan.spec.layout)
             groups.setdefault(key, []).append(i)
-    out: list[TensorResult | None] = [None] * len(sources)
+    batches: list[list[int]] = []
     for (shape, _dtype, _law, _layout), members in groups.items():
         size = batch_size(shape)
-        for a in range(0, len(members), size):
-            batch = members[a:a + size]
-            done = verify_batch([sources[i] for i in batch], [plans[i] for i in batch], alpha=alpha, tests=tests,
-                                progress=progress)
-            for i, result in zip(batch, done, strict=True):
-                out[i] = result
+        if jobs > 1:
+            size = max(1, min(size, -(-len(members) // (2 * jobs))))
+        batches += [members[a:a + size] for a in range(0, len(members), size)]
+    out: list[TensorResult | None] = [None] * len(sources)
+    if not batches:
+        return out
+
+    def run(batch: list[int], report: Callable[[int], None] | None) -> list[TensorResult | None]:
+        return verify_batch([sources[i] for i in batch], [plans[i] for i in batch], alpha=alpha, tests=tests,
+                            progress=report)
+
+    forkable = all(sources[i].forkable for batch in batches for i in batch)
+    if jobs > 1 and len(batches) > 1:
+        done = map_parallel(lambda batch: run(batch, None), batches, jobs, forkable=forkable)
+        if progress is not None:
+            progress(sum(sources[i].numel for batch, results in zip(batches, done, strict=True)
+                         for i, r in zip(batch, results, strict=True) if r is not None))
+    else:
+        done = [run(batch, progress) for batch in batches]
+    for batch, results in zip(batches, done, strict=True):
+        for i, result in zip(batch, results, strict=True):
+            out[i] = result
     return out
 
 

@@ -51,8 +51,7 @@ def plan_source(source: TensorSource, rule: Rule | None, base_options: SpecOptio
                 sibling_fan_in: int | None = None, memo: Memo | None = None) -> Plan:
     """What to do with one tensor (``verify_source`` explains the layout and the sibling fan-in). ``memo`` keeps
     the decisions of a run's earlier tensors of the same rule, layout, fan-in, shape and dtype (same options)."""
-    base = TensorResult(source.file, source.name, source.shape, source.dtype, "skip",
-                        rule.describe() if rule else "no rule")
+    base = TensorResult(source.file, source.name, source.shape, source.dtype, "skip", _describe(rule, memo))
     if source.error:
         return replace(base, status="error", reason=source.error)
     if source.same_as is not None:
@@ -79,6 +78,19 @@ def plan_source(source: TensorSource, rule: Rule | None, base_options: SpecOptio
             if decision[3] else decision[1]
         return replace(base, status="error", spec=decision[2], reason=reason)
     return Tested(base, decision[1], decision[2])
+
+
+def _describe(rule: Rule | None, memo: Memo | None) -> str:
+    """The rule in words, once per rule of a run."""
+    if rule is None:
+        return "no rule"
+    if memo is None:
+        return rule.describe()
+    key = ("describe", id(rule))
+    if key not in memo:
+        memo[key] = (rule.describe(),)
+    text: str = memo[key][0]
+    return text
 
 
 def _decide(source: TensorSource, rule: Rule, base_options: SpecOptions, layout_given: bool,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,17 @@ class TensorResult:
         k = self.zero_rows_excluded
         return (f"{self.name}: {k} stored row{'s' if k > 1 else ''} exactly zero (row {self.zero_row}: an "
                 "embedding's padding_idx?) left out of the structure and shape tests")
+
+    def updated(self, **changes: Any) -> TensorResult:
+        """``dataclasses.replace`` without its walk over every field, which ``finalize`` paid for each of a
+        checkpoint's thousands of results: a shallow copy with ``changes`` set (field names only; every field is
+        a plain value that nothing derives from)."""
+        unknown = set(changes) - set(self.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"TensorResult has no field {sorted(unknown)[0]!r}")
+        new = copy.copy(self)
+        new.__dict__.update(changes)
+        return new
 
     @property
     def failed(self) -> bool:
@@ -209,5 +221,7 @@ def failure_reason(tests: Sequence[TestResult]) -> str:
     permuted copy) the marginal tests pass and a structure test leads. A copied half or a tiled block that also
     fails a marginal test (fewer independent values than it seems) is named by both, the marginal one first."""
     failed = [t for t in tests if not t.passed]
+    if not failed:
+        return ""
     failed.sort(key=lambda t: t.name in STRUCTURE_TESTS)
     return "; ".join(t.detail for t in failed)
