@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .verify import VerifyResult
 
-#: The reason verify gives a tensor no rule and no spec option covers (runners/verify.py).
+#: The reason verify gives a tensor no rule and no spec option covers (runners/verify/plan.py).
 NO_RULE = "no rule and no spec option covers it"
 
 

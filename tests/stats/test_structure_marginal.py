@@ -44,7 +44,7 @@ def test_rows_and_cols_fire_at_most_at_their_level_under_a_wrong_family(kind: st
         first = next(t for t in r.tests if not t.passed and r.reason.startswith(t.detail))
         first_is_marginal += first.name not in ("rows", "cols", "spectrum")
     assert fired["rows"] <= MAX_FIRINGS and fired["cols"] <= MAX_FIRINGS, fired
-    # a marginal test fails every time, so it leads the reason every time (runners/verify.py failure_reason),
+    # a marginal test fails every time, so it leads the reason every time (runners/verify/result.py failure_reason),
     # also in the few seeds where a structure test fires at its level
     assert first_is_marginal == SEEDS
 
