@@ -15,14 +15,15 @@ from ..errors import InputError
 from ..io.sources import TensorSource
 from ..stats.grouped import Outcome, grouped_batteries
 from ..stats.laws import Law
-from .sources import rel_eps_for
+from .sources import dequantizer, rel_eps_for, tensor_seed
 
 
 def read_rows(sources: Sequence[TensorSource]) -> tuple[np.ndarray, list[bool]]:
-    """The decoded values of each source (all of one shape and of dtype float32 or float64) as the rows of one
-    array, and which rows were read (a truncated or vanished file leaves its row unread)."""
+    """The decoded values of each source (all of one shape and dtype) as the rows of one array (float64 for
+    float64, float32 for the narrower floats, as ``decode`` gives them), and which rows were read (a truncated or
+    vanished file leaves its row unread)."""
     n = sources[0].numel
-    rows = np.empty((len(sources), n), dtype=np.float32 if sources[0].dtype == "float32" else np.float64)
+    rows = np.empty((len(sources), n), dtype=np.float64 if sources[0].dtype == "float64" else np.float32)
     read = []
     for g, source in enumerate(sources):
         try:
@@ -39,14 +40,31 @@ def read_rows(sources: Sequence[TensorSource]) -> tuple[np.ndarray, list[bool]]:
     return rows, read
 
 
+def dequantized(sources: Sequence[TensorSource], rows: np.ndarray, seed: int) -> np.ndarray | None:
+    """The EDF samples of bf16 and fp16 tensors, each value spread over its rounding cell by the tensor's own
+    seeded generator, as ``scan_source`` makes them (``subsample_and_jitter``); None for float32 and float64, whose
+    sample is the values."""
+    if dequantizer(sources[0].dtype, None) is None:
+        return None
+    samples = rows.astype(np.float64)
+    for g, source in enumerate(sources):
+        jitter = dequantizer(source.dtype, tensor_seed(seed, source.name).spawn(2)[1])
+        assert jitter is not None
+        with np.errstate(invalid="ignore"):  # a NaN row is handed back to the one-tensor path
+            samples[g] = jitter(samples[g])
+    return samples
+
+
 def group_outcomes(sources: Sequence[TensorSource], law: Law, layout: str, *, alpha: float,
-                   tests: tuple[str, ...], progress: Callable[[int], None] | None = None) -> list[Outcome | None]:
+                   tests: tuple[str, ...], seed: int = 0, progress: Callable[[int], None] | None = None
+                   ) -> list[Outcome | None]:
     """The group battery of each source (one shape, one storage dtype, one law and layout), None where the caller
     must test the tensor alone."""
     rows, read = read_rows(sources)
     first = sources[0]
     outcomes = grouped_batteries(law, rows, shape=tuple(first.shape), dtype=first.dtype, layout=layout,
-                                 alpha=alpha, tests=tests, rel_eps=rel_eps_for(first.dtype))
+                                 alpha=alpha, tests=tests, rel_eps=rel_eps_for(first.dtype),
+                                 samples=dequantized(sources, rows, seed))
     out = [o if ok else None for o, ok in zip(outcomes, read, strict=True)]
     if progress is not None:
         progress(sum(s.numel for s, o in zip(sources, out, strict=True) if o is not None))

@@ -46,7 +46,17 @@ from .empirical import histogram_rows
 from .homogeneity import bartlett_rows, dispersion_rows, homogeneity_result
 from .laws import Law
 from .power import detectable_error
-from .shape import MAX_BINS, MIN_BINS, MIN_EXPECTED, ShapeResult, _bin_of_cell, _bins, binned_tests, shape_detail
+from .shape import (
+    MAX_BINS,
+    MIN_BINS,
+    MIN_EXPECTED,
+    ShapeResult,
+    _bin_of_cell,
+    _bins,
+    binned_tests,
+    shape_detail,
+    wraps_top_cell,
+)
 from .structure import (
     DENSE_MAX_SIDE,
     MAX_GROUPS,
@@ -62,8 +72,8 @@ from .uninitialized import HUGE, TINY
 
 #: The laws the group path covers (centred on zero); others take the one-tensor path.
 GROUPED_LAWS = ("normal", "uniform")
-#: The dtypes it covers: stored exactly in float32 or float64 (bf16 and fp16 are dequantized per tensor).
-GROUPED_DTYPES = ("float32", "float64")
+#: The dtypes it covers, with their mantissa bits: bf16 and fp16 come with their dequantized samples.
+GROUPED_DTYPES = {"float32": 23, "float64": 52, "bfloat16": 7, "float16": 10}
 #: Values per batch of a group: the float64 copy, its sorted copy and the CDF stay near 3 x 8 MiB.
 BATCH_VALUES = 1 << 20
 
@@ -96,12 +106,14 @@ def batch_size(shape: tuple[int, ...]) -> int:
 
 
 def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], dtype: str, layout: str,
-                      alpha: float, tests: tuple[str, ...], rel_eps: float) -> list[Outcome | None]:
+                      alpha: float, tests: tuple[str, ...], rel_eps: float,
+                      samples: np.ndarray | None = None) -> list[Outcome | None]:
     """The battery of each tensor in ``stored`` ((G, n): the decoded values, float32 or float64, in storage
     order), as ``run_battery`` gives it with the whole tensor as its sample; None for a tensor the one-tensor path
-    must test (see the module docstring)."""
-    x = stored.astype(np.float64)
-    ok = _regular(x, dtype)
+    must test (see the module docstring). ``samples`` are the EDF samples when they are not the values themselves:
+    bf16 and fp16 values spread over their rounding cells (engine/sources.py ``dequantizer``), float64."""
+    x = stored.astype(np.float64) if samples is None else samples
+    ok = _regular(stored, x, dtype)
     out: list[Outcome | None] = [None] * x.shape[0]
     index = np.flatnonzero(ok)
     if index.size == 0:
@@ -122,16 +134,19 @@ def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], d
     return out
 
 
-def _regular(x: np.ndarray, dtype: str) -> np.ndarray:
-    """Rows whose values are finite, vary, stay within any init scale and hold no subnormal: the rows for which
-    the one-tensor path's uninitialized-memory marks are all silent (stats/uninitialized.py)."""
+def _regular(values: np.ndarray, sample: np.ndarray, dtype: str) -> np.ndarray:
+    """Rows whose values are finite, vary and stay within any init scale, and whose sample holds no subnormal
+    (float32, bf16 and float64 only, as ``uninitialized_reason`` checks): the rows for which the one-tensor path's
+    uninitialized-memory marks are all silent (stats/uninitialized.py)."""
+    bits = GROUPED_DTYPES[dtype]
     with np.errstate(invalid="ignore"):
-        magnitude = np.abs(x)
-        finite = np.isfinite(x).all(axis=1)
-        tiny = TINY[64 if dtype == "float64" else 32]
-        subnormal = ((magnitude > 0) & (magnitude < tiny)).any(axis=1)
-        varies = x.min(axis=1) != x.max(axis=1)
-        ok: np.ndarray = finite & varies & ~subnormal & (magnitude.max(axis=1) <= HUGE)
+        finite = np.isfinite(values).all(axis=1)
+        ok: np.ndarray = finite & (values.min(axis=1) != values.max(axis=1)) & \
+            (np.abs(values).max(axis=1) <= HUGE)
+        if bits in (7, 23, 52):
+            tiny = TINY[64 if bits > 23 else 32]
+            magnitude = np.abs(sample)
+            ok &= ~((magnitude > 0) & (magnitude < tiny)).any(axis=1)
     return ok
 
 
@@ -222,7 +237,8 @@ class _Group:
         bins = starts.size
         offsets = (np.arange(f32.shape[0]) * bins)[:, None]
         counts = np.bincount((of_cell[cells] + offsets).reshape(-1), minlength=f32.shape[0] * bins)
-        return binned_tests(counts.reshape(f32.shape[0], bins), self.n, starts, p_bins, lows)
+        return binned_tests(counts.reshape(f32.shape[0], bins), self.n, starts, p_bins, lows,
+                            wraps_top_cell(self.law, self.dtype))
 
     def _own_moments(self) -> list[tuple[float, float, float] | None]:
         """Per tensor, the data's own (mu4, mu6, mu8) where its kurtosis test rejected at ``OWN_MOMENTS_P``

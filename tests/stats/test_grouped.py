@@ -27,6 +27,7 @@ from kaiming_cli.stats.battery import ALL_TESTS, DEFAULT_TESTS
 from kaiming_cli.stats.empirical import law_of
 from kaiming_cli.stats.grouped import groupable, grouped_batteries
 from kaiming_cli.theory.spec import SpecOptions
+from tests.runners.test_many_tensors import with_bf16
 
 
 def _tensors() -> dict[str, np.ndarray]:
@@ -56,6 +57,8 @@ def _tensors() -> dict[str, np.ndarray]:
     out["big"] = normal((200, 300))  # no longer one block of the moments (n > 2^16)
     for i in range(3):
         out[f"double.{i}"] = normal((24, 24), dtype=np.float64)
+    for i in range(4):
+        out[f"half.{i}"] = normal((32, 32), dtype=np.float16)
     nan = normal((32, 32))
     nan[3, 4] = np.nan
     out["sq.nan"] = nan
@@ -84,22 +87,26 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("grouped") / "model.safetensors"
     save_file(_tensors(), str(path))
+    rng = np.random.default_rng(7)
+    for i in range(4):  # bf16 values (rounded to nearest, ties away): dequantized per tensor, by its own seed
+        x = (rng.standard_normal((32, 32)) * np.sqrt(2 / 32)).astype(np.float32)
+        with_bf16(path, f"brain.{i}", ((x.view(np.uint32) + 0x8000) >> 16).astype(np.uint16))
     return path
 
 
 def _one_at_a_time(sources: list[Any], config: Config, fallback: Rule, options: SpecOptions, tests: tuple[str, ...],
-                   layout_given: bool) -> list[dict[str, Any]]:
+                   layout_given: bool, seed: int) -> list[dict[str, Any]]:
     one_tensor = functools.partial(scan_source)  # not scan_source itself: the one-tensor path
     results = [verify_source(s, choose(s, config, fallback), options, alpha=1e-3, tests=tests, scanner=one_tensor,
-                             layout_given=layout_given) for s in sources]
+                             layout_given=layout_given, seed=seed) for s in sources]
     return [t.to_dict() for t in finalize(results, 1e-3, "holm").tensors]
 
 
-@pytest.mark.parametrize("layout", ["torch", "keras"])
+@pytest.mark.parametrize("layout,seed", [("torch", 0), ("keras", 0), ("torch", 7)])
 @pytest.mark.parametrize("tests", [DEFAULT_TESTS, ALL_TESTS, ("ks", "shape", "rows"), ("std",)],
                          ids=["default", "all", "some", "std-only"])
 @pytest.mark.parametrize("distribution", ["normal", "uniform"])
-def test_group_path_equals_the_one_tensor_path(checkpoint: Path, layout: str, tests: tuple[str, ...],
+def test_group_path_equals_the_one_tensor_path(checkpoint: Path, layout: str, seed: int, tests: tuple[str, ...],
                                                distribution: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import kaiming_cli.engine.grouped as engine_grouped
 
@@ -117,17 +124,17 @@ def test_group_path_equals_the_one_tensor_path(checkpoint: Path, layout: str, te
                                         "layout": layout})
     config = Config()
     grouped = run_verify(sources, config, fallback, options, alpha=1e-3, correction="holm", tests=tests, jobs=1,
-                         layout_given=True)
-    alone = _one_at_a_time(sources, config, fallback, options, tests, True)
+                         layout_given=True, seed=seed)
+    alone = _one_at_a_time(sources, config, fallback, options, tests, True, seed)
     by_name = {t["name"]: t for t in alone}
     assert len(grouped.tensors) == len(alone)
     for t in grouped.tensors:
         assert t.to_dict() == by_name[t.name], t.name
     statuses = {t.name: t.status for t in grouped.tensors}
-    assert sum(covered) >= 30  # sq, conv, thin, tiny, big, double: the group path tested them
+    assert sum(covered) >= 38  # sq, conv, thin, tiny, big, double, half, brain: the group path tested them
     # the file exercises what it says: failures among passes, and the tensors handed back
     if distribution == "normal" and tests == DEFAULT_TESTS and layout == "torch":
-        assert statuses["sq.0"] == "pass" and statuses["conv.0"] == "pass"
+        assert statuses["sq.0"] == statuses["conv.0"] == statuses["half.0"] == statuses["brain.0"] == "pass"
         for name in ("sq.wrong_std", "sq.uniform", "sq.sorted_rows", "sq.low_rank"):
             assert statuses[name] == "fail", name
         for name in ("sq.nan", "sq.subnormal", "sq.zeros", "sq.huge"):
@@ -148,6 +155,7 @@ def test_the_group_path_covers_the_common_tensors(checkpoint: Path) -> None:
     assert covered("sq.0", "keras")
     law = law_of(options.spec((32, 32)))
     assert not groupable(law, (32,), "float32", "torch", DEFAULT_TESTS, 100_000)  # a vector: no rows and columns
-    assert not groupable(law, (32, 32), "bfloat16", "torch", DEFAULT_TESTS, 100_000)  # dequantized one by one
+    assert groupable(law, (32, 32), "bfloat16", "torch", DEFAULT_TESTS, 100_000)  # with its dequantized sample
+    assert not groupable(law, (32, 32), "int8", "torch", DEFAULT_TESTS, 100_000)
     assert not groupable(law, (400, 300), "float32", "torch", DEFAULT_TESTS, 100_000)  # over the EDF budget
     assert not groupable(law, (32, 32), "float32", "torch", ("kstest",), 100_000)  # an unknown test: its error

@@ -124,7 +124,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         return constant_source(plan.base, source, scanner, plan.value, seed=seed, jobs=jobs, progress=progress)
     base, spec, law = plan.base, plan.spec, plan.law
     if scanner is scan_source and groupable(law, source.shape, source.dtype, spec.layout, tests, max_ks):
-        done = verify_batch([source], [plan], alpha=alpha, tests=tests, progress=progress)[0]
+        done = verify_batch([source], [plan], alpha=alpha, tests=tests, seed=seed, progress=progress)[0]
         if done is not None:  # else a rarer branch (non-finite values, a zero row...): the path below
             return done
     matrix_law = law.distribution in MATRIX_FAMILIES  # read whole; no iid structure or shape tests
@@ -266,7 +266,7 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
 
     if world is None:
         results = verify_many(sources, config, fallback, base_options, one, alpha=alpha, tests=tests, max_ks=max_ks,
-                              jobs=jobs, progress=progress, layout_given=layout_given, fans=fans)
+                              seed=seed, jobs=jobs, progress=progress, layout_given=layout_given, fans=fans)
     else:
         results = share_sources(world, one, sources, jobs, progress)
     chosen = [choose(source, config, fallback) for source in sources]
@@ -277,14 +277,16 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
 
 def verify_many(sources: Sequence[TensorSource], config: Config, fallback: Rule | None, base_options: SpecOptions,
                 one: Callable[[TensorSource, int, Progress | None], TensorResult], *, alpha: float,
-                tests: tuple[str, ...], max_ks: int, jobs: int | None, progress: Callable[[int], None] | None,
-                layout_given: bool, fans: dict[tuple[str, str], int]) -> list[TensorResult]:
+                tests: tuple[str, ...], max_ks: int, seed: int, jobs: int | None,
+                progress: Callable[[int], None] | None, layout_given: bool,
+                fans: dict[tuple[str, str], int]) -> list[TensorResult]:
     """The group path for the tensors it covers (grouped.py), then ``one`` for the rest under the engine's parallel
     policy; the results in the order of ``sources``."""
     memo: Memo = {}
     plans = [plan_source(s, choose(s, config, fallback), base_options, layout_given=layout_given,
                          sibling_fan_in=fans.get((s.file, s.name)), memo=memo) for s in sources]
-    results = verify_grouped(sources, plans, alpha=alpha, tests=tests, max_ks=max_ks, jobs=jobs or default_jobs(),
+    results = verify_grouped(sources, plans, alpha=alpha, tests=tests, max_ks=max_ks, seed=seed,
+                             jobs=jobs or default_jobs(),
                              progress=progress)
     rest = [i for i, r in enumerate(results) if r is None]
     for i, r in zip(rest, map_sources(one, [sources[i] for i in rest], jobs, progress), strict=True):

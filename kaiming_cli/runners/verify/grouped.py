@@ -22,7 +22,7 @@ from .result import TensorResult, failure_reason
 
 
 def verify_grouped(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
-                   max_ks: int, jobs: int = 1, progress: Callable[[int], None] | None = None
+                   max_ks: int, seed: int = 0, jobs: int = 1, progress: Callable[[int], None] | None = None
                    ) -> list[TensorResult | None]:
     """The result of every tensor the group path covers, None for the others (in the order of ``sources``).
     With ``jobs`` > 1 the batches go to forked workers (engine/parallel.py), each group cut into at least two
@@ -45,7 +45,7 @@ def verify_grouped(sources: Sequence[TensorSource], plans: Sequence[Plan], *, al
 
     def run(batch: list[int], report: Callable[[int], None] | None) -> list[TensorResult | None]:
         return verify_batch([sources[i] for i in batch], [plans[i] for i in batch], alpha=alpha, tests=tests,
-                            progress=report)
+                            seed=seed, progress=report)
 
     forkable = all(sources[i].forkable for batch in batches for i in batch)
     if jobs > 1 and len(batches) > 1:
@@ -62,12 +62,13 @@ def verify_grouped(sources: Sequence[TensorSource], plans: Sequence[Plan], *, al
 
 
 def verify_batch(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
-                 progress: Callable[[int], None] | None = None) -> list[TensorResult | None]:
+                 seed: int = 0, progress: Callable[[int], None] | None = None) -> list[TensorResult | None]:
     """One batch of a group (one shape, dtype, law and layout): each tensor's result, or None to test it alone."""
     tested = [p for p in plans if isinstance(p, Tested)]
     assert len(tested) == len(plans)
     first = tested[0]
-    outcomes = group_outcomes(sources, first.law, first.spec.layout, alpha=alpha, tests=tests, progress=progress)
+    outcomes = group_outcomes(sources, first.law, first.spec.layout, alpha=alpha, tests=tests, seed=seed,
+                              progress=progress)
     return [None if o is None else from_outcome(p, o) for p, o in zip(tested, outcomes, strict=True)]
 
 
