@@ -125,8 +125,14 @@ def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], d
     index, matrix, outer, inner = index[lines], matrix[lines], outer[lines], inner[lines]
     if index.size == 0:
         return out
-    x = x[index]
     summaries = summarize_rows(stored[index])
+    spread = [s.m2 > 0 for s in summaries]  # values that vary but whose moments round to none: the one-tensor path
+    if not all(spread):
+        index, matrix, outer, inner = index[spread], matrix[spread], outer[spread], inner[spread]
+        summaries = [s for s, keep in zip(summaries, spread, strict=True) if keep]
+        if index.size == 0:
+            return out
+    x = x[index]
     group = _Group(law, x, summaries, shape, dtype, layout, alpha, tests, rel_eps, matrix, outer, inner,
                    stored[index])
     for i, outcome in zip(index.tolist(), group.outcomes(), strict=True):

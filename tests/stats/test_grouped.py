@@ -54,7 +54,7 @@ def _tensors() -> dict[str, np.ndarray]:
         out[f"thin.{i}"] = normal((8, 40))  # no spectrum test (a side under 16)
     for i in range(3):
         out[f"tiny.{i}"] = normal((4, 5))  # no shape test (n < 250)
-    out["big"] = normal((200, 300))  # no longer one block of the moments (n > 2^16)
+    out["big"] = normal((250, 300))  # longer than one block of the moments (n > 2^16): summarized one by one
     for i in range(3):
         out[f"double.{i}"] = normal((24, 24), dtype=np.float64)
     for i in range(4):
