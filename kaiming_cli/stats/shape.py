@@ -20,7 +20,7 @@ import copy
 import functools
 import math
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -239,8 +239,9 @@ def rounding_edges(dtype: str) -> np.ndarray:
     return edges
 
 
-@dataclass(frozen=True)
-class ShapeResult:
+class ShapeResult(NamedTuple):
+    """The shape test's result: a named tuple, made once per tensor of a checkpoint's thousands."""
+
     statistic: float
     df: int
     pvalue: float
