@@ -7,7 +7,7 @@ import io
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -15,6 +15,8 @@ from ..escape import message as shown
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+
+    from ..render.json import Streamed
 
 #: Tables written to ``-o`` files are laid out for this many columns.
 FILE_WIDTH = 100
@@ -104,14 +106,19 @@ def silence(stream: Any) -> None:
     os.close(devnull)
 
 
-def emit(ctx: click.Context, output: str | None, content: RenderableType | str) -> None:
-    """Send data to stdout or to ``-o``; tables are rendered as plain text into files.
+def emit(ctx: click.Context, output: str | None, content: RenderableType | str | Streamed) -> None:
+    """Send data to stdout or to ``-o``; tables are rendered as plain text into files; a streamed JSON document
+    is written piece by piece as it is made.
 
     A reader that has gone away (``| head``, ``| true``) is not an error: the data stops, the run
     goes on and exits with the code it earned, so a failing gate still fails under ``pipefail``.
     """
+    from ..render.json import Streamed
     from ..render.plain import plain_text
 
+    if isinstance(content, Streamed):
+        emit_streamed(output, content)
+        return
     if output and output != "-":
         plain = None if isinstance(content, str) else plain_text(content, FILE_WIDTH)
         if isinstance(content, str):
@@ -133,6 +140,24 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str) 
             click.echo(rendered(ctx, content, width), nl=False)
         else:
             make_console(ctx).print(content)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence(sys.stdout)
+
+
+def emit_streamed(output: str | None, content: Streamed) -> None:
+    """``emit`` of a streamed document: each piece encoded and written as it comes (to ``-o`` atomically still:
+    the pieces go to the temporary file that replaces the target at the end)."""
+    if output and output != "-":
+        from ..io.files import write_output
+
+        def pieces(fh: BinaryIO) -> None:
+            content.write(lambda text: fh.write(text.encode("utf-8", "backslashreplace")))
+
+        write_output(output, pieces, "choose a writable location with -o")
+        return
+    try:
+        content.write(lambda text: click.echo(text, nl=False))
         sys.stdout.flush()
     except BrokenPipeError:
         silence(sys.stdout)

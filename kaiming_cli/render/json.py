@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..about import version
@@ -96,10 +96,43 @@ def write(obj: Any, out: list[str], newline: str) -> None:
             write(value, out, inner)
             sep = "," + inner
         out.append(newline + "]")
+    elif isinstance(obj, Each):
+        obj.write(out, newline)
     elif hasattr(obj, "item") and not isinstance(obj, bool):  # a numpy scalar
         write(obj.item(), out, newline)
     else:
         raise _NotPlain(type(obj).__name__)
+
+
+#: Pieces ``Each`` lets gather before it hands them to the sink: a few hundred kilobytes of text.
+FLUSH_PIECES = 1 << 14
+
+
+class Each:
+    """A JSON list written item by item: ``plain`` makes each item's value (a tensor's ``to_dict``) only when the
+    writer reaches it, and the text so far goes to the sink after each item once ``FLUSH_PIECES`` pieces gathered.
+    So a report of 10,000 tensors never holds every tensor's dict, nor the whole text, at once (issue 25: both
+    grew with the tensor count, to 30 KB a tensor for verify and 60 KB for identify at their peak)."""
+
+    def __init__(self, items: Sequence[Any], plain: Callable[[Any], Any]) -> None:
+        self.items = items
+        self.plain = plain
+        self.sink: Callable[[list[str]], None] | None = None
+
+    def write(self, out: list[str], newline: str) -> None:
+        """``write`` of ``[plain(x) for x in items]``, the same characters, handed out between items."""
+        if not self.items:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for item in self.items:
+            out.append(sep)
+            write(self.plain(item), out, inner)
+            sep = "," + inner
+            if self.sink is not None and len(out) >= FLUSH_PIECES:  # between two items: never inside a string
+                self.sink(out)
+        out.append(newline + "]")
 
 
 def document(doc: dict[str, Any]) -> str:
@@ -110,9 +143,63 @@ def document(doc: dict[str, Any]) -> str:
         write(full, pieces, "\n")
         text = "".join(pieces)
     except _NotPlain:  # json.dumps says what it cannot write
-        text = json.dumps(clean(full), indent=2, allow_nan=False, ensure_ascii=True)
-    # '##[' can only occur inside a string ('#' is never JSON syntax): write its second '#' as \u0023
-    return text.replace("##[", "#\\u0023[") + "\n"
+        text = json.dumps(clean(_listed(full)), indent=2, allow_nan=False, ensure_ascii=True)
+    return logsafe(text) + "\n"
+
+
+def logsafe(text: str) -> str:
+    """'##[' can only occur inside a string ('#' is never JSON syntax): its second '#' is written as \\u0023, so
+    that no line of a report reads as a GitHub Actions workflow command."""
+    return text.replace("##[", "#\\u0023[")
+
+
+def _listed(obj: Any) -> Any:
+    """``obj`` with every ``Each`` made a plain list (for ``json.dumps``, which says what it cannot write)."""
+    if isinstance(obj, Each):
+        return [_listed(obj.plain(x)) for x in obj.items]
+    if isinstance(obj, dict):
+        return {k: _listed(v) for k, v in obj.items()}
+    return obj
+
+
+class Streamed:
+    """A document whose long lists are ``Each``: ``text()`` is ``document``'s string, ``write(sink)`` hands the
+    same characters to ``sink`` in pieces of a few hundred kilobytes (what ``cli/output.py`` writes to stdout or
+    ``-o`` as they come), so the report's memory does not grow with its tensors."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    def write(self, sink: Callable[[str], object]) -> None:
+        full = {"schema": SCHEMA, "kaiming_version": version(), **self.doc}
+        lists = _each(full)
+
+        def flush(out: list[str]) -> None:
+            sink(logsafe("".join(out)))  # cut between items, so no '##[' spans two pieces
+            out.clear()
+
+        for each in lists:
+            each.sink = flush
+        pieces: list[str] = []
+        try:
+            write(full, pieces, "\n")
+        except _NotPlain as exc:  # what json.dumps says of it (document's fallback), from the first such value
+            raise TypeError(f"Object of type {exc} is not JSON serializable") from None
+        finally:
+            for each in lists:
+                each.sink = None
+        pieces.append("\n")
+        flush(pieces)
+
+    def text(self) -> str:
+        out: list[str] = []
+        self.write(out.append)
+        return "".join(out)
+
+
+def _each(doc: dict[str, Any]) -> list[Each]:
+    """The ``Each`` values at the top of a document."""
+    return [v for v in doc.values() if isinstance(v, Each)]
 
 
 def std(spec: InitSpec) -> str:
@@ -139,12 +226,18 @@ def check(result: CheckResult) -> str:
     return document(result.to_dict())
 
 
-def verify(result: VerifyResult, detail: bool = False) -> str:
-    return document(result.to_dict())
+def verify(result: VerifyResult, detail: bool = False) -> Streamed:
+    """``document(result.to_dict())``, each tensor's dict made as it is written."""
+    return Streamed({**result.to_dict(tensors=False), "tensors": Each(result.tensors, _tensor_dict)})
 
 
-def identify(report: IdentifyReport, top: int = 5) -> str:
-    return document(report.to_dict(top))
+def _tensor_dict(tensor: Any) -> Any:
+    return tensor.to_dict()
+
+
+def identify(report: IdentifyReport, top: int = 5) -> Streamed:
+    """``document(report.to_dict(top))``, each tensor's dict made as it is written."""
+    return Streamed({**report.to_dict(top, tensors=False), "tensors": Each(report.results, lambda r: r.to_dict(top))})
 
 
 def propagate(result: PropagateResult) -> str:

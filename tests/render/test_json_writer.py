@@ -48,3 +48,34 @@ JSONISH = st.recursive(
 @given(st.dictionaries(st.text(), JSONISH, max_size=5))
 def test_generated_documents_match_json_dumps(doc: dict[str, Any]) -> None:
     assert document(doc) == reference(doc)
+
+
+def test_a_streamed_document_hands_out_the_same_characters_in_pieces(monkeypatch: Any) -> None:
+    """``Streamed`` (verify's and identify's reports, tensor by tensor) writes what ``document`` writes of the same
+    values made whole, cut only between list items (so a '##[' inside a name is still escaped), and makes each
+    item's value only when it reaches it."""
+    import kaiming_cli.render.json as rj
+
+    monkeypatch.setattr(rj, "FLUSH_PIECES", 3)  # a cut after every item
+    items = [{"name": f"t{i} ##[error]" if i % 3 == 0 else f"t{i}#", "p": i / 7, "nan": math.nan} for i in range(10)]
+    made: list[int] = []
+
+    def plain(item: dict[str, Any]) -> dict[str, Any]:
+        made.append(len(made))
+        return item
+
+    pieces: list[str] = []
+    rj.Streamed({"passed": True, "tensors": rj.Each(items, plain), "after": [1, 2]}).write(pieces.append)
+    assert "".join(pieces) == reference({"passed": True, "tensors": items, "after": [1, 2]})
+    assert len(pieces) > 5 and len(made) == 10
+    assert rj.Streamed({"tensors": rj.Each([], plain)}).text() == reference({"tensors": []})
+    assert document({"tensors": rj.Each(items, plain)}) == reference({"tensors": items})
+
+
+def test_a_streamed_document_refuses_what_json_dumps_refuses() -> None:
+    import pytest
+
+    import kaiming_cli.render.json as rj
+
+    with pytest.raises(TypeError, match="Object of type object is not JSON serializable"):
+        rj.Streamed({"tensors": rj.Each([1, object()], lambda x: x)}).text()

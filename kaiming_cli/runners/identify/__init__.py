@@ -548,9 +548,11 @@ class IdentifyReport:
     alpha: float
     errors: list[FileError] = field(default_factory=list)
 
-    def to_dict(self, top: int = 5) -> dict[str, Any]:
-        return {"layout": self.layout, "alpha": self.alpha, "summary": self.summary,
-                "errors": [e.to_dict() for e in self.errors], "tensors": [r.to_dict(top) for r in self.results]}
+    def to_dict(self, top: int = 5, tensors: bool = True) -> dict[str, Any]:
+        """Without ``tensors``, all but the last key (render/json.py writes the tensors one by one)."""
+        head = {"layout": self.layout, "alpha": self.alpha, "summary": self.summary,
+                "errors": [e.to_dict() for e in self.errors]}
+        return {**head, "tensors": [r.to_dict(top) for r in self.results]} if tensors else head
 
 
 def _groups(results: list[IdentifyResult]) -> list[tuple[str, str, list[IdentifyResult]]]:

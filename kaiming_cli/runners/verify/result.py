@@ -201,12 +201,14 @@ class VerifyResult:
                     "by a wide margin."
         return line
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "alpha": self.alpha, "correction": self.correction, "tested": self.tested,
+    def to_dict(self, tensors: bool = True) -> dict[str, Any]:
+        """The report; ``tensors=False`` leaves out its last key, the tensors (render/json.py writes them one by
+        one)."""
+        head = {"passed": self.passed, "alpha": self.alpha, "correction": self.correction, "tested": self.tested,
                 "looks_trained": self.trained, "summary": self.summary(), "notes": list(self.notes),
                 "rules": [r.to_dict() for r in self.rules], "tensor_globs": [g.to_dict() for g in self.globs],
-                "errors": [e.to_dict() for e in self.errors],
-                "tensors": [t.to_dict() for t in self.tensors]}
+                "errors": [e.to_dict() for e in self.errors]}
+        return {**head, "tensors": [t.to_dict() for t in self.tensors]} if tensors else head
 
 
 def plural(n: int, noun: str) -> str:
