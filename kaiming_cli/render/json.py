@@ -57,45 +57,91 @@ def write(obj: Any, out: list[str], newline: str) -> None:
     With an indent, ``json.dumps`` takes its pure-Python encoder (a generator per nesting level) after ``clean``
     has copied the whole document: about half of a many-tensor run's report. This writes the same characters
     directly (the tests compare the two on every command's documents); ``newline`` is the line break and the
-    indent of ``obj``'s level."""
-    if isinstance(obj, str):
-        out.append(_ESCAPE(obj))
-    elif obj is None:
-        out.append("null")
-    elif obj is True:
-        out.append("true")
-    elif obj is False:
-        out.append("false")
-    elif isinstance(obj, float):
-        out.append(float.__repr__(obj) if math.isfinite(obj) else "null")
-    elif isinstance(obj, int):
-        out.append(int.__repr__(int(obj)))
-    elif isinstance(obj, dict):
+    indent of ``obj``'s level. The plain values inside a dict or a list are written in its loop, without a call
+    each (a many-tensor report is a few hundred of them per tensor: issue 25)."""
+    kind = type(obj)
+    if kind is dict:
         if not obj:
             out.append("{}")
             return
         if not all(type(k) is str for k in obj):
             obj = {str(k): v for k, v in obj.items()}
         inner = newline + "  "
-        sep = "{" + inner
+        sep, rest = "{" + inner, "," + inner
         for key, value in obj.items():
             out.append(sep)
-            out.append(_ESCAPE(key))
-            out.append(": ")
-            write(value, out, inner)
-            sep = "," + inner
+            out.append(_KEYS.get(key) or _key(key))
+            text = _plain(value)
+            if text is None:
+                write(value, out, inner)
+            else:
+                out.append(text)
+            sep = rest
         out.append(newline + "}")
-    elif isinstance(obj, (list, tuple)):
+    elif kind is list or kind is tuple:
         if not obj:
             out.append("[]")
             return
         inner = newline + "  "
-        sep = "[" + inner
+        sep, rest = "[" + inner, "," + inner
         for value in obj:
             out.append(sep)
-            write(value, out, inner)
-            sep = "," + inner
+            text = _plain(value)
+            if text is None:
+                write(value, out, inner)
+            else:
+                out.append(text)
+            sep = rest
         out.append(newline + "]")
+    else:
+        text = _plain(obj)
+        if text is not None:
+            out.append(text)
+        else:
+            _write_other(obj, out, newline)
+
+
+def _plain(value: Any) -> str | None:
+    """The text of a str, float, int, bool or None (exactly these types), else None."""
+    kind = type(value)
+    if kind is str:
+        return _ESCAPE(value)
+    if kind is float:
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    return None
+
+
+#: Each key's text with its ': ', made once (a report repeats a few dozen keys for every tensor); at most
+#: ``MAX_KEYS`` of them, since keys may come from a file (a ``fan`` lookup's facts do not, a tensor name never is).
+_KEYS: dict[str, str] = {}
+MAX_KEYS = 1024
+
+
+def _key(key: str) -> str:
+    text: str = _ESCAPE(key) + ": "
+    if len(_KEYS) < MAX_KEYS:
+        _KEYS[key] = text
+    return text
+
+
+def _write_other(obj: Any, out: list[str], newline: str) -> None:
+    """``write`` of the values ``_plain`` leaves: subclasses of the plain types, numpy scalars, ``Each``."""
+    if isinstance(obj, str):
+        out.append(_ESCAPE(obj))
+    elif isinstance(obj, float):
+        out.append(float.__repr__(obj) if math.isfinite(obj) else "null")
+    elif isinstance(obj, int):
+        out.append("true" if obj is True else "false" if obj is False else int.__repr__(int(obj)))
+    elif isinstance(obj, dict):
+        write(dict(obj), out, newline)
+    elif isinstance(obj, (list, tuple)):
+        write(list(obj), out, newline)
     elif isinstance(obj, Each):
         obj.write(out, newline)
     elif hasattr(obj, "item") and not isinstance(obj, bool):  # a numpy scalar
