@@ -23,6 +23,7 @@ the candidate schemes and their laws, this module the fitting, ranking and verdi
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -55,17 +56,12 @@ from ...theory.fans import compute_fans
 from ...theory.spec import SpecOptions
 from .candidates import Candidate, candidates, constant_candidate, kl_divergence, law_text
 from .forms import in_the_files_form
+from .ranking import Scored, rank
 
 LN100 = math.log(100.0)
 #: What ``confidence`` means, said wherever it is shown: it cannot speak for laws that were not listed.
 CONFIDENCE_SCOPE = ("posterior probability among the listed candidates only (flat prior over them); "
                     "it says nothing about inits outside the list")
-
-
-@dataclass(frozen=True)
-class Scored:
-    candidate: Candidate
-    loglik: float
 
 
 @dataclass(frozen=True)
@@ -164,52 +160,6 @@ class IdentifyResult:
                 "stated": self.stated.to_dict() if self.stated else None,
                 "init": self.call, "law": law, "fits": [f.to_dict() for f in self.fits],
                 "confidence_scope": CONFIDENCE_SCOPE}
-
-
-#: Log-likelihoods closer than this (relative) are the same number up to rounding: exact aliases (kaiming relu on
-#: square fans and VarianceScaling(scale=2)) compute one std by different roundings.
-LOGLIK_TIE = 1e-9
-
-
-def rank(cands: list[Candidate], s: Summary, rel_eps: float, sample: np.ndarray | None = None) -> list[Scored]:
-    """Candidates by likelihood; among ties (``LOGLIK_TIE``) the higher prior first, then the order given, so that
-    the last bits of a std or of the data's moments never reorder laws that are the same law. ``sample`` gives a
-    truncated candidate the fraction of values beyond its cut (Keras's torch backend leaves a few there)."""
-    scored = [Scored(c, c.loglik(s, rel_eps, _beyond(c, sample))) for c in cands]
-    scored.sort(key=lambda x: -x.loglik)
-    first: dict[Candidate, int] = {}  # cands.index(c) in one dict lookup (equal candidates: the first one's place)
-    for i, c in enumerate(cands):
-        first.setdefault(c, i)
-    out: list[Scored] = []
-    if any(math.isnan(x.loglik) for x in scored):  # no order to rely on: each run gathered from all that remain
-        while scored:
-            head = scored[0].loglik
-            tied = [x for x in scored
-                    if math.isfinite(head) and abs(x.loglik - head) <= LOGLIK_TIE * max(1.0, abs(head))]
-            run = tied or scored[:1]
-            out += sorted(run, key=lambda x: (-x.candidate.prior, first[x.candidate]))
-            taken = {id(x) for x in run}
-            scored = [x for x in scored if id(x) not in taken]
-        return out
-    # sorted by falling likelihood, the candidates tied with a head are the ones right after it: one pass
-    i = 0
-    while i < len(scored):
-        head, j = scored[i].loglik, i + 1
-        if math.isfinite(head):
-            tolerance = LOGLIK_TIE * max(1.0, abs(head))
-            while j < len(scored) and abs(scored[j].loglik - head) <= tolerance:
-                j += 1
-        out += sorted(scored[i:j], key=lambda x: (-x.candidate.prior, first[x.candidate]))
-        i = j
-    return out
-
-
-def _beyond(c: Candidate, sample: np.ndarray | None) -> float:
-    """The subsample's fraction beyond a truncated candidate's cut (0 for the other families)."""
-    bound = c.law.bound if c.distribution == "truncated_normal" else None
-    if bound is None or sample is None or not sample.size:
-        return 0.0
-    return float(np.count_nonzero(np.abs(sample) > bound)) / sample.size
 
 
 def posterior_of_group(ranked: list[Scored], group: set[str]) -> float:
@@ -444,7 +394,9 @@ def explained(fits: list[Fit], shape: tuple[int, ...], layout: str, bias_fan_in:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def explanation_candidate(e: Explanation) -> Candidate:
+    """One candidate per named call and law, shared by the tensors whose fit it explains (its law made once)."""
     family = e.call.split("(")[0].rstrip("_").split(".")[-1]
     return Candidate(e.call, family, e.distribution, None, None, e.std, short=e.call, init=e.call, prior=e.prior,
                      fan_in=e.fan_in, fan_out=e.fan_out, note=e.note)

@@ -64,20 +64,31 @@ class Candidate:
     def call(self) -> str:
         return self.init or self.label
 
-    @property
+    @functools.cached_property
     def law(self) -> Law:
-        """The candidate's law; a truncated normal is Keras's torch-backend mixture (``stats.laws.family_law``)."""
+        """The candidate's law; a truncated normal is Keras's torch-backend mixture (``stats.laws.family_law``).
+        Made once per candidate (the fixed and named candidates are shared by every tensor of their shape)."""
         return family_law(self.distribution, self.std)
+
+    @functools.cached_property
+    def bound(self) -> float | None:
+        """The law's max|x| (uniform bound, truncation point), None if unbounded; made once."""
+        return self.law.bound
 
     def loglik(self, s: Summary, rel_eps: float, beyond: float = 0.0) -> float:
         """Log-likelihood of the data; ``beyond`` is the subsample's fraction beyond a truncated candidate's cut
         (the mixture's count of such values is n times it, at least 1 when the max is there)."""
-        n, ss, m = s.n, s.sumsq, s.max_abs
+        return self.loglik_of(s.n, s.sumsq, s.max_abs, (s.min, s.max), rel_eps, beyond)
+
+    def loglik_of(self, n: int, ss: float, m: float, span: tuple[float, float], rel_eps: float,
+                  beyond: float = 0.0) -> float:
+        """``loglik`` from the summary's n, sum of squares, max|x| and (min, max), which ``rank`` reads once for
+        all the candidates of a tensor (each is a computed property of the summary)."""
         if self.distribution == "constant":
-            return math.inf if s.min == s.max == self.value else -math.inf
+            return math.inf if span[0] == span[1] == self.value else -math.inf
         if self.distribution == "normal":
             return -0.5 * n * math.log(2 * math.pi * self.std**2) - ss / (2 * self.std**2)
-        bound = self.law.bound
+        bound = self.bound
         assert bound is not None
         if self.distribution == "uniform":
             return -n * math.log(2 * bound) if m <= bound * (1 + rel_eps) else -math.inf

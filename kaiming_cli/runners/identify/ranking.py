@@ -1,0 +1,72 @@
+"""The ranking of ``identify``'s candidates for one tensor: each scored by its exact log-likelihood on the
+tensor's summary, the likeliest first, ties broken by prior (docs/statistics.md §7). Apart from the verdicts
+(``__init__.py``) so that the per-tensor arithmetic reads in one place (issue 25: the summary's figures and the
+subsample's magnitudes are read once per tensor, not once per candidate)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...stats.summary import Summary
+from .candidates import Candidate
+
+
+@dataclass(frozen=True)
+class Scored:
+    candidate: Candidate
+    loglik: float
+
+
+#: Log-likelihoods closer than this (relative) are the same number up to rounding: exact aliases (kaiming relu on
+#: square fans and VarianceScaling(scale=2)) compute one std by different roundings.
+LOGLIK_TIE = 1e-9
+
+
+def rank(cands: list[Candidate], s: Summary, rel_eps: float, sample: np.ndarray | None = None) -> list[Scored]:
+    """Candidates by likelihood; among ties (``LOGLIK_TIE``) the higher prior first, then the order given, so that
+    the last bits of a std or of the data's moments never reorder laws that are the same law. ``sample`` gives a
+    truncated candidate the fraction of values beyond its cut (Keras's torch backend leaves a few there)."""
+    n, ss, m, span = s.n, s.sumsq, s.max_abs, (s.min, s.max)  # computed properties: read once, not per candidate
+    magnitudes = np.abs(sample) if sample is not None and sample.size else None
+    scored = [Scored(c, c.loglik_of(n, ss, m, span, rel_eps, _beyond(c, magnitudes))) for c in cands]
+    scored.sort(key=lambda x: -x.loglik)
+    first: dict[Candidate, int] = {}  # cands.index(c) in one dict lookup (equal candidates: the first one's place)
+    for i, c in enumerate(cands):
+        first.setdefault(c, i)
+    out: list[Scored] = []
+    if any(math.isnan(x.loglik) for x in scored):  # no order to rely on: each run gathered from all that remain
+        while scored:
+            head = scored[0].loglik
+            tied = [x for x in scored
+                    if math.isfinite(head) and abs(x.loglik - head) <= LOGLIK_TIE * max(1.0, abs(head))]
+            run = tied or scored[:1]
+            out += sorted(run, key=lambda x: (-x.candidate.prior, first[x.candidate]))
+            taken = {id(x) for x in run}
+            scored = [x for x in scored if id(x) not in taken]
+        return out
+    # sorted by falling likelihood, the candidates tied with a head are the ones right after it: one pass
+    i = 0
+    while i < len(scored):
+        head, j = scored[i].loglik, i + 1
+        if math.isfinite(head):
+            tolerance = LOGLIK_TIE * max(1.0, abs(head))
+            while j < len(scored) and abs(scored[j].loglik - head) <= tolerance:
+                j += 1
+        if j == i + 1:
+            out.append(scored[i])  # tied with nothing: nothing to sort
+        else:
+            out += sorted(scored[i:j], key=lambda x: (-x.candidate.prior, first[x.candidate]))
+        i = j
+    return out
+
+
+def _beyond(c: Candidate, magnitudes: np.ndarray | None) -> float:
+    """The subsample's fraction beyond a truncated candidate's cut (0 for the other families); ``magnitudes`` is
+    ``|subsample|``, made once for all the candidates."""
+    bound = c.bound if c.distribution == "truncated_normal" else None
+    if bound is None or magnitudes is None:
+        return 0.0
+    return float(np.count_nonzero(magnitudes > bound)) / magnitudes.size
