@@ -189,3 +189,31 @@ def test_blas_threads_do_not_change_a_report(tmp_path: Path) -> None:
     docs = [subprocess.run([sys.executable, *args], capture_output=True, text=True,
                            env={**os.environ, "OPENBLAS_NUM_THREADS": threads}).stdout for threads in ("1", "2")]
     assert '"spectrum"' in docs[0] and docs[0] == docs[1]
+
+
+def test_a_passing_verify_does_not_import_identify(tmp_path: Path) -> None:
+    """identify's ranking (runners/identify, stats/fit, theory/explanations) names what a FAILING tensor looks
+    like (runners/looks_like.py); a run where every tensor passes never needs it, so never imports it (start-up,
+    issue 25). A failing run still does, and says what the tensor looks like."""
+    import json
+
+    import numpy as np
+
+    path = tmp_path / "w.npy"
+    marker = "\nprint('@@MODULES@@')"
+
+    def run(mode: str) -> tuple[set[str], dict[str, object]]:
+        out = tmp_path / f"{mode}.json"
+        code = ("from kaiming_cli.cli import cli\n"
+                f"try:\n    cli.main(['verify', {str(path)!r}, '--mode', {mode!r}, '--nonlinearity', 'tanh', "
+                f"'--no-config', '-f', 'json', '-o', {str(out)!r}], standalone_mode=False)\n"
+                "except SystemExit:\n    pass")
+        return _modules_after(code + marker, marker=True), json.loads(out.read_text())["tensors"][0]
+
+    np.save(path, np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32) * (5 / 3) / 8)
+    loaded, tensor = run("fan_in")
+    assert tensor["status"] == "pass" and "kaiming_cli.runners.identify" not in loaded
+    np.save(path, np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32) * np.sqrt(2 / 64))
+    loaded, tensor = run("fan_in")
+    assert tensor["status"] == "fail" and "kaiming_cli.runners.identify" in loaded
+    assert tensor["looks_like"] is not None

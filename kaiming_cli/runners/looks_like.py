@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .identify import identify_source
-
 if TYPE_CHECKING:
     from ..io.sources import TensorSource
     from ..theory.spec import InitSpec
@@ -35,8 +33,8 @@ def looks_like(result: VerifyResult, sources: Sequence[TensorSource], *, seed: i
                alpha: float = 1e-3) -> VerifyResult:
     """``result`` with each failing tensor's ``looks_like`` (``{call, law, std_ratio, change}`` or None) and its
     reason led by it."""
-    if result.trained:
-        return result
+    if result.trained or not any(t.status == "fail" for t in result.tensors):
+        return result  # nothing to look at: identify is not even imported (start-up, issue 25)
     by_key = {(s.file, s.name): s for s in sources}
     done = 0
     tensors: list[TensorResult] = []
@@ -53,6 +51,8 @@ def looks_like(result: VerifyResult, sources: Sequence[TensorSource], *, seed: i
 
 
 def _seen(t: TensorResult, source: TensorSource, seed: int, alpha: float) -> dict[str, Any] | None:
+    from .identify import identify_source
+
     layout = t.spec.layout if t.spec is not None else None
     try:
         found = identify_source(source, layout=layout, alpha=alpha, seed=seed)
