@@ -79,3 +79,20 @@ def test_a_streamed_document_refuses_what_json_dumps_refuses() -> None:
 
     with pytest.raises(TypeError, match="Object of type object is not JSON serializable"):
         rj.Streamed({"tensors": rj.Each([1, object()], lambda x: x)}).text()
+
+
+def test_a_long_report_is_handed_out_in_pieces_of_a_bounded_size() -> None:
+    """What keeps verify's and identify's memory flat in the tensor count (issue 25): the text of a report of many
+    tensors never exists whole; each piece handed to the sink is bounded by ``FLUSH_PIECES``, not by the count."""
+    import kaiming_cli.render.json as rj
+
+    tensor = {"name": "w", "tests": [{"name": "ks", "pvalue": 0.5, "detail": "D = 0.01"}] * 9, "shape": [32, 32]}
+    pieces: list[str] = []
+    rj.Streamed({"tensors": rj.Each(range(4000), lambda _i: tensor)}).write(pieces.append)
+    one: list[str] = []
+    rj.write(tensor, one, "\n    ")  # one tensor's pieces, and its text (with its separator) at the list's depth
+    per_piece, text = len(one) + 1, len(",\n    " + "".join(one))
+    sizes = [len(p) for p in pieces]
+    assert sum(sizes) > 10 * max(sizes)  # more than ten pieces ...
+    # ... each cut once FLUSH_PIECES pieces gathered: at most that many tensors' worth and one more, and the header
+    assert max(sizes) <= (rj.FLUSH_PIECES // per_piece + 2) * text + 100
