@@ -1,0 +1,56 @@
+"""verify's and identify's JSON reports are streamed tensor by tensor (render/json.py ``Streamed``, cli/output.py
+``emit_streamed``; issue 25): what reaches stdout and ``-o`` must be, byte for byte, the document made whole from
+the same result (``document(result.to_dict())``, the path every report took before)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import kaiming_cli.render.json as rj
+from kaiming_cli.cli import cli
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Passing and failing tensors, a name that holds '##[' (escaped in the report), a constant and a 1-D one."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(7)
+    tensors = {f"layer{i}.weight": (rng.standard_normal((32, 16)) * np.sqrt(2 / 16)).astype(np.float32)
+               for i in range(40)}
+    tensors["wrong ##[error].weight"] = (rng.standard_normal((32, 16)) * 0.5).astype(np.float32)
+    tensors["norm.weight"] = np.ones(16, np.float32)
+    path = tmp_path_factory.mktemp("stream") / "m.safetensors"
+    save_file(tensors, str(path))
+    return path
+
+
+@pytest.mark.parametrize("command", ["verify", "identify"])
+def test_the_streamed_report_is_the_whole_document(checkpoint: Path, tmp_path: Path, command: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rj, "FLUSH_PIECES", 50)  # many pieces, even for 42 tensors
+    made: list[Any] = []
+    render = getattr(rj, command)
+
+    def keep(result: Any, *args: Any) -> Any:
+        made.append(result)
+        return render(result, *args)
+
+    monkeypatch.setattr(rj, command, keep)
+    args = [command, str(checkpoint), "-f", "json", "--jobs", "1"]
+    if command == "verify":
+        args += ["--mode", "fan_in", "--nonlinearity", "relu"]
+    out = tmp_path / "report.json"
+    to_file = CliRunner().invoke(cli, [*args, "-o", str(out)])
+    to_stdout = CliRunner().invoke(cli, args)
+    assert len(made) == 2 and to_file.exit_code == to_stdout.exit_code
+    whole = rj.document(made[0].to_dict())
+    assert whole == rj.document(made[1].to_dict())
+    assert "#\\u0023[error]" in whole and '"layer39.weight"' in whole
+    assert out.read_bytes() == whole.encode()
+    assert to_stdout.stdout == whole
