@@ -19,7 +19,7 @@ from .params import (
     output_options,
     path_given,
 )
-from .warmup import one_blas_thread
+from .warmup import defer_unused_numpy_submodules, one_blas_thread
 
 
 @click.command()
@@ -80,6 +80,9 @@ def audit(ctx: click.Context, target: str, args_json: str | None, input_shape: t
         raise click.BadParameter(str(exc), param_hint="--args") from None
     distinct_outputs({"-o": output or "-", "--plot": plot_path})
     model = build_model(target, kwargs, seed)
+    # the user's imports are done: scipy.special's numpy clone may now skip the numpy submodules nothing here
+    # uses (~0.06 s of the ResNet-50 audit), as the other statistics commands' preload does
+    defer_unused_numpy_submodules()
     result = run_audit(model, identified, target=target, input_shape=input_shape, seed=seed, alpha=alpha,
                        input_dtype=input_dtype, batch=batch)
     result = replace(result, strict=strict)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..engine.sources import rel_eps_for, scan_source
+from ..engine.sources import rel_eps_for
 from ..io.sources import TensorSource, is_float
 from ..stats.battery import NON_SPECTRAL_TESTS, run_battery
 from .audit import ExpectedLaw, Got, GotLaw
-from .identify import LN100, identify_source
+from .identify import LN100, Read, identify_read
 from .identify.candidates import Candidate
 
 #: The subsample audit judges each weight on (verify and identify take 100,000): audit asks which law a fresh
@@ -37,15 +37,15 @@ def _got_law(c: Candidate) -> GotLaw:
 def identified(source: TensorSource, expected: Sequence[ExpectedLaw], *, bias_fan_in: int | None = None,
                layout: str = "torch", seed: int = 0, alpha: float = 1e-3) -> Got:
     """identify's reading of ``source``, and which of the ``expected`` laws the data are consistent with."""
-    result = identify_source(source, layout=layout, alpha=alpha, seed=seed, bias_fan_in=bias_fan_in,
-                             max_ks=AUDIT_MAX_KS, tests=NON_SPECTRAL_TESTS)
+    result, data = identify_read(source, layout=layout, alpha=alpha, seed=seed, bias_fan_in=bias_fan_in,
+                                 max_ks=AUDIT_MAX_KS, tests=NON_SPECTRAL_TESTS)
     best = result.ranked[0] if result.ranked else None
     by_label = {s.candidate.label: s.candidate for s in result.ranked}
     plausible = tuple(_got_law(by_label[lab]) for lab in (result.verdict, *result.indistinguishable)
                       if lab in by_label)
     law = _got_law(best.candidate) if best is not None and result.verdict != "unknown" else None
     passed = [law] if law is not None else []  # identify's winner already passed the battery
-    matches = _matches(source, expected, best.loglik if best is not None else -math.inf, seed, alpha, passed)
+    matches = _matches(source, data, expected, best.loglik if best is not None else -math.inf, alpha, passed)
     return Got(label=result.verdict, law=law, plausible=plausible, empirical_std=result.empirical_std,
                n=result.n, matches=matches, reason=result.reason)
 
@@ -56,14 +56,16 @@ def _same(e: ExpectedLaw, law: GotLaw) -> bool:
     return e.distribution == law.distribution and math.isclose(e.std, law.std, rel_tol=1e-9)
 
 
-def _matches(source: TensorSource, expected: Sequence[ExpectedLaw], best_loglik: float, seed: int,
+def _matches(source: TensorSource, data: Read | None, expected: Sequence[ExpectedLaw], best_loglik: float,
              alpha: float, passed: Sequence[GotLaw]) -> tuple[bool, ...]:
-    if not expected or source.numel == 0 or not is_float(source.dtype):
+    """Whether each expected law explains the data as well as the best candidate and passes the battery, on the
+    summary and subsample identify read (``data``: the same values a second read would give, at no second read)."""
+    if not expected or data is None or source.numel == 0 or not is_float(source.dtype):
         return tuple(False for _ in expected)
     known = [any(_same(e, law) for law in passed) for e in expected]
     if all(known) or (passed and passed[0].distribution == "constant"):
         return tuple(known)
-    summary, sample = scan_source(source, seed=seed, jobs=1, max_ks=AUDIT_MAX_KS)
+    summary, sample = data
     eps = rel_eps_for(source.dtype)
     if summary.n_nan or summary.n_inf:
         return tuple(False for _ in expected)

@@ -322,6 +322,6 @@ class _Group:
             combined = min(1.0, k * min([p for _, _, p, _ in raw])) if k else 1.0
             battery = BatteryResult(tests=results, alpha=self.alpha, pvalue=combined, passed=combined > self.alpha,
                                     std_ci=ci, n_ks=n, notes=tuple(self.notes),
-                                    detectable=_detectable(law, n, threshold))
+                                    detect=functools.partial(_detectable, law, n, threshold))
             out.append(Outcome(s, battery, hist))
         return out

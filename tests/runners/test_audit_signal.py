@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from kaiming_cli.api import audit  # noqa: E402
-from kaiming_cli.runners.audit.signal import measure_signal  # noqa: E402
+from kaiming_cli.runners.audit.signal import Signal, measure_signal  # noqa: E402
 from tests import audit_models as M  # noqa: E402
 
 
@@ -138,3 +138,57 @@ def test_json_has_the_signal_and_per_weight_measurements() -> None:
     assert w["name"] == "2.weight" and w["feeds"] == "relu (3)"
     assert w["forward_std"] > 0 and w["grad_std"] > 0 and w["gain_fix"] > 1  # default init shrinks: fix grows
     assert isinstance(doc["findings"], list)
+
+
+# --------------------------------------------------------------------------- one batch when it settles the verdict
+
+def scaled_identity_stack(c: float, depth: int = 9, width: int = 32) -> torch.nn.Sequential:
+    """Bias-free Linear layers of weight c * I: every layer multiplies the signal by exactly c, forward and
+    backward, so both growths (last third over first third, docs/audit.md §7) are c ** (2 * depth / 3)."""
+    layers = [torch.nn.Linear(width, width, bias=False) for _ in range(depth)]
+    with torch.no_grad():
+        for lin in layers:
+            lin.weight.copy_(c * torch.eye(width))
+    return torch.nn.Sequential(*layers)
+
+
+def batches_run(model: torch.nn.Module, settle: bool = False) -> tuple[int, Signal]:
+    """How many batches ``measure_signal`` ran (forward passes of the model), and its signal."""
+    calls: list[int] = []
+    handle = model.register_forward_pre_hook(lambda _m, _a: calls.append(1))
+    try:
+        signal = measure_signal(model, torch.randn(4, 32), seed=0, settle=settle)
+    finally:
+        handle.remove()
+    return len(calls), signal
+
+
+@pytest.mark.parametrize(("growth", "batches", "verdict"), [
+    (1.0, 1, "stable"),          # 10x from both thresholds
+    (0.5, 1, "stable"),          # 5x inside 1/10: more than the factor 3
+    (0.15, 2, "stable"),         # within 3x of 1/10: a second batch
+    (0.05, 2, "vanishing"),      # within 3x of 1/10 on the other side
+    (1e-3, 1, "vanishing"),      # 100x beyond
+])
+def test_one_batch_when_it_settles_the_verdict(growth: float, batches: int, verdict: str) -> None:
+    c = growth ** (1 / 6)  # 9 layers: the thirds' geometric means are 6 layers apart
+    model = scaled_identity_stack(c)
+    n, signal = batches_run(model, settle=True)
+    assert n == batches and signal.verdict == verdict
+    assert signal.forward_growth == pytest.approx(growth, rel=1e-4)
+    assert signal.backward_growth == pytest.approx(growth, rel=1e-4)
+    n_full, full = batches_run(model)  # without settle: every batch asked for, the same verdict
+    assert n_full == 2 and full.verdict == verdict
+
+
+def test_a_network_normalized_throughout_is_measured_on_one_batch() -> None:
+    """Every conv of a ResNet meets its BatchNorm first: the norms hold the scale, there is no growth to judge,
+    and the audit's run (one pass to read the graph, then the signal) stops after the first batch."""
+    torch.manual_seed(10)
+    model = M.small_resnet()
+    calls: list[int] = []
+    handle = model.register_forward_pre_hook(lambda _m, _a: calls.append(1))
+    result = audit(model)
+    handle.remove()
+    assert result.signal is not None and result.signal.direction == "normalized"
+    assert len(calls) == 2  # the graph's pass and one batch

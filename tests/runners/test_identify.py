@@ -176,3 +176,19 @@ def test_keras_layout_candidates() -> None:
     init.trunc_normal_(x, std=sp, a=-2 * sp, b=2 * sp, generator=torch.Generator().manual_seed(0))
     r = identify_source(array_source(x.numpy(), "kernel"), layout="keras")
     assert r.verdict == "he_normal (Keras/JAX, truncated)"
+
+
+def test_identify_read_hands_back_the_data_its_verdict_was_computed_from() -> None:
+    """audit tests its expected laws on identify's own summary and subsample (runners/identified.py) instead of a
+    second read: they are what a fresh read with the same seed and subsample size gives."""
+    from kaiming_cli.engine.sources import scan_source
+    from kaiming_cli.runners.identify import identify_read
+
+    x = np.random.default_rng(4).standard_normal((300, 200)).astype(np.float32) * 0.1
+    source = array_source(x, "w")
+    result, data = identify_read(source, seed=7, max_ks=5000)
+    assert data is not None and result == identify_source(source, seed=7, max_ks=5000)
+    summary, sample = scan_source(source, seed=7, jobs=1, max_ks=5000)
+    assert data[0] == summary
+    np.testing.assert_array_equal(data[1], sample)
+    assert identify_read(array_source(np.zeros((0, 3), np.float32), "empty"))[1] is None

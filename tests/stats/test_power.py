@@ -57,3 +57,24 @@ def test_small_tensors_detect_nothing_useful() -> None:
     assert detectable_error(Law("normal", 1.0), 4, LEVEL) > 2.5
     assert detectable_error(Law("uniform", 1.0), 4, LEVEL) == math.inf
     assert detectable_error(Law("normal", 1.0), 10**6, LEVEL) < 0.01
+
+
+def test_battery_computes_detectable_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """identify and audit run the battery hundreds of times and never read ``detectable``: its power bisection
+    runs on the first reading, and gives what ``detectable_error`` gives at the std test's level alpha/k."""
+    import kaiming_cli.stats.battery as battery
+
+    calls: list[int] = []
+
+    def counted(law: Law, n: int, level: float) -> float:
+        calls.append(n)
+        return detectable_error(law, n, level)
+
+    monkeypatch.setattr(battery, "detectable_error", counted)
+    x = np.random.default_rng(3).standard_normal(500)
+    result = battery.run_battery(Law("normal", 1.0), summarize(x), np.sort(x), 1e-3,
+                                 tests=("mean", "std", "kurtosis", "ks"))
+    assert calls == []
+    k = len(result.tests)  # Bonferroni: the std test is judged at alpha / k
+    assert result.detectable == detectable_error(Law("normal", 1.0), 500, 1e-3 / k)
+    assert result.detectable == result.detectable and calls == [500]  # computed once, then kept

@@ -334,7 +334,8 @@ def run_audit(model: Any, identifier: Identifier, *, target: str = "<model>", in
     with _one_torch_thread():
         reading = read_torch(model, input_shape, input_dtype, batch, seed)
         signal = (measure_signal(model, reading.inputs, seed=seed, side=side_layers(reading.feeds, reading.gates),
-                                 normalized=normalized_layers(reading.feeds) | layer_scaled(model, reading.scales))
+                                 normalized=normalized_layers(reading.feeds) | layer_scaled(model, reading.scales),
+                                 settle=True)
                   if measure and reading.inputs is not None else None)
     forward_std = dict(signal.forward) if signal else {}
     grad_std = dict(signal.backward) if signal else {}

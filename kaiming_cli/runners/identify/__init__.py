@@ -56,110 +56,15 @@ from ...theory.fans import compute_fans
 from ...theory.spec import SpecOptions
 from .candidates import Candidate, candidates, constant_candidate, kl_divergence, law_text
 from .forms import in_the_files_form
-from .ranking import Scored, rank
+from .ranking import rank
+from .result import CONFIDENCE_SCOPE, IdentifyResult, Scored, Stated
+
+__all__ = ["CONFIDENCE_SCOPE", "LN100", "IdentifyReport", "IdentifyResult", "Read", "Scored", "Stated",
+           "group_labels", "group_summary", "identify_read", "identify_source", "run_identify", "sibling_fan_in",
+           "stated_disagreements"]
 
 LN100 = math.log(100.0)
-#: What ``confidence`` means, said wherever it is shown: it cannot speak for laws that were not listed.
-CONFIDENCE_SCOPE = ("posterior probability among the listed candidates only (flat prior over them); "
-                    "it says nothing about inits outside the list")
 
-
-@dataclass(frozen=True)
-class Stated:
-    """The initializer a file states for a tensor, and whether the data are consistent with it."""
-
-    label: str
-    origin: str
-    agrees: bool | None
-    """True: its law is within a Bayes factor of 100 of the best candidate and the verdict is not unknown;
-    None: the file names an initializer kaiming cannot express (the rule skips it)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "origin": self.origin, "agrees": self.agrees}
-
-
-@dataclass(frozen=True)
-class IdentifyResult:
-    """The ranking for one tensor."""
-
-    file: str
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    verdict: str
-    """The best label, ``unknown``, or ``skipped``."""
-    ranked: tuple[Scored, ...] = ()
-    indistinguishable: tuple[str, ...] = ()
-    """Labels this shape and size cannot tell from the best (exact aliases first)."""
-    aliases: tuple[str, ...] = ()
-    """The subset that is the very same law for this shape."""
-    near: tuple[tuple[str, float], ...] = ()
-    """Near-aliases with the number of elements that would separate them."""
-    confidence: float = math.nan
-    """Posterior probability (flat prior) of the best law, aliases included."""
-    pvalue: float | None = None
-    """Goodness of fit (the check battery) of the best candidate."""
-    reason: str = ""
-    fitted: Candidate | None = None
-    n: int = 0
-    empirical_std: float = math.nan
-    notes: tuple[str, ...] = field(default=())
-    layout: str = "torch"
-    """The layout the fans were computed in (``--layout``, else the file's own, else torch)."""
-    stated: Stated | None = None
-    """What the file itself says the init was (a .keras config), and whether the data agree."""
-    fits: tuple[Fit, ...] = ()
-    """Every family fitted (stats/fit.py), best first."""
-    law: Fit | None = None
-    """The best family's fit: the law the verdict is about."""
-
-    @property
-    def call(self) -> str | None:
-        """The verdict as a call in the init-call grammar (what ``-f rules`` writes), None when unknown/skipped."""
-        if self.verdict in ("unknown", "skipped", "uninitialized"):
-            return None
-        chosen = self.chosen
-        return chosen.call if chosen is not None else self.verdict
-
-    @property
-    def chosen(self) -> Candidate | None:
-        for s in self.ranked:
-            if s.candidate.label == self.verdict:
-                return s.candidate
-        return None
-
-    def kind(self) -> str:
-        from ...theory.kinds import tensor_kind
-
-        return tensor_kind(self.name, self.shape)
-
-    def to_dict(self, top: int = 5) -> dict[str, Any]:
-        def cand(s: Scored, pvalue: float | None) -> dict[str, Any]:
-            c = s.candidate
-            return {"label": c.label, "family": c.family, "distribution": c.distribution, "mode": c.mode,
-                    "gain": c.gain, "std": c.std if c.distribution != "constant" else 0.0,
-                    "low": -c.law.bound if c.distribution in ("uniform", "truncated_normal") and c.law.bound else None,
-                    "high": c.law.bound if c.distribution in ("uniform", "truncated_normal") else None,
-                    "value": c.value, "loglik": s.loglik if math.isfinite(s.loglik) else None,
-                    "pvalue": pvalue, "init": c.call, "prior": c.prior, "fan_in": c.fan_in, "fan_out": c.fan_out,
-                    "note": c.note or None, "std_ci": list(c.std_ci) if c.std_ci else None,
-                    "explanations": list(c.explanations)}
-
-        shown = [cand(s, self.pvalue if i == 0 else None) for i, s in enumerate(self.ranked[:top])]
-        if self.fitted is not None and all(s.candidate is not self.fitted for s in self.ranked[:top]):
-            shown.append(cand(Scored(self.fitted, math.nan), None))
-        law = None
-        if self.law is not None:
-            law = {**self.law.to_dict(), "call": self.fitted.call if self.fitted is not None else self.call}
-        return {"file": self.file, "name": self.name, "shape": list(self.shape), "dtype": self.dtype,
-                "verdict": self.verdict, "confidence": self.confidence, "pvalue": self.pvalue,
-                "candidates": shown, "indistinguishable": list(self.indistinguishable),
-                "exact_aliases": list(self.aliases),
-                "near_aliases": [{"label": lab, "n_needed": n} for lab, n in self.near],
-                "reason": self.reason, "n": self.n, "layout": self.layout,
-                "stated": self.stated.to_dict() if self.stated else None,
-                "init": self.call, "law": law, "fits": [f.to_dict() for f in self.fits],
-                "confidence_scope": CONFIDENCE_SCOPE}
 
 
 def posterior_of_group(ranked: list[Scored], group: set[str]) -> float:
@@ -195,11 +100,25 @@ def identify_source(source: TensorSource, *, layout: str | None = None, alpha: f
                     tests: tuple[str, ...] = DEFAULT_TESTS) -> IdentifyResult:
     """Rank every candidate for one tensor; ``layout`` None: the file's own layout for it, else torch. ``tests``:
     the best candidate's battery (``audit`` leaves out the costly spectrum: a fresh build never looks trained)."""
-    result, summary = _identify(source, layout or source.layout or "torch", alpha, seed, jobs, max_ks, bias_fan_in,
-                                tests)
+    return identify_read(source, layout=layout, alpha=alpha, seed=seed, jobs=jobs, max_ks=max_ks,
+                         bias_fan_in=bias_fan_in, tests=tests)[0]
+
+
+#: The summary of every value and the EDF subsample a verdict was computed from.
+Read = tuple[Summary, np.ndarray]
+
+
+def identify_read(source: TensorSource, *, layout: str | None = None, alpha: float = 1e-3, seed: int = 0,
+                  jobs: int = 1, max_ks: int = KS_MAX_SAMPLES, bias_fan_in: int | None = None,
+                  tests: tuple[str, ...] = DEFAULT_TESTS) -> tuple[IdentifyResult, Read | None]:
+    """``identify_source``, and the data it read (None when the tensor was not read): audit tests the laws its
+    plan expects on the very same summary and subsample instead of reading the tensor a second time."""
+    result, data = _identify(source, layout or source.layout or "torch", alpha, seed, jobs, max_ks, bias_fan_in,
+                             tests)
     if source.rule is None:
-        return result
-    return replace(result, stated=stated_verdict(source.rule, result, summary, rel_eps_for(source.dtype)))
+        return result, data
+    stated = stated_verdict(source.rule, result, data[0] if data else None, rel_eps_for(source.dtype))
+    return replace(result, stated=stated), data
 
 
 def stated_verdict(rule: Rule, result: IdentifyResult, summary: Summary | None, rel_eps: float) -> Stated:
@@ -222,8 +141,8 @@ def stated_verdict(rule: Rule, result: IdentifyResult, summary: Summary | None, 
 
 
 def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: int, max_ks: int,
-              bias_fan_in: int | None, tests: tuple[str, ...] = DEFAULT_TESTS) -> tuple[IdentifyResult, Summary | None]:
-    """The ranking, and the summary it was computed from (None when the tensor was not read)."""
+              bias_fan_in: int | None, tests: tuple[str, ...] = DEFAULT_TESTS) -> tuple[IdentifyResult, Read | None]:
+    """The ranking, and the summary and subsample it was computed from (None when the tensor was not read)."""
     base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape, "dtype": source.dtype,
                             "layout": layout}
     if source.error:
@@ -236,19 +155,20 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     cells = cell_counter(source, seed)
     summary, sample = scan_source(source, seed=seed, jobs=jobs, max_ks=max_ks if is_float(source.dtype) else 0,
                                   structure=collector, cells=cells)
+    data = (summary, sample)
     never_set = uninitialized_reason(summary, sample, mantissa_bits(source.dtype))
     if never_set:  # torch.empty / to_empty() memory: not a law, and not "unknown" or "looks trained"
-        return IdentifyResult(**base, verdict="uninitialized", n=summary.n, reason=never_set), summary
+        return IdentifyResult(**base, verdict="uninitialized", n=summary.n, reason=never_set), data
     if summary.n_nan or summary.n_inf:
         return IdentifyResult(**base, verdict="unknown", n=summary.n,
-                              reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values"), summary
+                              reason=f"{summary.n_nan} NaN and {summary.n_inf} infinite values"), data
     if summary.n and summary.min == summary.max:
         c = constant_candidate(summary.min)
         return IdentifyResult(**base, verdict=c.label, ranked=(Scored(c, math.inf),), confidence=1.0, pvalue=1.0,
                               n=summary.n, empirical_std=0.0,
-                              reason=f"all {summary.n} values equal {summary.min:g}"), summary
+                              reason=f"all {summary.n} values equal {summary.min:g}"), data
     if not is_float(source.dtype):
-        return IdentifyResult(**base, verdict="unknown", n=summary.n, reason=f"{source.dtype} values vary"), summary
+        return IdentifyResult(**base, verdict="unknown", n=summary.n, reason=f"{source.dtype} values vary"), data
     eps = rel_eps_for(source.dtype)
     matrix = whole_matrix(source, sample, layout)
     fits = fit_families(summary, sample, alpha, eps, matrix=matrix, dtype=source.dtype)
@@ -257,7 +177,7 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         if fits[0].distribution == "sparse" and matrix is None:  # the exact zero count, from a whole read
             fits[0] = exact_sparsity(source, fits[0], summary, alpha, seed, jobs)
             base.update(fits=tuple(fits), law=fits[0])
-        return structured(base, fits[0], layout, summary), summary
+        return structured(base, fits[0], layout, summary), data
     cands = candidates(source.shape, layout, bias_fan_in)
     known = {c.label for c in cands}
     cands += [c for c in explained(fits, source.shape, layout, bias_fan_in, source.name) if c.label not in known]
@@ -266,7 +186,7 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     best = ranked[0]
     if not math.isfinite(best.loglik):
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
-                                 "no candidate's support holds the data"), summary
+                                 "no candidate's support holds the data"), data
     exact = [r for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     near: list[tuple[str, float]] = []
     hopeless: list[Scored] = []
@@ -307,12 +227,12 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         orthogonal = read_orthogonal(source, layout, seed, jobs) if structural and matrix is None else None
         if orthogonal is not None:
             return structured({**base, "fits": (orthogonal, *fits), "law": orthogonal}, orthogonal, layout,
-                              summary), summary
+                              summary), data
         why = f"even the best candidate fails the test battery (p = {battery.pvalue:.2g})" + (
             f"; structure: {structural[0].detail}; the weights look trained or built, not drawn" if structural
             else "")
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
-                                 why, pvalue=battery.pvalue, structure_failed=bool(structural)), summary
+                                 why, pvalue=battery.pvalue, structure_failed=bool(structural)), data
     # the class the verdict speaks for: its exact aliases and the near-aliases this size cannot separate from it
     # (they are reported as near-aliases; their probability is the verdict's, not subtracted from it)
     near = near_aliases(best, ranked, top)
@@ -320,7 +240,7 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     confidence = posterior_of_group(ranked, {best.candidate.label, *aliases, *inseparable})
     return IdentifyResult(**base, verdict=best.candidate.label, ranked=tuple(ranked),
                           indistinguishable=tuple(aliases + consistent), aliases=tuple(aliases), near=tuple(near),
-                          confidence=confidence, pvalue=battery.pvalue), summary
+                          confidence=confidence, pvalue=battery.pvalue), data
 
 
 def near_aliases(best: Scored, ranked: list[Scored], top: float) -> list[tuple[str, float]]:

@@ -6,19 +6,12 @@ subsample's magnitudes are read once per tensor, not once per candidate)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from ...stats.summary import Summary
 from .candidates import Candidate
-
-
-@dataclass(frozen=True)
-class Scored:
-    candidate: Candidate
-    loglik: float
-
+from .result import Scored
 
 #: Log-likelihoods closer than this (relative) are the same number up to rounding: exact aliases (kaiming relu on
 #: square fans and VarianceScaling(scale=2)) compute one std by different roundings.
