@@ -68,12 +68,20 @@ class InitSpec:
         return self.law
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["shape"] = list(self.shape)
-        d["notes"] = list(self.notes)
-        d["law"] = self.law.to_dict() if self.law is not None else None
-        del d["words"]
-        return d
+        """The spec as the JSON reports write it: a fresh top-level dict each call (its lists and the law's dict
+        are shared, read-only), made once per spec. The tensors of a checkpoint share a few specs, and
+        ``asdict``'s deep copy was a third of verify's report on 9000 small tensors."""
+        return dict(_spec_dict(self))
+
+
+@functools.lru_cache(maxsize=1024)
+def _spec_dict(spec: InitSpec) -> dict[str, Any]:
+    d = asdict(spec)
+    d["shape"] = list(spec.shape)
+    d["notes"] = list(spec.notes)
+    d["law"] = spec.law.to_dict() if spec.law is not None else None
+    del d["words"]
+    return d
 
 
 def _num(x: float) -> str:
