@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from ...engine.distributed import World, share_sources
-from ...engine.parallel import Progress, default_jobs, map_sources
+from ...engine.parallel import Progress, default_jobs
 from ...engine.sources import cell_counter, rel_eps_for, scan_source, scan_source_whole, structure_collector
 from ...errors import InputError
 from ...io.config import Config, Rule, first_match
@@ -32,7 +32,7 @@ from ...stats.summary import Summary
 from ...stats.uninitialized import uninitialized_reason, zeros_where_random
 from ...theory.fans import compute_fans
 from ...theory.spec import SpecOptions, SpecOverrides
-from .grouped import verify_batch, verify_grouped
+from .grouped import verify_all, verify_batch
 from .plan import Constant, Memo, Tested, plan_source
 from .result import Status, TensorResult, VerifyResult, failure_reason, plural
 
@@ -280,18 +280,13 @@ def verify_many(sources: Sequence[TensorSource], config: Config, fallback: Rule 
                 tests: tuple[str, ...], max_ks: int, seed: int, jobs: int | None,
                 progress: Callable[[int], None] | None, layout_given: bool,
                 fans: dict[tuple[str, str], int]) -> list[TensorResult]:
-    """The group path for the tensors it covers (grouped.py), then ``one`` for the rest under the engine's parallel
+    """The group path for the tensors it covers (grouped.py) and ``one`` for the rest, under the engine's parallel
     policy; the results in the order of ``sources``."""
     memo: Memo = {}
     plans = [plan_source(s, choose(s, config, fallback), base_options, layout_given=layout_given,
                          sibling_fan_in=fans.get((s.file, s.name)), memo=memo) for s in sources]
-    results = verify_grouped(sources, plans, alpha=alpha, tests=tests, max_ks=max_ks, seed=seed,
-                             jobs=jobs or default_jobs(),
-                             progress=progress)
-    rest = [i for i, r in enumerate(results) if r is None]
-    for i, r in zip(rest, map_sources(one, [sources[i] for i in rest], jobs, progress), strict=True):
-        results[i] = r
-    return [r for r in results if r is not None]
+    return verify_all(sources, plans, one, alpha=alpha, tests=tests, max_ks=max_ks, seed=seed,
+                      jobs=jobs or default_jobs(), progress=progress)
 
 
 _BIAS_SIBLINGS = (("bias", "weight"), ("bias", "kernel"), ("bias:0", "kernel:0"))

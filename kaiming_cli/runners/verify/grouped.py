@@ -20,13 +20,15 @@ from ...stats.laws import Law
 from .plan import Plan, Tested
 from .result import TensorResult, failure_reason
 
+One = Callable[[TensorSource, int, Callable[[int], None] | None], TensorResult]
+"""The one-tensor path: ``one(source, inner_jobs, progress)`` (``run_verify``'s closure over ``verify_source``)."""
 
-def verify_grouped(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
-                   max_ks: int, seed: int = 0, jobs: int = 1, progress: Callable[[int], None] | None = None
-                   ) -> list[TensorResult | None]:
-    """The result of every tensor the group path covers, None for the others (in the order of ``sources``).
-    With ``jobs`` > 1 the batches go to forked workers (engine/parallel.py), each group cut into at least two
-    batches per worker so that one large group keeps every core busy."""
+
+def group_batches(sources: Sequence[TensorSource], plans: Sequence[Plan], *, tests: tuple[str, ...], max_ks: int,
+                  jobs: int = 1) -> list[list[int]]:
+    """The tensors the group path covers, as batches of indices into ``sources``: one shape, dtype, law and layout
+    each, of bounded memory; with ``jobs`` > 1 each group is cut in at least two batches per worker, so that one
+    large group keeps every core busy."""
     groups: dict[tuple[tuple[int, ...], str, Law, str], list[int]] = {}
     for i, (source, plan) in enumerate(zip(sources, plans, strict=True)):
         if isinstance(plan, Tested) and groupable(plan.law, source.shape, source.dtype, plan.spec.layout, tests,
@@ -39,26 +41,39 @@ def verify_grouped(sources: Sequence[TensorSource], plans: Sequence[Plan], *, al
         if jobs > 1:
             size = max(1, min(size, -(-len(members) // (2 * jobs))))
         batches += [members[a:a + size] for a in range(0, len(members), size)]
+    return batches
+
+
+def verify_all(sources: Sequence[TensorSource], plans: Sequence[Plan], one: One, *, alpha: float,
+               tests: tuple[str, ...], max_ks: int, seed: int = 0, jobs: int = 1,
+               progress: Callable[[int], None] | None = None) -> list[TensorResult]:
+    """Every tensor's result, in the order of ``sources``: the group path's batches and ``one`` (the one-tensor
+    path) for the rest, as one list of work under the engine's parallel policy (one pool of forked workers, not
+    one for each path); a tensor a batch hands back is then tested alone."""
+    batches = group_batches(sources, plans, tests=tests, max_ks=max_ks, jobs=jobs)
+    grouped = {i for batch in batches for i in batch}
+    items = batches + [[i] for i in range(len(sources)) if i not in grouped]
+    many = jobs > 1 and len(items) > 1
+    forkable = all(s.forkable for s in sources)
+    forked = many and forkable
+    inner, report = (1 if many else jobs), (None if forked else progress)
+    if forked:
+        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
+
+    def work(k: int) -> list[TensorResult | None]:
+        if k < len(batches):
+            return verify_batch([sources[i] for i in items[k]], [plans[i] for i in items[k]], alpha=alpha,
+                                tests=tests, seed=seed, progress=report)
+        return [one(sources[items[k][0]], inner, report)]
+
+    done = map_parallel(work, range(len(items)), jobs, forkable=forkable)
     out: list[TensorResult | None] = [None] * len(sources)
-    if not batches:
-        return out
-
-    def run(batch: list[int], report: Callable[[int], None] | None) -> list[TensorResult | None]:
-        return verify_batch([sources[i] for i in batch], [plans[i] for i in batch], alpha=alpha, tests=tests,
-                            seed=seed, progress=report)
-
-    forkable = all(sources[i].forkable for batch in batches for i in batch)
-    if jobs > 1 and len(batches) > 1:
-        done = map_parallel(lambda batch: run(batch, None), batches, jobs, forkable=forkable)
-        if progress is not None:
-            progress(sum(sources[i].numel for batch, results in zip(batches, done, strict=True)
-                         for i, r in zip(batch, results, strict=True) if r is not None))
-    else:
-        done = [run(batch, progress) for batch in batches]
-    for batch, results in zip(batches, done, strict=True):
-        for i, result in zip(batch, results, strict=True):
+    for item, results in zip(items, done, strict=True):
+        for i, result in zip(item, results, strict=True):
             out[i] = result
-    return out
+    if forked and progress is not None:
+        progress(sum(s.numel for s, r in zip(sources, out, strict=True) if r is not None))
+    return [r if r is not None else one(s, jobs, progress) for s, r in zip(sources, out, strict=True)]
 
 
 def verify_batch(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
