@@ -46,11 +46,12 @@ def dequantized(sources: Sequence[TensorSource], rows: np.ndarray, seed: int) ->
     sample is the values."""
     if dequantizer(sources[0].dtype, None) is None:
         return None
-    samples = rows.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # signalling NaNs widen to NaN: their rows go to the one-tensor path
+        samples = rows.astype(np.float64)
     for g, source in enumerate(sources):
         jitter = dequantizer(source.dtype, tensor_seed(seed, source.name).spawn(2)[1])
         assert jitter is not None
-        with np.errstate(invalid="ignore"):  # a NaN row is handed back to the one-tensor path
+        with np.errstate(invalid="ignore"):
             samples[g] = jitter(samples[g])
     return samples
 

@@ -112,7 +112,10 @@ def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], d
     order), as ``run_battery`` gives it with the whole tensor as its sample; None for a tensor the one-tensor path
     must test (see the module docstring). ``samples`` are the EDF samples when they are not the values themselves:
     bf16 and fp16 values spread over their rounding cells (engine/sources.py ``dequantizer``), float64."""
-    x = stored.astype(np.float64) if samples is None else samples
+    # signalling NaNs (torch.empty memory holds any bit pattern) warn when widened; their rows are handed back,
+    # and the one-tensor path names them (stats/uninitialized.py), so the warning is noise on the user's terminal
+    with np.errstate(invalid="ignore"):
+        x = stored.astype(np.float64) if samples is None else samples
     ok = _regular(stored, x, dtype)
     out: list[Outcome | None] = [None] * x.shape[0]
     index = np.flatnonzero(ok)

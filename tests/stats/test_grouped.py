@@ -159,3 +159,33 @@ def test_the_group_path_covers_the_common_tensors(checkpoint: Path) -> None:
     assert not groupable(law, (32, 32), "int8", "torch", DEFAULT_TESTS, 100_000)
     assert not groupable(law, (400, 300), "float32", "torch", DEFAULT_TESTS, 100_000)  # over the EDF budget
     assert not groupable(law, (32, 32), "float32", "torch", ("kstest",), 100_000)  # an unknown test: its error
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_signalling_nans_are_named_without_a_numpy_warning(tmp_path: Path, dtype: str) -> None:
+    """torch.empty memory holds any bit pattern, signalling NaNs too: widening one to float64 makes numpy warn
+    "invalid value encountered in cast" on the user's terminal. The group path hands the tensor back, and the
+    one-tensor path names it uninitialized; nothing warns (warnings are errors here)."""
+    import warnings
+
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(3)
+    bits = (rng.standard_normal((32, 32)) * 0.25).astype(np.float32).view(np.uint32)
+    bits[4, 5] = 0x7F800001  # a signalling NaN (quiet bit clear, payload 1)
+    path = tmp_path / "garbage.safetensors"
+    clean = {"clean": (rng.standard_normal((32, 32)) * 0.25).astype(np.float32)}
+    if dtype == "float32":
+        save_file({**clean, "garbage": bits.view(np.float32)}, str(path))
+    else:
+        save_file(clean, str(path))
+        top = (bits >> 16).astype(np.uint16)
+        top[4, 5] = 0x7F81  # bf16's signalling NaN: decoded to float32 0x7F810000, still signalling
+        with_bf16(path, "garbage", top)
+    sources = read_path(str(path))
+    fallback = Rule(match="*", options={"mode": "fan_in", "nonlinearity": "relu"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run_verify(sources, Config(), fallback, SpecOptions(), alpha=1e-3, correction="holm", jobs=1)
+    statuses = {t.name: t.status for t in result.tensors}
+    assert statuses["garbage"] == "uninitialized"
