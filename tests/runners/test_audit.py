@@ -186,7 +186,7 @@ def test_untraceable_model_is_read_by_running_it():
     torch.manual_seed(9)
     result = audit(M.Untraceable())  # control flow on tensor values: torch.fx cannot trace it; running can
     assert result.traced and result.graph == "forward pass"
-    assert any("forward pass on inferred from the first layer: 4,32" in n for n in result.notes)
+    assert any("forward pass on an input inferred from the first layer: 4,32" in n for n in result.notes)
     assert rows(result)["fc1.weight"].activation == "relu" and rows(result)["fc1.weight"].feeds == "relu (act)"
     assert rows(result)["fc2.weight"].activation == "none" and rows(result)["fc2.weight"].feeds == "output"
 

@@ -389,7 +389,7 @@ def candidate_inputs(model: Any, input_shape: tuple[int, ...] | None, input_dtyp
         dtype = dtype or torch.long
     else:
         return []
-    return [(_random(s, dtype, vocab, gen), f"inferred from the first layer: {','.join(map(str, s))}")
+    return [(_random(s, dtype, vocab, gen), f"an input inferred from the first layer: {','.join(map(str, s))}")
             for s in shapes]
 
 
