@@ -153,6 +153,21 @@ def _chi2_quantiles(n: int, alpha: float) -> tuple[float, float]:
     return float(chdtri(n, alpha / 2)), float(chdtri(n, 1 - alpha / 2))
 
 
+def kurtosis_min_n(law: Law) -> int:
+    """The smallest n the kurtosis test runs at for this null (see the module docstring)."""
+    return 20 if law.distribution in ("normal", "sparse") else KURTOSIS_MIN_N_BOUNDED
+
+
+def kurtosis_not_run(law: Law) -> str:
+    """The note of a kurtosis test left out for a sample below ``kurtosis_min_n``."""
+    return (f"kurtosis test not run: a {law.distribution} null needs n >= {kurtosis_min_n(law)} for a "
+            "calibrated p-value.")
+
+
+#: The note of a shape test left out (fewer than 250 values).
+SHAPE_NOT_RUN = "shape test not run: it needs n >= 250 (5 bins of 50 expected values)."
+
+
 def mean_test(law: Law, s: Summary) -> tuple[float, float, str]:
     z = (s.mean - law.mean) * math.sqrt(s.n) / law.std
     about = f" about {law.mean:.4g}" if law.mean else ""
@@ -274,7 +289,7 @@ def _mixture_range_test(law: Law, s: Summary, m: float, half: float, rel_eps: fl
 OWN_MOMENTS_P = 0.01
 
 
-def _own_shape(raw: list[tuple[str, float, float, str]], sample: np.ndarray) -> tuple[float, float, float] | None:
+def own_shape(raw: list[tuple[str, float, float, str]], sample: np.ndarray) -> tuple[float, float, float] | None:
     """The data's own (mu4, mu6, mu8) when the kurtosis test says the data's shape is not the null's, else None.
     Under the null this swaps in a consistent estimate 1% of the time; the rows/cols tests stay calibrated."""
     kurt = next((p for name, _, p, _ in raw if name == "kurtosis"), None)
@@ -495,11 +510,8 @@ def run_battery(
             elif name == "std":
                 stat, p, ci, detail = std_test(marginal, s, alpha)
             elif name == "kurtosis":
-                normal_like = marginal.distribution in ("normal", "sparse")
-                min_n = 20 if normal_like else KURTOSIS_MIN_N_BOUNDED
-                if s.n < min_n or s.m2 == 0:
-                    notes.append(f"kurtosis test not run: a {marginal.distribution} null needs n >= {min_n} for a "
-                                 "calibrated p-value.")
+                if s.n < kurtosis_min_n(marginal) or s.m2 == 0:
+                    notes.append(kurtosis_not_run(marginal))
                     continue
                 stat, p, detail = kurtosis_test(marginal, s)
             elif name == "range":
@@ -517,7 +529,7 @@ def run_battery(
                 shaped = shape_summary(law, cells) if cells is not None and not (s.n_nan or s.n_inf) else None
                 if shaped is None:
                     if cells is not None and not (s.n_nan or s.n_inf):
-                        notes.append("shape test not run: it needs n >= 250 (5 bins of 50 expected values).")
+                        notes.append(SHAPE_NOT_RUN)
                     continue
                 stat, p, detail = shaped
             else:
@@ -527,7 +539,7 @@ def run_battery(
             if s.n_nan or s.n_inf:
                 notes.append("structure tests not run: the tensor holds non-finite values.")
             else:
-                rows, more = run_structure(law, structure, tests, _own_shape(raw, sample))
+                rows, more = run_structure(law, structure, tests, own_shape(raw, sample))
                 raw.extend(rows)
                 notes.extend(more)
     else:

@@ -28,8 +28,7 @@ import numpy as np
 
 from .battery import (
     ALL_TESTS,
-    KURTOSIS_MIN_N_BOUNDED,
-    OWN_MOMENTS_P,
+    SHAPE_NOT_RUN,
     BatteryResult,
     ConfidenceInterval,
     TestResult,
@@ -37,8 +36,11 @@ from .battery import (
     ad_statistics,
     ks_result,
     ks_statistics,
+    kurtosis_min_n,
+    kurtosis_not_run,
     kurtosis_test,
     mean_test,
+    own_shape,
     range_test,
     std_test,
 )
@@ -63,6 +65,7 @@ from .structure import (
     SPECTRUM_MIN_SIDE,
     has_structure,
     matrix_view,
+    spectrum_not_run,
     spectrum_result,
     top_singular_value,
     top_singular_values_dense,
@@ -211,10 +214,8 @@ class _Group:
             for raw in self.raw:
                 raw.append((name, math.nan, math.nan, ""))
         elif name == "kurtosis":
-            min_n = 20 if law.distribution == "normal" else KURTOSIS_MIN_N_BOUNDED
-            if n < min_n:
-                self.notes.append(f"kurtosis test not run: a {law.distribution} null needs n >= {min_n} for a "
-                                  "calibrated p-value.")
+            if n < kurtosis_min_n(law):
+                self.notes.append(kurtosis_not_run(law))
                 return
             self._add(name, [kurtosis_test(law, s) for s in self.summaries])
         elif name == "range":
@@ -229,7 +230,7 @@ class _Group:
         elif name == "shape":
             shaped = self._shape()
             if shaped is None:
-                self.notes.append("shape test not run: it needs n >= 250 (5 bins of 50 expected values).")
+                self.notes.append(SHAPE_NOT_RUN)
                 return
             self._add(name, [(r.statistic / max(r.df, 1), r.pvalue, shape_detail(r, n, False)) for r in shaped])
 
@@ -249,35 +250,19 @@ class _Group:
         return binned_tests(counts.reshape(f32.shape[0], bins), self.n, starts, p_bins, lows,
                             wraps_top_cell(self.law, self.dtype))
 
-    def _own_moments(self) -> list[tuple[float, float, float] | None]:
-        """Per tensor, the data's own (mu4, mu6, mu8) where its kurtosis test rejected at ``OWN_MOMENTS_P``
-        (battery.py ``_own_shape``), else None."""
-        out: list[tuple[float, float, float] | None] = []
-        for raw, xi in zip(self.raw, self.x, strict=True):
-            kurt = next((p for name, _, p, _ in raw if name == "kurtosis"), None)
-            if kurt is not None and kurt < OWN_MOMENTS_P:
-                x2 = xi * xi
-                m2 = float(x2.mean())
-                z2 = x2 / m2
-                out.append((float(np.mean(z2**2)), float(np.mean(z2**3)), float(np.mean(z2**4))))
-            else:
-                out.append(None)
-        return out
-
     def _structure(self) -> None:
         """rows, cols and spectrum, in structure.py's order (``structure_tests``)."""
         law = self.law
         m = law.standardized_moments()
         moments = None if law.distribution == "normal" else (m[1], m[3], m[5])
-        own = self._own_moments()
+        own = [own_shape(raw, xi) for raw, xi in zip(self.raw, self.x, strict=True)]  # battery.py's rule
         for kind, sums, units in (("rows", self.row_sums, self.rows[0]), ("cols", self.col_sums, self.rows[1])):
             if kind in self.tests and sums.shape[1] >= 2:
                 self._add(kind, self._homogeneity(kind, sums, units, moments, own))
         if "spectrum" in self.tests:
             k, l_ = self.matrix.shape[1:]
             if min(k, l_) < SPECTRUM_MIN_SIDE:
-                self.notes.append(f"spectrum test not run: a {self.rows[0]}x{self.rows[1]} matrix is too thin for "
-                                  f"the random-matrix edge (each side needs >= {SPECTRUM_MIN_SIDE}).")
+                self.notes.append(spectrum_not_run(*self.rows))
             else:
                 self._add("spectrum", self._spectrum())
 

@@ -462,6 +462,12 @@ def spectrum_result(k: int, l_: int, energy: float, s1: float) -> tuple[float, f
     return ratio, p, f"top singular value at the random-matrix edge ({numbers})"
 
 
+def spectrum_not_run(rows: int, cols: int) -> str:
+    """The note of a spectrum test left out of a matrix with a side under ``SPECTRUM_MIN_SIDE``."""
+    return (f"spectrum test not run: a {rows}x{cols} matrix is too thin for the random-matrix edge (each side "
+            f"needs >= {SPECTRUM_MIN_SIDE}).")
+
+
 def structure_tests(data: StructureData, tests: tuple[str, ...], moments: tuple[float, float, float] | None
                     ) -> tuple[list[tuple[str, float, float, str]], list[str]]:
     """The requested structure tests as (name, statistic, p, detail) rows, and notes on those not run."""
@@ -473,8 +479,7 @@ def structure_tests(data: StructureData, tests: tuple[str, ...], moments: tuple[
         out.append(("cols", *homogeneity_test("cols", data.col_sums, data.col_sizes, data.cols, moments)))
     if "spectrum" in tests:
         if data.matrix is None:
-            notes.append(f"spectrum test not run: a {data.rows}x{data.cols} matrix is too thin for the "
-                         f"random-matrix edge (each side needs >= {SPECTRUM_MIN_SIDE}).")
+            notes.append(spectrum_not_run(data.rows, data.cols))
         else:
             out.append(("spectrum", *spectrum_test(data.matrix)))
     return out, notes

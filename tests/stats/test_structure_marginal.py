@@ -1,6 +1,6 @@
 """The structure tests answer for the arrangement only (issue 26): under a wrong marginal family with an i.i.d.
 arrangement, ``rows`` and ``cols`` fire at most at their level, because they then judge the dispersion with the
-data's own moments (stats/battery.py ``_own_shape``); and a FAIL's first reason names the marginal cause.
+data's own moments (stats/battery.py ``own_shape``); and a FAIL's first reason names the marginal cause.
 Before, uniform data checked as normal failed ``rows`` and ``cols`` in 60 of 60 runs."""
 
 from __future__ import annotations

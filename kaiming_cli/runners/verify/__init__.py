@@ -258,33 +258,34 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
     tensors it chose from) are reported with the result; ``allow_empty`` lets a run that tested nothing pass.
     """
     fans = sibling_fans(sources, base_options.layout or "torch", layout_given)
+    chosen = [choose(source, config, fallback) for source in sources]
+    rule_of = {id(source): rule for source, rule in zip(sources, chosen, strict=True)}
 
     def one(source: TensorSource, inner_jobs: int, inner_progress: Progress | None) -> TensorResult:
-        return verify_source(source, choose(source, config, fallback), base_options, alpha=alpha, seed=seed,
+        return verify_source(source, rule_of[id(source)], base_options, alpha=alpha, seed=seed,
                              jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress,
                              layout_given=layout_given, sibling_fan_in=fans.get((source.file, source.name)))
 
     if world is None:
-        results = verify_many(sources, config, fallback, base_options, one, alpha=alpha, tests=tests, max_ks=max_ks,
+        results = verify_many(sources, chosen, base_options, one, alpha=alpha, tests=tests, max_ks=max_ks,
                               seed=seed, jobs=jobs, progress=progress, layout_given=layout_given, fans=fans)
     else:
         results = share_sources(world, one, sources, jobs, progress)
-    chosen = [choose(source, config, fallback) for source in sources]
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
     return replace(finalize(results, alpha, correction, max_detectable), rules=counts, errors=tuple(errors),
                    globs=globs, found=found, allow_empty=allow_empty, strict=strict)
 
 
-def verify_many(sources: Sequence[TensorSource], config: Config, fallback: Rule | None, base_options: SpecOptions,
+def verify_many(sources: Sequence[TensorSource], chosen: Sequence[Rule | None], base_options: SpecOptions,
                 one: Callable[[TensorSource, int, Progress | None], TensorResult], *, alpha: float,
                 tests: tuple[str, ...], max_ks: int, seed: int, jobs: int | None,
                 progress: Callable[[int], None] | None, layout_given: bool,
                 fans: dict[tuple[str, str], int]) -> list[TensorResult]:
     """The group path for the tensors it covers (grouped.py) and ``one`` for the rest, under the engine's parallel
-    policy; the results in the order of ``sources``."""
+    policy; the results in the order of ``sources``. ``chosen`` is each source's rule (``choose``)."""
     memo: Memo = {}
-    plans = [plan_source(s, choose(s, config, fallback), base_options, layout_given=layout_given,
-                         sibling_fan_in=fans.get((s.file, s.name)), memo=memo) for s in sources]
+    plans = [plan_source(s, rule, base_options, layout_given=layout_given, sibling_fan_in=fans.get((s.file, s.name)),
+                         memo=memo) for s, rule in zip(sources, chosen, strict=True)]
     return verify_all(sources, plans, one, alpha=alpha, tests=tests, max_ks=max_ks, seed=seed,
                       jobs=jobs or default_jobs(), progress=progress)
 
