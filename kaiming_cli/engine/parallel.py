@@ -107,3 +107,32 @@ def map_sources(fn: Callable[[TensorSource, int, Progress | None], R], sources: 
     if forked and progress is not None:
         progress(sum(s.numel for s in sources))
     return results
+
+
+def map_batched(sources: Sequence[TensorSource], batches: list[list[int]],
+                batch: Callable[[list[int], Progress | None], Sequence[R | None]],
+                one: Callable[[TensorSource, int, Progress | None], R], jobs: int,
+                progress: Progress | None = None) -> list[R]:
+    """Every source's result, in order: ``batch`` for the batches of a group path (indices into ``sources``; it
+    gives None for a tensor it hands back) and ``one`` for the rest, as one list of work under the policy above
+    (one pool of forked workers for both, not one each); a tensor a batch hands back is then run alone."""
+    grouped = {i for b in batches for i in b}
+    items = batches + [[i] for i in range(len(sources)) if i not in grouped]
+    many = jobs > 1 and len(items) > 1
+    forkable = all(s.forkable for s in sources)
+    forked = many and forkable
+    inner, report = (1 if many else jobs), (None if forked else progress)
+    if forked:
+        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
+
+    def work(k: int) -> Sequence[R | None]:
+        return batch(items[k], report) if k < len(batches) else [one(sources[items[k][0]], inner, report)]
+
+    done = map_parallel(work, range(len(items)), jobs, forkable=forkable)
+    out: list[R | None] = [None] * len(sources)
+    for item, results in zip(items, done, strict=True):
+        for i, result in zip(item, results, strict=True):
+            out[i] = result
+    if forked and progress is not None:
+        progress(sum(s.numel for s, r in zip(sources, out, strict=True) if r is not None))
+    return [r if r is not None else one(s, jobs, progress) for s, r in zip(sources, out, strict=True)]

@@ -94,10 +94,20 @@ class Outcome:
 
 def groupable(law: Law, shape: tuple[int, ...], dtype: str, layout: str, tests: Sequence[str], max_ks: int) -> bool:
     """Whether a tensor can take the group path (decided from its header and law, before reading)."""
-    n = math.prod(shape)
-    if dtype not in GROUPED_DTYPES or law.distribution not in GROUPED_LAWS or law.center != 0.0 or law.mean != 0.0:
+    return groupable_law(law) and groupable_shape(shape, dtype, layout, tests, max_ks)
+
+
+def groupable_law(law: Law) -> bool:
+    """A law the group battery covers: normal or uniform, centred on zero."""
+    return law.distribution in GROUPED_LAWS and law.center == 0.0 and law.mean == 0.0
+
+
+def groupable_shape(shape: tuple[int, ...], dtype: str, layout: str, tests: Sequence[str], max_ks: int) -> bool:
+    """A tensor the group path can read and summarize as one row: a matrix view of bounded sides, its own EDF
+    sample (at most ``max_ks`` values), a dtype it decodes."""
+    if dtype not in GROUPED_DTYPES or not has_structure(shape) or math.prod(shape) > max_ks:
         return False
-    if not has_structure(shape) or n > max_ks or not set(tests) <= set(ALL_TESTS):
+    if not set(tests) <= set(ALL_TESTS):
         return False
     outer, inner, _ = matrix_view(shape, layout)
     return outer <= MAX_GROUPS and inner <= MAX_GROUPS
@@ -115,35 +125,73 @@ def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], d
     order), as ``run_battery`` gives it with the whole tensor as its sample; None for a tensor the one-tensor path
     must test (see the module docstring). ``samples`` are the EDF samples when they are not the values themselves:
     bf16 and fp16 values spread over their rounding cells (engine/sources.py ``dequantizer``), float64."""
-    # signalling NaNs (torch.empty memory holds any bit pattern) warn when widened; their rows are handed back,
-    # and the one-tensor path names them (stats/uninitialized.py), so the warning is noise on the user's terminal
-    with np.errstate(invalid="ignore"):
-        x = stored.astype(np.float64) if samples is None else samples
-    ok = _regular(stored, x, dtype)
-    out: list[Outcome | None] = [None] * x.shape[0]
-    index = np.flatnonzero(ok)
-    if index.size == 0:
+    rows = Rows.of(stored, shape=shape, dtype=dtype, layout=layout, samples=samples)
+    out: list[Outcome | None] = [None] * stored.shape[0]
+    if rows is None:
         return out
-    matrix = stored[index].reshape(index.size, *matrix_view(shape, layout)[:2])
-    outer = np.einsum("gij,gij->gi", matrix, matrix).astype(np.float64)
-    inner = np.einsum("gij,gij->gj", matrix, matrix).astype(np.float64)
-    lines = (outer > 0).all(axis=1) & (inner > 0).all(axis=1)  # a zero row or column: the one-tensor path
-    index, matrix, outer, inner = index[lines], matrix[lines], outer[lines], inner[lines]
-    if index.size == 0:
-        return out
-    summaries = summarize_rows(stored[index])
-    spread = [s.m2 > 0 for s in summaries]  # values that vary but whose moments round to none: the one-tensor path
-    if not all(spread):
-        index, matrix, outer, inner = index[spread], matrix[spread], outer[spread], inner[spread]
-        summaries = [s for s, keep in zip(summaries, spread, strict=True) if keep]
-        if index.size == 0:
-            return out
-    x = x[index]
-    group = _Group(law, x, summaries, shape, dtype, layout, alpha, tests, rel_eps, matrix, outer, inner,
-                   stored[index])
-    for i, outcome in zip(index.tolist(), group.outcomes(), strict=True):
+    for i, outcome in zip(rows.index.tolist(), rows.batteries(law, None, alpha=alpha, tests=tests, rel_eps=rel_eps),
+                          strict=True):
         out[i] = outcome
     return out
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of a batch the group path keeps (``index`` into the batch), with what every battery on them
+    shares: their summaries, EDF samples (float64), matrix views and the sums of squares of their lines. ``identify``
+    makes it once and runs the battery of each row's chosen law on it; ``verify`` one law on all of them."""
+
+    index: np.ndarray
+    summaries: list[Summary]
+    x: np.ndarray
+    matrix: np.ndarray
+    outer: np.ndarray
+    inner: np.ndarray
+    stored: np.ndarray
+    shape: tuple[int, ...]
+    dtype: str
+    layout: str
+
+    @classmethod
+    def of(cls, stored: np.ndarray, *, shape: tuple[int, ...], dtype: str, layout: str,
+           samples: np.ndarray | None = None) -> Rows | None:
+        """The rows the one-tensor path would test by the common branch (see the module docstring); None when
+        there is none."""
+        # signalling NaNs (torch.empty memory holds any bit pattern) warn when widened; their rows are handed back,
+        # and the one-tensor path names them (stats/uninitialized.py), so the warning is noise on the user's terminal
+        with np.errstate(invalid="ignore"):
+            x = stored.astype(np.float64) if samples is None else samples
+        index = np.flatnonzero(_regular(stored, x, dtype))
+        if index.size == 0:
+            return None
+        matrix = stored[index].reshape(index.size, *matrix_view(shape, layout)[:2])
+        outer = np.einsum("gij,gij->gi", matrix, matrix).astype(np.float64)
+        inner = np.einsum("gij,gij->gj", matrix, matrix).astype(np.float64)
+        lines = (outer > 0).all(axis=1) & (inner > 0).all(axis=1)  # a zero row or column: the one-tensor path
+        index, matrix, outer, inner = index[lines], matrix[lines], outer[lines], inner[lines]
+        if index.size == 0:
+            return None
+        summaries = summarize_rows(stored[index])
+        spread = [s.m2 > 0 for s in summaries]  # values that vary but whose moments round to none: one-tensor path
+        if not all(spread):
+            index, matrix, outer, inner = index[spread], matrix[spread], outer[spread], inner[spread]
+            summaries = [s for s, keep in zip(summaries, spread, strict=True) if keep]
+            if index.size == 0:
+                return None
+        return cls(index, summaries, x[index], matrix, outer, inner, stored[index], shape, dtype, layout)
+
+    def batteries(self, law: Law, which: Sequence[int] | None, *, alpha: float, tests: tuple[str, ...],
+                  rel_eps: float) -> list[Outcome]:
+        """The battery of ``law`` on the kept rows ``which`` (positions in ``index``; None: all of them)."""
+        if which is None:
+            group = _Group(law, self.x, self.summaries, self.shape, self.dtype, self.layout, alpha, tests, rel_eps,
+                           self.matrix, self.outer, self.inner, self.stored)
+        else:
+            pick = np.asarray(which, dtype=np.intp)
+            group = _Group(law, self.x[pick], [self.summaries[j] for j in which], self.shape, self.dtype,
+                           self.layout, alpha, tests, rel_eps, self.matrix[pick], self.outer[pick], self.inner[pick],
+                           self.stored[pick])
+        return group.outcomes()
 
 
 def _regular(values: np.ndarray, sample: np.ndarray, dtype: str) -> np.ndarray:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ...engine.parallel import Progress, map_sources
+from ...engine.parallel import Progress, default_jobs, map_batched
 from ...engine.sources import (
     MATRIX_MAX_ELEMENTS,
     cell_counter,
@@ -46,7 +46,7 @@ from ...errors import InputError
 from ...io.config import Rule
 from ...io.inputs import FileError
 from ...io.sources import TensorSource, is_float, mantissa_bits
-from ...stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, run_battery
+from ...stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
 from ...stats.fit import GOF_TESTS, Fit, fit_families, fit_orthogonal
 from ...stats.structure import STRUCTURE_TESTS
 from ...stats.summary import Summary
@@ -115,10 +115,14 @@ def identify_read(source: TensorSource, *, layout: str | None = None, alpha: flo
     plan expects on the very same summary and subsample instead of reading the tensor a second time."""
     result, data = _identify(source, layout or source.layout or "torch", alpha, seed, jobs, max_ks, bias_fan_in,
                              tests)
+    return with_stated(source, result, data[0] if data else None), data
+
+
+def with_stated(source: TensorSource, result: IdentifyResult, summary: Summary | None) -> IdentifyResult:
+    """The result with the verdict on the law the file states for the tensor (a .keras config), if it states one."""
     if source.rule is None:
-        return result, data
-    stated = stated_verdict(source.rule, result, data[0] if data else None, rel_eps_for(source.dtype))
-    return replace(result, stated=stated), data
+        return result
+    return replace(result, stated=stated_verdict(source.rule, result, summary, rel_eps_for(source.dtype)))
 
 
 def stated_verdict(rule: Rule, result: IdentifyResult, summary: Summary | None, rel_eps: float) -> Stated:
@@ -169,6 +173,42 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
                               reason=f"all {summary.n} values equal {summary.min:g}"), data
     if not is_float(source.dtype):
         return IdentifyResult(**base, verdict="unknown", n=summary.n, reason=f"{source.dtype} values vary"), data
+    choice = choose(source, base, summary, sample, alpha=alpha, seed=seed, jobs=jobs, bias_fan_in=bias_fan_in)
+    if isinstance(choice, IdentifyResult):
+        return choice, data
+    battery = run_battery(choice.best.candidate.law, summary, sample, alpha, tests, rel_eps=choice.eps,
+                          structure=collector.data() if collector is not None else None, cells=cells)
+    return conclude(choice, battery), data
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A tensor's candidates ranked and its verdict chosen, before the verdict's test battery (``conclude``): the
+    group path (grouped.py) runs the batteries of many tensors together between the two steps."""
+
+    source: TensorSource
+    base: dict[str, Any]
+    summary: Summary
+    fits: list[Fit]
+    matrix: np.ndarray | None
+    ranked: list[Scored]
+    best: Scored
+    aliases: list[str]
+    consistent: list[str]
+    top: float
+    eps: float
+    alpha: float
+    seed: int
+    jobs: int
+    bias_fan_in: int | None
+
+
+def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample: np.ndarray, *, alpha: float,
+           seed: int, jobs: int, bias_fan_in: int | None) -> IdentifyResult | Choice:
+    """The families fitted and the candidates ranked for a float tensor whose values vary and are finite: a result
+    when no battery is needed (an exact structure, no candidate's support holds the data), else the ``Choice``
+    whose best candidate the battery tests. ``base`` gains the fits."""
+    layout = base["layout"]
     eps = rel_eps_for(source.dtype)
     matrix = whole_matrix(source, sample, layout)
     fits = fit_families(summary, sample, alpha, eps, matrix=matrix, dtype=source.dtype)
@@ -177,7 +217,7 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
         if fits[0].distribution == "sparse" and matrix is None:  # the exact zero count, from a whole read
             fits[0] = exact_sparsity(source, fits[0], summary, alpha, seed, jobs)
             base.update(fits=tuple(fits), law=fits[0])
-        return structured(base, fits[0], layout, summary), data
+        return structured(base, fits[0], layout, summary)
     cands = candidates(source.shape, layout, bias_fan_in)
     known = {c.label for c in cands}
     cands += [c for c in explained(fits, source.shape, layout, bias_fan_in, source.name) if c.label not in known]
@@ -186,9 +226,8 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     best = ranked[0]
     if not math.isfinite(best.loglik):
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
-                                 "no candidate's support holds the data"), data
+                                 "no candidate's support holds the data")
     exact = [r for r in ranked[1:] if r.candidate.same_law(best.candidate)]
-    near: list[tuple[str, float]] = []
     hopeless: list[Scored] = []
     consistent_scored: list[Scored] = []
     exact_ids = {id(r) for r in exact}
@@ -197,7 +236,6 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
             continue
         kl = kl_divergence(best.candidate, r.candidate)
         needed = math.ceil(LN100 / kl) if kl > 0 else math.inf
-        near.append((r.candidate.label, needed))
         if needed > HOPELESS_FACTOR * summary.n:
             hopeless.append(r)
         else:
@@ -220,27 +258,32 @@ def _identify(source: TensorSource, layout: str, alpha: float, seed: int, jobs: 
     aliases = [r.candidate.label for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
-    battery = run_battery(best.candidate.law, summary, sample, alpha, tests, rel_eps=eps,
-                          structure=collector.data() if collector is not None else None, cells=cells)
+    return Choice(source, base, summary, fits, matrix, ranked, best, aliases, consistent, top, eps, alpha, seed, jobs,
+                  bias_fan_in)
+
+
+def conclude(c: Choice, battery: BatteryResult) -> IdentifyResult:
+    """The verdict of a ``Choice`` once its best candidate's battery ran."""
+    source, base, fits, ranked, layout = c.source, c.base, c.fits, c.ranked, c.base["layout"]
     if not battery.passed:
         structural = [t for t in battery.tests if not t.passed and t.name in STRUCTURE_TESTS]
-        orthogonal = read_orthogonal(source, layout, seed, jobs) if structural and matrix is None else None
+        orthogonal = read_orthogonal(source, layout, c.seed, c.jobs) if structural and c.matrix is None else None
         if orthogonal is not None:
             return structured({**base, "fits": (orthogonal, *fits), "law": orthogonal}, orthogonal, layout,
-                              summary), data
+                              c.summary)
         why = f"even the best candidate fails the test battery (p = {battery.pvalue:.2g})" + (
             f"; structure: {structural[0].detail}; the weights look trained or built, not drawn" if structural
             else "")
-        return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
-                                 why, pvalue=battery.pvalue, structure_failed=bool(structural)), data
+        return fitted_or_unknown(base, ranked, fits, layout, c.alpha, source.shape, c.bias_fan_in, source.name,
+                                 why, pvalue=battery.pvalue, structure_failed=bool(structural))
     # the class the verdict speaks for: its exact aliases and the near-aliases this size cannot separate from it
     # (they are reported as near-aliases; their probability is the verdict's, not subtracted from it)
-    near = near_aliases(best, ranked, top)
-    inseparable = {label for label, needed in near if needed > summary.n}
-    confidence = posterior_of_group(ranked, {best.candidate.label, *aliases, *inseparable})
-    return IdentifyResult(**base, verdict=best.candidate.label, ranked=tuple(ranked),
-                          indistinguishable=tuple(aliases + consistent), aliases=tuple(aliases), near=tuple(near),
-                          confidence=confidence, pvalue=battery.pvalue), data
+    near = near_aliases(c.best, ranked, c.top)
+    inseparable = {label for label, needed in near if needed > c.summary.n}
+    confidence = posterior_of_group(ranked, {c.best.candidate.label, *c.aliases, *inseparable})
+    return IdentifyResult(**base, verdict=c.best.candidate.label, ranked=tuple(ranked),
+                          indistinguishable=tuple(c.aliases + c.consistent), aliases=tuple(c.aliases),
+                          near=tuple(near), confidence=confidence, pvalue=battery.pvalue)
 
 
 def near_aliases(best: Scored, ranked: list[Scored], top: float) -> list[tuple[str, float]]:
@@ -389,12 +432,16 @@ def structured(base: dict[str, Any], fit: Fit, layout: str, summary: Summary) ->
 
 
 def run_identify(sources: Sequence[TensorSource], *, layout: str | None = None, alpha: float = 1e-3, seed: int = 0,
-                     jobs: int | None = None) -> tuple[list[IdentifyResult], list[FileError]]:
-    """Every tensor, under the engine's one parallel policy; biases see their sibling weight's fan_in.
+                 jobs: int | None = None) -> tuple[list[IdentifyResult], list[FileError]]:
+    """Every tensor, under the engine's one parallel policy; biases see their sibling weight's fan_in. The small
+    tensors of a shape take the group path (grouped.py), the others are identified one by one.
 
     A tensor whose data fails to read is reported as skipped with an error, and the others are still identified.
     """
+    from .grouped import identify_batch, identify_batches
+
     shapes = {(s.file, s.name): s.shape for s in sources}
+    jobs = jobs or default_jobs()
 
     def one(source: TensorSource, inner_jobs: int, _progress: Progress | None) -> tuple[IdentifyResult, str | None]:
         try:
@@ -405,7 +452,14 @@ def run_identify(sources: Sequence[TensorSource], *, layout: str | None = None, 
             return IdentifyResult(source.file, source.name, source.shape, source.dtype, "skipped",
                                   reason=str(exc)), str(exc)
 
-    outcomes = map_sources(one, sources, jobs)
+    def batch(item: list[int], _progress: Progress | None) -> list[tuple[IdentifyResult, str | None] | None]:
+        chosen = [sources[i] for i in item]
+        where = layout or chosen[0].layout or "torch"
+        return [None if r is None else (r, None)
+                for r in identify_batch(chosen, where, alpha=alpha, seed=seed, tests=DEFAULT_TESTS)]
+
+    batches = identify_batches(sources, layout, tests=DEFAULT_TESTS, max_ks=KS_MAX_SAMPLES, jobs=jobs)
+    outcomes = map_batched(sources, batches, batch, one, jobs)
     return in_the_files_form([r for r, _ in outcomes]), [FileError(r.file, why) for r, why in outcomes
                                                          if why is not None]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ...engine.grouped import group_outcomes
-from ...engine.parallel import map_parallel
+from ...engine.parallel import map_batched
 from ...io.sources import TensorSource
 from ...stats.empirical import Empirical
 from ...stats.grouped import Outcome, batch_size, groupable
@@ -51,29 +51,12 @@ def verify_all(sources: Sequence[TensorSource], plans: Sequence[Plan], one: One,
     path) for the rest, as one list of work under the engine's parallel policy (one pool of forked workers, not
     one for each path); a tensor a batch hands back is then tested alone."""
     batches = group_batches(sources, plans, tests=tests, max_ks=max_ks, jobs=jobs)
-    grouped = {i for batch in batches for i in batch}
-    items = batches + [[i] for i in range(len(sources)) if i not in grouped]
-    many = jobs > 1 and len(items) > 1
-    forkable = all(s.forkable for s in sources)
-    forked = many and forkable
-    inner, report = (1 if many else jobs), (None if forked else progress)
-    if forked:
-        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
 
-    def work(k: int) -> list[TensorResult | None]:
-        if k < len(batches):
-            return verify_batch([sources[i] for i in items[k]], [plans[i] for i in items[k]], alpha=alpha,
-                                tests=tests, seed=seed, progress=report)
-        return [one(sources[items[k][0]], inner, report)]
+    def batch(item: list[int], report: Callable[[int], None] | None) -> list[TensorResult | None]:
+        return verify_batch([sources[i] for i in item], [plans[i] for i in item], alpha=alpha, tests=tests,
+                            seed=seed, progress=report)
 
-    done = map_parallel(work, range(len(items)), jobs, forkable=forkable)
-    out: list[TensorResult | None] = [None] * len(sources)
-    for item, results in zip(items, done, strict=True):
-        for i, result in zip(item, results, strict=True):
-            out[i] = result
-    if forked and progress is not None:
-        progress(sum(s.numel for s, r in zip(sources, out, strict=True) if r is not None))
-    return [r if r is not None else one(s, jobs, progress) for s, r in zip(sources, out, strict=True)]
+    return map_batched(sources, batches, batch, one, jobs, progress)
 
 
 def verify_batch(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],

@@ -1,0 +1,92 @@
+"""identify's group path: the small tensors of a checkpoint that share a shape, dtype and layout, read, summarized
+and tested together (issue 25).
+
+Each batch is read into one (tensors, values) array (engine/grouped.py), summarized row by row and screened for the
+rarer branches (stats/grouped.py ``Rows``: non-finite values, marks of uninitialized memory, constants, zero lines
+are handed back to the one-tensor path). Each tensor's families are then fitted and its candidates ranked by the
+one-tensor path's own ``choose``, and the verdict's battery runs for all the tensors whose chosen law is the same,
+at once (``Rows.batteries``, the group battery verify uses). A tensor gets the result it gets alone, to the bit
+(tests/runners/test_identify_grouped.py): the summary, sample and battery are the one-tensor path's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...engine.grouped import dequantized, read_rows
+from ...engine.sources import cell_counter, rel_eps_for, structure_collector
+from ...io.sources import TensorSource
+from ...stats.battery import run_battery
+from ...stats.grouped import Rows, batch_size, groupable_law, groupable_shape
+from ...stats.laws import Law
+from . import Choice, IdentifyResult, choose, conclude, with_stated
+
+
+def identify_batches(sources: Sequence[TensorSource], layout: str | None, *, tests: tuple[str, ...], max_ks: int,
+                     jobs: int = 1) -> list[list[int]]:
+    """The tensors the group path covers, as batches of indices into ``sources`` (one shape, dtype and layout, of
+    bounded memory); with ``jobs`` > 1 a group is cut in at least two batches per worker."""
+    groups: dict[tuple[tuple[int, ...], str, str], list[int]] = {}
+    for i, source in enumerate(sources):
+        where = layout or source.layout or "torch"
+        if source.error or source.same_as is not None or source.numel == 0:
+            continue
+        if groupable_shape(tuple(source.shape), source.dtype, where, tests, max_ks):
+            groups.setdefault((tuple(source.shape), source.dtype, where), []).append(i)
+    batches: list[list[int]] = []
+    for (shape, _dtype, _layout), members in groups.items():
+        size = batch_size(shape)
+        if jobs > 1:
+            size = max(1, min(size, -(-len(members) // (2 * jobs))))
+        batches += [members[a:a + size] for a in range(0, len(members), size)]
+    return batches
+
+
+def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float, seed: int,
+                   tests: tuple[str, ...]) -> list[IdentifyResult | None]:
+    """One batch (one shape, dtype and layout): each tensor's result, or None to identify it alone."""
+    stored, read = read_rows(sources)
+    first = sources[0]
+    rows = Rows.of(stored, shape=tuple(first.shape), dtype=first.dtype, layout=layout,
+                   samples=dequantized(sources, stored, seed))
+    out: list[IdentifyResult | None] = [None] * len(sources)
+    if rows is None:
+        return out
+    eps = rel_eps_for(first.dtype)
+    by_law: dict[Law, list[tuple[int, Choice]]] = {}
+    for j, i in enumerate(rows.index.tolist()):
+        if not read[i]:
+            continue
+        source = sources[i]
+        base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape,
+                                "dtype": source.dtype, "layout": layout}
+        choice = choose(source, base, rows.summaries[j], rows.x[j], alpha=alpha, seed=seed, jobs=1, bias_fan_in=None)
+        if isinstance(choice, IdentifyResult):
+            out[i] = with_stated(source, choice, rows.summaries[j])
+            continue
+        law = choice.best.candidate.law
+        if groupable_law(law):
+            by_law.setdefault(law, []).append((j, choice))
+        else:
+            out[i] = with_stated(source, conclude(choice, alone(choice, rows, j, tests)), rows.summaries[j])
+    for law, members in by_law.items():
+        outcomes = rows.batteries(law, [j for j, _ in members], alpha=alpha, tests=tests, rel_eps=eps)
+        for (j, choice), outcome in zip(members, outcomes, strict=True):
+            i = int(rows.index[j])
+            out[i] = with_stated(sources[i], conclude(choice, outcome.battery), rows.summaries[j])
+    return out
+
+
+def alone(choice: Choice, rows: Rows, j: int, tests: tuple[str, ...]) -> Any:
+    """The battery of a chosen law the group battery does not cover (a truncated normal, a law off zero), on the
+    row as the one-tensor path's scan collects it: the structure and cell counts fed the whole row as one chunk."""
+    source = choice.source
+    values = rows.stored[j]
+    collector = structure_collector(source, rows.layout, choice.seed)
+    cells = cell_counter(source, choice.seed)
+    for c in (collector, cells):
+        if c is not None:
+            c.add(c.partial(0, values))
+    return run_battery(choice.best.candidate.law, choice.summary, rows.x[j], choice.alpha, tests, rel_eps=choice.eps,
+                       structure=collector.data() if collector is not None else None, cells=cells)
