@@ -139,14 +139,14 @@ def _two_sided_normal_p(z: float) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _z_quantile(p_upper: float) -> float:
+def z_quantile(p_upper: float) -> float:
     from scipy.special import ndtri
 
     return float(-ndtri(p_upper))
 
 
 @functools.lru_cache(maxsize=256)
-def _chi2_quantiles(n: int, alpha: float) -> tuple[float, float]:
+def chi2_quantiles(n: int, alpha: float) -> tuple[float, float]:
     """The chi-square(n) quantiles at alpha/2 and 1 - alpha/2 (the std's interval): a checkpoint's tensors share
     a few sizes and levels, and each quantile is an iterative inversion."""
     from scipy.special import chdtri
@@ -191,14 +191,14 @@ def std_test(law: Law, s: Summary, alpha: float) -> tuple[float, float, Confiden
 
         t = ss / law.std**2
         p = min(1.0, 2.0 * min(float(chdtr(n, t)), float(chdtrc(n, t))))
-        upper_q, lower_q = _chi2_quantiles(n, alpha)
+        upper_q, lower_q = chi2_quantiles(n, alpha)
         ci = ConfidenceInterval(math.sqrt(ss / upper_q), math.sqrt(ss / lower_q))
         how = "chi-square, exact"
     else:
         se = math.sqrt((law.kurtosis - 1.0) / n)
         z = (ss / (n * law.std**2) - 1.0) / se
         p = _two_sided_normal_p(z)
-        zc = _z_quantile(alpha / 2)
+        zc = z_quantile(alpha / 2)
         rms = math.sqrt(ss / n)
         upper = rms / math.sqrt(1 - zc * se) if zc * se < 1 else math.inf
         ci = ConfidenceInterval(rms / math.sqrt(1 + zc * se), upper)

@@ -21,6 +21,7 @@ KS conservative (Lilliefors): the false-alarm rate is at most alpha (measured: t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,19 @@ import numpy as np
 
 from ..theory.law import KERAS_TORCH_OUTSIDE, mixture_even_moments
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
-from .battery import ConfidenceInterval, run_battery
+from .battery import (
+    ConfidenceInterval,
+    chi2_quantiles,
+    ks_result,
+    ks_statistics,
+    kurtosis_min_n,
+    kurtosis_test,
+    mean_test,
+    range_test,
+    run_battery,
+    std_test,
+    z_quantile,
+)
 from .laws import Law, family_law
 from .summary import Summary, summarize
 
@@ -96,26 +109,54 @@ def normal_loglik(n: int, sumsq: float, std: float) -> float:
 
 def _gof(distribution: str, std: float, s: Summary, sample: np.ndarray, alpha: float,
          rel_eps: float, tests: tuple[str, ...] = ()) -> tuple[float, bool, str]:
-    """The family's kept tests at the fitted law. The O(1) tests run first: when they already reject at the
-    Bonferroni level of the full set, the EDF test is not run (a wrong family costs no sort of the subsample)."""
+    """The family's kept tests at the fitted law, as ``run_battery`` runs them. The O(1) tests
+    run first: when they already reject at the Bonferroni level of the full set, the EDF test is not run (a wrong
+    family costs no CDF of the subsample). Called three times per tensor, so the tests are called directly, without
+    the battery's result objects (issue 25)."""
     law, tests = family_law(distribution, std), tests or GOF_TESTS[distribution]
-    results = list(run_battery(law, s, sample, alpha, tests=tuple(t for t in tests if t != "ks"),
-                               rel_eps=rel_eps).tests)
-    if min((t.pvalue for t in results), default=1.0) * len(tests) > alpha and sample.size:
-        results += run_battery(law, s, sample, alpha, tests=("ks",), rel_eps=rel_eps).tests
-    worst = min(results, key=lambda t: t.pvalue)
-    pvalue = min(1.0, len(tests) * worst.pvalue)
+    results = _quick_tests(law, s, alpha, rel_eps, tests)
+    if min((p for _, p, _ in results), default=1.0) * len(tests) > alpha and sample.size:
+        x = np.sort(sample)  # as the battery's EDF does (fit_families hands it sorted: fast)
+        d, where = ks_statistics(x[None, :], law.cdf(x)[None, :])
+        _, p, detail = ks_result(float(d[0]), float(where[0]), sample.size)
+        results.append(("ks", float(p), detail))
+    name, worst, detail = min(results, key=lambda t: t[1])
+    pvalue = min(1.0, len(tests) * worst)
     passed = pvalue > alpha
-    return pvalue, passed, "" if passed else f"{worst.name}: {worst.detail}"
+    return pvalue, passed, "" if passed else f"{name}: {detail}"
+
+
+def _quick_tests(law: Law, s: Summary, alpha: float, rel_eps: float,
+                 tests: tuple[str, ...]) -> list[tuple[str, float, str]]:
+    """(name, p, detail) of the O(1) tests among ``tests``, as ``run_battery`` gives them for a summary of n >= 2
+    finite values: the kurtosis left out below its minimum n, the std's detail at the level alpha/k it is judged
+    at when k > 1 tests ran."""
+    out: list[tuple[str, float, str]] = []
+    for name in tests:
+        if name == "mean":
+            _, p, detail = mean_test(law, s)
+        elif name == "std":
+            _, p, _, detail = std_test(law, s, alpha)
+        elif name == "kurtosis":
+            if s.n < kurtosis_min_n(law) or s.m2 == 0:
+                continue
+            _, p, detail = kurtosis_test(law, s)
+        elif name == "range":
+            _, p, detail = range_test(law, s, rel_eps)
+        else:
+            continue
+        out.append((name, float(p), detail))
+    if len(out) > 1 and any(name == "std" for name, _, _ in out):
+        detail = std_test(law, s, alpha / len(out))[3]
+        out = [(name, p, detail if name == "std" else d) for name, p, d in out]
+    return out
 
 
 def fit_normal(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit:
-    from scipy.special import chdtri
-
     n, ss = s.n, s.sumsq
     std = math.sqrt(ss / n)
-    ci = ConfidenceInterval(math.sqrt(ss / float(chdtri(n, alpha / 2))),
-                            math.sqrt(ss / float(chdtri(n, 1 - alpha / 2))))
+    upper_q, lower_q = chi2_quantiles(n, alpha)  # a checkpoint's tensors share a few sizes
+    ci = ConfidenceInterval(math.sqrt(ss / upper_q), math.sqrt(ss / lower_q))
     p, ok, why = _gof("normal", std, s, sample, alpha, rel_eps)
     return Fit("normal", std, ci, 1 - alpha, p, ok, normal_loglik(n, ss, std), why)
 
@@ -128,6 +169,7 @@ def fit_uniform(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) ->
     return Fit("uniform", std, ci, 1 - alpha, p, ok, -n * math.log(2 * m), why)
 
 
+@functools.lru_cache(maxsize=256)
 def _trunc_max_quantile(q: float) -> float:
     """t with P(|Z| <= t | |Z| <= 2) = q for a standard normal Z: the law of max|x| / sigma, one draw."""
     from scipy.special import erfinv
@@ -159,9 +201,7 @@ def _moment_sigma(s: Summary, alpha: float) -> tuple[float, float]:
     Var(x^2) / E[x^2]^2 = kurtosis - 1, halved by the square root)."""
     m2 = mixture_even_moments(KERAS_TORCH_OUTSIDE)[0]
     kappa = family_law("truncated_normal", 1.0).kurtosis
-    from scipy.special import ndtri
-
-    z = -float(ndtri(alpha / 2))
+    z = z_quantile(alpha / 2)
     return math.sqrt(s.sumsq / s.n / m2), z * math.sqrt((kappa - 1.0) / s.n) / 2.0
 
 
