@@ -13,6 +13,7 @@ over an odd fitted constant), which ``identify`` multiplies by the likelihood. S
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -119,16 +120,30 @@ class _Collector:
 
 def _kaiming(c: _Collector, fans: tuple[int, int, bool], dist: str, prior_scale: float) -> None:
     """kaiming_{dist}_ with the named gains and slopes, in both modes."""
-    for mode, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
+    for call, std, prior in _kaiming_entries(dist, fans[0], fans[1], prior_scale):
+        c.add(call, std, prior, fans)
+
+
+#: Entry: (call, std, prior) of a named call, in the order its collector takes it.
+Entry = tuple[str, float, float]
+
+
+@functools.lru_cache(maxsize=1024)
+def _kaiming_entries(dist: str, fan_in: int, fan_out: int, prior_scale: float) -> tuple[Entry, ...]:
+    """The named kaiming calls for these fans: made once per shape, not once per tensor and fit (their text and
+    std do not depend on the data; identify explains three fits of every tensor, issue 25)."""
+    out: list[Entry] = []
+    for mode, fan in (("fan_in", fan_in), ("fan_out", fan_out)):
         for nl, g, prior in NAMED_GAINS:
-            c.add(f"kaiming_{dist}_(mode={mode!r}, nonlinearity={nl!r})", g / math.sqrt(fan), prior * prior_scale,
-                  fans)
+            out.append((f"kaiming_{dist}_(mode={mode!r}, nonlinearity={nl!r})", g / math.sqrt(fan),
+                        prior * prior_scale))
         for text, a, prior in NAMED_SLOPES:
             std = math.sqrt(2.0 / (1 + a * a)) / math.sqrt(fan)
-            c.add(f"kaiming_{dist}_(a={text}, mode={mode!r}, nonlinearity='leaky_relu')", std,
-                  prior * prior_scale, fans)
-        c.add(f"kaiming_{dist}_(a=sqrt(5), mode={mode!r})", math.sqrt(1.0 / 3.0) / math.sqrt(fan),
-              0.01 * prior_scale, fans)
+            out.append((f"kaiming_{dist}_(a={text}, mode={mode!r}, nonlinearity='leaky_relu')", std,
+                        prior * prior_scale))
+        out.append((f"kaiming_{dist}_(a=sqrt(5), mode={mode!r})", math.sqrt(1.0 / 3.0) / math.sqrt(fan),
+                    0.01 * prior_scale))
+    return tuple(out)
 
 
 def _kaiming_fitted(c: _Collector, fans: tuple[int, int, bool], dist: str, std_hat: float) -> None:
@@ -145,35 +160,50 @@ def _kaiming_fitted(c: _Collector, fans: tuple[int, int, bool], dist: str, std_h
 def _xavier(c: _Collector, fans: tuple[int, int, bool], dist: str, std_hat: float) -> None:
     avg = (fans[0] + fans[1]) / 2.0
     named = False
-    for nl, g, prior in NAMED_GAINS:
-        std = g / math.sqrt(avg)
-        call = f"xavier_{dist}_()" if nl == "linear" else f"xavier_{dist}_(gain=calculate_gain({nl!r}))"
+    for call, std, prior in _xavier_entries(dist, fans[0], fans[1]):
         named = named or c.inside(std)
-        c.add(call, std, (0.5 if nl == "linear" else prior * 0.1), fans)
+        c.add(call, std, prior, fans)
     if not named:
         g = std_hat * math.sqrt(avg)
         c.add(f"xavier_{dist}_(gain={number(g)})", g / math.sqrt(avg), FITTED_PRIOR, fans,
               note="gain solved from the data", fitted=True)
 
 
+@functools.lru_cache(maxsize=1024)
+def _xavier_entries(dist: str, fan_in: int, fan_out: int) -> tuple[Entry, ...]:
+    """The named xavier calls for these fans (once per shape, as ``_kaiming_entries``)."""
+    avg = (fan_in + fan_out) / 2.0
+    return tuple((f"xavier_{dist}_()" if nl == "linear" else f"xavier_{dist}_(gain=calculate_gain({nl!r}))",
+                  g / math.sqrt(avg), (0.5 if nl == "linear" else prior * 0.1)) for nl, g, prior in NAMED_GAINS)
+
+
 def _keras(c: _Collector, fans: tuple[int, int, bool], dist: str, layout: str) -> None:
     """Keras 3 variance scaling (he/lecun/glorot and VarianceScaling with scale 1 or 2); ``dist`` is the family."""
     native = layout in ("keras", "jax")
-    prior = 1.0 if native else 0.1
     if not native:  # a Keras call on a torch-layout tensor: the rule states the fans computed here
         fans = (fans[0], fans[1], True)
+    for call, std, prior in _keras_entries(dist, fans[0], fans[1], native):
+        c.add(call, std, prior, fans)
+
+
+@functools.lru_cache(maxsize=1024)
+def _keras_entries(dist: str, fan_in: int, fan_out: int, native: bool) -> tuple[Entry, ...]:
+    """The Keras variance-scaling calls for these fans (once per shape, as ``_kaiming_entries``)."""
+    prior = 1.0 if native else 0.1
     kind = {"truncated_normal": "Normal", "uniform": "Uniform"}.get(dist)
-    for mode, fan in (("fan_in", fans[0]), ("fan_out", fans[1]), ("fan_avg", (fans[0] + fans[1]) / 2.0)):
+    out: list[Entry] = []
+    for mode, fan in (("fan_in", fan_in), ("fan_out", fan_out), ("fan_avg", (fan_in + fan_out) / 2.0)):
         for scale in (1.0, 2.0):
             std = math.sqrt(scale / fan)
             if kind is not None:
                 named = {("fan_in", 2.0): "He", ("fan_in", 1.0): "Lecun", ("fan_avg", 1.0): "Glorot"}.get((mode, scale))
                 if named:
-                    c.add(f"keras.initializers.{named}{kind}()", std, prior, fans)
+                    out.append((f"keras.initializers.{named}{kind}()", std, prior))
             vs_dist = {"truncated_normal": "truncated_normal", "uniform": "uniform",
                        "normal": "untruncated_normal"}[dist]
-            c.add(f"keras.initializers.VarianceScaling(scale={scale:g}, mode={mode!r}, distribution={vs_dist!r})",
-                  std, prior * 0.5, fans)
+            out.append((f"keras.initializers.VarianceScaling(scale={scale:g}, mode={mode!r}, "
+                        f"distribution={vs_dist!r})", std, prior * 0.5))
+    return tuple(out)
 
 
 def explain(shape: tuple[int, ...], layout: str, distribution: str, low: float, high: float, std_hat: float, *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ...stats.fit import LOG_BEYOND, LOG_INSIDE, LOG_TRUNC_MASS
 from ...stats.laws import Law, family_law
@@ -59,6 +59,19 @@ class Candidate:
     """A fitted candidate's confidence interval of the std."""
     explanations: tuple[str, ...] = ()
     """A fitted candidate: other calls whose law lies in ``std_ci``."""
+
+    def __hash__(self) -> int:
+        """The dataclass's hash of every field, made once: ``rank`` and the verdict's choice look each of a
+        tensor's ~40 candidates up in dicts, most of them the shared candidates of its shape (issue 25)."""
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in fields(self)))
+            self.__dict__["_hash"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the cached hash: a string's hash differs between processes (a torch.distributed rank)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
     @property
     def call(self) -> str:
