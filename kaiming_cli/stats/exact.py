@@ -107,12 +107,42 @@ def orthogonal_test(law: Law, values: np.ndarray, dtype: str, seed: int = 0) -> 
     gram[np.diag_indices_from(gram)] -= 1.0
     dev = float(np.abs(gram).max())
     where = np.unravel_index(int(np.argmax(np.abs(gram))), gram.shape)
-    i, j = int(rows[where[0]]), int(rows[where[1]])
+    return _orthogonal_result(law, dev, (int(rows[where[0]]), int(rows[where[1]])), len(rows) if subset else None,
+                              short, tol, dtype)
+
+
+def _orthogonal_result(law: Law, dev: float, at: tuple[int, int], checked: int | None, short: int, tol: float,
+                       dtype: str) -> StructureResult:
+    """The orthogonal test's verdict and words: the largest deviation ``dev`` at ``at``, over ``checked`` of the
+    short side's ``short`` lines (None: all of them)."""
+    g = law.gain if law.gain is not None else 1.0
     side = "rows" if law.rows_cols[0] <= law.rows_cols[1] else "columns"
-    what = f"{len(rows)} of {short} {side}" if subset else f"all {short} {side}"
-    detail = (f"max|W W^T/g^2 - I| = {dev:.3g} at ({i}, {j}), bound {tol:.3g} ({what} of the "
+    what = f"{checked} of {short} {side}" if checked is not None else f"all {short} {side}"
+    detail = (f"max|W W^T/g^2 - I| = {dev:.3g} at ({at[0]}, {at[1]}), bound {tol:.3g} ({what} of the "
               f"{law.rows_cols[0]}x{law.rows_cols[1]} view, gain {g:g}, {dtype})")
     return StructureResult("orthogonal", dev, dev <= tol, detail)
+
+
+def orthogonal_tests(laws: list[Law], matrices: np.ndarray, dtype: str) -> list[StructureResult]:
+    """``orthogonal_test`` of each (rows, cols) matrix of a stack (G, rows, cols), each with its own law (gain), when
+    every Gram matrix is checked whole: one batched product and reduction for all, the same numbers (identify's
+    group path fits the orthogonal family to every tensor of a checkpoint)."""
+    g_count, r, c = matrices.shape
+    w = matrices if r <= c else np.swapaxes(matrices, 1, 2)
+    short, k = w.shape[1:]
+    assert short <= max(1, int(math.isqrt(max(GRAM_MAX_FLOPS // max(k, 1), 1)))), "a subset: use orthogonal_test"
+    gains = np.array([law.gain if law.gain is not None else 1.0 for law in laws])
+    sub = w.astype(np.float64) / gains[:, None, None]
+    finite = np.isfinite(sub).reshape(g_count, -1).all(axis=1)
+    gram = sub @ np.swapaxes(sub, 1, 2)
+    idx = np.arange(short)
+    gram[:, idx, idx] -= 1.0
+    magnitude = np.abs(gram).reshape(g_count, -1)
+    devs, where = magnitude.max(axis=1).tolist(), magnitude.argmax(axis=1).tolist()
+    tol = orthogonal_tolerance(dtype, k)
+    return [_orthogonal_result(law, dev, divmod(at, short), None, short, tol, dtype) if ok else
+            StructureResult("orthogonal", math.inf, False, "non-finite values: not orthogonal")
+            for law, dev, at, ok in zip(laws, devs, where, finite.tolist(), strict=True)]
 
 
 def identity_expected(law: Law) -> np.ndarray:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from .battery import (
 )
 from .laws import Law, family_law
 from .summary import Summary, summarize
+
+if TYPE_CHECKING:
+    from .exact import StructureResult
 
 #: log(2 Phi(2) - 1): the mass a +-2 sigma truncation keeps.
 LOG_TRUNC_MASS = math.log(math.erf(TRUNC_CUT / math.sqrt(2.0)))
@@ -271,35 +274,67 @@ def fit_orthogonal(matrix: np.ndarray, alpha: float, dtype: str = "float32") -> 
 
     The check is exact up to rounding, not statistical: the Gram entries of a random matrix spread by ~1/sqrt(long
     side), orders of magnitude above the tolerance (2.5e-6 at k = 1024 in float32)."""
-    if matrix.ndim != 2 or min(matrix.shape) < 2:
+    law = _orthogonal_law(matrix)
+    if law is None:
         return None
     from .exact import orthogonal_test
 
+    return _orthogonal_fit(law, orthogonal_test(law, matrix.reshape(-1), dtype), alpha)
+
+
+def orthogonal_fits(matrices: np.ndarray, alpha: float, dtype: str) -> list[Fit | None]:
+    """``fit_orthogonal`` of each matrix of a stack (G, rows, cols), the Gram matrices of all in one batched call
+    (stats/exact.py ``orthogonal_tests``): the same fits, for identify's group path."""
+    from .exact import orthogonal_tests
+
+    laws = [_orthogonal_law(m) for m in matrices]
+    kept = [i for i, law in enumerate(laws) if law is not None]
+    out: list[Fit | None] = [None] * len(laws)
+    if kept:
+        chosen = [law for law in laws if law is not None]
+        for i, law, result in zip(kept, chosen, orthogonal_tests(chosen, matrices[kept], dtype), strict=True):
+            out[i] = _orthogonal_fit(law, result, alpha)
+    return out
+
+
+def _orthogonal_law(matrix: np.ndarray) -> Law | None:
+    """The orthogonal law of the matrix's own gain (the rms norm of its short side's lines), None when the matrix
+    is not 2-D, has a side below 2, or has no finite positive gain."""
+    if matrix.ndim != 2 or min(matrix.shape) < 2:
+        return None
     short = min(matrix.shape)
     sumsq = float(np.einsum("ij,ij->", matrix, matrix, dtype=np.float64))
     gain = math.sqrt(sumsq / short)
     if not gain > 0 or not math.isfinite(gain):
         return None
     r, c = matrix.shape
-    law = Law("orthogonal", gain / math.sqrt(max(r, c)), gain=gain, shape=(r, c))
-    result = orthogonal_test(law, matrix.reshape(-1), dtype)
+    return Law("orthogonal", gain / math.sqrt(max(r, c)), gain=gain, shape=(r, c))
+
+
+def _orthogonal_fit(law: Law, result: StructureResult, alpha: float) -> Fit:
     std = law.std
     dev = result.statistic
     why = "" if result.passed else f"not orthogonal: {result.detail}"
     return Fit("orthogonal", std, ConfidenceInterval(std * (1 - dev), std * (1 + dev)), 1 - alpha,
-               1.0 if result.passed else 0.0, result.passed, math.inf, why, gain=gain)
+               1.0 if result.passed else 0.0, result.passed, math.inf, why, gain=law.gain)
+
+
+#: ``fit_families``'s ``orthogonal`` when the caller has not fitted it.
+UNFITTED = "unfitted"
 
 
 def fit_families(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
-                 matrix: np.ndarray | None = None, dtype: str = "float32") -> list[Fit]:
+                 matrix: np.ndarray | None = None, dtype: str = "float32",
+                 orthogonal: Fit | None | str = UNFITTED) -> list[Fit]:
     """Every family the data allow, best first: exact structures (constant, orthogonal, sparse) that pass, then the
-    continuous families by log-likelihood among those that pass, then the rejected ones by log-likelihood."""
+    continuous families by log-likelihood among those that pass, then the rejected ones by log-likelihood.
+    ``orthogonal``: the matrix's ``fit_orthogonal`` when the caller made it already (``orthogonal_fits``)."""
     if s.n and s.min == s.max:
         v = s.min
         return [Fit("constant", 0.0, ConfidenceInterval(0.0, 0.0), 1 - alpha, 1.0, True, math.inf, value=v)]
     fits: list[Fit] = []
     if matrix is not None:
-        orth = fit_orthogonal(matrix, alpha, dtype)
+        orth = fit_orthogonal(matrix, alpha, dtype) if isinstance(orthogonal, str) else orthogonal
         if orth is not None:
             fits.append(orth)
     sample = np.sort(sample)  # once: every family's EDF test sorts it again, and sorted input sorts fast

@@ -10,7 +10,15 @@ import math
 import numpy as np
 import pytest
 
-from kaiming_cli.stats.fit import fit_families, fit_normal, fit_orthogonal, fit_sparse, fit_truncated, fit_uniform
+from kaiming_cli.stats.fit import (
+    fit_families,
+    fit_normal,
+    fit_orthogonal,
+    fit_sparse,
+    fit_truncated,
+    fit_uniform,
+    orthogonal_fits,
+)
 from kaiming_cli.stats.summary import summarize
 
 TRUNC = 0.87962566103423978
@@ -125,3 +133,27 @@ def test_a_padding_row_is_not_sparse() -> None:
     x = w.ravel()
     assert fit_sparse(summarize(x), x, 1e-3, EPS) is not None  # 2% zeros: values alone look sparse
     assert fit_sparse(summarize(x), x, 1e-3, EPS, matrix=w) is None
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (8, 40), (40, 8), (3, 2)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_orthogonal_fits_of_a_stack_equal_each_fit_alone(shape: tuple[int, int], dtype: str) -> None:
+    """identify's group path fits a batch at once (``orthogonal_fits``): the same fits, to the bit, as one matrix at
+    a time, for orthonormal matrices (passing), random ones (failing), a zero matrix (no gain) and a non-finite one."""
+    rng = np.random.default_rng(7)
+    r, c = shape
+    stack = []
+    for k in range(6):
+        q, _ = np.linalg.qr(rng.standard_normal((max(r, c), min(r, c))))
+        m = q if r >= c else q.T
+        stack.append(m * (1.0 + k) if k % 2 == 0 else rng.standard_normal(shape) * 0.1)
+    stack.append(np.zeros(shape))
+    bad = rng.standard_normal(shape)
+    bad[0, 0] = np.inf
+    stack.append(bad)
+    matrices = np.stack(stack).astype(dtype).astype(np.float64)
+    together = orthogonal_fits(matrices, 1e-3, dtype)
+    alone = [fit_orthogonal(m, 1e-3, dtype) for m in matrices]
+    assert together == alone
+    assert [f is not None and f.passed for f in together][:6] == [True, False] * 3
+    assert together[6] is None

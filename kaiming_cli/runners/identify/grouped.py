@@ -18,9 +18,10 @@ from ...engine.grouped import dequantized, read_rows
 from ...engine.sources import cell_counter, rel_eps_for, structure_collector
 from ...io.sources import TensorSource
 from ...stats.battery import run_battery
+from ...stats.fit import UNFITTED, Fit, orthogonal_fits
 from ...stats.grouped import Rows, batch_size, groupable_law, groupable_shape
 from ...stats.laws import Law
-from . import Choice, IdentifyResult, choose, conclude, with_stated
+from . import Choice, IdentifyResult, choose, conclude, whole_matrix, with_stated
 
 
 def identify_batches(sources: Sequence[TensorSource], layout: str | None, *, tests: tuple[str, ...], max_ks: int,
@@ -54,6 +55,7 @@ def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float
     if rows is None:
         return out
     eps = rel_eps_for(first.dtype)
+    orthogonal = orthogonal_fits_of(sources, rows, layout, alpha)
     by_law: dict[Law, list[tuple[int, Choice]]] = {}
     for j, i in enumerate(rows.index.tolist()):
         if not read[i]:
@@ -61,7 +63,8 @@ def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float
         source = sources[i]
         base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape,
                                 "dtype": source.dtype, "layout": layout}
-        choice = choose(source, base, rows.summaries[j], rows.x[j], alpha=alpha, seed=seed, jobs=1, bias_fan_in=None)
+        choice = choose(source, base, rows.summaries[j], rows.x[j], alpha=alpha, seed=seed, jobs=1, bias_fan_in=None,
+                        orthogonal=orthogonal[j])
         if isinstance(choice, IdentifyResult):
             out[i] = with_stated(source, choice, rows.summaries[j])
             continue
@@ -76,6 +79,17 @@ def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float
             i = int(rows.index[j])
             out[i] = with_stated(sources[i], conclude(choice, outcome.battery), rows.summaries[j])
     return out
+
+
+def orthogonal_fits_of(sources: Sequence[TensorSource], rows: Rows, layout: str, alpha: float
+                       ) -> list[Fit | None | str]:
+    """The orthogonal family's fit of each kept row, all in one batched call, where the one-tensor path fits it
+    (its matrix is the whole tensor: ``whole_matrix``); else ``UNFITTED`` (choose fits nothing: no matrix)."""
+    first = sources[int(rows.index[0])]
+    view = whole_matrix(first, rows.x[0], layout)
+    if view is None:
+        return [UNFITTED] * len(rows.index)
+    return list(orthogonal_fits(rows.x.reshape(len(rows.index), *view.shape), alpha, first.dtype))
 
 
 def alone(choice: Choice, rows: Rows, j: int, tests: tuple[str, ...]) -> Any:
