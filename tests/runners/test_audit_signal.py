@@ -192,3 +192,25 @@ def test_a_network_normalized_throughout_is_measured_on_one_batch() -> None:
     handle.remove()
     assert result.signal is not None and result.signal.direction == "normalized"
     assert len(calls) == 2  # the graph's pass and one batch
+
+
+def test_gradient_stds_match_a_hand_run_backward() -> None:
+    """Each weight's gradient std (taken by a hook as backward accumulates it, the gradient then freed) is the
+    std of the gradient a plain backward gives on the same batch and projection: the batch and the projection
+    drawn as docs/audit.md §7 says (a generator seeded seed + 1: the batch, then the projection), the loss their
+    product summed over the batch's mean; the std unbiased, on every value (each weight here is under 16,384)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+                                torch.nn.Linear(64, 10))
+    inputs = torch.zeros(4, 32)
+    signal = measure_signal(model, inputs, batches=1, seed=5)
+    assert all(p.grad is None for p in model.parameters())  # the model is left as it was
+    assert all(not getattr(p, "_post_accumulate_grad_hooks", None) for p in model.parameters())  # hooks removed
+    gen = torch.Generator().manual_seed(6)
+    batch = torch.randn(inputs.shape, generator=gen)
+    out = model(batch)
+    projection = torch.randn(out.shape, generator=gen)
+    model.zero_grad(set_to_none=True)
+    ((out * projection).sum() / out.shape[0]).backward()
+    expected = {n: float(p.grad.std()) for n, p in model.named_parameters() if p.dim() >= 2}
+    assert dict(signal.backward) == pytest.approx(expected, rel=1e-6)

@@ -21,7 +21,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...io.kerasconfig import EINSUM_AXES_SINCE, einsum_axes, keras_release
 from ...io.memory import array_source
 from ...io.target import model_kind
 from ...theory.fans import Fans, compute_fans
@@ -480,6 +479,9 @@ def _keras_fans(layer: Any, shape: tuple[int, ...]) -> Fans | None:
     """An EinsumDense kernel's fans from its equation's axes, as Keras >= 3.15 initializes it (io/kerasconfig.py
     ``einsum_axes``); None for any other layer (``compute_fans`` on the shape)."""
     import keras
+
+    # imported here, for Keras models only: the torch audit does not pay for it (tomllib, the initializer tables)
+    from ...io.kerasconfig import EINSUM_AXES_SINCE, einsum_axes, keras_release
 
     equation = getattr(layer, "equation", None)
     saved = keras_release(getattr(keras, "__version__", None))

@@ -140,7 +140,7 @@ def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int
     gen = torch.Generator().manual_seed(seed + 1)
     vocab = next((int(m.num_embeddings) for m in model.modules() if isinstance(m, torch.nn.Embedding)), 2)
     saved = _save_state(model)
-    hooks = [m.register_forward_hook(hook) for _n, m in layers]
+    hooks = [m.register_forward_hook(hook) for _n, m in layers] + _grad_hooks(params, acc.grads)
     try:
         for _ in range(batches):
             _one_batch(model, _resample(inputs, gen, vocab), gen, params, acc.grads)
@@ -155,9 +155,30 @@ def measure_signal(model: Any, inputs: Any, *, batches: int = BATCHES, seed: int
     return acc.signal(inputs, params, normalized)
 
 
+def _grad_variance(grad: Any) -> float:
+    """The variance of a weight's gradient, on at most ``THIN`` of its values."""
+    return float(_thin(grad.reshape(1, -1)).float().var())
+
+
+def _grad_hooks(params: list[tuple[str, Any]], grads: dict[str, float]) -> list[Any]:
+    """Hooks that add each weight's gradient variance to ``grads`` as soon as backward has accumulated it, and
+    free it (``p.grad = None``): the allocator then reuses that memory for the next weight's gradient, where
+    keeping every gradient until the end faulted in a whole model's worth of new pages (100 MB, ~0.05 s of
+    system time on a ResNet-50). The same variance of the same tensor as ``_one_batch``'s loop, which still
+    takes any gradient left (torch before 2.1 has no such hook)."""
+
+    def hook(p: Any, name: str) -> None:
+        if p.grad is not None:
+            grads[name] = grads.get(name, 0.0) + _grad_variance(p.grad)
+            p.grad = None
+
+    return [p.register_post_accumulate_grad_hook(lambda p, n=n: hook(p, n)) for n, p in params
+            if hasattr(p, "register_post_accumulate_grad_hook")]
+
+
 def _one_batch(model: Any, batch: Any, gen: Any, params: list[tuple[str, Any]], grads: dict[str, float]) -> None:
     """One forward and backward pass (the hooks record the outputs' and their gradients' variances); each
-    weight's gradient variance added to ``grads``."""
+    weight's gradient variance added to ``grads`` (by ``_grad_hooks``, else here)."""
     import torch
 
     args, kwargs = ((), batch) if isinstance(batch, dict) else (
@@ -170,7 +191,7 @@ def _one_batch(model: Any, batch: Any, gen: Any, params: list[tuple[str, Any]], 
     (out * projection).sum().div(out.shape[0] if out.dim() else 1).backward()
     for n, p in params:
         if p.grad is not None:
-            grads[n] = grads.get(n, 0.0) + float(_thin(p.grad.reshape(1, -1)).float().var())
+            grads[n] = grads.get(n, 0.0) + _grad_variance(p.grad)
 
 
 @dataclass
