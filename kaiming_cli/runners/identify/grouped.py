@@ -24,7 +24,6 @@ from ...stats.grouped import Rows, groupable_law, groupable_shape
 from ...stats.laws import Law
 from . import Choice, IdentifyResult, choose, conclude, whole_matrix, with_stated
 
-
 #: Values per batch: a quarter of verify's (stats/grouped.py ``BATCH_VALUES``). identify's time per tensor is its
 #: fits and ranking, one tensor at a time, so a smaller batch costs nothing (tiny9k, ``--jobs 1``: 20.4 s of CPU
 #: against 20.1 s) and holds a quarter of the arrays (peak RSS 177 MB against 252 MB).
