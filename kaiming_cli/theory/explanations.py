@@ -57,15 +57,13 @@ ROUND_PRIOR = 0.02
 FITTED_PRIOR = 0.01
 
 
+#: Every 1, 2 or 5 times a power of ten from 1e-9 to 500, rising (the floats their text parses to).
+ROUND_VALUES: tuple[float, ...] = tuple(float(f"{mant}e{exp}") for exp in range(-9, 3) for mant in (1, 2, 5))
+
+
 def round_values(low: float, high: float) -> list[float]:
-    """Every 1, 2 or 5 times a power of ten in [low, high] (1e-9 to 100)."""
-    out = []
-    for exp in range(-9, 3):
-        for mant in (1, 2, 5):
-            v = float(f"{mant}e{exp}")
-            if low <= v <= high:
-                out.append(v)
-    return out
+    """Every 1, 2 or 5 times a power of ten in [low, high] (1e-9 to 500)."""
+    return [v for v in ROUND_VALUES if low <= v <= high]
 
 
 def number(v: float, low: float | None = None, high: float | None = None) -> str:
@@ -121,7 +119,8 @@ class _Collector:
 def _kaiming(c: _Collector, fans: tuple[int, int, bool], dist: str, prior_scale: float) -> None:
     """kaiming_{dist}_ with the named gains and slopes, in both modes."""
     for call, std, prior in _kaiming_entries(dist, fans[0], fans[1], prior_scale):
-        c.add(call, std, prior, fans)
+        if c.low <= std <= c.high:  # most are outside: no call
+            c.add(call, std, prior, fans)
 
 
 #: Entry: (call, std, prior) of a named call, in the order its collector takes it.
@@ -183,7 +182,8 @@ def _keras(c: _Collector, fans: tuple[int, int, bool], dist: str, layout: str) -
     if not native:  # a Keras call on a torch-layout tensor: the rule states the fans computed here
         fans = (fans[0], fans[1], True)
     for call, std, prior in _keras_entries(dist, fans[0], fans[1], native):
-        c.add(call, std, prior, fans)
+        if c.low <= std <= c.high:  # most are outside: no call
+            c.add(call, std, prior, fans)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -100,14 +100,23 @@ class Candidate:
         if self.distribution == "constant":
             return math.inf if span[0] == span[1] == self.value else -math.inf
         if self.distribution == "normal":
-            return -0.5 * n * math.log(2 * math.pi * self.std**2) - ss / (2 * self.std**2)
+            log_var, twice_var = self._normal_terms
+            return -0.5 * n * log_var - ss / twice_var
         bound = self.bound
         assert bound is not None
         if self.distribution == "uniform":
             return -n * math.log(2 * bound) if m <= bound * (1 + rel_eps) else -math.inf
-        sp = self.law.sigma_pre
+        log_var, twice_var = self._normal_terms
         k = max(1, round(n * beyond)) if m > bound * (1 + rel_eps) else 0
-        return -0.5 * n * math.log(2 * math.pi * sp**2) - ss / (2 * sp**2) + (n - k) * LOG_INSIDE + k * LOG_BEYOND
+        return -0.5 * n * log_var - ss / twice_var + (n - k) * LOG_INSIDE + k * LOG_BEYOND
+
+    @functools.cached_property
+    def _normal_terms(self) -> tuple[float, float]:
+        """ln(2 pi s^2) and 2 s^2 of the normal law (s = std) or of the truncated one's pre-cut sigma: the same
+        expressions ``loglik_of`` evaluated per tensor, made once per candidate (the shared candidates of a shape
+        are scored on every tensor of that shape)."""
+        s = self.std if self.distribution == "normal" else self.law.sigma_pre
+        return math.log(2 * math.pi * s**2), 2 * s**2
 
     def same_law(self, other: Candidate) -> bool:
         return self.distribution == other.distribution and math.isclose(self.std, other.std, rel_tol=1e-12)
@@ -187,8 +196,10 @@ def _entropy(p: Candidate) -> float:
     return 0.5 * math.log(2 * math.pi * law.sigma_pre**2) + LOG_TRUNC_MASS + p.std**2 / (2 * law.sigma_pre**2)
 
 
+@functools.lru_cache(maxsize=8192)
 def kl_divergence(p: Candidate, q: Candidate) -> float:
-    """KL(p || q) per element, for the laws of two candidates (inf where p's support escapes q's)."""
+    """KL(p || q) per element, for the laws of two candidates (inf where p's support escapes q's). Cached: the
+    pairs are mostly a shape's shared candidates, compared again on every tensor of that shape."""
     lp, lq = p.law, q.law
     if q.distribution == "normal":
         var_p = p.std**2  # every family here has variance std^2
