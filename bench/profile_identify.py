@@ -19,14 +19,20 @@ import tempfile
 
 PARTS = (
     ("the whole run", (("kaiming_cli/__main__.py", "<module>"),)),
-    ("per tensor: everything (`_identify`)", (("runners/identify/__init__.py", "_identify"),)),
-    ("reading and summarizing (`scan_source`)", (("engine/sources.py", "scan_source"),)),
+    ("one tensor at a time: everything (`_identify`)", (("runners/identify/__init__.py", "_identify"),)),
+    ("the group path's batches: everything (`identify_batch`)", (("runners/identify/grouped.py", "identify_batch"),)),
+    ("reading and summarizing (`scan_source`; a batch: `read_rows`, `Rows.of`)",
+     (("engine/sources.py", "scan_source"), ("engine/grouped.py", "read_rows"), ("stats/grouped.py", "of"))),
+    ("a tensor's fits and ranking (`choose`, from the group path)", (("runners/identify/__init__.py", "choose"),)),
     ("fitting the families (`fit_families`)", (("stats/fit.py", "fit_families"),)),
     ("ranking the candidates (`rank`)", (("runners/identify/__init__.py", "rank"),
                                          ("runners/identify/ranking.py", "rank"))),
     ("the candidates' list (`candidates`, `explained`)", (("runners/identify/candidates.py", "candidates"),
                                                           ("runners/identify/__init__.py", "explained"))),
-    ("every battery run (`run_battery`)", (("stats/battery.py", "run_battery"),)),
+    ("every battery run (`run_battery`; a batch's: `Rows.batteries`)", (("stats/battery.py", "run_battery"),
+                                                                         ("stats/grouped.py", "batteries"))),
+    ("the orthogonal fit (`fit_orthogonal`; a batch's: `orthogonal_fits`)", (("stats/fit.py", "fit_orthogonal"),
+                                                                              ("stats/fit.py", "orthogonal_fits"))),
     ("the shape test (`shape_summary`)", (("stats/shape.py", "shape_summary"),)),
     ("the structure tests (`run_structure`)", (("stats/structure.py", "run_structure"),)),
     # before issue 25's streaming: render/json.py document; after: cli/output.py emit_streamed, which makes each
