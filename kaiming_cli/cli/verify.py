@@ -101,7 +101,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     from pathlib import Path
 
     preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
-    from ..engine.distributed import joined, launched
+    from ..engine.launch import launched
     from ..io.config import resolve_config
     from ..io.inputs import input_files, read_paths, select_tensors
     from ..runners.verify import fallback_rule, run_verify
@@ -156,6 +156,8 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
         return ExitCode.INPUT if result.has_errors else (ExitCode.OK if result.passed else ExitCode.FAILED)
 
     if launched(os.environ):
+        from ..engine.distributed import joined
+
         with joined(os.environ) as world:
             code = run(world)
     else:

@@ -30,14 +30,13 @@ from ..io.sources import TORCH_DTYPES, TensorSource
 from ..stats.shape import CellCounter
 from ..stats.structure import StructureCollector, StructureShare
 from ..stats.summary import EMPTY, Summary, merge, summarize
+from .launch import LAUNCH_VARIABLES, launched  # noqa: F401  # re-exported: the job's entry points
 from .parallel import Progress, default_jobs, map_sources
 from .sources import dequantizer, tensor_seed
 from .stream import CHUNK, chunk_bounds, subsample_positions
 
 #: Seconds a collective (and the rendezvous) may wait for the other ranks before the run fails in one line.
 DEFAULT_TIMEOUT = 600.0
-#: The variables ``torchrun`` (and SLURM/Kubernetes launchers using it) set for every rank.
-LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,12 +66,6 @@ class World:
 
 
 # --------------------------------------------------------------------------- joining a job
-
-def launched(environ: Mapping[str, str]) -> bool:
-    """True under ``torchrun`` (its four variables are set), unless ``KAIMING_DISTRIBUTED=0`` opts out: a
-    subprocess of a training rank inherits them, and must not try to join that job's rendezvous."""
-    return environ.get("KAIMING_DISTRIBUTED", "1") != "0" and all(environ.get(v) for v in LAUNCH_VARIABLES)
-
 
 def timeout_seconds(environ: Mapping[str, str]) -> float:
     """``KAIMING_DIST_TIMEOUT`` (seconds), else ``DEFAULT_TIMEOUT``; a bad value is a one-line usage error."""

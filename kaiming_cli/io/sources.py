@@ -232,21 +232,43 @@ def pread_opener(f: InputFile, offset: int, dtype: str, disk: np.dtype | None = 
     ``disk`` overrides the on-disk dtype (a big-endian .npy, say); ``negate`` flips the sign (a torch
     tensor saved with its negative bit set).
     """
-    disk = np.dtype(DTYPES[dtype][0]) if disk is None else disk
+    return PreadOpener(f, offset, dtype, np.dtype(DTYPES[dtype][0]) if disk is None else disk, negate)
 
-    def open_() -> tuple[Producer, bool, Callable[[], None]]:
-        fd = open_vetted(f)
+
+class PreadOpener:
+    """``pread_opener``'s opener: each call opens ``file`` (``open_vetted``) for one tensor. It also says where the
+    tensor lies, so a reader of many small tensors of one file (engine/grouped.py ``read_rows``) opens the file
+    once for all of them and calls ``read`` on that descriptor (issue 25: an open, an fstat and a close cost as
+    much as reading a 16x16 tensor)."""
+
+    __slots__ = ("file", "offset", "dtype", "disk", "negate")
+
+    def __init__(self, f: InputFile, offset: int, dtype: str, disk: np.dtype, negate: bool) -> None:
+        self.file, self.offset, self.dtype, self.disk, self.negate = f, offset, dtype, disk, negate
+
+    def __call__(self) -> tuple[Producer, bool, Callable[[], None]]:
+        fd = open_vetted(self.file)
         local = threading.local()
 
         def produce(_i: int, start: int, stop: int) -> np.ndarray:
-            buf = thread_buffer(local, stop - start, disk)
-            read_into(fd, buf, offset + start * disk.itemsize, f.where)
-            values = decode(buf, dtype)
-            return np.negative(values, out=values) if negate else values
+            return self.read(fd, thread_buffer(local, stop - start, self.disk), start)
 
         return produce, False, lambda: os.close(fd)
 
-    return open_
+    def read(self, fd: int, buf: np.ndarray, start: int = 0) -> np.ndarray:
+        """The decoded values from value ``start`` on, ``buf.size`` of them (``buf`` of the disk dtype, filled
+        through ``fd``, a descriptor on ``file`` from ``open_vetted``)."""
+        read_into(fd, buf, self.offset + start * self.disk.itemsize, self.file.where)
+        values = decode(buf, self.dtype)
+        return np.negative(values, out=values) if self.negate else values
+
+    def fill(self, fd: int, out: np.ndarray) -> None:
+        """``out[:] = read(fd, ...)`` of the first ``out.size`` values; straight into ``out`` when the stored bytes
+        are already the decoded values (native float32 or float64, not negated), without a buffer."""
+        if out.dtype == self.disk and not self.negate and self.dtype in ("float32", "float64"):
+            read_into(fd, out, self.offset, self.file.where)
+        else:
+            out[:] = self.read(fd, np.empty(out.size, self.disk))
 
 
 def read_into(fd: int, buf: np.ndarray, offset: int, where: str) -> None:

@@ -150,15 +150,45 @@ def _write_other(obj: Any, out: list[str], newline: str) -> None:
         raise _NotPlain(type(obj).__name__)
 
 
-#: Pieces ``Each`` lets gather before it hands them to the sink: a few hundred kilobytes of text.
-FLUSH_PIECES = 1 << 14
+#: Characters ``Each`` lets gather before it hands them to the sink: a few hundred kilobytes of text.
+FLUSH_CHARS = 1 << 18
+
+
+def _default(obj: Any) -> Any:
+    """The encoder's ``default``: a numpy scalar as its Python value, an ``Each`` as its list; else what
+    ``json.dumps`` says of a value it cannot write."""
+    if isinstance(obj, Each):
+        return [obj.plain(x) for x in obj.items]
+    if hasattr(obj, "item"):  # a numpy scalar (the encoder writes the plain types and their subclasses itself)
+        return obj.item()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+#: One item of an ``Each`` on one line, by the standard library's C encoder (``json.encoder.c_make_encoder``:
+#: it runs only without an indent); ``allow_nan=False`` makes a NaN or an infinity raise, never be written.
+_LINE = json.JSONEncoder(ensure_ascii=True, allow_nan=False, check_circular=False, separators=(", ", ": "),
+                         default=_default)
+
+
+def line(value: Any) -> str:
+    """``value`` as one line of JSON: ``json.dumps(clean(value), ensure_ascii=True)`` with ``", "`` and ``": "``.
+
+    The C encoder writes a whole tensor's dict in one call (the indented writer above makes a Python call per
+    value: half of a many-tensor run's CPU, issue 25). A value holding a NaN or an infinity, which the encoder
+    refuses, is cleaned (those become ``null``) and written again: the slow path only for such tensors, and no
+    text is ever edited after the fact (a tensor may be named "NaN")."""
+    try:
+        return _LINE.encode(value)
+    except ValueError:  # "Out of range float values are not JSON compliant"
+        return _LINE.encode(clean(_listed(value)))
 
 
 class Each:
-    """A JSON list written item by item: ``plain`` makes each item's value (a tensor's ``to_dict``) only when the
-    writer reaches it, and the text so far goes to the sink after each item once ``FLUSH_PIECES`` pieces gathered.
-    So a report of 10,000 tensors never holds every tensor's dict, nor the whole text, at once (issue 25: both
-    grew with the tensor count, to 30 KB a tensor for verify and 60 KB for identify at their peak)."""
+    """A JSON list written item by item, one line each: ``plain`` makes each item's value (a tensor's
+    ``to_dict``) only when the writer reaches it, and the text so far goes to the sink after each item once
+    ``FLUSH_CHARS`` characters gathered. So a report of 10,000 tensors never holds every tensor's dict, nor the
+    whole text, at once (issue 25: both grew with the tensor count, to 30 KB a tensor for verify and 60 KB for
+    identify at their peak)."""
 
     def __init__(self, items: Sequence[Any], plain: Callable[[Any], Any]) -> None:
         self.items = items
@@ -166,18 +196,22 @@ class Each:
         self.sink: Callable[[list[str]], None] | None = None
 
     def write(self, out: list[str], newline: str) -> None:
-        """``write`` of ``[plain(x) for x in items]``, the same characters, handed out between items."""
+        """``[plain(x) for x in items]`` with each item on its own line (``line``), handed out between items."""
         if not self.items:
             out.append("[]")
             return
         inner = newline + "  "
         sep = "[" + inner
+        gathered = 0
         for item in self.items:
+            text = line(self.plain(item))
             out.append(sep)
-            write(self.plain(item), out, inner)
+            out.append(text)
+            gathered += len(sep) + len(text)
             sep = "," + inner
-            if self.sink is not None and len(out) >= FLUSH_PIECES:  # between two items: never inside a string
+            if self.sink is not None and gathered >= FLUSH_CHARS:  # between two items: never inside a string
                 self.sink(out)
+                gathered = 0
         out.append(newline + "]")
 
 

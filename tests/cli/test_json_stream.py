@@ -1,9 +1,11 @@
 """verify's and identify's JSON reports are streamed tensor by tensor (render/json.py ``Streamed``, cli/output.py
-``emit_streamed``; issue 25): what reaches stdout and ``-o`` must be, byte for byte, the document made whole from
-the same result (``document(result.to_dict())``, the path every report took before)."""
+``emit_streamed``; issue 25): what reaches stdout and ``-o`` must be, byte for byte, the same, and parse to the
+document made whole from the same result (``document(result.to_dict())``, the path every report took before),
+with each tensor on one line as ``json.dumps`` writes it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("command", ["verify", "identify"])
 def test_the_streamed_report_is_the_whole_document(checkpoint: Path, tmp_path: Path, command: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rj, "FLUSH_PIECES", 50)  # many pieces, even for 42 tensors
+    monkeypatch.setattr(rj, "FLUSH_CHARS", 2000)  # many pieces, even for 42 tensors
     made: list[Any] = []
     render = getattr(rj, command)
 
@@ -51,6 +53,11 @@ def test_the_streamed_report_is_the_whole_document(checkpoint: Path, tmp_path: P
     assert len(made) == 2 and to_file.exit_code == to_stdout.exit_code
     whole = rj.document(made[0].to_dict())
     assert whole == rj.document(made[1].to_dict())
-    assert "#\\u0023[error]" in whole and '"layer39.weight"' in whole
-    assert out.read_bytes() == whole.encode()
-    assert to_stdout.stdout == whole
+    text = out.read_bytes().decode("ascii")
+    assert to_stdout.stdout == text
+    assert json.loads(text) == json.loads(whole)
+    assert "#\\u0023[error]" in text and '"layer39.weight"' in text and "##[" not in text
+    lines = [json.dumps(rj.clean(t), allow_nan=False).replace("##[", "#\\u0023[")
+             for t in made[0].to_dict()["tensors"]]
+    listed = text.split('\n  "tensors": [\n    ', 1)[1].rsplit("\n  ]", 1)[0]  # the last key
+    assert listed.split(",\n    ") == lines

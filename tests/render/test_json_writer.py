@@ -22,6 +22,19 @@ def reference(doc: dict[str, Any]) -> str:
     return text.replace("##[", "#\\u0023[") + "\n"
 
 
+def reference_lines(doc: dict[str, Any], key: str = "tensors") -> str:
+    """The layout of a list written by ``Each`` (verify's and identify's tensors, issue 25): the document indented
+    as ``reference`` writes it, but each item of ``doc[key]`` on one line, as ``json.dumps`` writes it without an
+    indent; built here from the standard library alone."""
+    items = [json.dumps(clean(item), allow_nan=False, ensure_ascii=True) for item in doc[key]]
+    marker = "\u0000the list"
+    text = json.dumps(clean({"schema": SCHEMA, "kaiming_version": version(), **doc, key: marker}), indent=2,
+                      allow_nan=False, ensure_ascii=True)
+    listed = "[\n    " + ",\n    ".join(items) + "\n  ]" if items else "[]"
+    text = text.replace(json.dumps(marker), listed, 1)
+    return text.replace("##[", "#\\u0023[") + "\n"
+
+
 def test_every_kind_of_value_is_written_as_json_dumps_writes_it() -> None:
     doc = {"tensors": [{"name": "conv\udc80.weight ##[error]", "shape": (64, 3, 3, 3), "p": np.float64(0.25),
                         "q": np.float32(1.5), "n": np.int64(7), "ok": np.bool_(True), "nan": math.nan,
@@ -56,8 +69,10 @@ def test_a_streamed_document_hands_out_the_same_characters_in_pieces(monkeypatch
     item's value only when it reaches it."""
     import kaiming_cli.render.json as rj
 
-    monkeypatch.setattr(rj, "FLUSH_PIECES", 3)  # a cut after every item
-    items = [{"name": f"t{i} ##[error]" if i % 3 == 0 else f"t{i}#", "p": i / 7, "nan": math.nan} for i in range(10)]
+    monkeypatch.setattr(rj, "FLUSH_CHARS", 1)  # a cut after every item
+    items: list[Any] = [{"name": f"t{i} ##[error]" if i % 3 == 0 else f"t{i}#", "p": i / 7, "nan": math.nan,
+                         "q": np.float32(i / 4), "k": np.int64(i), "shape": (i, 3)} for i in range(10)]
+    items += [{"name": "NaN", "Infinity": "-Infinity", "v": [math.inf, -math.inf, 1e300]}, "NaN", math.nan, None]
     made: list[int] = []
 
     def plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -66,10 +81,23 @@ def test_a_streamed_document_hands_out_the_same_characters_in_pieces(monkeypatch
 
     pieces: list[str] = []
     rj.Streamed({"passed": True, "tensors": rj.Each(items, plain), "after": [1, 2]}).write(pieces.append)
-    assert "".join(pieces) == reference({"passed": True, "tensors": items, "after": [1, 2]})
-    assert len(pieces) > 5 and len(made) == 10
+    text = "".join(pieces)
+    assert text == reference_lines({"passed": True, "tensors": items, "after": [1, 2]})
+    assert json.loads(text) == json.loads(reference({"passed": True, "tensors": items, "after": [1, 2]}))
+    assert "NaN" not in text.replace('"NaN"', "") and "Infinity" not in text.replace('"Infinity"', "").replace(
+        '"-Infinity"', "")  # only the strings: the values are null
+    assert len(pieces) > 10 and len(made) == len(items)
     assert rj.Streamed({"tensors": rj.Each([], plain)}).text() == reference({"tensors": []})
-    assert document({"tensors": rj.Each(items, plain)}) == reference({"tensors": items})
+    assert document({"tensors": rj.Each(items, plain)}) == reference_lines({"tensors": items})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(JSONISH, max_size=6))
+def test_generated_lists_are_written_one_item_a_line_as_json_dumps_writes_them(items: list[Any]) -> None:
+    import kaiming_cli.render.json as rj
+
+    doc = {"passed": False, "tensors": rj.Each(items, lambda x: x)}
+    assert rj.Streamed(doc).text() == reference_lines({"passed": False, "tensors": items})
 
 
 def test_a_streamed_document_refuses_what_json_dumps_refuses() -> None:
@@ -83,16 +111,14 @@ def test_a_streamed_document_refuses_what_json_dumps_refuses() -> None:
 
 def test_a_long_report_is_handed_out_in_pieces_of_a_bounded_size() -> None:
     """What keeps verify's and identify's memory flat in the tensor count (issue 25): the text of a report of many
-    tensors never exists whole; each piece handed to the sink is bounded by ``FLUSH_PIECES``, not by the count."""
+    tensors never exists whole; each piece handed to the sink is bounded by ``FLUSH_CHARS``, not by the count."""
     import kaiming_cli.render.json as rj
 
     tensor = {"name": "w", "tests": [{"name": "ks", "pvalue": 0.5, "detail": "D = 0.01"}] * 9, "shape": [32, 32]}
     pieces: list[str] = []
-    rj.Streamed({"tensors": rj.Each(range(4000), lambda _i: tensor)}).write(pieces.append)
-    one: list[str] = []
-    rj.write(tensor, one, "\n    ")  # one tensor's pieces, and its text (with its separator) at the list's depth
-    per_piece, text = len(one) + 1, len(",\n    " + "".join(one))
+    rj.Streamed({"tensors": rj.Each(range(20000), lambda _i: tensor)}).write(pieces.append)
+    text = len(",\n    " + json.dumps(tensor))  # one tensor's line, with its separator
     sizes = [len(p) for p in pieces]
     assert sum(sizes) > 10 * max(sizes)  # more than ten pieces ...
-    # ... each cut once FLUSH_PIECES pieces gathered: at most that many tensors' worth and one more, and the header
-    assert max(sizes) <= (rj.FLUSH_PIECES // per_piece + 2) * text + 100
+    # ... each cut once FLUSH_CHARS characters gathered: that many and one tensor more, and the header
+    assert max(sizes) <= rj.FLUSH_CHARS + text + 100

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ...engine.distributed import World, share_sources
 from ...engine.parallel import Progress, default_jobs
 from ...engine.sources import cell_counter, rel_eps_for, scan_source, scan_source_whole, structure_collector
 from ...errors import InputError
@@ -35,6 +34,9 @@ from ...theory.spec import SpecOptions, SpecOverrides
 from .grouped import verify_all, verify_batch
 from .plan import Constant, Memo, Tested, plan_source
 from .result import Status, TensorResult, VerifyResult, failure_reason, plural
+
+if TYPE_CHECKING:
+    from ...engine.distributed import World
 
 __all__ = ["Constant", "Status", "Tested", "TensorResult", "VerifyResult", "failure_reason", "plan_source", "plural"]
 
@@ -269,7 +271,9 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
     if world is None:
         results = verify_many(sources, chosen, base_options, one, alpha=alpha, tests=tests, max_ks=max_ks,
                               seed=seed, jobs=jobs, progress=progress, layout_given=layout_given, fans=fans)
-    else:
+    else:  # a torchrun job: its machinery loads only then (engine/launch.py)
+        from ...engine.distributed import share_sources
+
         results = share_sources(world, one, sources, jobs, progress)
     counts = tuple(GlobCount(rule.match, sum(c is rule for c in chosen), rule.origin) for rule in config.rules)
     return replace(finalize(results, alpha, correction, max_detectable), rules=counts, errors=tuple(errors),
