@@ -175,6 +175,44 @@ def mean_test(law: Law, s: Summary) -> tuple[float, float, str]:
     return z, _two_sided_normal_p(z), f"z = {z:+.2f} for mean {s.mean:.3g}{about}"
 
 
+#: The tests computed from the summary of all values alone (``summary_test``).
+SUMMARY_TESTS = ("mean", "std", "kurtosis", "range")
+
+
+def summary_test(name: str, law: Law, s: Summary, alpha: float, rel_eps: float
+                 ) -> tuple[float, float, ConfidenceInterval | None, str] | None:
+    """(statistic, p, the std's CI (None for the others), detail) of one of ``SUMMARY_TESTS``, as the battery runs
+    it; None for the kurtosis below its minimum n or on values without spread (not run)."""
+    if name == "mean":
+        z, p, detail = mean_test(law, s)
+        return z, p, None, detail
+    if name == "std":
+        return std_test(law, s, alpha)
+    if name == "kurtosis":
+        if s.n < kurtosis_min_n(law) or s.m2 == 0:
+            return None
+        z, p, detail = kurtosis_test(law, s)
+        return z, p, None, detail
+    if name == "range":
+        t, p, detail = range_test(law, s, rel_eps)
+        return t, p, None, detail
+    raise ValueError(f"{name!r} is not one of {SUMMARY_TESTS}")
+
+
+RawTests = list[tuple[str, float, float, str]]
+"""(name, statistic, p, detail) of each test run."""
+
+
+def std_at_its_level(raw: RawTests, law: Law, s: Summary, threshold: float,
+                     ci: ConfidenceInterval) -> tuple[RawTests, ConfidenceInterval]:
+    """With more than one test, the std test's interval and words at the level it is judged at (alpha/k, the
+    ``threshold``): a CI excluding 1 never sits beside a pass. ``ci`` is kept when no std test ran."""
+    if len(raw) > 1 and any(name == "std" for name, *_ in raw):
+        _, _, ci, std_detail = std_test(law, s, threshold)
+        raw = [(name, stat, p, std_detail if name == "std" else detail) for name, stat, p, detail in raw]
+    return raw, ci
+
+
 def sum_sq_about(s: Summary, mu: float) -> float:
     """sum (x - mu)^2 = m2 + n (xbar - mu)^2: the variance statistic with the mean known to be ``mu``."""
     return s.m2 + s.n * (s.mean - mu) ** 2
@@ -442,17 +480,13 @@ def run_battery(
                     f"{s.n_nan} NaN and {s.n_inf} infinite values"))
     if s.n >= 2 or not tests:
         for name in tests:
-            if name == "mean":
-                stat, p, detail = mean_test(marginal, s)
-            elif name == "std":
-                stat, p, ci, detail = std_test(marginal, s, alpha)
-            elif name == "kurtosis":
-                if s.n < kurtosis_min_n(marginal) or s.m2 == 0:
+            if name in SUMMARY_TESTS:
+                done = summary_test(name, marginal, s, alpha, rel_eps)
+                if done is None:
                     notes.append(kurtosis_not_run(marginal))
                     continue
-                stat, p, detail = kurtosis_test(marginal, s)
-            elif name == "range":
-                stat, p, detail = range_test(marginal, s, rel_eps)
+                stat, p, std_ci, detail = done
+                ci = std_ci or ci
             elif name in ("ks", "ad"):
                 edf = edf if edf is not None else edf_points(marginal, sample)
                 stat, p, detail = (ks_test if name == "ks" else ad_test)(marginal, sample, edf)
@@ -483,10 +517,7 @@ def run_battery(
         raw.append(("size", float(s.n), 0.0, "fewer than 2 finite values: nothing to test"))
     k = len(raw)
     threshold = alpha / k if k else alpha
-    if k > 1 and any(name == "std" for name, *_ in raw):
-        # the CI at the level the std test is judged at (alpha/k): a CI excluding 1 never sits beside a pass
-        _, _, ci, std_detail = std_test(marginal, s, threshold)
-        raw = [(name, stat, p, std_detail if name == "std" else detail) for name, stat, p, detail in raw]
+    raw, ci = std_at_its_level(raw, marginal, s, threshold, ci)
     results = tuple(TestResult(name, stat, p, p > threshold, detail) for name, stat, p, detail in raw)
     results += tuple(TestResult(r.name, r.statistic, 1.0 if r.passed else 0.0, r.passed, r.detail)
                      for r in structural)

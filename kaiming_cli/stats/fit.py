@@ -31,16 +31,15 @@ import numpy as np
 from ..theory.law import KERAS_TORCH_OUTSIDE, mixture_even_moments
 from ..theory.spec import SQRT3, TRUNC_CUT, TRUNC_STD_FACTOR
 from .battery import (
+    SUMMARY_TESTS,
     ConfidenceInterval,
+    RawTests,
     chi2_quantiles,
     ks_result,
     ks_statistics,
-    kurtosis_min_n,
-    kurtosis_test,
-    mean_test,
-    range_test,
     run_battery,
-    std_test,
+    std_at_its_level,
+    summary_test,
     z_quantile,
 )
 from .laws import Law, family_law
@@ -132,27 +131,15 @@ def _gof(distribution: str, std: float, s: Summary, sample: np.ndarray, alpha: f
 def _quick_tests(law: Law, s: Summary, alpha: float, rel_eps: float,
                  tests: tuple[str, ...]) -> list[tuple[str, float, str]]:
     """(name, p, detail) of the O(1) tests among ``tests``, as ``run_battery`` gives them for a summary of n >= 2
-    finite values: the kurtosis left out below its minimum n, the std's detail at the level alpha/k it is judged
-    at when k > 1 tests ran."""
-    out: list[tuple[str, float, str]] = []
+    finite values (the kurtosis left out below its minimum n, the std's words at the level it is judged at)."""
+    raw: RawTests = []
     for name in tests:
-        if name == "mean":
-            _, p, detail = mean_test(law, s)
-        elif name == "std":
-            _, p, _, detail = std_test(law, s, alpha)
-        elif name == "kurtosis":
-            if s.n < kurtosis_min_n(law) or s.m2 == 0:
-                continue
-            _, p, detail = kurtosis_test(law, s)
-        elif name == "range":
-            _, p, detail = range_test(law, s, rel_eps)
-        else:
-            continue
-        out.append((name, float(p), detail))
-    if len(out) > 1 and any(name == "std" for name, _, _ in out):
-        detail = std_test(law, s, alpha / len(out))[3]
-        out = [(name, p, detail if name == "std" else d) for name, p, d in out]
-    return out
+        done = summary_test(name, law, s, alpha, rel_eps) if name in SUMMARY_TESTS else None
+        if done is not None:
+            raw.append((name, float(done[0]), float(done[1]), done[3]))
+    no_ci = ConfidenceInterval(math.nan, math.nan)
+    raw, _ = std_at_its_level(raw, law, s, alpha / len(raw) if raw else alpha, no_ci)
+    return [(name, p, detail) for name, _, p, detail in raw]
 
 
 def fit_normal(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit:
