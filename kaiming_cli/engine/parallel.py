@@ -8,9 +8,9 @@ Every result depends only on (seed, tensor), never on the scheduling, so ``--job
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:  # only a type here: check and the Python API need not load the file readers
     from ..io.sources import TensorSource
@@ -88,6 +88,26 @@ def _start_methods() -> list[str]:
     return multiprocessing.get_all_start_methods()
 
 
+class _Policy(NamedTuple):
+    """How a run of ``items`` pieces of work over ``sources`` is spread (the policy above)."""
+
+    forkable: bool
+    forked: bool
+    inner: int
+    """Threads one piece of work may give a tensor's chunks."""
+    report: Progress | None
+    """The progress callback a piece of work may call: none in forked workers (they report once, at the end)."""
+
+
+def _policy(sources: Sequence[TensorSource], items: int, jobs: int, progress: Progress | None) -> _Policy:
+    many = jobs > 1 and items > 1
+    forkable = all(s.forkable for s in sources)
+    forked = many and forkable
+    if forked:
+        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
+    return _Policy(forkable, forked, 1 if many else jobs, None if forked else progress)
+
+
 def map_sources(fn: Callable[[TensorSource, int, Progress | None], R], sources: Sequence[TensorSource],
                 jobs: int | None = None, progress: Progress | None = None) -> list[R]:
     """``[fn(source, inner_jobs, progress) for source in sources]`` under the policy above.
@@ -96,15 +116,10 @@ def map_sources(fn: Callable[[TensorSource, int, Progress | None], R], sources: 
     only where it is called in this process (forked workers report once, at the end).
     """
     jobs = jobs or default_jobs()
-    many = jobs > 1 and len(sources) > 1
-    forkable = all(s.forkable for s in sources)
-    forked = many and forkable
-    inner, inner_progress = (1 if many else jobs), (None if forked else progress)
-    if forked:
-        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
-
-    results = map_parallel(lambda source: fn(source, inner, inner_progress), sources, jobs, forkable=forkable)
-    if forked and progress is not None:
+    policy = _policy(sources, len(sources), jobs, progress)
+    results = map_parallel(lambda source: fn(source, policy.inner, policy.report), sources, jobs,
+                           forkable=policy.forkable)
+    if policy.forked and progress is not None:
         progress(sum(s.numel for s in sources))
     return results
 
@@ -118,21 +133,29 @@ def map_batched(sources: Sequence[TensorSource], batches: list[list[int]],
     (one pool of forked workers for both, not one each); a tensor a batch hands back is then run alone."""
     grouped = {i for b in batches for i in b}
     items = batches + [[i] for i in range(len(sources)) if i not in grouped]
-    many = jobs > 1 and len(items) > 1
-    forkable = all(s.forkable for s in sources)
-    forked = many and forkable
-    inner, report = (1 if many else jobs), (None if forked else progress)
-    if forked:
-        import scipy.special  # noqa: F401  # loaded once, before the fork, for every worker
+    policy = _policy(sources, len(items), jobs, progress)
 
     def work(k: int) -> Sequence[R | None]:
-        return batch(items[k], report) if k < len(batches) else [one(sources[items[k][0]], inner, report)]
+        if k < len(batches):
+            return batch(items[k], policy.report)
+        return [one(sources[items[k][0]], policy.inner, policy.report)]
 
-    done = map_parallel(work, range(len(items)), jobs, forkable=forkable)
+    done = map_parallel(work, range(len(items)), jobs, forkable=policy.forkable)
     out: list[R | None] = [None] * len(sources)
     for item, results in zip(items, done, strict=True):
         for i, result in zip(item, results, strict=True):
             out[i] = result
-    if forked and progress is not None:
+    if policy.forked and progress is not None:
         progress(sum(s.numel for s, r in zip(sources, out, strict=True) if r is not None))
     return [r if r is not None else one(s, jobs, progress) for s, r in zip(sources, out, strict=True)]
+
+
+def cut_batches(groups: Iterable[tuple[list[int], int]], jobs: int) -> list[list[int]]:
+    """Each group's members (indices) cut into batches of at most its size; with ``jobs`` > 1 into at least two
+    batches per worker, so that one large group keeps every core busy (verify's and identify's group paths)."""
+    batches: list[list[int]] = []
+    for members, size in groups:
+        if jobs > 1:
+            size = max(1, min(size, -(-len(members) // (2 * jobs))))
+        batches += [members[a:a + size] for a in range(0, len(members), size)]
+    return batches

@@ -113,9 +113,10 @@ def groupable_shape(shape: tuple[int, ...], dtype: str, layout: str, tests: Sequ
     return outer <= MAX_GROUPS and inner <= MAX_GROUPS
 
 
-def batch_size(shape: tuple[int, ...]) -> int:
-    """Tensors per batch of a group of this shape: memory is bounded by the batch, not by the group."""
-    return max(1, BATCH_VALUES // max(1, math.prod(shape)))
+def batch_size(shape: tuple[int, ...], values: int = BATCH_VALUES) -> int:
+    """Tensors per batch of a group of this shape, at most ``values`` values: memory is bounded by the batch, not
+    by the group."""
+    return max(1, values // max(1, math.prod(shape)))
 
 
 def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], dtype: str, layout: str,
@@ -183,15 +184,10 @@ class Rows:
     def batteries(self, law: Law, which: Sequence[int] | None, *, alpha: float, tests: tuple[str, ...],
                   rel_eps: float) -> list[Outcome]:
         """The battery of ``law`` on the kept rows ``which`` (positions in ``index``; None: all of them)."""
-        if which is None:
-            group = _Group(law, self.x, self.summaries, self.shape, self.dtype, self.layout, alpha, tests, rel_eps,
-                           self.matrix, self.outer, self.inner, self.stored)
-        else:
-            pick = np.asarray(which, dtype=np.intp)
-            group = _Group(law, self.x[pick], [self.summaries[j] for j in which], self.shape, self.dtype,
-                           self.layout, alpha, tests, rel_eps, self.matrix[pick], self.outer[pick], self.inner[pick],
-                           self.stored[pick])
-        return group.outcomes()
+        pick: slice | np.ndarray = slice(None) if which is None else np.asarray(which, dtype=np.intp)
+        summaries = self.summaries if which is None else [self.summaries[j] for j in which]
+        return _Group(law, self.x[pick], summaries, self.shape, self.dtype, self.layout, alpha, tests, rel_eps,
+                      self.matrix[pick], self.outer[pick], self.inner[pick], self.stored[pick]).outcomes()
 
 
 def _regular(values: np.ndarray, sample: np.ndarray, dtype: str) -> np.ndarray:

@@ -192,15 +192,24 @@ class Choice:
     fits: list[Fit]
     matrix: np.ndarray | None
     ranked: list[Scored]
-    best: Scored
+    """The verdict first."""
     aliases: list[str]
     consistent: list[str]
     top: float
-    eps: float
+    """The likeliest candidate's log-likelihood (the verdict may be another among those the data cannot separate)."""
     alpha: float
     seed: int
     jobs: int
     bias_fan_in: int | None
+
+    @property
+    def best(self) -> Scored:
+        return self.ranked[0]
+
+    @property
+    def eps(self) -> float:
+        """The storage rounding of the tensor's dtype (``rel_eps_for``)."""
+        return rel_eps_for(self.source.dtype)
 
 
 def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample: np.ndarray, *, alpha: float,
@@ -260,8 +269,7 @@ def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample:
     aliases = [r.candidate.label for r in ranked[1:] if r.candidate.same_law(best.candidate)]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
-    return Choice(source, base, summary, fits, matrix, ranked, best, aliases, consistent, top, eps, alpha, seed, jobs,
-                  bias_fan_in)
+    return Choice(source, base, summary, fits, matrix, ranked, aliases, consistent, top, alpha, seed, jobs, bias_fan_in)
 
 
 def conclude(c: Choice, battery: BatteryResult) -> IdentifyResult:

@@ -11,16 +11,16 @@ at once (``Rows.batteries``, the group battery verify uses). A tensor gets the r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from ...engine.grouped import dequantized, read_rows
+from ...engine.parallel import cut_batches
 from ...engine.sources import cell_counter, rel_eps_for, structure_collector
 from ...io.sources import TensorSource
-from ...stats.battery import run_battery
+from ...stats.battery import BatteryResult, run_battery
 from ...stats.fit import UNFITTED, Fit, orthogonal_fits
-from ...stats.grouped import Rows, groupable_law, groupable_shape
+from ...stats.grouped import Rows, batch_size, groupable_law, groupable_shape
 from ...stats.laws import Law
 from . import Choice, IdentifyResult, choose, conclude, whole_matrix, with_stated
 
@@ -41,13 +41,7 @@ def identify_batches(sources: Sequence[TensorSource], layout: str | None, *, tes
             continue
         if groupable_shape(tuple(source.shape), source.dtype, where, tests, max_ks):
             groups.setdefault((tuple(source.shape), source.dtype, where), []).append(i)
-    batches: list[list[int]] = []
-    for (shape, _dtype, _layout), members in groups.items():
-        size = max(1, BATCH_VALUES // max(1, math.prod(shape)))
-        if jobs > 1:
-            size = max(1, min(size, -(-len(members) // (2 * jobs))))
-        batches += [members[a:a + size] for a in range(0, len(members), size)]
-    return batches
+    return cut_batches(((members, batch_size(key[0], BATCH_VALUES)) for key, members in groups.items()), jobs)
 
 
 def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float, seed: int,
@@ -98,7 +92,7 @@ def orthogonal_fits_of(sources: Sequence[TensorSource], rows: Rows, layout: str,
     return list(orthogonal_fits(rows.x.reshape(len(rows.index), *view.shape), alpha, first.dtype))
 
 
-def alone(choice: Choice, rows: Rows, j: int, tests: tuple[str, ...]) -> Any:
+def alone(choice: Choice, rows: Rows, j: int, tests: tuple[str, ...]) -> BatteryResult:
     """The battery of a chosen law the group battery does not cover (a truncated normal, a law off zero), on the
     row as the one-tensor path's scan collects it: the structure and cell counts fed the whole row as one chunk."""
     source = choice.source

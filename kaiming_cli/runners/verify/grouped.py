@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ...engine.grouped import group_outcomes
-from ...engine.parallel import map_batched
+from ...engine.parallel import cut_batches, map_batched
 from ...io.sources import TensorSource
 from ...stats.empirical import Empirical
 from ...stats.grouped import Outcome, batch_size, groupable
@@ -35,13 +35,7 @@ def group_batches(sources: Sequence[TensorSource], plans: Sequence[Plan], *, tes
                                                   max_ks):
             key = (tuple(source.shape), source.dtype, plan.law, plan.spec.layout)
             groups.setdefault(key, []).append(i)
-    batches: list[list[int]] = []
-    for (shape, _dtype, _law, _layout), members in groups.items():
-        size = batch_size(shape)
-        if jobs > 1:
-            size = max(1, min(size, -(-len(members) // (2 * jobs))))
-        batches += [members[a:a + size] for a in range(0, len(members), size)]
-    return batches
+    return cut_batches(((members, batch_size(key[0])) for key, members in groups.items()), jobs)
 
 
 def verify_all(sources: Sequence[TensorSource], plans: Sequence[Plan], one: One, *, alpha: float,
