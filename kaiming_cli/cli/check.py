@@ -82,7 +82,7 @@ def check(ctx: click.Context, shape: tuple[int, ...], layout: str, mode: str, no
     kaiming check --shape 256,128 --distribution uniform \\
         --backend torch -f json
     """
-    preload("scipy.special", *(["rich.table"] if fmt == "table" else []))
+    preload(ctx, "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..runners.check import run_check
 
     spec = build_spec(shape, spec_options_of(ctx, layout, mode, nonlinearity, negative_slope, distribution, init,

@@ -52,7 +52,7 @@ def diff(ctx: click.Context, a: str, b: str, tensor_globs: tuple[str, ...], alph
         --device meta --init init_weights
     kaiming diff ref.pt new.pt -f github
     """
-    preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
+    preload(ctx, "numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import input_files, select_tensors
     from ..runners.diff import run_diff
     from ..runners.diff_identified import looks_like_in

@@ -51,7 +51,7 @@ def identify(ctx: click.Context, paths: tuple[str, ...], tensor_globs: tuple[str
     kaiming identify model.safetensors -f rules -o init.toml
     kaiming verify model.safetensors --rules init.toml
     """
-    preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
+    preload(ctx, "numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..io.inputs import input_files, read_paths, select_tensors
     from ..runners.identify import IdentifyReport, group_summary, run_identify, stated_disagreements
 

@@ -100,7 +100,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
     """
     from pathlib import Path
 
-    preload("numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
+    preload(ctx, "numpy", "scipy.special", *(["rich.table"] if fmt == "table" else []))
     from ..engine.launch import launched
     from ..io.config import resolve_config
     from ..io.inputs import input_files, read_paths, select_tensors

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 
 def one_blas_thread() -> None:
@@ -21,15 +27,17 @@ def one_blas_thread() -> None:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def preload(*modules: str) -> None:
+def preload(ctx: click.Context, *modules: str) -> None:
     """Import slow modules (scipy.special: ~0.15 s) in the background while the data is being read, with one
-    BLAS thread (``one_blas_thread``): every caller is a statistics command. Never where user code is imported
-    (``audit``): a thread importing while the user's module imports deadlocks with their import hooks (issue 27)."""
+    BLAS thread (``one_blas_thread``) and fewer garbage collections until the command ``ctx`` ends
+    (``fewer_collections``, closed with the context: after the report is written, also on an error or an exit):
+    every caller is a statistics command. Never where user code is imported (``audit``): a thread importing while
+    the user's module imports deadlocks with their import hooks (issue 27)."""
     import importlib
     import threading
 
     one_blas_thread()
-    fewer_collections()
+    ctx.with_resource(fewer_collections())
 
     def work() -> None:
         if "scipy.special" in modules:
@@ -48,17 +56,26 @@ def preload(*modules: str) -> None:
 GC_YOUNG_THRESHOLD = 50_000
 
 
-def fewer_collections() -> None:
-    """Collect cyclic garbage after ``GC_YOUNG_THRESHOLD`` allocations instead of 700. A run over thousands of
-    small tensors allocates millions of short-lived containers (header entries, summaries, test results, report
-    dicts) that reference counting frees; at the default every 700 of them set off a collection that also
-    walks the survivors, the results the report needs: 0.1 s of 0.3 s to list a 9000-tensor header, 0.4-0.5 s of
-    4.5 s of CPU for verify on it (issue 25). The older generations keep their thresholds relative to it, and
-    the cycles that do occur wait a little longer: a few MB at most. Statistics commands only (``preload``);
-    the lookups and the Python API keep the interpreter's setting."""
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect cyclic garbage after ``GC_YOUNG_THRESHOLD`` allocations instead of 700 while the block runs, then
+    restore the threshold it found (also on an exception or ``SystemExit``). A run over thousands of small tensors
+    allocates millions of short-lived containers (header entries, summaries, test results, report dicts) that
+    reference counting frees; at the default every 700 of them set off a collection that also walks the survivors,
+    the results the report needs: 0.1 s of 0.3 s to list a 9000-tensor header, 0.4-0.5 s of 4.5 s of CPU for
+    verify on it (issue 25). The older generations keep their thresholds relative to it, and the cycles that do
+    occur wait a little longer: a few MB at most. Statistics commands only (``preload`` holds it for the whole
+    command, the report included); scoped, so that a process running the command in-process (click's
+    ``CliRunner``, a script calling the command) keeps its own setting afterwards, and the lookups and the Python
+    API never see it."""
     import gc
 
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    saved = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 #: numpy submodules that ``from numpy import *`` imports and no statistics command uses. scipy.special's import
