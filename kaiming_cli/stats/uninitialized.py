@@ -96,21 +96,33 @@ def rounded(values: np.ndarray, bits: int) -> np.ndarray:
     return out
 
 
-def rounding_repeats(values: np.ndarray, bits: int) -> tuple[float, float]:
-    """Mean and variance of the number of repeated values (n minus the distinct ones) among non-zero ``values``
+def rounding_repeats(ordered: np.ndarray, bits: int) -> tuple[float, float]:
+    """Mean and variance of the number of repeated values (n minus the distinct ones) among non-zero values
     drawn from a continuous law and rounded to ``bits`` mantissa bits, given how many fall in each bin (1/16 of a
     binade, ``2^(bits - 4)`` rounding cells, the density taken as flat in it): the occupancy of C equal cells by k
-    balls, summed over the bins."""
-    mant, e = np.frexp(np.abs(values))
-    key = np.sign(values).astype(np.int64) * ((e.astype(np.int64) + 1100) * BINS_PER_BINADE
-                                               + np.floor((mant - 0.5) * 2 * BINS_PER_BINADE).astype(np.int64) + 1)
-    _keys, k = np.unique(key, return_counts=True)
+    balls, summed over the bins. ``ordered``: the values sorted (``repeated_values`` sorts them once). A bin's key
+    grows with the value (negative keys for negative values, whose magnitude falls as they grow), so sorted values
+    give sorted keys and each bin's count is the length of a run of equal keys: ``np.unique``'s counts, in its
+    order, without a second sort."""
+    mant, e = np.frexp(np.abs(ordered))
+    key = np.sign(ordered).astype(np.int64) * ((e.astype(np.int64) + 1100) * BINS_PER_BINADE
+                                                + np.floor((mant - 0.5) * 2 * BINS_PER_BINADE).astype(np.int64) + 1)
+    k = run_lengths(key).astype(np.float64)
     cells = 2.0 ** (bits + 1) / (2 * BINS_PER_BINADE)
-    k = k.astype(np.float64)
     q1, q2 = (1 - 1 / cells) ** k, (1 - 2 / cells) ** k
     distinct = cells * (1 - q1)
     var = cells * (cells - 1) * q2 + cells * q1 - cells * cells * q1 * q1
     return float(np.sum(k - distinct)), float(np.sum(np.maximum(var, 0.0)))
+
+
+def run_lengths(ordered: np.ndarray) -> np.ndarray:
+    """The lengths of the runs of equal elements of a sorted array, in order: the counts of ``np.unique(ordered,
+    return_counts=True)``, whose sort the array no longer needs."""
+    if not ordered.size:
+        return np.zeros(0, dtype=np.intp)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1], [True])))
+    lengths: np.ndarray = np.diff(starts)
+    return lengths
 
 
 def repeated_values(finite: np.ndarray, mantissa_bits: int, total: int | None = None) -> str | None:
@@ -124,7 +136,8 @@ def repeated_values(finite: np.ndarray, mantissa_bits: int, total: int | None = 
     bits = stored_bits(values, mantissa_bits)
     if bits == FLOAT16_BITS:  # float16's subnormals (below 2^-14) are evenly spaced: not the binade cells counted
         values = values[np.abs(values) >= FLOAT16_TINY]
-    distinct = int(np.unique(values).size)
+    values = np.sort(values)  # the one sort: the distinct values and the bins' counts are runs in it
+    distinct = int(run_lengths(values).size)
     if distinct <= MIN_DISTINCT:
         return None
     repeats = values.size - distinct
