@@ -120,6 +120,34 @@ def test_rounded_half_precision_draws_are_not_a_repeated_pattern() -> None:
                 assert uninitialized_reason(summarize(upcast), upcast, 23) is None, (dtype, std, draw)
 
 
+def test_the_rounding_null_counts_each_bin_as_np_unique_does() -> None:
+    """``rounding_repeats`` reads each bin's count as a run of the sorted values' keys (one sort in
+    ``repeated_values``): the same mean and variance, bit for bit, as the counts of ``np.unique`` over the keys,
+    written out here, on values of both signs over many binades, float16 subnormals and huge magnitudes."""
+    from kaiming_cli.stats.uninitialized import BINS_PER_BINADE, rounding_repeats, run_lengths
+
+    def by_np_unique(values: np.ndarray, bits: int) -> tuple[float, float]:
+        mant, e = np.frexp(np.abs(values))
+        key = np.sign(values).astype(np.int64) * ((e.astype(np.int64) + 1100) * BINS_PER_BINADE
+                                                   + np.floor((mant - 0.5) * 32).astype(np.int64) + 1)
+        k = np.unique(key, return_counts=True)[1].astype(np.float64)
+        cells = 2.0 ** (bits + 1) / 32
+        q1, q2 = (1 - 1 / cells) ** k, (1 - 2 / cells) ** k
+        var = cells * (cells - 1) * q2 + cells * q1 - cells * cells * q1 * q1
+        return float(np.sum(k - cells * (1 - q1))), float(np.sum(np.maximum(var, 0.0)))
+
+    rng = np.random.default_rng(11)
+    arrays = [(rng.normal(0, 0.02, 20_000), 23), (rng.standard_cauchy(20_000) * 1e-3, 52),
+              (rng.uniform(-1, 1, 20_000).astype(np.float16).astype(np.float64), 10),
+              (rng.normal(0, 3e-5, 20_000).astype(np.float16).astype(np.float64), 10),  # subnormals below 2^-14
+              (np.concatenate([rng.normal(0, 1e-30, 5_000), rng.normal(0, 1e30, 5_000)]), 23)]
+    for values, bits in arrays:
+        values = values[values != 0]
+        assert rounding_repeats(np.sort(values), bits) == by_np_unique(values, bits)
+        assert np.array_equal(run_lengths(np.sort(values)), np.unique(values, return_counts=True)[1])
+    assert run_lengths(np.zeros(0)).size == 0
+
+
 def test_the_subsample_never_repeats_a_position() -> None:
     """The stratified subsample takes distinct elements (strata of whole elements; with strata of a real width
     1.31 elements, 131072 over 1e5, 9653 positions repeated and KS saw values drawn partly with replacement),
