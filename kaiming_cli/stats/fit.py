@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +36,15 @@ from .battery import (
     ConfidenceInterval,
     RawTests,
     chi2_quantiles,
+    ks_result,
+    ks_statistics,
     ks_test,
     run_battery,
     std_at_its_level,
     summary_test,
     z_quantile,
 )
-from .laws import Law, family_law
+from .laws import Law, cdf_rows, family_law
 from .summary import Summary, summarize
 
 if TYPE_CHECKING:
@@ -114,13 +117,35 @@ def _gof(distribution: str, std: float, s: Summary, sample: np.ndarray, alpha: f
     run first: when they already reject at the Bonferroni level of the full set, the EDF test is not run (a wrong
     family costs no CDF of the subsample). Called three times per tensor, so the tests are called directly, without
     the battery's result objects (issue 25)."""
+    start = _gof_start(distribution, std, s, alpha, rel_eps, tests)
+    if start.needs_edf and sample.size:
+        _, p, detail = ks_test(start.law, sample)  # fit_families hands the sample sorted: its sort is fast
+        start.results.append(("ks", float(p), detail))
+    return _gof_end(start, alpha)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A family's goodness of fit before its EDF test: the law, the kept tests, the O(1) tests' (name, p, detail),
+    and whether the EDF test must run (the O(1) tests do not already reject at the Bonferroni level)."""
+
+    law: Law
+    tests: tuple[str, ...]
+    results: list[tuple[str, float, str]]
+    needs_edf: bool
+
+
+def _gof_start(distribution: str, std: float, s: Summary, alpha: float, rel_eps: float,
+               tests: tuple[str, ...] = ()) -> _Start:
     law, tests = family_law(distribution, std), tests or GOF_TESTS[distribution]
     results = _quick_tests(law, s, alpha, rel_eps, tests)
-    if min((p for _, p, _ in results), default=1.0) * len(tests) > alpha and sample.size:
-        _, p, detail = ks_test(law, sample)  # fit_families hands the sample sorted: its sort is fast
-        results.append(("ks", float(p), detail))
-    name, worst, detail = min(results, key=lambda t: t[1])
-    pvalue = min(1.0, len(tests) * worst)
+    return _Start(law, tests, results, min((p for _, p, _ in results), default=1.0) * len(tests) > alpha)
+
+
+def _gof_end(start: _Start, alpha: float) -> tuple[float, bool, str]:
+    """(p, passed, why) once the EDF test, if it ran, is among ``start.results``: Bonferroni over the kept tests."""
+    name, worst, detail = min(start.results, key=lambda t: t[1])
+    pvalue = min(1.0, len(start.tests) * worst)
     passed = pvalue > alpha
     return pvalue, passed, "" if passed else f"{name}: {detail}"
 
@@ -139,21 +164,47 @@ def _quick_tests(law: Law, s: Summary, alpha: float, rel_eps: float,
     return [(name, p, detail) for name, _, p, detail in raw]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A continuous family fitted to a tensor, before its goodness of fit (``_fitted``)."""
+
+    distribution: str
+    std: float
+    ci: ConfidenceInterval
+    loglik: float
+    tests: tuple[str, ...] = ()
+    """The kept tests when not the family's own (``GOF_TESTS``)."""
+
+
+def _fitted(plan: _Plan, gof: tuple[float, bool, str], alpha: float) -> Fit:
+    p, ok, why = gof
+    return Fit(plan.distribution, plan.std, plan.ci, 1 - alpha, p, ok, plan.loglik, why)
+
+
+def _fit(plan: _Plan, s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit:
+    return _fitted(plan, _gof(plan.distribution, plan.std, s, sample, alpha, rel_eps, plan.tests), alpha)
+
+
 def fit_normal(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit:
+    return _fit(_plan_normal(s, alpha), s, sample, alpha, rel_eps)
+
+
+def _plan_normal(s: Summary, alpha: float) -> _Plan:
     n, ss = s.n, s.sumsq
     std = math.sqrt(ss / n)
     upper_q, lower_q = chi2_quantiles(n, alpha)  # a checkpoint's tensors share a few sizes
     ci = ConfidenceInterval(math.sqrt(ss / upper_q), math.sqrt(ss / lower_q))
-    p, ok, why = _gof("normal", std, s, sample, alpha, rel_eps)
-    return Fit("normal", std, ci, 1 - alpha, p, ok, normal_loglik(n, ss, std), why)
+    return _Plan("normal", std, ci, normal_loglik(n, ss, std))
 
 
 def fit_uniform(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit:
+    return _fit(_plan_uniform(s, alpha, rel_eps), s, sample, alpha, rel_eps)
+
+
+def _plan_uniform(s: Summary, alpha: float, rel_eps: float) -> _Plan:
     n, m = s.n, s.max_abs
     ci = ConfidenceInterval(m / (1 + rel_eps) / SQRT3, m * alpha ** (-1.0 / n) * (1 + rel_eps) / SQRT3)
-    std = m / SQRT3
-    p, ok, why = _gof("uniform", std, s, sample, alpha, rel_eps)
-    return Fit("uniform", std, ci, 1 - alpha, p, ok, -n * math.log(2 * m), why)
+    return _Plan("uniform", m / SQRT3, ci, -n * math.log(2 * m))
 
 
 @functools.lru_cache(maxsize=256)
@@ -167,20 +218,22 @@ def _trunc_max_quantile(q: float) -> float:
 def fit_truncated(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> Fit:
     """Max-likelihood sigma of the +-2 sigma truncation, or, when the max lies beyond the cut the second moment
     puts (one of the rare values Keras's torch backend leaves outside: ``laws.family_law``), sigma from S."""
+    return _fit(_plan_truncated(s, sample, alpha, rel_eps), s, sample, alpha, rel_eps)
+
+
+def _plan_truncated(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float) -> _Plan:
     n, ss, m = s.n, s.sumsq, s.max_abs
     beyond = _beyond_cut(s, alpha)
     if beyond is not None:
-        return _fit_beyond_cut(s, sample, alpha, rel_eps, beyond)
+        return _plan_beyond_cut(s, sample, alpha, rel_eps, beyond)
     sigma = max(math.sqrt(ss / n), m / TRUNC_CUT)
     t = _trunc_max_quantile(alpha ** (1.0 / n))
     high = max(m / t if t > 0 else math.inf, sigma) * (1 + rel_eps)
     # the std a sigma_pre means: a full truncation's, or up to 1.4e-5 more with Keras's torch-backend tails
     ci = ConfidenceInterval(m / TRUNC_CUT / (1 + rel_eps) * TRUNC_STD_FACTOR,
                             high * TRUNC_STD_FACTOR * math.sqrt(KERAS_VAR_RATIO))
-    std = sigma * TRUNC_STD_FACTOR
     loglik = normal_loglik(n, ss, sigma) + n * LOG_INSIDE
-    p, ok, why = _gof("truncated_normal", std, s, sample, alpha, rel_eps)
-    return Fit("truncated_normal", std, ci, 1 - alpha, p, ok, loglik, why)
+    return _Plan("truncated_normal", sigma * TRUNC_STD_FACTOR, ci, loglik)
 
 
 def _moment_sigma(s: Summary, alpha: float) -> tuple[float, float]:
@@ -200,7 +253,7 @@ def _beyond_cut(s: Summary, alpha: float) -> float | None:
     return sigma if s.max_abs > TRUNC_CUT * sigma * (1 + half) else None
 
 
-def _fit_beyond_cut(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float, sigma: float) -> Fit:
+def _plan_beyond_cut(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float, sigma: float) -> _Plan:
     """The truncated family with values beyond the cut: sigma from S, the values beyond the cut counted on the
     subsample (at least the max) for the mixture's log-likelihood."""
     _, half = _moment_sigma(s, alpha)
@@ -209,8 +262,7 @@ def _fit_beyond_cut(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float
     beyond = int(np.count_nonzero(np.abs(sample) >= TRUNC_CUT * sigma)) if sample.size else 0
     k = max(1, round(s.n * beyond / sample.size)) if sample.size else 1
     loglik = normal_loglik(s.n, s.sumsq, sigma) + (s.n - k) * LOG_INSIDE + k * LOG_BEYOND
-    p, ok, why = _gof("truncated_normal", std, s, sample, alpha, rel_eps, tests=BEYOND_CUT_TESTS)
-    return Fit("truncated_normal", std, ci, 1 - alpha, p, ok, loglik, why)
+    return _Plan("truncated_normal", std, ci, loglik, BEYOND_CUT_TESTS)
 
 
 def fit_sparse(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
@@ -328,7 +380,63 @@ def fit_families(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
     if s.n >= 2 and s.max_abs > 0:
         fits += [fit_normal(s, sample, alpha, rel_eps), fit_uniform(s, sample, alpha, rel_eps),
                  fit_truncated(s, sample, alpha, rel_eps)]
+    return _best_first(fits)
+
+
+def _best_first(fits: list[Fit]) -> list[Fit]:
+    """``fit_families``'s order: the exact structures that pass, then the others by (passed, continuous,
+    log-likelihood)."""
     exact = [f for f in fits if f.passed and f.distribution in ("orthogonal", "sparse")]
     rest = sorted((f for f in fits if f not in exact),
                   key=lambda f: (not f.passed, f.distribution not in GOF_TESTS, -f.loglik))
     return exact + rest
+
+
+def fit_families_rows(summaries: Sequence[Summary], samples: np.ndarray, alpha: float, rel_eps: float, *,
+                      matrices: Sequence[np.ndarray | None], dtype: str,
+                      orthogonal: Sequence[Fit | None | str]) -> list[list[Fit]]:
+    """``fit_families`` of each row of ``samples`` (2-D, one tensor's EDF sample per row, with its summary,
+    matrix view and orthogonal fit), to the bit, for identify's group path (issue 25): the rows sorted in one call,
+    and each family's EDF test for all the rows that need it in one (``laws.cdf_rows``, ``ks_statistics`` row by
+    row); the O(1) tests, the fitted scales and the words are the one-tensor functions'."""
+    xs = np.sort(samples, axis=1)
+    zeros = np.count_nonzero(xs == 0, axis=1).tolist()
+    out: list[list[Fit] | None] = [None] * len(summaries)
+    started: list[tuple[int, list[Fit], list[tuple[_Plan, _Start]]]] = []
+    for j, s in enumerate(summaries):
+        if (s.n and s.min == s.max) or not (s.n >= 2 and s.max_abs > 0):
+            out[j] = fit_families(s, samples[j], alpha, rel_eps, matrix=matrices[j], dtype=dtype,
+                                  orthogonal=orthogonal[j])
+            continue
+        fits: list[Fit] = []
+        matrix, given = matrices[j], orthogonal[j]
+        if matrix is not None:
+            orth = fit_orthogonal(matrix, alpha, dtype) if isinstance(given, str) else given
+            if orth is not None:
+                fits.append(orth)
+        sparse = fit_sparse(s, xs[j], alpha, rel_eps, matrix) if zeros[j] >= SPARSE_MIN_ZEROS else None
+        if sparse is not None:
+            fits.append(sparse)
+        plans = [_plan_normal(s, alpha), _plan_uniform(s, alpha, rel_eps), _plan_truncated(s, xs[j], alpha, rel_eps)]
+        started.append((j, fits, [(plan, _gof_start(plan.distribution, plan.std, s, alpha, rel_eps, plan.tests))
+                                  for plan in plans]))
+    _edf_tests(started, xs)
+    for j, fits, families in started:
+        out[j] = _best_first(fits + [_fitted(plan, _gof_end(start, alpha), alpha) for plan, start in families])
+    return [fits for fits in out if fits is not None]
+
+
+def _edf_tests(started: list[tuple[int, list[Fit], list[tuple[_Plan, _Start]]]], xs: np.ndarray) -> None:
+    """The KS test of every started family that needs it, each family's rows in one call; appended to the results
+    as ``_gof`` appends ``ks_test``'s."""
+    if xs.shape[1] == 0:
+        return
+    for k in range(3):  # normal, uniform, truncated: the order of ``fit_families_rows``'s plans
+        need = [(j, start) for j, _, families in started for _, start in families[k:k + 1] if start.needs_edf]
+        if not need:
+            continue
+        rows = xs[[j for j, _ in need]]
+        d, where = ks_statistics(rows, cdf_rows([start.law for _, start in need], rows))
+        for (_, start), dj, wj in zip(need, d.tolist(), where.tolist(), strict=True):
+            _, p, detail = ks_result(dj, wj, rows.shape[1])
+            start.results.append(("ks", float(p), detail))

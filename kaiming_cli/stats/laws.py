@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -311,21 +312,16 @@ class Law:
 
         out: np.ndarray
         if self.distribution in ("normal", "sparse"):
-            out = ndtr((x - self.mean) / self.std)
+            out = _normal_cdf(x, self.mean, self.std)
         elif self.distribution == "uniform":
-            lo, hi = self.support
-            out = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+            out = _uniform_cdf(x, *self.support)
         elif self.distribution == "truncated_normal":
             lo, hi = self.support
             s, c = self.sigma_pre, self.center
             a, b = (lo - c) / s, (hi - c) / s
             mass = _mass(a, b)
             if self.outside:
-                z = (np.asarray(x, dtype=np.float64) - c) / s
-                tails = 1.0 - mass
-                inner = np.clip((ndtr(z) - ndtr(a)) / mass, 0.0, 1.0)
-                outer = (np.minimum(ndtr(z), ndtr(a)) + np.maximum(ndtr(z) - ndtr(b), 0.0)) / tails
-                out = (1.0 - self.outside) * inner + self.outside * outer
+                out = _mixture_cdf(x, c, s, a, b, mass, self.outside)
             elif a + b > 0:  # mass in the upper tail: from the survival side, where ndtr keeps its digits
                 out = np.clip((ndtr(-a) - ndtr(-(x - c) / s)) / mass, 0.0, 1.0)
             else:
@@ -402,6 +398,65 @@ class Law:
             return math.log1p(-self.outside) + _log(math.erf(t / SQRT2)) - math.log(inside)
         beyond = math.erfc(t / SQRT2) / (1.0 - inside)  # P(|z| > t | |z| >= cut)
         return math.log1p(-self.outside * beyond)
+
+
+def _normal_cdf(x: np.ndarray, mean: float | np.ndarray, std: float | np.ndarray) -> np.ndarray:
+    """N(mean, std^2)'s CDF; the parameters scalars (``Law.cdf``) or one per row (``cdf_rows``): the same
+    operations either way, so a row's values are the one-law call's to the bit."""
+    from scipy.special import ndtr
+
+    out: np.ndarray = ndtr((x - mean) / std)
+    return out
+
+
+def _uniform_cdf(x: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray) -> np.ndarray:
+    """U(lo, hi)'s CDF (scalars or one per row, as ``_normal_cdf``)."""
+    import numpy as np
+
+    out: np.ndarray = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return out
+
+
+def _mixture_cdf(x: np.ndarray, c: float | np.ndarray, s: float | np.ndarray, a: float | np.ndarray,
+                 b: float | np.ndarray, mass: float | np.ndarray, outside: float) -> np.ndarray:
+    """The CDF of N(c, s^2) cut to (a, b) in its own sigmas (``mass`` = P(a < Z < b)) with ``outside`` of the mass
+    left in the tails (Keras's torch backend); scalars or one per row, as ``_normal_cdf``."""
+    import numpy as np
+    from scipy.special import ndtr
+
+    z = (np.asarray(x, dtype=np.float64) - c) / s
+    tails = 1.0 - mass
+    inner = np.clip((ndtr(z) - ndtr(a)) / mass, 0.0, 1.0)
+    outer = (np.minimum(ndtr(z), ndtr(a)) + np.maximum(ndtr(z) - ndtr(b), 0.0)) / tails
+    out: np.ndarray = (1.0 - outside) * inner + outside * outer
+    return out
+
+
+def cdf_rows(laws: Sequence[Law], x: np.ndarray) -> np.ndarray:
+    """Each row of ``x`` (2-D) through its own law's CDF, in one call: ``laws[i].cdf(x[i])`` to the bit, for laws of
+    one family among those the fits give (``family_law``: normal, uniform, and the truncated normal with tails);
+    identify's group path tests a batch's fitted families at once (stats/fit.py ``fit_families_rows``)."""
+    import numpy as np
+
+    first = laws[0]
+    if any(law.distribution != first.distribution or law.outside != first.outside for law in laws):
+        raise ValueError("cdf_rows takes laws of one family")
+
+    def column(values: Iterable[float]) -> np.ndarray:
+        return np.fromiter(values, dtype=np.float64, count=len(laws))[:, None]
+
+    if first.distribution in ("normal", "sparse"):
+        return _normal_cdf(x, column(law.mean for law in laws), column(law.std for law in laws))
+    if first.distribution == "uniform":
+        return _uniform_cdf(x, column(law.support[0] for law in laws), column(law.support[1] for law in laws))
+    if first.distribution == "truncated_normal" and first.outside:
+        edges = [law.support for law in laws]
+        c, s = column(law.center for law in laws), column(law.sigma_pre for law in laws)
+        a = [(lo - law.center) / law.sigma_pre for law, (lo, _) in zip(laws, edges, strict=True)]
+        b = [(hi - law.center) / law.sigma_pre for law, (_, hi) in zip(laws, edges, strict=True)]
+        mass = column(_mass(ai, bi) for ai, bi in zip(a, b, strict=True))
+        return _mixture_cdf(x, c, s, column(a), column(b), mass, first.outside)
+    raise ValueError(f"cdf_rows does not cover {first.distribution} laws without tails")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from kaiming_cli.stats.fit import (
+    UNFITTED,
     fit_families,
+    fit_families_rows,
     fit_normal,
     fit_orthogonal,
     fit_sparse,
@@ -19,6 +21,7 @@ from kaiming_cli.stats.fit import (
     fit_uniform,
     orthogonal_fits,
 )
+from kaiming_cli.stats.laws import cdf_rows, family_law
 from kaiming_cli.stats.summary import summarize
 
 TRUNC = 0.87962566103423978
@@ -157,3 +160,64 @@ def test_orthogonal_fits_of_a_stack_equal_each_fit_alone(shape: tuple[int, int],
     assert together == alone
     assert [f is not None and f.passed for f in together][:6] == [True, False] * 3
     assert together[6] is None
+
+
+def rows_of_every_branch(rng: np.random.Generator,
+                         shape: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """Rows of one size that take every branch of ``fit_families``: each family at several scales (passing, and
+    failing another family's tests before or after the EDF test), a truncated normal with values beyond its cut
+    (Keras's torch backend), heavy tails, a few zeros and many (sparse_), an orthonormal matrix, a constant."""
+    n = shape[0] * shape[1]
+    rows = [draw(f, rng, std, n) for f in ("normal", "uniform", "truncated_normal") for std in (0.02, 0.5, 3.0)]
+    beyond = draw("truncated_normal", rng, 0.1, n)
+    beyond[:3] = np.array([2.3, -2.6, 2.1]) * 0.1 / TRUNC
+    rows.append(beyond)
+    rows.append(rng.standard_t(3, n) * 0.1)
+    few = draw("normal", rng, 0.1, n)
+    few[:3] = 0.0
+    rows.append(few)
+    sparse = draw("normal", rng, 0.1, n)
+    sparse[rng.permutation(n)[: n // 10]] = 0.0
+    rows.append(sparse)
+    q, _ = np.linalg.qr(rng.standard_normal((max(shape), min(shape))))
+    rows.append((q if shape[0] >= shape[1] else q.T).reshape(-1) * 2.0)
+    rows.append(np.full(n, 0.25))
+    x = np.stack(rows)
+    matrices: list[np.ndarray | None] = [row.reshape(shape) if k % 2 == 0 or k >= len(rows) - 2 else None
+                                         for k, row in enumerate(x)]
+    return x, matrices
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (8, 50), (64, 64)])
+def test_fit_families_rows_equal_each_row_alone(shape: tuple[int, int]) -> None:
+    """identify's group path fits a batch at once (``fit_families_rows``: one sort, each family's KS for all rows in
+    one call): every fit, its p-value, words and order, equal to the bit to ``fit_families`` on each row alone."""
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    x, matrices = rows_of_every_branch(rng, shape)
+    summaries = [summarize(row) for row in x]
+    together = fit_families_rows(summaries, x, 1e-3, EPS, matrices=matrices, dtype="float64",
+                                 orthogonal=[UNFITTED] * len(x))
+    alone = [fit_families(s, row, 1e-3, EPS, matrix=m, dtype="float64")
+             for s, row, m in zip(summaries, x, matrices, strict=True)]
+    assert [repr(f) for f in together] == [repr(f) for f in alone]  # repr: NaN equal to NaN
+    every = [f for fits in together for f in fits]
+    assert {f.distribution for f in every} >= {"normal", "uniform", "truncated_normal", "sparse", "orthogonal",
+                                                "constant"}
+    assert any(f.passed for f in every if f.distribution == "truncated_normal")  # a pass: its KS test ran
+    if x.shape[1] >= 4096:  # with this many values the EDF test has the power to be the one that rejects
+        assert any(f.rejected_by.startswith("ks:") for f in every)
+    assert any(not f.passed and not f.rejected_by.startswith("ks:") for f in every)  # the O(1) tests others
+
+
+def test_cdf_rows_equal_each_law() -> None:
+    """``cdf_rows``: each row through its own law, equal to the bit to ``Law.cdf`` row by row, for the laws the fits
+    give (normal, uniform, the truncated normal with Keras's tails); laws of two families are refused."""
+    rng = np.random.default_rng(11)
+    x = np.sort(rng.standard_normal((5, 300)) * 0.3, axis=1)
+    for family in ("normal", "uniform", "truncated_normal"):
+        laws = [family_law(family, std) for std in (0.01, 0.1, 0.3, 1.0, 7.0)]
+        together = cdf_rows(laws, x)
+        alone = np.stack([law.cdf(row) for law, row in zip(laws, x, strict=True)])
+        assert np.array_equal(together, alone)
+    with pytest.raises(ValueError, match="one family"):
+        cdf_rows([family_law("normal", 1.0), family_law("uniform", 1.0)], x[:2])

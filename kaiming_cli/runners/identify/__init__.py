@@ -47,7 +47,7 @@ from ...io.config import Rule
 from ...io.inputs import FileError
 from ...io.sources import TensorSource, is_float, mantissa_bits
 from ...stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
-from ...stats.fit import GOF_TESTS, UNFITTED, Fit, fit_families, fit_orthogonal
+from ...stats.fit import GOF_TESTS, Fit, fit_families, fit_orthogonal
 from ...stats.structure import STRUCTURE_TESTS
 from ...stats.summary import Summary
 from ...stats.uninitialized import uninitialized_reason
@@ -213,16 +213,17 @@ class Choice:
 
 
 def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample: np.ndarray, *, alpha: float,
-           seed: int, jobs: int, bias_fan_in: int | None, orthogonal: Fit | None | str = UNFITTED
+           seed: int, jobs: int, bias_fan_in: int | None, fitted: list[Fit] | None = None
            ) -> IdentifyResult | Choice:
     """The families fitted and the candidates ranked for a float tensor whose values vary and are finite: a result
     when no battery is needed (an exact structure, no candidate's support holds the data), else the ``Choice``
-    whose best candidate the battery tests. ``base`` gains the fits; ``orthogonal`` is the orthogonal family's fit
-    when the caller made it (the group path fits a whole batch at once)."""
+    whose best candidate the battery tests. ``base`` gains the fits; ``fitted`` are the tensor's ``fit_families``
+    when the caller made them (the group path fits a whole batch at once: ``fit_families_rows``)."""
     layout = base["layout"]
     eps = rel_eps_for(source.dtype)
     matrix = whole_matrix(source, sample, layout)
-    fits = fit_families(summary, sample, alpha, eps, matrix=matrix, dtype=source.dtype, orthogonal=orthogonal)
+    fits = fitted if fitted is not None else fit_families(summary, sample, alpha, eps, matrix=matrix,
+                                                          dtype=source.dtype)
     base.update(fits=tuple(fits), law=fits[0] if fits else None, n=summary.n, empirical_std=summary.std)
     if fits and fits[0].passed and fits[0].distribution in ("orthogonal", "sparse"):
         if fits[0].distribution == "sparse" and matrix is None:  # the exact zero count, from a whole read

@@ -19,7 +19,7 @@ from ...engine.parallel import cut_batches
 from ...engine.sources import cell_counter, rel_eps_for, structure_collector
 from ...io.sources import TensorSource
 from ...stats.battery import BatteryResult, run_battery
-from ...stats.fit import UNFITTED, Fit, orthogonal_fits
+from ...stats.fit import UNFITTED, Fit, fit_families_rows, orthogonal_fits
 from ...stats.grouped import Rows, batch_size, groupable_law, groupable_shape
 from ...stats.laws import Law
 from . import Choice, IdentifyResult, choose, conclude, whole_matrix, with_stated
@@ -55,16 +55,19 @@ def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float
     if rows is None:
         return out
     eps = rel_eps_for(first.dtype)
+    kept = [j for j, i in enumerate(rows.index.tolist()) if read[i]]
+    matrices = [whole_matrix(sources[int(rows.index[j])], rows.x[j], layout) for j in kept]
     orthogonal = orthogonal_fits_of(sources, rows, layout, alpha)
+    fitted = fit_families_rows([rows.summaries[j] for j in kept], rows.x[kept], alpha, eps, matrices=matrices,
+                               dtype=first.dtype, orthogonal=[orthogonal[j] for j in kept])
     by_law: dict[Law, list[tuple[int, Choice]]] = {}
-    for j, i in enumerate(rows.index.tolist()):
-        if not read[i]:
-            continue
+    for j, fits in zip(kept, fitted, strict=True):
+        i = int(rows.index[j])
         source = sources[i]
         base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape,
                                 "dtype": source.dtype, "layout": layout}
         choice = choose(source, base, rows.summaries[j], rows.x[j], alpha=alpha, seed=seed, jobs=1, bias_fan_in=None,
-                        orthogonal=orthogonal[j])
+                        fitted=fits)
         if isinstance(choice, IdentifyResult):
             out[i] = with_stated(source, choice, rows.summaries[j])
             continue
