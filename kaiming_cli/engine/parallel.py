@@ -150,12 +150,14 @@ def map_batched(sources: Sequence[TensorSource], batches: list[list[int]],
     return [r if r is not None else one(s, jobs, progress) for s, r in zip(sources, out, strict=True)]
 
 
-def cut_batches(groups: Iterable[tuple[list[int], int]], jobs: int) -> list[list[int]]:
-    """Each group's members (indices) cut into batches of at most its size; with ``jobs`` > 1 into at least two
-    batches per worker, so that one large group keeps every core busy (verify's and identify's group paths)."""
+def cut_batches(groups: Iterable[tuple[list[int], int]], jobs: int, per_worker: int = 2) -> list[list[int]]:
+    """Each group's members (indices) cut into batches of at most its size; with ``jobs`` > 1 into at least
+    ``per_worker`` batches per worker, so that one large group keeps every core busy (verify's and identify's group
+    paths). More batches balance the workers better (the last one to finish sets the time) and cost a fixed
+    overhead each: identify, whose time per tensor is mostly its own, takes more than verify."""
     batches: list[list[int]] = []
     for members, size in groups:
         if jobs > 1:
-            size = max(1, min(size, -(-len(members) // (2 * jobs))))
+            size = max(1, min(size, -(-len(members) // (per_worker * jobs))))
         batches += [members[a:a + size] for a in range(0, len(members), size)]
     return batches

@@ -112,3 +112,18 @@ def test_run_identify_without_the_group_path_is_the_same(varied: Path, monkeypat
     monkeypatch.setattr(grouped, "identify_batches", lambda *a, **k: [])
     alone, _ = run_identify(sources, jobs=2)
     assert [text(r) for r in with_groups] == [text(r) for r in alone]
+
+
+def test_a_result_pickles_whole(varied: Path) -> None:
+    """A forked worker sends its results to the parent pickled, the ranking as two plain tuples
+    (``IdentifyResult.__getstate__``): every field comes back, every candidate of the ranking in its place and a
+    ``Scored`` again."""
+    import pickle
+
+    from kaiming_cli.runners.identify import Scored
+
+    results, _ = run_identify(read_path(str(varied)), jobs=1)
+    back = pickle.loads(pickle.dumps(results))
+    assert [repr(r) for r in back] == [repr(r) for r in results]  # repr: NaN equal to NaN
+    assert all(type(s) is Scored for r in back for s in r.ranked)
+    assert sum(len(r.ranked) for r in back) > 10 * len(back)
