@@ -6,6 +6,7 @@ subsample's magnitudes are read once per tensor, not once per candidate)."""
 from __future__ import annotations
 
 import math
+from itertools import repeat
 
 import numpy as np
 
@@ -24,7 +25,8 @@ def rank(cands: list[Candidate], s: Summary, rel_eps: float, sample: np.ndarray 
     truncated candidate the fraction of values beyond its cut (Keras's torch backend leaves a few there)."""
     n, ss, m, span = s.n, s.sumsq, s.max_abs, (s.min, s.max)  # computed properties: read once, not per candidate
     magnitudes = np.abs(sample) if sample is not None and sample.size else None
-    scored = [Scored(c, c.loglik_of(n, ss, m, span, rel_eps, _beyond(c, magnitudes))) for c in cands]
+    logliks = [c.loglik_of(n, ss, m, span, rel_eps, _beyond(c, m, rel_eps, magnitudes)) for c in cands]
+    scored = list(map(tuple.__new__, repeat(Scored), zip(cands, logliks, strict=True)))  # ~40 per tensor: no calls
     scored.sort(key=lambda x: -x.loglik)
     first: dict[Candidate, int] = {}  # cands.index(c) in one dict lookup (equal candidates: the first one's place)
     for i, c in enumerate(cands):
@@ -56,10 +58,11 @@ def rank(cands: list[Candidate], s: Summary, rel_eps: float, sample: np.ndarray 
     return out
 
 
-def _beyond(c: Candidate, magnitudes: np.ndarray | None) -> float:
+def _beyond(c: Candidate, m: float, rel_eps: float, magnitudes: np.ndarray | None) -> float:
     """The subsample's fraction beyond a truncated candidate's cut (0 for the other families); ``magnitudes`` is
-    ``|subsample|``, made once for all the candidates."""
+    ``|subsample|``, made once for all the candidates. Counted only where ``Candidate.loglik_of`` reads it: a max
+    ``m`` beyond the cut and its rounding (its very condition); elsewhere 0, which it ignores."""
     bound = c.bound if c.distribution == "truncated_normal" else None
-    if bound is None or magnitudes is None:
+    if bound is None or magnitudes is None or m <= bound * (1 + rel_eps):
         return 0.0
     return float(np.count_nonzero(magnitudes > bound)) / magnitudes.size
