@@ -195,6 +195,8 @@ class Choice:
     """The verdict first."""
     aliases: list[str]
     consistent: list[str]
+    near: list[tuple[str, float]]
+    """The near-aliases, each with the elements that would separate it from the verdict (``near_aliases``)."""
     top: float
     """The likeliest candidate's log-likelihood (the verdict may be another among those the data cannot separate)."""
     alpha: float
@@ -239,7 +241,8 @@ def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample:
     if not math.isfinite(best.loglik):
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
                                  "no candidate's support holds the data")
-    exact = [r for r in ranked[1:] if r.candidate.same_law(best.candidate)]
+    same = [r.candidate.same_law(best.candidate) for r in ranked]  # each law against the best's, once
+    exact = [r for r, alike in zip(ranked[1:], same[1:], strict=True) if alike]
     hopeless: list[Scored] = []
     consistent_scored: list[Scored] = []
     exact_ids = {id(r) for r in exact}
@@ -265,12 +268,14 @@ def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample:
         ranked.remove(chosen)
         ranked.insert(0, chosen)
         best = chosen
+        same = [r.candidate.same_law(best.candidate) for r in ranked]
     # exact aliases are the very same law (kaiming relu fan_in = fan_out = xavier gain sqrt(2) on square fans); the
     # hopeless near-aliases (relu vs leaky_relu(0.01)) are not, and are listed as near-aliases, not as aliases
-    aliases = [r.candidate.label for r in ranked[1:] if r.candidate.same_law(best.candidate)]
+    aliases = [r.candidate.label for r, alike in zip(ranked[1:], same[1:], strict=True) if alike]
     consistent = [r.candidate.label for r in ranked[1:]
                   if best.loglik - r.loglik < LN100 and r.candidate.label not in aliases]
-    return Choice(source, base, summary, fits, matrix, ranked, aliases, consistent, top, alpha, seed, jobs, bias_fan_in)
+    return Choice(source, base, summary, fits, matrix, ranked, aliases, consistent,
+                  near_aliases(best, ranked, top, same), top, alpha, seed, jobs, bias_fan_in)
 
 
 def conclude(c: Choice, battery: BatteryResult) -> IdentifyResult:
@@ -289,7 +294,7 @@ def conclude(c: Choice, battery: BatteryResult) -> IdentifyResult:
                                  why, pvalue=battery.pvalue, structure_failed=bool(structural))
     # the class the verdict speaks for: its exact aliases and the near-aliases this size cannot separate from it
     # (they are reported as near-aliases; their probability is the verdict's, not subtracted from it)
-    near = near_aliases(c.best, ranked, c.top)
+    near = c.near
     inseparable = {label for label, needed in near if needed > c.summary.n}
     confidence = posterior_of_group(ranked, {c.best.candidate.label, *c.aliases, *inseparable})
     return IdentifyResult(**base, verdict=c.best.candidate.label, ranked=tuple(ranked),
@@ -297,12 +302,13 @@ def conclude(c: Choice, battery: BatteryResult) -> IdentifyResult:
                           near=tuple(near), confidence=confidence, pvalue=battery.pvalue)
 
 
-def near_aliases(best: Scored, ranked: list[Scored], top: float) -> list[tuple[str, float]]:
+def near_aliases(best: Scored, ranked: list[Scored], top: float, same: list[bool]) -> list[tuple[str, float]]:
     """The laws within a Bayes factor of 100 of the likeliest that are not the verdict's own law, each with the
-    number of elements that would separate it from the verdict: ln 100 / KL(verdict || law)."""
+    number of elements that would separate it from the verdict: ln 100 / KL(verdict || law). ``same``: whether each
+    ranked candidate's law is the verdict's (``Candidate.same_law``), made once for the aliases too."""
     out: list[tuple[str, float]] = []
-    for r in ranked:
-        if r is best or r.candidate.same_law(best.candidate) or top - r.loglik >= LN100:
+    for r, alike in zip(ranked, same, strict=True):
+        if r is best or alike or top - r.loglik >= LN100:
             continue
         kl = kl_divergence(best.candidate, r.candidate)
         out.append((r.candidate.label, math.ceil(LN100 / kl) if kl > 0 else math.inf))
