@@ -3,10 +3,12 @@ and tested together (issue 25).
 
 Each batch is read into one (tensors, values) array (engine/grouped.py), summarized row by row and screened for the
 rarer branches (stats/grouped.py ``Rows``: non-finite values, marks of uninitialized memory, constants, zero lines
-are handed back to the one-tensor path). Each tensor's families are then fitted and its candidates ranked by the
-one-tensor path's own ``choose``, and the verdict's battery runs for all the tensors whose chosen law is the same,
-at once (``Rows.batteries``, the group battery verify uses). A tensor gets the result it gets alone, to the bit
-(tests/runners/test_identify_grouped.py): the summary, sample and battery are the one-tensor path's.
+are handed back to the one-tensor path). The batch's families are then fitted at once (stats/fit.py
+``fit_families_rows``: one sort, each family's EDF test for all its rows in one call), each tensor's candidates
+ranked by the one-tensor path's own ``choose``, and the verdict's battery runs for all the tensors whose chosen law
+is the same, at once (``Rows.batteries``, the group battery verify uses). A tensor gets the result it gets alone,
+to the bit (tests/runners/test_identify_grouped.py): the summary, sample, fits and battery are the one-tensor
+path's.
 """
 
 from __future__ import annotations
