@@ -398,7 +398,10 @@ def fit_families_rows(summaries: Sequence[Summary], samples: np.ndarray, alpha: 
     """``fit_families`` of each row of ``samples`` (2-D, one tensor's EDF sample per row, with its summary,
     matrix view and orthogonal fit), to the bit, for identify's group path (issue 25): the rows sorted in one call,
     and each family's EDF test for all the rows that need it in one (``laws.cdf_rows``, ``ks_statistics`` row by
-    row); the O(1) tests, the fitted scales and the words are the one-tensor functions'."""
+    row); the O(1) tests, the fitted scales and the words are the one-tensor functions'. ``samples`` are float64, as
+    the engine hands every EDF sample (``Law.cdf`` of float32 values would compute in float32)."""
+    if samples.dtype != np.float64:
+        raise ValueError(f"fit_families_rows takes float64 samples, not {samples.dtype}")
     xs = np.sort(samples, axis=1)
     zeros = np.count_nonzero(xs == 0, axis=1).tolist()
     out: list[list[Fit] | None] = [None] * len(summaries)
@@ -423,7 +426,9 @@ def fit_families_rows(summaries: Sequence[Summary], samples: np.ndarray, alpha: 
     _edf_tests(started, xs)
     for j, fits, families in started:
         out[j] = _best_first(fits + [_fitted(plan, _gof_end(start, alpha), alpha) for plan, start in families])
-    return [fits for fits in out if fits is not None]
+    done = [fits for fits in out if fits is not None]
+    assert len(done) == len(out)  # every row took one of the two ways above
+    return done
 
 
 def _edf_tests(started: list[tuple[int, list[Fit], list[tuple[_Plan, _Start]]]], xs: np.ndarray) -> None:
@@ -435,7 +440,9 @@ def _edf_tests(started: list[tuple[int, list[Fit], list[tuple[_Plan, _Start]]]],
         need = [(j, start) for j, _, families in started for _, start in families[k:k + 1] if start.needs_edf]
         if not need:
             continue
-        rows = xs[[j for j, _ in need]]
+        # sorted again, as ks_test sorts fit_families' sorted sample: numpy's sort is not stable, and a second sort
+        # may swap -0.0 and 0.0 (a pruned weight's), which the KS detail names ("at x = -0")
+        rows = np.sort(xs[[j for j, _ in need]], axis=1)
         d, where = ks_statistics(rows, cdf_rows([start.law for _, start in need], rows))
         for (_, start), dj, wj in zip(need, d.tolist(), where.tolist(), strict=True):
             _, p, detail = ks_result(dj, wj, rows.shape[1])

@@ -435,7 +435,9 @@ def _mixture_cdf(x: np.ndarray, c: float | np.ndarray, s: float | np.ndarray, a:
 def cdf_rows(laws: Sequence[Law], x: np.ndarray) -> np.ndarray:
     """Each row of ``x`` (2-D) through its own law's CDF, in one call: ``laws[i].cdf(x[i])`` to the bit, for laws of
     one family among those the fits give (``family_law``: normal, uniform, and the truncated normal with tails);
-    identify's group path tests a batch's fitted families at once (stats/fit.py ``fit_families_rows``)."""
+    identify's group path tests a batch's fitted families at once (stats/fit.py ``fit_families_rows``). ``x`` is
+    float64, as every EDF sample is: the columns of parameters are float64, where ``Law.cdf`` of float32 values with
+    scalar parameters computes in float32."""
     import numpy as np
 
     first = laws[0]

@@ -93,7 +93,8 @@ def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float
 def orthogonal_fits_of(sources: Sequence[TensorSource], rows: Rows, layout: str, alpha: float
                        ) -> list[Fit | None | str]:
     """The orthogonal family's fit of each kept row, all in one batched call, where the one-tensor path fits it
-    (its matrix is the whole tensor: ``whole_matrix``); else ``UNFITTED`` (choose fits nothing: no matrix)."""
+    (its matrix is the whole tensor: ``whole_matrix``); else ``UNFITTED`` (``fit_families_rows`` fits no orthogonal
+    family without a matrix)."""
     first = sources[int(rows.index[0])]
     view = whole_matrix(first, rows.x[0], layout)
     if view is None:
