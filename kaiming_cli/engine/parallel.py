@@ -39,7 +39,8 @@ def _run_forked(index: int) -> Any:
     return fn(items[index])
 
 
-def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: bool = False) -> list[R]:
+def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: bool = False,
+                 chunksize: int | None = None) -> list[R]:
     """``[fn(x) for x in items]`` on ``jobs`` workers, in order.
 
     Forked processes when the items allow it (file readers hold no threads or locks): measured
@@ -47,6 +48,7 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
     for the GIL. ``fn`` and the items are inherited by fork, never pickled; only results travel.
     Threads otherwise: a source that lives in a torch tensor (the Python API) is not forkable, since forking
     after torch has started its thread pools is unsafe. Files are read without torch and always forkable.
+    ``chunksize``: items a forked worker takes at once, when the caller has packed them itself (``map_batched``).
     """
     global _FORKED_WORK
     if jobs <= 1 or len(items) <= 1:
@@ -62,7 +64,8 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
         _FORKED_WORK = (fn, items)
         pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
         try:
-            results: list[R] = pool.map(_run_forked, range(len(items)), chunksize=chunk_size(len(items), jobs))
+            results: list[R] = pool.map(_run_forked, range(len(items)),
+                                        chunksize=chunksize or chunk_size(len(items), jobs))
             pool.close()
             return results
         except BaseException:
@@ -130,17 +133,23 @@ def map_batched(sources: Sequence[TensorSource], batches: list[list[int]],
                 progress: Progress | None = None) -> list[R]:
     """Every source's result, in order: ``batch`` for the batches of a group path (indices into ``sources``; it
     gives None for a tensor it hands back) and ``one`` for the rest, as one list of work under the policy above
-    (one pool of forked workers for both, not one each); a tensor a batch hands back is then run alone."""
+    (one pool of forked workers for both, not one each); a tensor a batch hands back is then run alone.
+
+    A worker takes one batch at a time, and the other tensors in packs (``chunk_size`` of them: one round trip
+    through the pool's pipes per tensor would cost as much as a small one). Packing the whole list instead would
+    hand one worker several batches at once, and a group cut for every worker (``cut_batches``) to one of them."""
     grouped = {i for b in batches for i in b}
-    items = batches + [[i] for i in range(len(sources)) if i not in grouped]
-    policy = _policy(sources, len(items), jobs, progress)
+    singles = [i for i in range(len(sources)) if i not in grouped]
+    policy = _policy(sources, len(batches) + len(singles), jobs, progress)
+    pack = chunk_size(len(batches) + len(singles), jobs) if policy.forked else 1
+    items = batches + [singles[a:a + pack] for a in range(0, len(singles), pack)]
 
     def work(k: int) -> Sequence[R | None]:
         if k < len(batches):
             return batch(items[k], policy.report)
-        return [one(sources[items[k][0]], policy.inner, policy.report)]
+        return [one(sources[i], policy.inner, policy.report) for i in items[k]]
 
-    done = map_parallel(work, range(len(items)), jobs, forkable=policy.forkable)
+    done = map_parallel(work, range(len(items)), jobs, forkable=policy.forkable, chunksize=1)
     out: list[R | None] = [None] * len(sources)
     for item, results in zip(items, done, strict=True):
         for i, result in zip(item, results, strict=True):
