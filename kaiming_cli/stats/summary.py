@@ -51,14 +51,15 @@ class Summary:
 
     @property
     def skewness(self) -> float:
-        if self.n < 2 or self.m2 == 0:
+        scale = math.pow(self.m2, 1.5) if self.n >= 2 else 0.0
+        if scale == 0:  # no spread, or values so small (~1e-160) that m2^1.5 underflows
             return math.nan
-        return math.sqrt(self.n) * self.m3 / math.pow(self.m2, 1.5)
+        return math.sqrt(self.n) * self.m3 / scale
 
     @property
     def excess_kurtosis(self) -> float:
         """Biased g2 = m4/m2^2 - 3, the moment estimator the kurtosis tests use."""
-        if self.n < 2 or self.m2 == 0:
+        if self.n < 2 or self.m2 * self.m2 == 0:  # no spread, or values so small (~1e-160) that m2^2 underflows
             return math.nan
         return self.n * self.m4 / (self.m2 * self.m2) - 3.0
 
@@ -195,9 +196,31 @@ def _block_sums(x: np.ndarray, pivot: np.floating[Any], work: type[np.floating[A
 
 
 def _summarize_nonfinite(x: np.ndarray) -> Summary:
-    """The rare path: count NaN and infinities, then summarise the finite values."""
+    """The rare path: count NaN and infinities, then summarise the finite values; when every value is finite, the
+    powers overflowed float64 (values beyond ~1e77): ``_summarize_huge``."""
     finite = np.isfinite(x)
     n_nan = int(np.count_nonzero(np.isnan(x)))
     n_inf = int(x.size - np.count_nonzero(finite) - n_nan)
+    if n_nan + n_inf == 0:
+        return _summarize_huge(x)
     s = summarize(x[finite]) if n_nan + n_inf < x.size else EMPTY
     return Summary(s.n, s.mean, s.m2, s.m3, s.m4, s.min, s.max, s.n_nan + n_nan, s.n_inf + n_inf)
+
+
+def _summarize_huge(x: np.ndarray) -> Summary:
+    """Finite values whose fourth powers overflow float64: the moments of the values scaled by a power of two into
+    [-1, 1] (exact), scaled back; what float64 cannot hold becomes infinite (such values are no init's: the
+    uninitialized-memory check names them, stats/uninitialized.py ``HUGE``)."""
+    v = np.asarray(x, dtype=np.float64)
+    _, k = math.frexp(float(np.max(np.abs(v))))
+    s = summarize(np.ldexp(v, -k))
+    return Summary(s.n, _times_two_to(s.mean, k), _times_two_to(s.m2, 2 * k), _times_two_to(s.m3, 3 * k),
+                   _times_two_to(s.m4, 4 * k), float(v.min()), float(v.max()))
+
+
+def _times_two_to(value: float, k: int) -> float:
+    """value * 2^k, infinite (with value's sign) where float64 overflows."""
+    try:
+        return math.ldexp(value, k)
+    except OverflowError:
+        return math.copysign(math.inf, value)

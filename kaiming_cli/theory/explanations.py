@@ -253,8 +253,11 @@ def _normal_named(c: _Collector, options: list[tuple[int, int, bool]], layout: s
         c.add("jax.nn.initializers.normal()", 0.01, 0.3)
     # GPT-2: residual projections normal_(std=0.02/sqrt(2*n_layer)) (transformers GPT2PreTrainedModel._init_weights)
     if c.high > 0 and c.low > 0:
-        lo_l = math.ceil((0.02 / c.high) ** 2 / 2)
-        hi_l = math.floor((0.02 / c.low) ** 2 / 2)
+        try:
+            lo_l = math.ceil((0.02 / c.high) ** 2 / 2)
+            hi_l = math.floor((0.02 / c.low) ** 2 / 2)
+        except OverflowError:  # a std below ~1e-154: no layer count gives it
+            lo_l, hi_l = 1, 0
         if 1 <= hi_l and hi_l - max(lo_l, 1) + 1 <= MAX_LAYER_COUNTS:
             for layers in range(max(lo_l, 1), hi_l + 1):
                 c.add(f"normal_(std=0.02/sqrt(2*{layers}))", 0.02 / math.sqrt(2 * layers), 0.2,

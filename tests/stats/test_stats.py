@@ -303,3 +303,26 @@ def test_peak_memory_is_bounded_for_a_large_shape() -> None:
     code, peak = peak_rss_mb([sys.executable, "-m", "kaiming_cli", "check", "--shape", "5000,10000", "--backend",
                               "numpy", "-f", "json"])
     assert code == 0 and peak < 200, f"peak RSS {peak:.0f} MB"
+
+
+def test_summary_of_finite_values_whose_fourth_powers_overflow() -> None:
+    """float64 values near 1e100: their fourth powers overflow, though every value is finite. The summary is the
+    moments of the values scaled into [-1, 1], scaled back (what float64 cannot hold is infinite), where the
+    non-finite path called itself until Python's recursion limit (found by review)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(256) * 1e100
+    s = summarize(x)
+    assert s.n == 256 and s.n_nan == 0 and s.n_inf == 0
+    assert (s.min, s.max) == (float(x.min()), float(x.max()))
+    assert math.isclose(s.mean, float(np.mean(x / 1e100)) * 1e100, rel_tol=1e-9)
+    assert math.isclose(s.m2, float(np.sum((x / 1e100 - np.mean(x / 1e100)) ** 2)) * 1e200, rel_tol=1e-9)
+    assert s.m4 == math.inf  # ~1e402
+
+
+def test_shape_moments_of_values_too_small_for_their_powers_are_nan() -> None:
+    """float64 values near 1e-160: m2^2 and m2^1.5 underflow to 0 though m2 > 0. The skewness and kurtosis have no
+    float64 value; they are NaN (as for values without spread), not a division by zero (found by review)."""
+    x = np.random.default_rng(4).standard_normal(256) * 1e-160
+    s = summarize(x)
+    assert s.m2 > 0
+    assert math.isnan(s.skewness) and math.isnan(s.excess_kurtosis)
