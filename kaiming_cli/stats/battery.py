@@ -159,8 +159,11 @@ def kurtosis_min_n(law: Law) -> int:
     return 20 if law.distribution in ("normal", "sparse") else KURTOSIS_MIN_N_BOUNDED
 
 
-def kurtosis_not_run(law: Law) -> str:
-    """The note of a kurtosis test left out for a sample below ``kurtosis_min_n``."""
+def kurtosis_not_run(law: Law, s: Summary | None = None) -> str:
+    """The note of a kurtosis test left out: for a sample below ``kurtosis_min_n``, or (``s`` given, large enough)
+    for values whose kurtosis has no float64 value."""
+    if s is not None and s.n >= kurtosis_min_n(law):
+        return "kurtosis test not run: the values have no float64 kurtosis (no spread, or a scale near 1e-160)."
     return (f"kurtosis test not run: a {law.distribution} null needs n >= {kurtosis_min_n(law)} for a "
             "calibrated p-value.")
 
@@ -182,14 +185,15 @@ SUMMARY_TESTS = ("mean", "std", "kurtosis", "range")
 def summary_test(name: str, law: Law, s: Summary, alpha: float, rel_eps: float
                  ) -> tuple[float, float, ConfidenceInterval | None, str] | None:
     """(statistic, p, the std's CI (None for the others), detail) of one of ``SUMMARY_TESTS``, as the battery runs
-    it; None for the kurtosis below its minimum n or on values without spread (not run)."""
+    it; None for the kurtosis below its minimum n or on values that have none (``Summary.excess_kurtosis`` NaN: no
+    spread, or m2^2 underflowing): not run, where a NaN would have read as p = 1."""
     if name == "mean":
         z, p, detail = mean_test(law, s)
         return z, p, None, detail
     if name == "std":
         return std_test(law, s, alpha)
     if name == "kurtosis":
-        if s.n < kurtosis_min_n(law) or s.m2 == 0:
+        if s.n < kurtosis_min_n(law) or math.isnan(s.excess_kurtosis):
             return None
         z, p, detail = kurtosis_test(law, s)
         return z, p, None, detail
@@ -483,7 +487,7 @@ def run_battery(
             if name in SUMMARY_TESTS:
                 done = summary_test(name, marginal, s, alpha, rel_eps)
                 if done is None:
-                    notes.append(kurtosis_not_run(marginal))
+                    notes.append(kurtosis_not_run(marginal, s))
                     continue
                 stat, p, std_ci, detail = done
                 ci = std_ci or ci

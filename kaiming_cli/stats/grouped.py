@@ -173,7 +173,8 @@ class Rows:
         if index.size == 0:
             return None
         summaries = summarize_rows(stored[index])
-        spread = [s.m2 > 0 for s in summaries]  # values that vary but whose moments round to none: one-tensor path
+        # values that vary but whose moments round to none, or whose kurtosis underflows: the one-tensor path
+        spread = [not math.isnan(s.excess_kurtosis) for s in summaries]
         if not all(spread):
             index, matrix, outer, inner = index[spread], matrix[spread], outer[spread], inner[spread]
             summaries = [s for s, keep in zip(summaries, spread, strict=True) if keep]

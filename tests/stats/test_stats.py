@@ -326,3 +326,7 @@ def test_shape_moments_of_values_too_small_for_their_powers_are_nan() -> None:
     s = summarize(x)
     assert s.m2 > 0
     assert math.isnan(s.skewness) and math.isnan(s.excess_kurtosis)
+    # a kurtosis with no value is a test not run, never a NaN read as p = 1
+    result = run_battery(Law("normal", 1e-160), s, x, 1e-3, ("mean", "std", "kurtosis"), rel_eps=2.0**-53)
+    assert [t.name for t in result.tests] == ["mean", "std"]
+    assert any("kurtosis test not run" in note and "no float64 kurtosis" in note for note in result.notes)
