@@ -368,19 +368,31 @@ def fit_families(s: Summary, sample: np.ndarray, alpha: float, rel_eps: float,
     if s.n and s.min == s.max:
         v = s.min
         return [Fit("constant", 0.0, ConfidenceInterval(0.0, 0.0), 1 - alpha, 1.0, True, math.inf, value=v)]
+    sample = np.sort(sample)  # once: every family's EDF test sorts it again, and sorted input sorts fast
+    fits = _structures(s, sample, alpha, rel_eps, matrix, dtype, orthogonal)
+    if s.n >= 2 and s.max_abs > 0:
+        fits += [_fit(plan, s, sample, alpha, rel_eps) for plan in _plans(s, sample, alpha, rel_eps)]
+    return _best_first(fits)
+
+
+def _structures(s: Summary, ordered: np.ndarray, alpha: float, rel_eps: float, matrix: np.ndarray | None,
+                dtype: str, orthogonal: Fit | None | str) -> list[Fit]:
+    """The orthogonal fit (when there is a matrix; ``orthogonal`` when the caller made it) and the sparse one, where
+    they exist; ``ordered``: the sample sorted."""
     fits: list[Fit] = []
     if matrix is not None:
         orth = fit_orthogonal(matrix, alpha, dtype) if isinstance(orthogonal, str) else orthogonal
         if orth is not None:
             fits.append(orth)
-    sample = np.sort(sample)  # once: every family's EDF test sorts it again, and sorted input sorts fast
-    sparse = fit_sparse(s, sample, alpha, rel_eps, matrix)
+    sparse = fit_sparse(s, ordered, alpha, rel_eps, matrix)
     if sparse is not None:
         fits.append(sparse)
-    if s.n >= 2 and s.max_abs > 0:
-        fits += [fit_normal(s, sample, alpha, rel_eps), fit_uniform(s, sample, alpha, rel_eps),
-                 fit_truncated(s, sample, alpha, rel_eps)]
-    return _best_first(fits)
+    return fits
+
+
+def _plans(s: Summary, ordered: np.ndarray, alpha: float, rel_eps: float) -> list[_Plan]:
+    """The three continuous families fitted, before their goodness of fit, in ``fit_families``' order."""
+    return [_plan_normal(s, alpha), _plan_uniform(s, alpha, rel_eps), _plan_truncated(s, ordered, alpha, rel_eps)]
 
 
 def _best_first(fits: list[Fit]) -> list[Fit]:
@@ -403,7 +415,6 @@ def fit_families_rows(summaries: Sequence[Summary], samples: np.ndarray, alpha: 
     if samples.dtype != np.float64:
         raise ValueError(f"fit_families_rows takes float64 samples, not {samples.dtype}")
     xs = np.sort(samples, axis=1)
-    zeros = np.count_nonzero(xs == 0, axis=1).tolist()
     out: list[list[Fit] | None] = [None] * len(summaries)
     started: list[tuple[int, list[Fit], list[tuple[_Plan, _Start]]]] = []
     for j, s in enumerate(summaries):
@@ -411,18 +422,9 @@ def fit_families_rows(summaries: Sequence[Summary], samples: np.ndarray, alpha: 
             out[j] = fit_families(s, samples[j], alpha, rel_eps, matrix=matrices[j], dtype=dtype,
                                   orthogonal=orthogonal[j])
             continue
-        fits: list[Fit] = []
-        matrix, given = matrices[j], orthogonal[j]
-        if matrix is not None:
-            orth = fit_orthogonal(matrix, alpha, dtype) if isinstance(given, str) else given
-            if orth is not None:
-                fits.append(orth)
-        sparse = fit_sparse(s, xs[j], alpha, rel_eps, matrix) if zeros[j] >= SPARSE_MIN_ZEROS else None
-        if sparse is not None:
-            fits.append(sparse)
-        plans = [_plan_normal(s, alpha), _plan_uniform(s, alpha, rel_eps), _plan_truncated(s, xs[j], alpha, rel_eps)]
+        fits = _structures(s, xs[j], alpha, rel_eps, matrices[j], dtype, orthogonal[j])
         started.append((j, fits, [(plan, _gof_start(plan.distribution, plan.std, s, alpha, rel_eps, plan.tests))
-                                  for plan in plans]))
+                                  for plan in _plans(s, xs[j], alpha, rel_eps)]))
     _edf_tests(started, xs)
     for j, fits, families in started:
         out[j] = _best_first(fits + [_fitted(plan, _gof_end(start, alpha), alpha) for plan, start in families])
@@ -436,7 +438,7 @@ def _edf_tests(started: list[tuple[int, list[Fit], list[tuple[_Plan, _Start]]]],
     as ``_gof`` appends ``ks_test``'s."""
     if xs.shape[1] == 0:
         return
-    for k in range(3):  # normal, uniform, truncated: the order of ``fit_families_rows``'s plans
+    for k in range(3):  # normal, uniform, truncated: the order of ``_plans``
         need = [(j, start) for j, _, families in started for _, start in families[k:k + 1] if start.needs_edf]
         if not need:
             continue
