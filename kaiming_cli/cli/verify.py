@@ -137,7 +137,8 @@ def verify(ctx: click.Context, paths: tuple[str, ...], layout: str, mode: str, n
                                 correction=run_correction, seed=seed, jobs=jobs, tests=tests, progress=advance,
                                 errors=errors, globs=globs, found=len(found) if tensor_globs else None,
                                 allow_empty=allow_empty, layout_given="layout" in explicit, world=world,
-                                max_detectable=max_detectable, strict=strict)
+                                max_detectable=max_detectable, strict=strict,
+                                histograms=detail and fmt == "table")  # only the table's --detail draws them
         from ..runners.unlisted import apply_unlisted
 
         result = apply_unlisted(result, unlisted or config.unlisted or "skip")

@@ -95,15 +95,15 @@ def dequantized(sources: Sequence[TensorSource], rows: np.ndarray, seed: int) ->
 
 
 def group_outcomes(sources: Sequence[TensorSource], law: Law, layout: str, *, alpha: float,
-                   tests: tuple[str, ...], seed: int = 0, progress: Callable[[int], None] | None = None
-                   ) -> list[Outcome | None]:
+                   tests: tuple[str, ...], seed: int = 0, progress: Callable[[int], None] | None = None,
+                   histograms: bool = True) -> list[Outcome | None]:
     """The group battery of each source (one shape, one storage dtype, one law and layout), None where the caller
-    must test the tensor alone."""
+    must test the tensor alone; with each one's histogram if ``histograms``."""
     rows, read = read_rows(sources)
     first = sources[0]
     outcomes = grouped_batteries(law, rows, shape=tuple(first.shape), dtype=first.dtype, layout=layout,
                                  alpha=alpha, tests=tests, rel_eps=rel_eps_for(first.dtype),
-                                 samples=dequantized(sources, rows, seed))
+                                 samples=dequantized(sources, rows, seed), histograms=histograms)
     out = [o if ok else None for o, ok in zip(outcomes, read, strict=True)]
     if progress is not None:
         progress(sum(s.numel for s, o in zip(sources, out, strict=True) if o is not None))

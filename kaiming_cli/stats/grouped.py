@@ -90,6 +90,7 @@ class Outcome:
     summary: Summary
     battery: BatteryResult
     histogram: list[int]
+    """The sample's counts in the law's bins; empty when the caller asked for none (``histograms``)."""
 
 
 def groupable(law: Law, shape: tuple[int, ...], dtype: str, layout: str, tests: Sequence[str], max_ks: int) -> bool:
@@ -121,16 +122,18 @@ def batch_size(shape: tuple[int, ...], values: int = BATCH_VALUES) -> int:
 
 def grouped_batteries(law: Law, stored: np.ndarray, *, shape: tuple[int, ...], dtype: str, layout: str,
                       alpha: float, tests: tuple[str, ...], rel_eps: float,
-                      samples: np.ndarray | None = None) -> list[Outcome | None]:
+                      samples: np.ndarray | None = None, histograms: bool = True) -> list[Outcome | None]:
     """The battery of each tensor in ``stored`` ((G, n): the decoded values, float32 or float64, in storage
     order), as ``run_battery`` gives it with the whole tensor as its sample; None for a tensor the one-tensor path
     must test (see the module docstring). ``samples`` are the EDF samples when they are not the values themselves:
-    bf16 and fp16 values spread over their rounding cells (engine/sources.py ``dequantizer``), float64."""
+    bf16 and fp16 values spread over their rounding cells (engine/sources.py ``dequantizer``), float64.
+    ``histograms``: each outcome's histogram (``Rows.batteries``)."""
     rows = Rows.of(stored, shape=shape, dtype=dtype, layout=layout, samples=samples)
     out: list[Outcome | None] = [None] * stored.shape[0]
     if rows is None:
         return out
-    for i, outcome in zip(rows.index.tolist(), rows.batteries(law, None, alpha=alpha, tests=tests, rel_eps=rel_eps),
+    for i, outcome in zip(rows.index.tolist(), rows.batteries(law, None, alpha=alpha, tests=tests, rel_eps=rel_eps,
+                                                                         histograms=histograms),
                           strict=True):
         out[i] = outcome
     return out
@@ -183,12 +186,14 @@ class Rows:
         return cls(index, summaries, x[index], matrix, outer, inner, stored[index], shape, dtype, layout)
 
     def batteries(self, law: Law, which: Sequence[int] | None, *, alpha: float, tests: tuple[str, ...],
-                  rel_eps: float) -> list[Outcome]:
-        """The battery of ``law`` on the kept rows ``which`` (positions in ``index``; None: all of them)."""
+                  rel_eps: float, histograms: bool = True) -> list[Outcome]:
+        """The battery of ``law`` on the kept rows ``which`` (positions in ``index``; None: all of them), with
+        each row's histogram in the law's bins if ``histograms`` (only a report that shows them needs them: about
+        a seventh of the battery's time on 64x64 tensors, issue 25)."""
         pick: slice | np.ndarray = slice(None) if which is None else np.asarray(which, dtype=np.intp)
         summaries = self.summaries if which is None else [self.summaries[j] for j in which]
         return _Group(law, self.x[pick], summaries, self.shape, self.dtype, self.layout, alpha, tests, rel_eps,
-                      self.matrix[pick], self.outer[pick], self.inner[pick], self.stored[pick]).outcomes()
+                      self.matrix[pick], self.outer[pick], self.inner[pick], self.stored[pick]).outcomes(histograms)
 
 
 def _regular(values: np.ndarray, sample: np.ndarray, dtype: str) -> np.ndarray:
@@ -230,8 +235,9 @@ class _Group:
         """Where the std test sits among each tensor's tests (it is run in ``_assemble``)."""
         self.notes: list[str] = []
 
-    def outcomes(self) -> list[Outcome]:
-        """Run the tests in the battery's order (``run_battery``) and assemble each tensor's result."""
+    def outcomes(self, histograms: bool = True) -> list[Outcome]:
+        """Run the tests in the battery's order (``run_battery``) and assemble each tensor's result (with its
+        histogram if ``histograms``)."""
         sorted_x: np.ndarray | None = None
         cdf: np.ndarray | None = None
         for name in self.tests:
@@ -243,7 +249,7 @@ class _Group:
             self._marginal(name, sorted_x, cdf)
         if any(t in self.tests for t in ("rows", "cols", "spectrum")):
             self._structure()
-        return self._assemble()
+        return self._assemble(histograms)
 
     def _add(self, name: str, rows: Sequence[tuple[float, float, str]]) -> None:
         for raw, (stat, p, detail) in zip(self.raw, rows, strict=True):
@@ -340,11 +346,11 @@ class _Group:
             s1 = [top_singular_value(mi) for mi in matrix]
         return [spectrum_result(k, l_, e, s) for e, s in zip(energy.tolist(), s1, strict=True)]
 
-    def _assemble(self) -> list[Outcome]:
+    def _assemble(self, histograms: bool) -> list[Outcome]:
         law, n = self.law, self.n
-        histograms = histogram_rows(self.x, law)
+        counts = histogram_rows(self.x, law) if histograms else [[] for _ in self.summaries]
         out = []
-        for s, raw, hist in zip(self.summaries, self.raw, histograms, strict=True):
+        for s, raw, hist in zip(self.summaries, self.raw, counts, strict=True):
             k = len(raw)
             threshold = self.alpha / k if k else self.alpha
             ci = ConfidenceInterval(math.nan, math.nan)

@@ -7,7 +7,6 @@ so the lookups never pay for numpy or scipy.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,6 +141,8 @@ def suggest_nonlinearity(name: str) -> str | None:
         return canonical
     if _key(name) in UNREGISTERED:
         return None
+    import difflib  # only for a misspelt name
+
     close = difflib.get_close_matches(_key(name), list(ALIASES), n=1, cutoff=0.75)
     return ALIASES[close[0]] if close else None
 

@@ -7,7 +7,7 @@ import fnmatch
 from collections.abc import Callable
 from pathlib import Path
 
-from kaiming_cli.io.config import tomllib
+from tests.toml_compat import tomllib
 
 from .cases_text import ALL_NAMES, output_of, write_safetensors
 from .harness import Case, Outcome

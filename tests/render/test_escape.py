@@ -215,7 +215,7 @@ def test_toml_string_round_trips_every_character_class() -> None:
     import pytest
 
     from kaiming_cli.escape import toml_string
-    from kaiming_cli.io.config import tomllib
+    from tests.toml_compat import tomllib
 
     texts = ["".join(map(chr, range(0x00, 0x80))), 'a"]\n[[rule]]\nmatch = "*', "back\\slash\\", "é\u2028\U0001f600",
              "x ##[error]y", "\u0085\u009b\ufeff\uffff"]

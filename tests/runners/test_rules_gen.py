@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from kaiming_cli.cli import cli
-from kaiming_cli.io.config import tomllib
 from kaiming_cli.runners.identify.rules import collapse, glob_escape
 from tests.hostile.cases_text import ALL_NAMES, write_safetensors
+from tests.toml_compat import tomllib
 
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")

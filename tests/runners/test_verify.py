@@ -161,6 +161,25 @@ class TestOutputs:
                                        str(model_dir / "rules.toml"), "--detail"]).stdout
         assert "theory │" in out and "sample │" in out
 
+    @pytest.mark.parametrize("how", [["-f", "json"], [], ["-f", "markdown", "--detail"]])
+    def test_reports_without_histograms_count_none(self, model_dir: Path, how: list[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+        """Only the table's --detail draws histograms: every other report is made without counting them (the
+        group path's and the one-tensor path's counters would fail here)."""
+        import kaiming_cli.runners.verify as runner
+        import kaiming_cli.stats.grouped as grouped
+
+        def never(*_args: object) -> None:
+            raise AssertionError("a histogram was counted for a report that does not show it")
+
+        monkeypatch.setattr(grouped, "histogram_rows", never)
+        monkeypatch.setattr(runner, "histogram_counts", never)
+        args = ["verify", str(model_dir / "model.npz"), "--rules", str(model_dir / "rules.toml"), "--jobs", "1"]
+        result = CliRunner().invoke(cli, args + how)
+        assert result.exit_code == 0, result.output
+        detail = CliRunner().invoke(cli, args + ["--detail"])
+        assert detail.exit_code == 4 and "a histogram was counted" in detail.output  # the table's --detail counts
+
 
 # --------------------------------------------------------------------------- multiple testing
 

@@ -83,7 +83,8 @@ def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float
         else:
             out[i] = with_stated(source, conclude(choice, alone(choice, rows, j, tests)), rows.summaries[j])
     for law, members in by_law.items():
-        outcomes = rows.batteries(law, [j for j, _ in members], alpha=alpha, tests=tests, rel_eps=eps)
+        outcomes = rows.batteries(law, [j for j, _ in members], alpha=alpha, tests=tests, rel_eps=eps,
+                                  histograms=False)  # identify's reports show none
         for (j, choice), outcome in zip(members, outcomes, strict=True):
             i = int(rows.index[j])
             out[i] = with_stated(sources[i], conclude(choice, outcome.battery), rows.summaries[j])

@@ -110,7 +110,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
                   seed: int = 0, jobs: int = 1, max_ks: int = KS_MAX_SAMPLES,
                   tests: tuple[str, ...] = DEFAULT_TESTS, progress: Callable[[int], None] | None = None,
                   layout_given: bool = False, scanner: Scanner = scan_source,
-                  sibling_fan_in: int | None = None) -> TensorResult:
+                  sibling_fan_in: int | None = None, histograms: bool = True) -> TensorResult:
     """The battery (or the constant check) on one tensor; ``pvalue_adjusted`` is filled in later.
 
     The tensor's own layout (``source.layout``: Keras and Flax kernels, ONNX weights by their op) replaces the
@@ -118,6 +118,8 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     ``scanner`` makes the summary and subsample: by default it reads the source; inside a distributed job it
     gathers them from the ranks' shards (engine/distributed.py), and is then called on every rank or on none,
     because the branches before it depend only on the name, shape, dtype and rule, which every rank shares.
+    ``histograms``: the result carries the sample's histogram in the law's bins (what ``--detail`` draws), else
+    an empty list.
     """
     plan = plan_source(source, rule, base_options, layout_given=layout_given, sibling_fan_in=sibling_fan_in)
     if isinstance(plan, TensorResult):
@@ -126,7 +128,8 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
         return constant_source(plan.base, source, scanner, plan.value, seed=seed, jobs=jobs, progress=progress)
     base, spec, law = plan.base, plan.spec, plan.law
     if scanner is scan_source and groupable(law, source.shape, source.dtype, spec.layout, tests, max_ks):
-        done = verify_batch([source], [plan], alpha=alpha, tests=tests, seed=seed, progress=progress)[0]
+        done = verify_batch([source], [plan], alpha=alpha, tests=tests, seed=seed, progress=progress,
+                            histograms=histograms)[0]
         if done is not None:  # else a rarer branch (non-finite values, a zero row...): the path below
             return done
     matrix_law = law.distribution in MATRIX_FAMILIES  # read whole; no iid structure or shape tests
@@ -161,7 +164,7 @@ def verify_source(source: TensorSource, rule: Rule | None, base_options: SpecOpt
     return replace(
         base, status=status, spec=spec,
         empirical=Empirical.from_summary(summary, battery), tests=battery.tests, pvalue=battery.pvalue,
-        histogram=histogram_counts(sample, law) if sample.size else [],
+        histogram=histogram_counts(sample, law) if sample.size and histograms else [],
         reason=failure_reason(battery.tests), detectable=battery.detectable,
     )
 
@@ -250,7 +253,7 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
                    globs: tuple[GlobCount, ...] = (), found: int | None = None,
                    allow_empty: bool = False, layout_given: bool = False,
                    world: World | None = None, max_detectable: float = DEFAULT_MAX_DETECTABLE,
-                   strict: bool = False) -> VerifyResult:
+                   strict: bool = False, histograms: bool = True) -> VerifyResult:
     """Every source under the engine's parallel policy, corrected across tensors.
 
     With a ``world`` (a torch.distributed job over files) each tensor is verified whole by one rank and
@@ -258,6 +261,8 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
 
     ``errors`` (files that could not be read), ``globs`` and ``found`` (the ``--tensor`` selection and how many
     tensors it chose from) are reported with the result; ``allow_empty`` lets a run that tested nothing pass.
+    ``histograms=False`` leaves every tensor's histogram empty, for a report that does not show them (the CLI
+    but for the table's ``--detail``): their counting is a seventh of the group battery's time (issue 25).
     """
     fans = sibling_fans(sources, base_options.layout or "torch", layout_given)
     chosen = [choose(source, config, fallback) for source in sources]
@@ -266,11 +271,13 @@ def run_verify(sources: Sequence[TensorSource], config: Config, fallback: Rule |
     def one(source: TensorSource, inner_jobs: int, inner_progress: Progress | None) -> TensorResult:
         return verify_source(source, rule_of[id(source)], base_options, alpha=alpha, seed=seed,
                              jobs=inner_jobs, max_ks=max_ks, tests=tests, progress=inner_progress,
-                             layout_given=layout_given, sibling_fan_in=fans.get((source.file, source.name)))
+                             layout_given=layout_given, sibling_fan_in=fans.get((source.file, source.name)),
+                             histograms=histograms)
 
     if world is None:
         results = verify_many(sources, chosen, base_options, one, alpha=alpha, tests=tests, max_ks=max_ks,
-                              seed=seed, jobs=jobs, progress=progress, layout_given=layout_given, fans=fans)
+                              seed=seed, jobs=jobs, progress=progress, layout_given=layout_given, fans=fans,
+                              histograms=histograms)
     else:  # a torchrun job: its machinery loads only then (engine/launch.py)
         from ...engine.distributed import share_sources
 
@@ -284,14 +291,14 @@ def verify_many(sources: Sequence[TensorSource], chosen: Sequence[Rule | None], 
                 one: Callable[[TensorSource, int, Progress | None], TensorResult], *, alpha: float,
                 tests: tuple[str, ...], max_ks: int, seed: int, jobs: int | None,
                 progress: Callable[[int], None] | None, layout_given: bool,
-                fans: dict[tuple[str, str], int]) -> list[TensorResult]:
+                fans: dict[tuple[str, str], int], histograms: bool = True) -> list[TensorResult]:
     """The group path for the tensors it covers (grouped.py) and ``one`` for the rest, under the engine's parallel
     policy; the results in the order of ``sources``. ``chosen`` is each source's rule (``choose``)."""
     memo: Memo = {}
     plans = [plan_source(s, rule, base_options, layout_given=layout_given, sibling_fan_in=fans.get((s.file, s.name)),
                          memo=memo) for s, rule in zip(sources, chosen, strict=True)]
     return verify_all(sources, plans, one, alpha=alpha, tests=tests, max_ks=max_ks, seed=seed,
-                      jobs=jobs or default_jobs(), progress=progress)
+                      jobs=jobs or default_jobs(), progress=progress, histograms=histograms)
 
 
 _BIAS_SIBLINGS = (("bias", "weight"), ("bias", "kernel"), ("bias:0", "kernel:0"))

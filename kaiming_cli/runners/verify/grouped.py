@@ -40,27 +40,30 @@ def group_batches(sources: Sequence[TensorSource], plans: Sequence[Plan], *, tes
 
 def verify_all(sources: Sequence[TensorSource], plans: Sequence[Plan], one: One, *, alpha: float,
                tests: tuple[str, ...], max_ks: int, seed: int = 0, jobs: int = 1,
-               progress: Callable[[int], None] | None = None) -> list[TensorResult]:
+               progress: Callable[[int], None] | None = None, histograms: bool = True) -> list[TensorResult]:
     """Every tensor's result, in the order of ``sources``: the group path's batches and ``one`` (the one-tensor
     path) for the rest, as one list of work under the engine's parallel policy (one pool of forked workers, not
-    one for each path); a tensor a batch hands back is then tested alone."""
+    one for each path); a tensor a batch hands back is then tested alone. ``histograms``: the batches' results
+    carry their histograms (``one`` decides its own)."""
     batches = group_batches(sources, plans, tests=tests, max_ks=max_ks, jobs=jobs)
 
     def batch(item: list[int], report: Callable[[int], None] | None) -> list[TensorResult | None]:
         return verify_batch([sources[i] for i in item], [plans[i] for i in item], alpha=alpha, tests=tests,
-                            seed=seed, progress=report)
+                            seed=seed, progress=report, histograms=histograms)
 
     return map_batched(sources, batches, batch, one, jobs, progress)
 
 
 def verify_batch(sources: Sequence[TensorSource], plans: Sequence[Plan], *, alpha: float, tests: tuple[str, ...],
-                 seed: int = 0, progress: Callable[[int], None] | None = None) -> list[TensorResult | None]:
-    """One batch of a group (one shape, dtype, law and layout): each tensor's result, or None to test it alone."""
+                 seed: int = 0, progress: Callable[[int], None] | None = None,
+                 histograms: bool = True) -> list[TensorResult | None]:
+    """One batch of a group (one shape, dtype, law and layout): each tensor's result (with its histogram if
+    ``histograms``), or None to test it alone."""
     tested = [p for p in plans if isinstance(p, Tested)]
     assert len(tested) == len(plans)
     first = tested[0]
     outcomes = group_outcomes(sources, first.law, first.spec.layout, alpha=alpha, tests=tests, seed=seed,
-                              progress=progress)
+                              progress=progress, histograms=histograms)
     return [None if o is None else from_outcome(p, o) for p, o in zip(tested, outcomes, strict=True)]
 
 
