@@ -13,9 +13,11 @@ over an odd fitted constant), which ``identify`` multiplies by the likelihood. S
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .fans import compute_fans
@@ -103,8 +105,19 @@ class _Collector:
         self.distribution, self.low, self.high = distribution, low, high
         self.items: dict[str, Explanation] = {}
 
+    def layer_counts(self) -> None:
+        """GPT-2's calls with a layer count (``_gpt2``): the only ones whose presence depends on the interval's
+        width, not on their std alone."""
+        _gpt2(self)
+
     def inside(self, std: float) -> bool:
         return self.low <= std <= self.high
+
+    def round_values(self, scale: float = 1.0, divide: bool = False) -> Iterator[float]:
+        """``round_values`` of the interval scaled by ``scale`` (a uniform's bound is its std times sqrt(3), a
+        truncated normal's std its sigma times ``TRUNC_STD_FACTOR``): the values a loop then adds."""
+        low, high = (self.low / scale, self.high / scale) if divide else (self.low * scale, self.high * scale)
+        return iter(round_values(low, high))
 
     def add(self, call: str, std: float, prior: float, fans: tuple[int, int, bool] | None = None, note: str = "",
             fitted: bool = False, fan_in: int | None = None) -> None:
@@ -210,10 +223,43 @@ def explain(shape: tuple[int, ...], layout: str, distribution: str, low: float, 
             bias_fan_in: int | None = None, name: str = "") -> list[Explanation]:
     """Every call of family ``distribution`` whose exact std for ``shape`` lies in [low, high], most plausible
     first (prior, then closeness to ``std_hat``). Solved constants (an odd slope or gain) only when nothing
-    named fits; an empty list means the bare fitted law is the only description."""
+    named fits; an empty list means the bare fitted law is the only description.
+
+    The named calls come from the shape's table (``_Table``: every call the collector below would consider, made
+    once per shape and looked up by bisection), the very list ``collected`` makes call by call (tests hold the
+    two equal); where no named call is inside, ``collected`` itself solves the constants."""
+    if distribution in FAMILIES and low <= high:  # not NaN
+        items = _table(tuple(shape), layout, distribution, bias_fan_in, _hints(distribution, name)).inside(low, high)
+        if items:
+            items.sort(key=lambda e: (-e.prior, abs(math.log(e.std / std_hat)) if std_hat > 0 else 0.0))
+            return items
+    return collected(shape, layout, distribution, low, high, std_hat, bias_fan_in=bias_fan_in, name=name)
+
+
+#: The families ``explain`` names calls of.
+FAMILIES = ("normal", "uniform", "truncated_normal")
+
+
+def collected(shape: tuple[int, ...], layout: str, distribution: str, low: float, high: float, std_hat: float, *,
+              bias_fan_in: int | None = None, name: str = "") -> list[Explanation]:
+    """``explain`` call by call: the collector over [low, high], the definition ``_Table`` reproduces."""
     c = _Collector(distribution, low, high)
+    options = _gather(c, tuple(shape), layout, distribution, std_hat, bias_fan_in, name.lower())
+    if distribution in ("normal", "uniform") and not any(not e.fitted for e in c.items.values()):
+        for fans in options:
+            _kaiming_fitted(c, fans, distribution, std_hat)
+    items = list(c.items.values())
+    if any(not e.fitted for e in items):
+        items = [e for e in items if not e.fitted]
+    items.sort(key=lambda e: (-e.prior, abs(math.log(e.std / std_hat)) if std_hat > 0 else 0.0))
+    return items
+
+
+def _gather(c: _Collector, shape: tuple[int, ...], layout: str, distribution: str, std_hat: float,
+            bias_fan_in: int | None, lowered: str) -> list[tuple[int, int, bool]]:
+    """Every named call of ``distribution`` for ``shape`` into ``c``, in the order that decides which of two
+    equal calls is kept (the first); the fan options it used."""
     options = fan_options(shape, layout)
-    lowered = name.lower()
     if distribution in ("normal", "uniform"):
         for fans in options:
             _kaiming(c, fans, distribution, 1.0 if not fans[2] else 0.5)
@@ -223,23 +269,110 @@ def explain(shape: tuple[int, ...], layout: str, distribution: str, low: float, 
             _normal_named(c, options, layout, shape, lowered)
         else:
             _uniform_named(c, options, layout, shape, lowered, bias_fan_in)
-        if not any(not e.fitted for e in c.items.values()):
-            for fans in options:
-                _kaiming_fitted(c, fans, distribution, std_hat)
     elif distribution == "truncated_normal":
         for fans in options:
             _keras(c, fans, distribution, layout)
         _truncated_named(c, layout)
-    items = list(c.items.values())
-    if any(not e.fitted for e in items):
-        items = [e for e in items if not e.fitted]
-    items.sort(key=lambda e: (-e.prior, abs(math.log(e.std / std_hat)) if std_hat > 0 else 0.0))
-    return items
+    return options
+
+
+#: Module names whose presence in a tensor's name raises the prior of their default (``_uniform_named``).
+HINTED_MODULES = ("LSTM", "GRU", "RNN")
+
+
+def _hints(distribution: str, name: str) -> str:
+    """What of a tensor's name the calls depend on, as a name of its own: the hinted modules' names (uniform
+    defaults of recurrent layers), nothing for the other families. Tables are shared across tensor names."""
+    if distribution != "uniform":
+        return ""
+    lowered = name.lower()
+    return " ".join(m.lower() for m in HINTED_MODULES if m.lower() in lowered)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One call a collector would add, at its place in the collector's order."""
+
+    place: float
+    key: str
+    """What makes two calls the same call (the first of them is kept): the call with its stated fans."""
+    explanation: Explanation
+    window: tuple[float, float, bool] | None
+    """A round value's (value, scale, divide): it is a candidate only when the value is among
+    ``_Collector.round_values(scale, divide)`` of the interval, besides its std being inside."""
+
+
+class _Recorder(_Collector):
+    """A collector that keeps every call, inside any interval or not, in its order: a shape's ``_Table``."""
+
+    def __init__(self, distribution: str) -> None:
+        super().__init__(distribution, -math.inf, math.inf)
+        self.entries: list[_Entry] = []
+        self.window: tuple[float, float, bool] | None = None
+        self.layers_at: float | None = None
+
+    def round_values(self, scale: float = 1.0, divide: bool = False) -> Iterator[float]:
+        for v in ROUND_VALUES:
+            self.window = (v, scale, divide)
+            yield v
+        self.window = None
+
+    def layer_counts(self) -> None:
+        self.layers_at = len(self.entries) - 0.5  # between the calls added before and after
+
+    def add(self, call: str, std: float, prior: float, fans: tuple[int, int, bool] | None = None, note: str = "",
+            fitted: bool = False, fan_in: int | None = None) -> None:
+        fi, fo = (fans[0], fans[1]) if fans is not None and fans[2] else (fan_in, None)
+        self.entries.append(_Entry(len(self.entries), f"{call}|{fi}|{fo}",
+                                   Explanation(call, self.distribution, std, prior, fi, fo, note, fitted),
+                                   self.window))
+
+
+class _Table:
+    """Every named call of a shape's family, sorted by std: the calls inside an interval are a bisection away,
+    not a collector's pass over all of them (about 40 per fitted family, for each tensor: issue 25)."""
+
+    def __init__(self, distribution: str, recorder: _Recorder) -> None:
+        self.distribution = distribution
+        entries = sorted(recorder.entries, key=lambda e: e.explanation.std)
+        self.stds = [e.explanation.std for e in entries]
+        self.entries = entries
+        self.layers_at = recorder.layers_at
+
+    def inside(self, low: float, high: float) -> list[Explanation]:
+        """The named calls the collector over [low, high] keeps, in its order (the first of equal calls)."""
+        hits = [e for e in self.entries[bisect.bisect_left(self.stds, low):bisect.bisect_right(self.stds, high)]
+                if e.window is None or _in_window(e.window, low, high)]
+        if self.layers_at is not None:  # GPT-2's layer counts: at most MAX_LAYER_COUNTS of them, or none
+            gpt2 = _Collector(self.distribution, low, high)
+            _gpt2(gpt2)
+            hits += [_Entry(self.layers_at + k / 16, key, e, None) for k, (key, e) in enumerate(gpt2.items.items())]
+        hits.sort(key=lambda e: e.place)
+        seen: set[str] = set()
+        out: list[Explanation] = []
+        for e in hits:
+            if e.key not in seen:
+                seen.add(e.key)
+                out.append(e.explanation)
+        return out
+
+
+def _in_window(window: tuple[float, float, bool], low: float, high: float) -> bool:
+    """``_Collector.round_values``'s test of one value, with the same arithmetic."""
+    v, scale, divide = window
+    return (low / scale <= v <= high / scale) if divide else (low * scale <= v <= high * scale)
+
+
+@functools.lru_cache(maxsize=1024)
+def _table(shape: tuple[int, ...], layout: str, distribution: str, bias_fan_in: int | None, name: str) -> _Table:
+    recorder = _Recorder(distribution)
+    _gather(recorder, shape, layout, distribution, math.nan, bias_fan_in, name)
+    return _Table(distribution, recorder)
 
 
 def _normal_named(c: _Collector, options: list[tuple[int, int, bool]], layout: str, shape: tuple[int, ...],
                   name: str) -> None:
-    for v in round_values(c.low, c.high):
+    for v in c.round_values():
         prior = COMMON_STDS.get(v, ROUND_PRIOR)
         c.add(f"normal_(std={v:g})", v, prior)
         if 2.0 / v >= 6.0:  # torch's absolute +-2 cut is beyond 6 sigma: the same law in practice
@@ -251,7 +384,18 @@ def _normal_named(c: _Collector, options: list[tuple[int, int, bool]], layout: s
         c.add("keras.initializers.RandomNormal()", 0.05, 0.3)
     if layout == "jax":
         c.add("jax.nn.initializers.normal()", 0.01, 0.3)
-    # GPT-2: residual projections normal_(std=0.02/sqrt(2*n_layer)) (transformers GPT2PreTrainedModel._init_weights)
+    c.layer_counts()
+    for fans in options:
+        for fan_name, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
+            c.add(f"normal_(std=1/sqrt({fan_name}))", 1 / math.sqrt(fan), 0.1, fans)
+            c.add(f"trunc_normal_(std=1/sqrt({fan_name}))", 1 / math.sqrt(fan), 0.1, fans,
+                  note="torchvision ViT's patch embedding")
+
+
+def _gpt2(c: _Collector) -> None:
+    """GPT-2's residual projections normal_(std=0.02/sqrt(2*n_layer)) (transformers
+    GPT2PreTrainedModel._init_weights), for the integers n_layer whose std is inside, when at most
+    ``MAX_LAYER_COUNTS`` are."""
     if c.high > 0 and c.low > 0:
         try:
             lo_l = math.ceil((0.02 / c.high) ** 2 / 2)
@@ -262,11 +406,6 @@ def _normal_named(c: _Collector, options: list[tuple[int, int, bool]], layout: s
             for layers in range(max(lo_l, 1), hi_l + 1):
                 c.add(f"normal_(std=0.02/sqrt(2*{layers}))", 0.02 / math.sqrt(2 * layers), 0.2,
                       note=f"GPT-2 residual projection, n_layer = {layers}")
-    for fans in options:
-        for fan_name, fan in (("fan_in", fans[0]), ("fan_out", fans[1])):
-            c.add(f"normal_(std=1/sqrt({fan_name}))", 1 / math.sqrt(fan), 0.1, fans)
-            c.add(f"trunc_normal_(std=1/sqrt({fan_name}))", 1 / math.sqrt(fan), 0.1, fans,
-                  note="torchvision ViT's patch embedding")
 
 
 def _module_name(shape: tuple[int, ...]) -> str:
@@ -289,7 +428,7 @@ def _uniform_named(c: _Collector, options: list[tuple[int, int, bool]], layout: 
             hinted = module.lower() in name or (module == "RNN" and "rnn" in name)
             c.add(f"default({module!r})", 1 / math.sqrt(3 * hidden), 1.0 if hinted else 0.2,
                   note=f"U(+-1/sqrt(hidden)), hidden = {hidden}")
-    for v in round_values(c.low * SQRT3, c.high * SQRT3):
+    for v in c.round_values(SQRT3):
         c.add(f"uniform_(-{v:g}, {v:g})", v / SQRT3, 0.1 if v in (0.05, 0.1, 1.0) else ROUND_PRIOR)
     c.add("keras.initializers.RandomUniform()", 0.05 / SQRT3, 0.5 if layout in ("keras", "jax") else 0.05)
     for fans in options:
@@ -298,7 +437,7 @@ def _uniform_named(c: _Collector, options: list[tuple[int, int, bool]], layout: 
 
 
 def _truncated_named(c: _Collector, layout: str) -> None:
-    for v in round_values(c.low / TRUNC_STD_FACTOR, c.high / TRUNC_STD_FACTOR):
+    for v in c.round_values(TRUNC_STD_FACTOR, divide=True):
         prior = 0.3 if v == 0.05 else 0.1
         if layout in ("keras", "jax"):
             c.add(f"keras.initializers.TruncatedNormal(stddev={v:g})" if v != 0.05

@@ -65,3 +65,45 @@ def test_bare_call_stays_inside_the_interval() -> None:
     assert 0.00416 <= value <= 0.00417
     assert 0.004 <= float(number(0.0041234, 0.0041, 0.0042)) <= 0.0042
     assert bare_call("uniform", 0.01, 0.0099, 0.0101, "torch").startswith("uniform_(-0.0173")
+
+
+def _intervals(std: float) -> list[tuple[float, float]]:
+    """Intervals around a call's std: with it at either end, an ulp outside, and of several widths."""
+    up, down = math.nextafter(std, math.inf), math.nextafter(std, 0.0)
+    out = [(std, std), (down, std), (std, up), (up, 2 * up), (down / 2, down)]
+    out += [(std * (1 - r), std * (1 + r)) for r in (1e-6, 1e-3, 0.02, 0.1, 0.5, 0.9)]
+    out += [(std * (1 - r), std) for r in (1e-3, 0.3)] + [(std, std * (1 + r)) for r in (1e-3, 0.3)]
+    return out
+
+
+def test_the_table_is_the_collector_call_by_call() -> None:
+    """``explain`` looks the named calls up in a shape's table (bisection over their stds); ``collected`` adds
+    them one by one as the collector always did. The two must give the same calls in the same order for every
+    interval: at a call's std exactly, an ulp beside it (the round values' own window: a uniform's bound and a
+    truncated normal's sigma are rescaled before the std is), GPT-2's layer counts up to and past their cap,
+    recurrent defaults hinted by the tensor's name, a bias's sibling fan, Keras einsum splits."""
+    from kaiming_cli.theory.explanations import ROUND_VALUES, collected
+
+    cases = [((64, 32), "torch", None, "fc.weight"), ((32, 3, 3, 3), "torch", None, "conv.weight"),
+             ((768, 3072), "torch", None, "h.0.mlp.c_proj.weight"), ((48, 16), "torch", None, "lstm.weight_ih_l0"),
+             ((27, 9), "torch", None, "rnn_gru.weight_hh"), ((12, 4), "torch", None, "cell.rnn.weight"),
+             ((64,), "torch", 48, "fc.bias"), ((32, 8, 16), "keras", None, "query/kernel"),
+             ((3, 3, 16, 32), "keras", None, "conv/kernel"), ((16, 64), "jax", None, "Dense_0/kernel"),
+             ((64, 32), "torch-transpose", None, "c_attn.weight"), ((1, 1), "torch", None, "scalar")]
+    named = 0
+    for shape, layout, bias_fan_in, name in cases:
+        for dist in ("normal", "uniform", "truncated_normal"):
+            stds = {e.std for e in collected(shape, layout, dist, 0.0, math.inf, 1.0, bias_fan_in=bias_fan_in,
+                                             name=name)}
+            stds |= {0.02 / math.sqrt(2 * k) for k in (1, 3, 12, 48)}  # GPT-2's, by layer count
+            stds |= {v / math.sqrt(3.0) for v in ROUND_VALUES[::3]} | {v * 0.87962566103423978 for v in
+                                                                          ROUND_VALUES[::3]}
+            for std in sorted(stds):
+                for low, high in _intervals(std):
+                    for std_hat in (std, 1.5 * std):
+                        kw = {"bias_fan_in": bias_fan_in, "name": name}
+                        got = explain(shape, layout, dist, low, high, std_hat, **kw)  # type: ignore[arg-type]
+                        want = collected(shape, layout, dist, low, high, std_hat, **kw)  # type: ignore[arg-type]
+                        assert got == want, (shape, layout, dist, low, high, std_hat)
+                        named += any(not e.fitted for e in got)
+    assert named > 3000  # the table answered (a named call inside), not only the collector's fallback

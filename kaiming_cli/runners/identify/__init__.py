@@ -23,7 +23,6 @@ the candidate schemes and their laws, this module the fitting, ranking and verdi
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -374,12 +373,26 @@ def explained(fits: list[Fit], shape: tuple[int, ...], layout: str, bias_fan_in:
     return out
 
 
-@functools.lru_cache(maxsize=4096)
+#: ``explanation_candidate``'s memo: by the explanation object itself (a shape's table gives every tensor of that
+#: shape the same ones), holding it so that its id is not reused while it is here; cleared at ``MEMO_SIZE``.
+_CANDIDATES: dict[int, tuple[Explanation, Candidate]] = {}
+MEMO_SIZE = 4096
+
+
 def explanation_candidate(e: Explanation) -> Candidate:
-    """One candidate per named call and law, shared by the tensors whose fit it explains (its law made once)."""
+    """One candidate per named call and law, shared by the tensors whose fit it explains (its law made once).
+    Looked up by identity: an ``lru_cache`` hashed and compared the explanation's nine fields for each of a
+    tensor's ~25 calls (a third of the cost of naming them, issue 25)."""
+    hit = _CANDIDATES.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
     family = e.call.split("(")[0].rstrip("_").split(".")[-1]
-    return Candidate(e.call, family, e.distribution, None, None, e.std, short=e.call, init=e.call, prior=e.prior,
+    made = Candidate(e.call, family, e.distribution, None, None, e.std, short=e.call, init=e.call, prior=e.prior,
                      fan_in=e.fan_in, fan_out=e.fan_out, note=e.note)
+    if len(_CANDIDATES) >= MEMO_SIZE:
+        _CANDIDATES.clear()
+    _CANDIDATES[id(e)] = (e, made)
+    return made
 
 
 def fitted_candidate(fit: Fit, shape: tuple[int, ...], layout: str, bias_fan_in: int | None, name: str) -> Candidate:
