@@ -228,8 +228,10 @@ def explain(shape: tuple[int, ...], layout: str, distribution: str, low: float, 
     The named calls come from the shape's table (``_Table``: every call the collector below would consider, made
     once per shape and looked up by bisection), the very list ``collected`` makes call by call (tests hold the
     two equal); where no named call is inside, ``collected`` itself solves the constants."""
-    if distribution in FAMILIES and low <= high:  # not NaN
-        items = _table(tuple(shape), layout, distribution, bias_fan_in, _hints(distribution, name)).inside(low, high)
+    table = _table((tuple(shape), layout, distribution, bias_fan_in, _hints(distribution, name))) \
+        if distribution in FAMILIES and low <= high else None  # (low <= high: not NaN)
+    if table is not None:
+        items = table.inside(low, high)
         if items:
             items.sort(key=lambda e: (-e.prior, abs(math.log(e.std / std_hat)) if std_hat > 0 else 0.0))
             return items
@@ -363,11 +365,31 @@ def _in_window(window: tuple[float, float, bool], low: float, high: float) -> bo
     return (low / scale <= v <= high / scale) if divide else (low * scale <= v <= high * scale)
 
 
-@functools.lru_cache(maxsize=1024)
-def _table(shape: tuple[int, ...], layout: str, distribution: str, bias_fan_in: int | None, name: str) -> _Table:
-    recorder = _Recorder(distribution)
-    _gather(recorder, shape, layout, distribution, math.nan, bias_fan_in, name)
-    return _Table(distribution, recorder)
+#: What a table is made for: (shape, layout, family, a bias's sibling fan_in, ``_hints`` of the name).
+TableKey = tuple[tuple[int, ...], str, str, int | None, str]
+_TABLES: dict[TableKey, _Table] = {}
+_SEEN: set[TableKey] = set()
+#: Tables (and keys seen once) kept; both are dropped when full (a checkpoint has a few dozen shapes).
+MAX_TABLES = 1024
+
+
+def _table(key: TableKey) -> _Table | None:
+    """The table of ``key`` from its second fit on: a table costs about ten collector passes to make (0.7 ms), so
+    a shape fitted once (most of a ResNet's) is explained by the collector alone, and None is returned."""
+    table = _TABLES.get(key)
+    if table is None:
+        if key not in _SEEN:
+            if len(_SEEN) >= MAX_TABLES:
+                _SEEN.clear()
+            _SEEN.add(key)
+            return None
+        shape, layout, distribution, bias_fan_in, name = key
+        recorder = _Recorder(distribution)
+        _gather(recorder, shape, layout, distribution, math.nan, bias_fan_in, name)
+        if len(_TABLES) >= MAX_TABLES:
+            _TABLES.clear()
+        table = _TABLES[key] = _Table(distribution, recorder)
+    return table
 
 
 def _normal_named(c: _Collector, options: list[tuple[int, int, bool]], layout: str, shape: tuple[int, ...],

@@ -20,6 +20,8 @@ from ...theory.gains import TORCH_DEFAULT_LAYER_SLOPE, gain
 from ...theory.spec import SQRT3, TRUNC_STD_FACTOR
 
 FIXED_STDS = (0.02,)
+#: Two candidates of one family whose stds agree to this (relative) are the same law (``Candidate.same_law``).
+SAME_LAW_REL = 1e-12
 #: Priors of the fixed candidates by nonlinearity (theory/explanations.py gives the others).
 FIXED_PRIORS = {"relu": 1.0, "linear": 0.5, "leaky_relu": 0.05, "tanh": 0.2, "selu": 0.1}
 
@@ -102,18 +104,18 @@ class Candidate:
         if self.distribution == "constant":
             return math.inf if span[0] == span[1] == self.value else -math.inf
         if self.distribution == "normal":
-            log_var, twice_var = self._normal_terms
+            log_var, twice_var = self.normal_terms
             return -0.5 * n * log_var - ss / twice_var
         bound = self.bound
         assert bound is not None
         if self.distribution == "uniform":
             return -n * math.log(2 * bound) if m <= bound * (1 + rel_eps) else -math.inf
-        log_var, twice_var = self._normal_terms
+        log_var, twice_var = self.normal_terms
         k = max(1, round(n * beyond)) if m > bound * (1 + rel_eps) else 0
         return -0.5 * n * log_var - ss / twice_var + (n - k) * LOG_INSIDE + k * LOG_BEYOND
 
     @functools.cached_property
-    def _normal_terms(self) -> tuple[float, float]:
+    def normal_terms(self) -> tuple[float, float]:
         """ln(2 pi s^2) and 2 s^2 of the normal law (s = std) or of the truncated one's pre-cut sigma: the same
         expressions ``loglik_of`` evaluated per tensor, made once per candidate (the shared candidates of a shape
         are scored on every tensor of that shape)."""
@@ -121,7 +123,7 @@ class Candidate:
         return math.log(2 * math.pi * s**2), 2 * s**2
 
     def same_law(self, other: Candidate) -> bool:
-        return self.distribution == other.distribution and math.isclose(self.std, other.std, rel_tol=1e-12)
+        return self.distribution == other.distribution and math.isclose(self.std, other.std, rel_tol=SAME_LAW_REL)
 
 
 def _kaiming_label(dist: str, mode: str, nl: str, a: float) -> str:
