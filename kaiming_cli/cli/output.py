@@ -116,6 +116,7 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str |
     from ..render.plain import plain_text
 
     if _streamed(content):
+        content.jobs = report_jobs(ctx)
         emit_streamed(output, content)
         return
     content = cast("RenderableType | str", content)  # TypeGuard narrows only the branch above
@@ -143,6 +144,16 @@ def emit(ctx: click.Context, output: str | None, content: RenderableType | str |
         sys.stdout.flush()
     except BrokenPipeError:
         silence(sys.stdout)
+
+
+def report_jobs(ctx: click.Context) -> int:
+    """The processes a long JSON report's lines may be made by: the command's ``--jobs``, else the machine's."""
+    jobs = ctx.params.get("jobs")
+    if isinstance(jobs, int) and jobs > 0:
+        return jobs
+    from ..engine.parallel import default_jobs
+
+    return default_jobs()
 
 
 def _streamed(content: object) -> TypeGuard[Streamed]:

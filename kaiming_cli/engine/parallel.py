@@ -8,11 +8,15 @@ Every result depends only on (seed, tensor), never on the scheduling, so ``--job
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-if TYPE_CHECKING:  # only a type here: check and the Python API need not load the file readers
+if TYPE_CHECKING:  # only types here: check and the Python API need not load the file readers
+    from multiprocessing.pool import Pool
+
     from ..io.sources import TensorSource
 
 Progress = Callable[[int], None]
@@ -50,32 +54,57 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
     after torch has started its thread pools is unsafe. Files are read without torch and always forkable.
     ``chunksize``: items a forked worker takes at once, when the caller has packed them itself (``map_batched``).
     """
-    global _FORKED_WORK
     if jobs <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
     if forkable and "fork" in _start_methods():
-        import multiprocessing
-        import threading
-
-        for thread in threading.enumerate():  # no import may be half done in a forked child
-            if thread.name == "kaiming-preload":
-                thread.join()
-
-        _FORKED_WORK = (fn, items)
-        pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
-        try:
+        with _forked_pool(fn, items, jobs) as pool:
             results: list[R] = pool.map(_run_forked, range(len(items)),
                                         chunksize=chunksize or chunk_size(len(items), jobs))
-            pool.close()
             return results
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
-            _FORKED_WORK = None
     with ThreadPoolExecutor(max_workers=jobs) as threads:
         return list(threads.map(fn, items))
+
+
+@contextmanager
+def _forked_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[Pool]:
+    """A pool of forked workers that run ``_run_forked(i)``, that is ``fn(items[i])``, both inherited by the fork;
+    closed and joined when the block ends, terminated if it raises (Ctrl-C, a worker's error, a reader gone)."""
+    global _FORKED_WORK
+    import multiprocessing
+    import threading
+
+    for thread in threading.enumerate():  # no import may be half done in a forked child
+        if thread.name == "kaiming-preload":
+            thread.join()
+    _FORKED_WORK = (fn, items)
+    pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
+    try:
+        yield pool
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+        _FORKED_WORK = None
+
+
+def fork_safe() -> bool:
+    """Whether work that is not a file's (``imap_forked``) may go to forked workers: fork exists, and torch is not
+    loaded (forking after it started its thread pools is unsafe: the Python API, audit, a torchrun job)."""
+    return "fork" in _start_methods() and "torch" not in sys.modules
+
+
+def imap_forked(fn: Callable[[int], R], count: int, jobs: int) -> Iterator[R]:
+    """``fn(i)`` for each i in ``range(count)``, in order, each yielded as soon as it and those before it are
+    done: on ``jobs`` forked workers (``fn`` inherited, only results travel), so that a caller writes each result
+    before the next is made (a long report's text, render/json.py ``Each``). In this process with one job or one
+    item, or where forking is not safe (``fork_safe``)."""
+    if jobs <= 1 or count <= 1 or not fork_safe():
+        yield from map(fn, range(count))
+        return
+    with _forked_pool(fn, range(count), jobs) as pool:
+        yield from pool.imap(_run_forked, range(count), chunksize=1)
 
 
 def chunk_size(items: int, jobs: int) -> int:

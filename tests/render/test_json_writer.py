@@ -122,3 +122,68 @@ def test_a_long_report_is_handed_out_in_pieces_of_a_bounded_size() -> None:
     assert sum(sizes) > 10 * max(sizes)  # more than ten pieces ...
     # ... each cut once FLUSH_CHARS characters gathered: that many and one tensor more, and the header
     assert max(sizes) <= rj.FLUSH_CHARS + text + 100
+
+
+def test_a_long_list_made_by_forked_workers_is_the_same_text(monkeypatch: Any) -> None:
+    """With ``jobs`` (the CLI's --jobs) a list of ``PARALLEL_ITEMS`` or more is made by forked workers, a slice
+    each (issue 25): the same characters, in the same pieces' bounds, and the workers really made them (each
+    line's value is made in another process); NaN and numpy values, names that try to end a line, a slice that is
+    not full."""
+    import os
+
+    import kaiming_cli.engine.parallel as parallel
+    import kaiming_cli.render.json as rj
+
+    monkeypatch.setattr(parallel, "fork_safe", lambda: True)  # torch, loaded by other tests, is never touched here
+    monkeypatch.setattr(rj, "SLICE_ITEMS", 7)
+    monkeypatch.setattr(rj, "FLUSH_CHARS", 1000)
+    count = rj.PARALLEL_ITEMS + 12
+    items: list[Any] = [{"name": f"t{i}\n]," + ("##[error]" if i % 5 == 0 else ""), "p": i / 7,
+                         "nan": math.nan if i % 11 == 0 else 0.5, "q": np.float32(i / 4), "shape": (i, 3)}
+                        for i in range(count)]
+    parent = os.getpid()
+
+    def plain(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "forked": os.getpid() != parent}
+
+    def text(jobs: int) -> tuple[str, list[str]]:
+        doc = rj.Streamed({"passed": True, "tensors": rj.Each(items, plain), "after": [1, 2]})
+        doc.jobs = jobs
+        pieces: list[str] = []
+        doc.write(pieces.append)
+        return "".join(pieces), pieces
+
+    one, _ = text(1)
+    two, pieces = text(2)
+    assert one == reference_lines({"passed": True, "tensors": [plain(x) for x in items], "after": [1, 2]})
+    assert two == one.replace('"forked": false', '"forked": true')
+    assert '"forked": false' not in two and two.count('"forked": true') == count
+    assert len(pieces) > 10 and max(len(p) for p in pieces) <= 1000 + 2 * len(max(two.splitlines(), key=len))
+
+
+def test_a_forked_list_refuses_what_json_dumps_refuses(monkeypatch: Any) -> None:
+    """A value the encoder cannot write fails the report as it does in one process (the worker's TypeError)."""
+    import pytest
+
+    import kaiming_cli.engine.parallel as parallel
+    import kaiming_cli.render.json as rj
+
+    monkeypatch.setattr(parallel, "fork_safe", lambda: True)
+    doc = rj.Streamed({"tensors": rj.Each([*range(rj.PARALLEL_ITEMS), object()], lambda x: x)})
+    doc.jobs = 2
+    with pytest.raises(TypeError, match="Object of type object is not JSON serializable"):
+        doc.text()
+
+
+def test_no_fork_once_torch_is_loaded(monkeypatch: Any) -> None:
+    """The Python API and audit run with torch loaded: their reports' lines are made in this process."""
+    import os
+    import sys
+
+    import kaiming_cli.engine.parallel as parallel
+
+    monkeypatch.setitem(sys.modules, "torch", sys)  # any module object stands for a loaded torch
+    assert not parallel.fork_safe()
+    assert {pid for _, pid in parallel.imap_forked(lambda i: (i, os.getpid()), 5, 2)} == {os.getpid()}
+    monkeypatch.delitem(sys.modules, "torch")
+    assert parallel.fork_safe()  # this machine forks (CI's too): the test above is not vacuous
