@@ -30,10 +30,15 @@ def group_batches(sources: Sequence[TensorSource], plans: Sequence[Plan], *, tes
     each, of bounded memory; with ``jobs`` > 1 each group is cut in at least two batches per worker, so that one
     large group keeps every core busy."""
     groups: dict[tuple[tuple[int, ...], str, Law, str], list[int]] = {}
+    decided: dict[tuple[tuple[int, ...], str, Law, str], bool] = {}  # groupable per key, not per tensor
     for i, (source, plan) in enumerate(zip(sources, plans, strict=True)):
-        if isinstance(plan, Tested) and groupable(plan.law, source.shape, source.dtype, plan.spec.layout, tests,
-                                                  max_ks):
-            key = (tuple(source.shape), source.dtype, plan.law, plan.spec.layout)
+        if not isinstance(plan, Tested):
+            continue
+        key = (tuple(source.shape), source.dtype, plan.law, plan.spec.layout)
+        ok = decided.get(key)
+        if ok is None:
+            ok = decided[key] = groupable(plan.law, source.shape, source.dtype, plan.spec.layout, tests, max_ks)
+        if ok:
             groups.setdefault(key, []).append(i)
     return cut_batches(((members, batch_size(key[0])) for key, members in groups.items()), jobs)
 

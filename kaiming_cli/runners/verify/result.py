@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import copy
+import functools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -68,7 +69,8 @@ class TensorResult:
         unknown = set(changes) - set(self.__dataclass_fields__)
         if unknown:
             raise TypeError(f"TensorResult has no field {sorted(unknown)[0]!r}")
-        new = copy.copy(self)
+        new = object.__new__(TensorResult)  # what copy.copy does for it, without its protocol's calls
+        new.__dict__.update(self.__dict__)
         new.__dict__.update(changes)
         return new
 
@@ -129,7 +131,7 @@ class VerifyResult:
     def tested(self) -> int:
         """Tensors that got a verdict (statistical, constant, or memory never initialized): pass, fail,
         inconclusive or uninitialized."""
-        return sum(t.status in ("pass", "fail", "inconclusive", "uninitialized") for t in self.tensors)
+        return sum(self._statuses[s] for s in ("pass", "fail", "inconclusive", "uninitialized"))
 
     @property
     def empty(self) -> bool:
@@ -139,14 +141,20 @@ class VerifyResult:
     @property
     def passed(self) -> bool:
         fine = ("pass", "skip") if self.strict else ("pass", "skip", "inconclusive")
-        return not self.empty and not self.errors and all(t.status in fine for t in self.tensors)
+        return not self.empty and not self.errors and set(self._statuses) <= set(fine)
 
     @property
     def has_errors(self) -> bool:
-        return bool(self.errors) or any(t.status == "error" for t in self.tensors)
+        return bool(self.errors) or self._statuses["error"] > 0
 
     def count(self, status: Status) -> int:
-        return sum(t.status == status for t in self.tensors)
+        return self._statuses[status]
+
+    @functools.cached_property
+    def _statuses(self) -> Counter[str]:
+        """How many tensors have each status, counted once: the summary line, the exit code and the report's
+        header ask a dozen times, each a pass over thousands of tensors (issue 25)."""
+        return Counter(t.status for t in self.tensors)
 
     def unmatched(self) -> list[str]:
         """Rules and ``--tensor`` globs that matched no tensor, for a note."""
