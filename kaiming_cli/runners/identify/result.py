@@ -107,9 +107,14 @@ class IdentifyResult:
         return None
 
     def kind(self) -> str:
-        from ...theory.kinds import tensor_kind
+        """The tensor's kind (``theory.kinds.tensor_kind``: conv weight, bias, ...), made once: the report's
+        grouping and the files' form ask it several times per tensor (issue 25)."""
+        kind: str | None = self.__dict__.get("_kind")
+        if kind is None:
+            from ...theory.kinds import tensor_kind
 
-        return tensor_kind(self.name, self.shape)
+            kind = self.__dict__["_kind"] = tensor_kind(self.name, self.shape)
+        return kind
 
     def to_dict(self, top: int = 5) -> dict[str, Any]:
         def cand(s: Scored, pvalue: float | None) -> dict[str, Any]:
