@@ -44,6 +44,18 @@ class KaimingGroup(click.Group):
             self.add_command(getattr(module, cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                           list[str]]:
+        """Click's, with every command among the close matches of a misspelt one (``Did you mean 'verify'?``):
+        Click (8.4 and later) draws them from the commands already loaded, which are only the one being run."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            missing = getattr(click.exceptions, "NoSuchCommand", None)  # Click 8.4+; 8.2 and 8.3 suggest nothing
+            if missing is None or not isinstance(exc, missing):
+                raise
+            raise missing(exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

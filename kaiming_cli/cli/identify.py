@@ -33,7 +33,7 @@ from .warmup import preload
 @click.option("--alpha", type=ALPHA, default=1e-3, show_default=True,
               help="Level of the goodness-of-fit check of the winner (below it: unknown).")
 @click.option("-s", "--seed", type=SEED, default=0, show_default=True, help="Seed of the EDF subsample.")
-@click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
+@click.option("-j", "--jobs", type=JOBS, default=None, help="Worker processes (threads where forking is not safe).")
 @max_tensors_option
 @output_options(("table", "json", "markdown", "rules"))
 @click.pass_context

@@ -68,7 +68,7 @@ NOTHING_TO_VERIFY_AGAINST = (
               help="Seed of the EDF subsample and of bf16/fp16 dequantization.")
 @click.option("--tests", "tests_text", default=DEFAULT_TESTS_TEXT, show_default=True,
               help="Tests to run per tensor (also: ad).")
-@click.option("-j", "--jobs", type=JOBS, default=None, help="Worker threads.")
+@click.option("-j", "--jobs", type=JOBS, default=None, help="Worker processes (threads where forking is not safe).")
 @click.option("--detail", is_flag=True, help="Every tensor (passing and skipped too) with its histogram against the "
               "theory; by default the report lists the failing tensors and one line per group of the others.")
 @click.option("-q", "--quiet", is_flag=True,

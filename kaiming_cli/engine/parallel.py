@@ -71,11 +71,8 @@ def _forked_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterato
     closed and joined when the block ends, terminated if it raises (Ctrl-C, a worker's error, a reader gone)."""
     global _FORKED_WORK
     import multiprocessing
-    import threading
 
-    for thread in threading.enumerate():  # no import may be half done in a forked child
-        if thread.name == "kaiming-preload":
-            thread.join()
+    _no_import_in_flight()
     _FORKED_WORK = (fn, items)
     pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
     try:
@@ -89,6 +86,15 @@ def _forked_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterato
         _FORKED_WORK = None
 
 
+def _no_import_in_flight() -> None:
+    """Wait for the background imports (``cli/warmup.py``): no import may be half done in a forked child."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "kaiming-preload":
+            thread.join()
+
+
 def fork_safe() -> bool:
     """Whether work that is not a file's (``imap_forked``) may go to forked workers: fork exists, and torch is not
     loaded (forking after it started its thread pools is unsafe: the Python API, audit, a torchrun job)."""
@@ -97,14 +103,41 @@ def fork_safe() -> bool:
 
 def imap_forked(fn: Callable[[int], R], count: int, jobs: int) -> Iterator[R]:
     """``fn(i)`` for each i in ``range(count)``, in order, each yielded as soon as it and those before it are
-    done: on ``jobs`` forked workers (``fn`` inherited, only results travel), so that a caller writes each result
-    before the next is made (a long report's text, render/json.py ``Each``). In this process with one job or one
-    item, or where forking is not safe (``fork_safe``)."""
+    done: on ``jobs`` forked workers (``fn`` inherited, only results travel), at most ``WINDOW_PER_JOB`` items a
+    worker ahead of the caller, so that a caller writing each result before it takes the next holds a bounded
+    amount (a long report's text, render/json.py ``Each``; a reader that stops reading stops the work). A worker
+    that dies fails the run (``BrokenProcessPool``) instead of leaving it waiting. In this process with one job
+    or one item, or where forking is not safe (``fork_safe``)."""
     if jobs <= 1 or count <= 1 or not fork_safe():
         yield from map(fn, range(count))
         return
-    with _forked_pool(fn, range(count), jobs) as pool:
-        yield from pool.imap(_run_forked, range(count), chunksize=1)
+    global _FORKED_WORK
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    _no_import_in_flight()
+    _FORKED_WORK = (fn, range(count))
+    workers = min(jobs, count)
+    pending: deque[Future[R]] = deque()
+    try:  # the fork context starts every worker at the first submit, before the executor's own thread
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_ignore_sigint) as pool:
+            try:
+                submitted = 0
+                while submitted < count or pending:
+                    while submitted < count and len(pending) < WINDOW_PER_JOB * workers:
+                        pending.append(pool.submit(_run_forked, submitted))
+                        submitted += 1
+                    yield pending.popleft().result()
+            finally:  # also when the caller stops early (a reader gone) or on Ctrl-C: the queued work is dropped
+                pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        _FORKED_WORK = None
+
+
+#: Items a worker of ``imap_forked`` may have made or queued ahead of its caller.
+WINDOW_PER_JOB = 2
 
 
 def chunk_size(items: int, jobs: int) -> int:

@@ -348,7 +348,9 @@ class _Table:
         if self.layers_at is not None:  # GPT-2's layer counts: at most MAX_LAYER_COUNTS of them, or none
             gpt2 = _Collector(self.distribution, low, high)
             _gpt2(gpt2)
-            hits += [_Entry(self.layers_at + k / 16, key, e, None) for k, (key, e) in enumerate(gpt2.items.items())]
+            step = 0.5 / (len(gpt2.items) + 1)  # between the calls recorded before and after, in their order
+            hits += [_Entry(self.layers_at + (k + 1) * step, key, e, None)
+                     for k, (key, e) in enumerate(gpt2.items.items())]
         hits.sort(key=lambda e: e.place)
         seen: set[str] = set()
         out: list[Explanation] = []

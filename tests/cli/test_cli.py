@@ -201,3 +201,14 @@ def test_progress_bar_only_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
         advance(1000)
     with progress_bar(10) as advance:
         assert advance is None  # small runs need no bar
+
+
+def test_a_misspelt_command_is_answered_with_the_close_one() -> None:
+    """Commands load when they run (cli/app.py ``COMMANDS``); a misspelt one still gets Click's suggestion among
+    all of them (Click 8.4 and later suggest; earlier ones say only "No such command")."""
+    import click
+
+    result = CliRunner().invoke(cli, ["verfy", "model.safetensors"])
+    assert result.exit_code == 2 and "No such command 'verfy'" in result.output
+    if hasattr(click.exceptions, "NoSuchCommand"):
+        assert "Did you mean 'verify'?" in result.output

@@ -61,3 +61,37 @@ def test_the_streamed_report_is_the_whole_document(checkpoint: Path, tmp_path: P
              for t in made[0].to_dict()["tensors"]]
     listed = text.split('\n  "tensors": [\n    ', 1)[1].rsplit("\n  ]", 1)[0]  # the last key
     assert listed.split(",\n    ") == lines
+
+
+@pytest.mark.parametrize("command", ["verify", "identify"])
+def test_a_report_of_many_tensors_is_made_by_forked_workers_the_same(tmp_path: Path, command: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--jobs 2`` gives the report's lines to forked workers once a file holds ``PARALLEL_ITEMS`` tensors or
+    more (render/json.py ``Each.lines``, cli/output.py ``report_jobs``): stdout and ``-o`` are byte for byte what
+    ``--jobs 1`` writes, and the workers were asked for (with the run's ``--jobs``)."""
+    from safetensors.numpy import save_file
+
+    import kaiming_cli.engine.parallel as parallel
+
+    monkeypatch.setattr(parallel, "fork_safe", lambda: True)  # torch, loaded by other tests, is never touched
+    asked: list[int] = []
+    imap = parallel.imap_forked
+
+    def counted(fn: Any, count: int, jobs: int) -> Any:
+        asked.append(jobs)
+        return imap(fn, count, jobs)
+
+    monkeypatch.setattr(parallel, "imap_forked", counted)
+    rng = np.random.default_rng(11)
+    path = tmp_path / "many.safetensors"
+    save_file({f"l{i}.weight": (rng.standard_normal((8, 8)) * 0.5).astype(np.float32)
+               for i in range(rj.PARALLEL_ITEMS + 5)}, str(path))
+    args = [command, str(path), "-f", "json"] + (["--mode", "fan_in", "--no-config"] if command == "verify" else [])
+    one = CliRunner().invoke(cli, [*args, "--jobs", "1"])
+    assert one.exit_code in (0, 1) and not asked
+    two = CliRunner().invoke(cli, [*args, "--jobs", "2"])
+    assert two.exit_code == one.exit_code and two.stdout == one.stdout and asked == [2]
+    target = tmp_path / "report.json"
+    three = CliRunner().invoke(cli, [*args, "--jobs", "2", "-o", str(target)])
+    assert three.exit_code == one.exit_code and target.read_text() == one.stdout and asked == [2, 2]
+    assert len(json.loads(one.stdout)["tensors"]) == rj.PARALLEL_ITEMS + 5

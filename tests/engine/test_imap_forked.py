@@ -1,0 +1,70 @@
+"""``engine/parallel.py`` ``imap_forked``: results in order from forked workers, never more than a bounded window
+ahead of the caller (a report's reader that stops reading stops the work), a worker that dies fails the run
+instead of leaving it waiting, and nothing is left running when the caller stops early (issue 25)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import pytest
+
+import kaiming_cli.engine.parallel as parallel
+
+
+@pytest.fixture(autouse=True)
+def forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "fork_safe", lambda: True)  # torch, loaded by other tests, is never touched here
+
+
+def test_results_come_in_order_from_other_processes() -> None:
+    got = list(parallel.imap_forked(lambda i: (i * i, os.getpid()), 50, 2))
+    assert [v for v, _ in got] == [i * i for i in range(50)]
+    assert os.getpid() not in {pid for _, pid in got}
+    assert not multiprocessing.active_children()
+
+
+def test_the_workers_stay_a_bounded_window_ahead_of_the_caller() -> None:
+    """A shared counter of the items made: after the caller took k results, at most k plus the window were made,
+    however slowly it reads (no timing: the window is a count)."""
+    made: Any = multiprocessing.get_context("fork").Value("i", 0)
+    jobs = 2
+    window = parallel.WINDOW_PER_JOB * jobs
+
+    def work(i: int) -> int:
+        with made.get_lock():
+            made.value += 1
+        return i
+
+    taken = 0
+    for i in parallel.imap_forked(work, 200, jobs):
+        assert i == taken
+        taken += 1
+        assert made.value <= taken + window
+    assert made.value == 200
+
+
+def test_a_caller_that_stops_early_leaves_no_worker_behind() -> None:
+    results = parallel.imap_forked(lambda i: i, 1000, 2)
+    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    results.close()  # what a report's writer does when its reader is gone
+    assert not multiprocessing.active_children()
+    assert parallel._FORKED_WORK is None
+
+
+def test_a_worker_that_dies_fails_the_run() -> None:
+    def work(i: int) -> int:
+        if i == 20:
+            os._exit(3)  # a worker killed (out of memory, a signal): the run must not wait for it forever
+        return i
+
+    with pytest.raises(BrokenProcessPool):
+        list(parallel.imap_forked(work, 100, 2))
+    assert not multiprocessing.active_children()
+
+
+def test_one_job_or_one_item_stays_in_this_process() -> None:
+    assert {pid for pid in parallel.imap_forked(lambda _i: os.getpid(), 5, 1)} == {os.getpid()}
+    assert list(parallel.imap_forked(lambda _i: os.getpid(), 1, 2)) == [os.getpid()]
