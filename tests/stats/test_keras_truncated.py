@@ -39,6 +39,33 @@ def test_law_matches_the_emulated_sampler() -> None:
     assert float(np.std(x)) == pytest.approx(law.std, rel=5 * math.sqrt((law.kurtosis - 1) / x.size) / 2)
 
 
+@pytest.mark.parametrize("sigma,centre", [(1.0, 0.0), (0.05, 0.0), (0.3, 0.1)])
+def test_the_cdf_is_the_integral_of_the_mixture_density_written_out(sigma: float, centre: float) -> None:
+    """``Law.cdf`` of the mixture, pinned to its density integrated numerically: N(c, sigma^2) with
+    1 - q of the mass inside c +- 2 sigma and q = P(|Z| >= 2)^4 in the tails. The sampler test above cannot see the
+    tails' term (4.3e-6 of the mass); this one can, at every point, beyond the cut too (a CDF without it stops
+    short of 1 by q)."""
+    from scipy.integrate import quad
+
+    q = (2 * norm.sf(2.0)) ** 4
+    inside = 1 - 2 * norm.sf(2.0)
+
+    def density(x: float) -> float:
+        z = (x - centre) / sigma
+        share = (1 - q) / inside if abs(z) < 2 else q / (1 - inside)
+        return share * norm.pdf(z) / sigma
+
+    law = law_from_spec(keras_truncated_normal(centre, sigma), (1000,))
+    cut = (centre - 2 * sigma, centre + 2 * sigma)
+    for z in (-6.0, -3.0, -2.0000001, -1.2, 0.0, 0.4, 1.99, 2.5, 4.0, 8.0):
+        x = centre + z * sigma
+        pieces = [(-math.inf, min(x, cut[0]))] + ([(cut[0], min(x, cut[1]))] if x > cut[0] else []) + \
+            ([(cut[1], x)] if x > cut[1] else [])
+        expected = sum(quad(density, lo, hi, epsabs=1e-14, epsrel=1e-12)[0] for lo, hi in pieces)
+        assert float(law.cdf(np.array([x]))[0]) == pytest.approx(expected, rel=1e-9, abs=1e-13), z
+    assert float(law.cdf(np.array([centre + 50 * sigma]))[0]) == pytest.approx(1.0, abs=1e-15)
+
+
 def test_he_normal_1024_false_alarms_at_alpha() -> None:
     """30 emulated HeNormal 1024x1024 kernels (about 99% hold a value beyond the cut) at alpha = 0.01:
     Binomial(30, 0.01) exceeds 2 with probability 3e-3. The full truncation's law failed 29 of 30 (issue 26)."""
