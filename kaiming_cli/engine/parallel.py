@@ -69,30 +69,36 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
 def _forked_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[Pool]:
     """A pool of forked workers that run ``_run_forked(i)``, that is ``fn(items[i])``, both inherited by the fork;
     closed and joined when the block ends, terminated if it raises (Ctrl-C, a worker's error, a reader gone)."""
-    global _FORKED_WORK
     import multiprocessing
 
-    _no_import_in_flight()
-    _FORKED_WORK = (fn, items)
-    pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
-    try:
-        yield pool
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-        _FORKED_WORK = None
+    with _forked_work(fn, items):
+        pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
+        try:
+            yield pool
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
 
 
-def _no_import_in_flight() -> None:
-    """Wait for the background imports (``cli/warmup.py``): no import may be half done in a forked child."""
+@contextmanager
+def _forked_work(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[None]:
+    """``_run_forked``'s work (``fn`` and ``items``) for the workers the block forks, inherited by the fork and
+    cleared after it; set once the background imports (``cli/warmup.py``) are done: no import may be half done in
+    a forked child."""
+    global _FORKED_WORK
     import threading
 
     for thread in threading.enumerate():
         if thread.name == "kaiming-preload":
             thread.join()
+    _FORKED_WORK = (fn, items)
+    try:
+        yield
+    finally:
+        _FORKED_WORK = None
 
 
 def fork_safe() -> bool:
@@ -111,29 +117,24 @@ def imap_forked(fn: Callable[[int], R], count: int, jobs: int) -> Iterator[R]:
     if jobs <= 1 or count <= 1 or not fork_safe():
         yield from map(fn, range(count))
         return
-    global _FORKED_WORK
     import multiprocessing
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    _no_import_in_flight()
-    _FORKED_WORK = (fn, range(count))
     workers = min(jobs, count)
     pending: deque[Future[R]] = deque()
-    try:  # the fork context starts every worker at the first submit, before the executor's own thread
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_ignore_sigint) as pool:
-            try:
-                submitted = 0
-                while submitted < count or pending:
-                    while submitted < count and len(pending) < WINDOW_PER_JOB * workers:
-                        pending.append(pool.submit(_run_forked, submitted))
-                        submitted += 1
-                    yield pending.popleft().result()
-            finally:  # also when the caller stops early (a reader gone) or on Ctrl-C: the queued work is dropped
-                pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        _FORKED_WORK = None
+    # the fork context starts every worker at the first submit, before the executor's own thread
+    with _forked_work(fn, range(count)), ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint) as pool:
+        try:
+            submitted = 0
+            while submitted < count or pending:
+                while submitted < count and len(pending) < WINDOW_PER_JOB * workers:
+                    pending.append(pool.submit(_run_forked, submitted))
+                    submitted += 1
+                yield pending.popleft().result()
+        finally:  # also when the caller stops early (a reader gone) or on Ctrl-C: the queued work is dropped
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 #: Items a worker of ``imap_forked`` may have made or queued ahead of its caller.

@@ -116,8 +116,7 @@ class _Collector:
     def round_values(self, scale: float = 1.0, divide: bool = False) -> Iterator[float]:
         """``round_values`` of the interval scaled by ``scale`` (a uniform's bound is its std times sqrt(3), a
         truncated normal's std its sigma times ``TRUNC_STD_FACTOR``): the values a loop then adds."""
-        low, high = (self.low / scale, self.high / scale) if divide else (self.low * scale, self.high * scale)
-        return iter(round_values(low, high))
+        return iter(round_values(*_scaled(self.low, self.high, scale, divide)))
 
     def add(self, call: str, std: float, prior: float, fans: tuple[int, int, bool] | None = None, note: str = "",
             fitted: bool = False, fan_in: int | None = None) -> None:
@@ -278,8 +277,10 @@ def _gather(c: _Collector, shape: tuple[int, ...], layout: str, distribution: st
     return options
 
 
+#: PyTorch's recurrent modules and the rows of their stacked weights per hidden unit (gates): (module, per).
+RECURRENT = (("LSTM", 4), ("GRU", 3), ("RNN", 1))
 #: Module names whose presence in a tensor's name raises the prior of their default (``_uniform_named``).
-HINTED_MODULES = ("LSTM", "GRU", "RNN")
+HINTED_MODULES = tuple(module for module, _ in RECURRENT)
 
 
 def _hints(distribution: str, name: str) -> str:
@@ -362,9 +363,15 @@ class _Table:
 
 
 def _in_window(window: tuple[float, float, bool], low: float, high: float) -> bool:
-    """``_Collector.round_values``'s test of one value, with the same arithmetic."""
+    """``_Collector.round_values``'s test of one value, by the same interval."""
     v, scale, divide = window
-    return (low / scale <= v <= high / scale) if divide else (low * scale <= v <= high * scale)
+    lo, hi = _scaled(low, high, scale, divide)
+    return lo <= v <= hi
+
+
+def _scaled(low: float, high: float, scale: float, divide: bool) -> tuple[float, float]:
+    """[low, high] divided or multiplied by ``scale``: where a family's round values are looked for."""
+    return (low / scale, high / scale) if divide else (low * scale, high * scale)
 
 
 #: What a table is made for: (shape, layout, family, a bias's sibling fan_in, ``_hints`` of the name).
@@ -446,10 +453,10 @@ def _uniform_named(c: _Collector, options: list[tuple[int, int, bool]], layout: 
     if bias_fan_in:
         c.add("default('Linear')", 1 / math.sqrt(3 * bias_fan_in), 1.0, fan_in=bias_fan_in,
               note="PyTorch's bias default U(+-1/sqrt(fan_in)), fan_in of the sibling weight")
-    for module, per in (("LSTM", 4), ("GRU", 3), ("RNN", 1)):
+    for module, per in RECURRENT:
         if shape and shape[0] % per == 0 and len(shape) <= 2:
             hidden = shape[0] // per
-            hinted = module.lower() in name or (module == "RNN" and "rnn" in name)
+            hinted = module.lower() in name
             c.add(f"default({module!r})", 1 / math.sqrt(3 * hidden), 1.0 if hinted else 0.2,
                   note=f"U(+-1/sqrt(hidden)), hidden = {hidden}")
     for v in c.round_values(SQRT3):

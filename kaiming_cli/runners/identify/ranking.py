@@ -37,7 +37,7 @@ def rank(cands: list[Candidate], s: Summary, rel_eps: float, sample: np.ndarray 
             tied = [x for x in scored
                     if math.isfinite(head) and abs(x.loglik - head) <= LOGLIK_TIE * max(1.0, abs(head))]
             run = tied or scored[:1]
-            out += sorted(run, key=lambda x: (-x.candidate.prior, first[x.candidate]))
+            out += sorted(run, key=lambda x: (-x.candidate.prior, first[id(x.candidate)]))
             taken = {id(x) for x in run}
             scored = [x for x in scored if id(x) not in taken]
         return out
@@ -52,7 +52,7 @@ def rank(cands: list[Candidate], s: Summary, rel_eps: float, sample: np.ndarray 
         if j == i + 1:
             out.append(scored[i])  # tied with nothing: nothing to sort
         else:
-            out += sorted(scored[i:j], key=lambda x: (-x.candidate.prior, first[x.candidate]))
+            out += sorted(scored[i:j], key=lambda x: (-x.candidate.prior, first[id(x.candidate)]))
         i = j
     return out
 
@@ -64,26 +64,14 @@ def _normal_loglik(c: Candidate, n: int, ss: float) -> float:
     return -0.5 * n * log_var - ss / twice_var
 
 
-def _first_places(cands: list[Candidate]) -> dict[Candidate, int] | _Places:
-    """Each candidate's first place in ``cands`` (equal candidates take the first one's): when the labels are all
-    distinct no two candidates are equal (a label is one of their fields), and a candidate's place is its own,
-    read from its position without hashing it; else a dict."""
+def _first_places(cands: list[Candidate]) -> dict[int, int]:
+    """Each candidate's first place in ``cands``, by the candidate's id (equal candidates take the first one's
+    place). When the labels are all distinct no two candidates are equal (a label is one of their fields), so none
+    of ~40 candidates per tensor is hashed."""
     if len({c.label for c in cands}) == len(cands):
-        return _Places(cands)
-    first: dict[Candidate, int] = {}
-    for i, c in enumerate(cands):
-        first.setdefault(c, i)
-    return first
-
-
-class _Places:
-    """``{c: i for i, c in enumerate(cands)}`` for candidates no two of which are equal, looked up by identity."""
-
-    def __init__(self, cands: list[Candidate]) -> None:
-        self.places = {id(c): i for i, c in enumerate(cands)}
-
-    def __getitem__(self, c: Candidate) -> int:
-        return self.places[id(c)]
+        return {id(c): i for i, c in enumerate(cands)}
+    by_value: dict[Candidate, int] = {}
+    return {id(c): by_value.setdefault(c, i) for i, c in enumerate(cands)}
 
 
 def _beyond(c: Candidate, m: float, rel_eps: float, magnitudes: np.ndarray | None) -> float:
