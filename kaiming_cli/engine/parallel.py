@@ -14,8 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from ..errors import KaimingError
+
 if TYPE_CHECKING:  # only types here: check and the Python API need not load the file readers
-    from multiprocessing.pool import Pool
+    from concurrent.futures import ProcessPoolExecutor
 
     from ..io.sources import TensorSource
 
@@ -29,6 +31,10 @@ def default_jobs() -> int:
 T = TypeVar("T")
 R = TypeVar("R")
 _FORKED_WORK: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+class WorkerDied(KaimingError):
+    """A forked worker process died under the run (the out-of-memory killer, a signal): its results are lost."""
 
 
 def _ignore_sigint() -> None:
@@ -57,30 +63,48 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int, forkable: 
     if jobs <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
     if forkable and "fork" in _start_methods():
-        with _forked_pool(fn, items, jobs) as pool:
-            results: list[R] = pool.map(_run_forked, range(len(items)),
-                                        chunksize=chunksize or chunk_size(len(items), jobs))
-            return results
+        with _forked_executor(fn, items, jobs) as pool:
+            return list(pool.map(_run_forked, range(len(items)), chunksize=chunksize or chunk_size(len(items), jobs)))
     with ThreadPoolExecutor(max_workers=jobs) as threads:
         return list(threads.map(fn, items))
 
 
 @contextmanager
-def _forked_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[Pool]:
-    """A pool of forked workers that run ``_run_forked(i)``, that is ``fn(items[i])``, both inherited by the fork;
-    closed and joined when the block ends, terminated if it raises (Ctrl-C, a worker's error, a reader gone)."""
+def _forked_executor(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """Forked workers that run ``_run_forked(i)``, that is ``fn(items[i])``, both inherited by the fork, for both
+    kinds of forked work (``map_parallel``'s files, ``imap_forked``'s report). A worker that dies (killed by the
+    out-of-memory killer or a signal) fails the run with ``WorkerDied`` instead of leaving it waiting for the lost
+    result, as ``multiprocessing.Pool`` did; when the block is left early (Ctrl-C, an error, a reader gone) the
+    workers are terminated, not waited for: a worker may be in the middle of a long read."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     with _forked_work(fn, items):
-        pool = multiprocessing.get_context("fork").Pool(min(jobs, len(items)), initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_ignore_sigint)
         try:
             yield pool
-            pool.close()
+        except BrokenProcessPool:
+            _terminate(pool)
+            raise WorkerDied("a worker process died (killed by the system: out of memory?); run with --jobs 1, "
+                             "or --samples lower, to use less memory") from None
         except BaseException:
-            pool.terminate()
+            _terminate(pool)
             raise
-        finally:
-            pool.join()
+        pool.shutdown(wait=True)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """End a process pool's workers now, dropping their work. Python 3.14 has ``terminate_workers``; before it, the
+    executor keeps its processes in ``_processes`` (3.8-3.13), which it then finds dead and reaps."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
@@ -112,29 +136,22 @@ def imap_forked(fn: Callable[[int], R], count: int, jobs: int) -> Iterator[R]:
     done: on ``jobs`` forked workers (``fn`` inherited, only results travel), at most ``WINDOW_PER_JOB`` items a
     worker ahead of the caller, so that a caller writing each result before it takes the next holds a bounded
     amount (a long report's text, render/json.py ``Each``; a reader that stops reading stops the work). A worker
-    that dies fails the run (``BrokenProcessPool``) instead of leaving it waiting. In this process with one job
+    that dies fails the run (``WorkerDied``) instead of leaving it waiting. In this process with one job
     or one item, or where forking is not safe (``fork_safe``)."""
     if jobs <= 1 or count <= 1 or not fork_safe():
         yield from map(fn, range(count))
         return
-    import multiprocessing
     from collections import deque
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future
 
-    workers = min(jobs, count)
     pending: deque[Future[R]] = deque()
-    # the fork context starts every worker at the first submit, before the executor's own thread
-    with _forked_work(fn, range(count)), ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint) as pool:
-        try:
-            submitted = 0
-            while submitted < count or pending:
-                while submitted < count and len(pending) < WINDOW_PER_JOB * workers:
-                    pending.append(pool.submit(_run_forked, submitted))
-                    submitted += 1
-                yield pending.popleft().result()
-        finally:  # also when the caller stops early (a reader gone) or on Ctrl-C: the queued work is dropped
-            pool.shutdown(wait=True, cancel_futures=True)
+    with _forked_executor(fn, range(count), jobs) as pool:  # the workers start at the first submit
+        window, submitted = WINDOW_PER_JOB * min(jobs, count), 0
+        while submitted < count or pending:
+            while submitted < count and len(pending) < window:
+                pending.append(pool.submit(_run_forked, submitted))
+                submitted += 1
+            yield pending.popleft().result()
 
 
 #: Items a worker of ``imap_forked`` may have made or queued ahead of its caller.

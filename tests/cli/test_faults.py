@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,6 +100,28 @@ def test_ctrl_c_with_worker_processes(tmp_path: Path) -> None:
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(_alive(w) for w in workers), "worker processes outlived the interrupt"
+
+
+def test_a_worker_that_dies_ends_the_run_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked worker killed under the run (what the out-of-memory killer does): exit 3 and one line saying so,
+    not a run waiting forever for the results the worker took with it."""
+    parent, real = os.getpid(), os.preadv
+
+    def killed_in_a_worker(fd: int, buffers: Any, offset: int) -> int:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(os, "preadv", killed_in_a_worker)  # inherited by the forked workers
+    rng = np.random.default_rng(0)
+    files = [tmp_path / f"{name}.npy" for name in "abc"]
+    for i, f in enumerate(files):
+        np.save(f, (rng.standard_normal((64 + i, 32)) * math.sqrt(2 / 32)).astype(np.float32))
+    result = CliRunner().invoke(cli, ["verify", *map(str, files), "--no-config", "--mode", "fan_in",
+                                      "--nonlinearity", "relu", "-j", "2"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("Error: a worker process died") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
 
 
 def _alive(pid: int) -> bool:

@@ -1,12 +1,13 @@
-"""``engine/parallel.py`` ``imap_forked``: results in order from forked workers, never more than a bounded window
-ahead of the caller (a report's reader that stops reading stops the work), a worker that dies fails the run
-instead of leaving it waiting, and nothing is left running when the caller stops early (issue 25)."""
+"""``engine/parallel.py``'s forked workers (``imap_forked``, and ``map_parallel`` for files): results in order,
+never more than a bounded window ahead of the caller (a report's reader that stops reading stops the work), a
+worker that dies fails the run instead of leaving it waiting, and nothing is left running when the caller stops
+early (issue 25)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures.process import BrokenProcessPool
+import signal
 from typing import Any
 
 import pytest
@@ -60,7 +61,7 @@ def test_a_worker_that_dies_fails_the_run() -> None:
             os._exit(3)  # a worker killed (out of memory, a signal): the run must not wait for it forever
         return i
 
-    with pytest.raises(BrokenProcessPool):
+    with pytest.raises(parallel.WorkerDied, match="--jobs 1"):
         list(parallel.imap_forked(work, 100, 2))
     assert not multiprocessing.active_children()
 
@@ -68,3 +69,32 @@ def test_a_worker_that_dies_fails_the_run() -> None:
 def test_one_job_or_one_item_stays_in_this_process() -> None:
     assert {pid for pid in parallel.imap_forked(lambda _i: os.getpid(), 5, 1)} == {os.getpid()}
     assert list(parallel.imap_forked(lambda _i: os.getpid(), 1, 2)) == [os.getpid()]
+
+
+def test_the_file_pool_fails_the_run_when_a_worker_dies() -> None:
+    """``map_parallel``'s forked workers (the files' reads) too: ``multiprocessing.Pool`` replaced a dead worker
+    and waited forever for the result it took with it."""
+    def work(i: int) -> int:
+        if i == 7:
+            os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer sends
+        return i
+
+    with pytest.raises(parallel.WorkerDied):
+        parallel.map_parallel(work, list(range(40)), 2, forkable=True)
+    assert not multiprocessing.active_children()
+    assert parallel._FORKED_WORK is None
+
+
+def test_the_file_pool_gives_results_in_order_and_raises_a_workers_error() -> None:
+    assert parallel.map_parallel(lambda i: (i, os.getpid()), list(range(30)), 2, forkable=True)[5][0] == 5
+    assert {pid for _, pid in parallel.map_parallel(lambda i: (i, os.getpid()), list(range(30)), 2,
+                                                     forkable=True)}.isdisjoint({os.getpid()})
+
+    def work(i: int) -> int:
+        if i == 3:
+            raise ValueError("a corrupt tensor")
+        return i
+
+    with pytest.raises(ValueError, match="a corrupt tensor"):
+        parallel.map_parallel(work, list(range(30)), 2, forkable=True, chunksize=1)
+    assert not multiprocessing.active_children()
