@@ -27,18 +27,16 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ...engine.parallel import Progress, default_jobs, map_batched
 from ...engine.sources import (
-    MATRIX_MAX_ELEMENTS,
     cell_counter,
     rel_eps_for,
     same_bytes,
     scan_source,
-    scan_source_whole,
     structure_collector,
 )
 from ...errors import InputError
@@ -46,7 +44,7 @@ from ...io.config import Rule
 from ...io.inputs import FileError
 from ...io.sources import TensorSource, is_float, mantissa_bits
 from ...stats.battery import DEFAULT_TESTS, KS_MAX_SAMPLES, BatteryResult, run_battery
-from ...stats.fit import GOF_TESTS, Fit, fit_families, fit_orthogonal
+from ...stats.fit import GOF_TESTS, Fit, fit_families
 from ...stats.structure import STRUCTURE_TESTS
 from ...stats.summary import Summary
 from ...stats.uninitialized import uninitialized_reason
@@ -57,6 +55,7 @@ from .candidates import SAME_LAW_REL, Candidate, candidates, constant_candidate,
 from .forms import in_the_files_form
 from .ranking import rank
 from .result import CONFIDENCE_SCOPE, IdentifyResult, Scored, Stated
+from .whole import exact_sparsity, read_orthogonal, whole_matrix
 
 __all__ = ["CONFIDENCE_SCOPE", "LN100", "IdentifyReport", "IdentifyResult", "Read", "Scored", "Stated",
            "group_labels", "group_summary", "identify_read", "identify_source", "run_identify", "sibling_fan_in",
@@ -219,7 +218,36 @@ def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample:
     """The families fitted and the candidates ranked for a float tensor whose values vary and are finite: a result
     when no battery is needed (an exact structure, no candidate's support holds the data), else the ``Choice``
     whose best candidate the battery tests. ``base`` gains the fits; ``fitted`` are the tensor's ``fit_families``
-    when the caller made them (the group path fits a whole batch at once: ``fit_families_rows``)."""
+    when the caller made them. The group path (grouped.py) takes the three steps itself, to rank a whole batch at
+    once between them (``ranking.rank_rows``)."""
+    ready = prepare(source, base, summary, sample, alpha=alpha, seed=seed, jobs=jobs, bias_fan_in=bias_fan_in,
+                    fitted=fitted)
+    if isinstance(ready, IdentifyResult):
+        return ready
+    return decide(ready, rank(ready.cands, summary, ready.eps, sample))
+
+
+class Prepared(NamedTuple):
+    """A tensor fitted and its candidates listed (``prepare``), waiting for their ranking (``decide``)."""
+
+    source: TensorSource
+    base: dict[str, Any]
+    summary: Summary
+    fits: list[Fit]
+    matrix: np.ndarray | None
+    cands: list[Candidate]
+    eps: float
+    alpha: float
+    seed: int
+    jobs: int
+    bias_fan_in: int | None
+
+
+def prepare(source: TensorSource, base: dict[str, Any], summary: Summary, sample: np.ndarray, *, alpha: float,
+            seed: int, jobs: int, bias_fan_in: int | None, fitted: list[Fit] | None = None
+            ) -> IdentifyResult | Prepared:
+    """``choose``'s first step: the fits (``fitted``, or ``fit_families`` here) and the result of an exact
+    structure, or the candidates to rank: the shape's schemes and the named calls the fits explain."""
     layout = base["layout"]
     eps = rel_eps_for(source.dtype)
     matrix = whole_matrix(source, sample, layout)
@@ -234,8 +262,15 @@ def choose(source: TensorSource, base: dict[str, Any], summary: Summary, sample:
     cands = candidates(source.shape, layout, bias_fan_in)
     known = {c.label for c in cands}
     cands += [c for c in explained(fits, source.shape, layout, bias_fan_in, source.name) if c.label not in known]
+    return Prepared(source, base, summary, fits, matrix, cands, eps, alpha, seed, jobs, bias_fan_in)
+
+
+def decide(p: Prepared, ranked: list[Scored]) -> IdentifyResult | Choice:
+    """``choose``'s last step, from the candidates ``ranked`` (``rank``): the verdict among the laws the data
+    cannot separate, or the fitted law or ``unknown`` when no candidate's support holds the data."""
+    source, base, summary, fits, matrix, cands = p.source, p.base, p.summary, p.fits, p.matrix, p.cands
+    alpha, seed, jobs, bias_fan_in, layout = p.alpha, p.seed, p.jobs, p.bias_fan_in, base["layout"]
     order = {c.label: i for i, c in enumerate(cands)}
-    ranked = rank(cands, summary, eps, sample)
     best = ranked[0]
     if not math.isfinite(best.loglik):
         return fitted_or_unknown(base, ranked, fits, layout, alpha, source.shape, bias_fan_in, source.name,
@@ -320,50 +355,6 @@ def near_aliases(best: Scored, ranked: list[Scored], top: float, same: list[bool
         kl = kl_divergence(best.candidate, r.candidate)
         out.append((r.candidate.label, math.ceil(LN100 / kl) if kl > 0 else math.inf))
     return out
-
-
-def whole_matrix(source: TensorSource, sample: np.ndarray, layout: str) -> np.ndarray | None:
-    """The tensor as its (rows, cols) matrix view when the engine's subsample is the whole tensor in order (small
-    float32/float64 tensors): the orthogonal hook of stats/fit.py needs the structure, not just the values."""
-    if len(source.shape) < 2 or sample.size != source.numel or rel_eps_for(source.dtype) > 1e-6:
-        return None
-    if layout in ("keras", "jax"):
-        return sample.reshape(-1, source.shape[-1])
-    return sample.reshape(source.shape[0], -1)
-
-
-def exact_sparsity(source: TensorSource, fit: Fit, summary: Summary, alpha: float, seed: int, jobs: int) -> Fit:
-    """A sparse fit from the subsample, its sparsity replaced by the whole tensor's exact zero fraction and its std
-    by the one over the exact count of non-zero values (a second read, up to verify's whole-tensor limit; beyond,
-    the subsample's estimates stay)."""
-    if source.numel > MATRIX_MAX_ELEMENTS:
-        return fit
-    _, _, values = scan_source_whole(source, seed=seed, jobs=jobs, max_ks=0)
-    if values is None:
-        return fit
-    nonzero = int(np.count_nonzero(values))
-    if nonzero < 2:
-        return fit
-    from scipy.special import chdtri
-
-    ss = summary.sumsq
-    ci = type(fit.ci)(math.sqrt(ss / float(chdtri(nonzero, alpha / 2))),
-                      math.sqrt(ss / float(chdtri(nonzero, 1 - alpha / 2))))
-    return replace(fit, sparsity=(values.size - nonzero) / values.size, std=math.sqrt(ss / nonzero), ci=ci)
-
-
-def read_orthogonal(source: TensorSource, layout: str, seed: int, jobs: int) -> Fit | None:
-    """A second, whole read for a tensor too big for the subsample to be the matrix, once its rows or columns fail
-    the structure tests (an orthogonal matrix's lines all have one norm): its orthogonal fit if it passes. Up to
-    ``verify``'s whole-tensor limit (engine/sources.py ``MATRIX_MAX_ELEMENTS``, 256 MiB); beyond, None."""
-    if len(source.shape) < 2 or rel_eps_for(source.dtype) > 1e-6 or source.numel > MATRIX_MAX_ELEMENTS:
-        return None
-    _, _, values = scan_source_whole(source, seed=seed, jobs=jobs, max_ks=0)
-    if values is None:
-        return None
-    matrix = values.reshape(-1, source.shape[-1]) if layout in ("keras", "jax") else values.reshape(source.shape[0], -1)
-    fit = fit_orthogonal(matrix, 1e-3, source.dtype)
-    return fit if fit is not None and fit.passed else None
 
 
 def explained(fits: list[Fit], shape: tuple[int, ...], layout: str, bias_fan_in: int | None,

@@ -5,7 +5,8 @@ Each batch is read into one (tensors, values) array (engine/grouped.py), summari
 rarer branches (stats/grouped.py ``Rows``: non-finite values, marks of uninitialized memory, constants, zero lines
 are handed back to the one-tensor path). The batch's families are then fitted at once (stats/fit.py
 ``fit_families_rows``: one sort, each family's EDF test for all its rows in one call), each tensor's candidates
-ranked by the one-tensor path's own ``choose``, and the verdict's battery runs for all the tensors whose chosen law
+ranked for the whole batch at once (``ranking.rank_rows``, to the bit ``rank``'s) between the one-tensor path's
+own steps (``prepare``, ``decide``), and the verdict's battery runs for all the tensors whose chosen law
 is the same, at once (``Rows.batteries``, the group battery verify uses). A tensor gets the result it gets alone,
 to the bit (tests/runners/test_identify_grouped.py): the summary, sample, fits and battery are the one-tensor
 path's.
@@ -24,7 +25,9 @@ from ...stats.battery import BatteryResult, run_battery
 from ...stats.fit import UNFITTED, Fit, fit_families_rows, orthogonal_fits
 from ...stats.grouped import Rows, batch_size, groupable_law, groupable_shape
 from ...stats.laws import Law
-from . import Choice, IdentifyResult, choose, conclude, whole_matrix, with_stated
+from . import Choice, IdentifyResult, Prepared, conclude, decide, prepare, with_stated
+from .ranking import rank_rows
+from .whole import whole_matrix
 
 #: Values per batch: a quarter of verify's (stats/grouped.py ``BATCH_VALUES``). identify's time per tensor is its
 #: fits and ranking, one tensor at a time, so a smaller batch costs nothing (tiny9k, ``--jobs 1``: 20.4 s of CPU
@@ -67,21 +70,30 @@ def identify_batch(sources: Sequence[TensorSource], layout: str, *, alpha: float
     fitted = fit_families_rows([rows.summaries[j] for j in kept], rows.x[kept], alpha, eps, matrices=matrices,
                                dtype=first.dtype, orthogonal=[orthogonal[j] for j in kept])
     by_law: dict[Law, list[tuple[int, Choice]]] = {}
+    ready: list[tuple[int, Prepared]] = []
     for j, fits in zip(kept, fitted, strict=True):
         i = int(rows.index[j])
         source = sources[i]
         base: dict[str, Any] = {"file": source.file, "name": source.name, "shape": source.shape,
                                 "dtype": source.dtype, "layout": layout}
-        choice = choose(source, base, rows.summaries[j], rows.x[j], alpha=alpha, seed=seed, jobs=1, bias_fan_in=None,
-                        fitted=fits)
+        step = prepare(source, base, rows.summaries[j], rows.x[j], alpha=alpha, seed=seed, jobs=1, bias_fan_in=None,
+                       fitted=fits)
+        if isinstance(step, IdentifyResult):
+            out[i] = with_stated(source, step, rows.summaries[j])
+        else:
+            ready.append((j, step))
+    rankings = rank_rows([p.cands for _, p in ready], [p.summary for _, p in ready], eps, [rows.x[j] for j, _ in ready])
+    for (j, step), ranked in zip(ready, rankings, strict=True):
+        i = int(rows.index[j])
+        choice = decide(step, ranked)
         if isinstance(choice, IdentifyResult):
-            out[i] = with_stated(source, choice, rows.summaries[j])
+            out[i] = with_stated(step.source, choice, rows.summaries[j])
             continue
         law = choice.best.candidate.law
         if groupable_law(law):
             by_law.setdefault(law, []).append((j, choice))
         else:
-            out[i] = with_stated(source, conclude(choice, alone(choice, rows, j, tests)), rows.summaries[j])
+            out[i] = with_stated(step.source, conclude(choice, alone(choice, rows, j, tests)), rows.summaries[j])
     for law, members in by_law.items():
         outcomes = rows.batteries(law, [j for j, _ in members], alpha=alpha, tests=tests, rel_eps=eps,
                                   histograms=False)  # identify's reports show none
