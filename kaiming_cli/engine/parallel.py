@@ -74,8 +74,10 @@ def _forked_executor(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Ite
     """Forked workers that run ``_run_forked(i)``, that is ``fn(items[i])``, both inherited by the fork, for both
     kinds of forked work (``map_parallel``'s files, ``imap_forked``'s report). A worker that dies (killed by the
     out-of-memory killer or a signal) fails the run with ``WorkerDied`` instead of leaving it waiting for the lost
-    result, as ``multiprocessing.Pool`` did; when the block is left early (Ctrl-C, an error, a reader gone) the
-    workers are terminated, not waited for: a worker may be in the middle of a long read."""
+    result, as ``multiprocessing.Pool`` did. The executor breaks too when the parent cannot unpickle what a worker
+    sent; then its ``BrokenProcessPool`` carries the cause (CPython sets it only then) and is raised as it is, a
+    bug. When the block is left early (Ctrl-C, an error, a reader gone) the workers are terminated, not waited
+    for: a worker may be in the middle of a long read."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -85,10 +87,12 @@ def _forked_executor(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Ite
                                    initializer=_ignore_sigint)
         try:
             yield pool
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
             _terminate(pool)
-            raise WorkerDied("a worker process died (killed by the system: out of memory?); run with --jobs 1, "
-                             "or --samples lower, to use less memory") from None
+            if exc.__cause__ is not None:  # the parent could not receive a result (a bug): its cause is kept
+                raise
+            raise WorkerDied("a worker process died (killed by the system: out of memory?); "
+                             "run with --jobs 1 to use less memory.") from None
         except BaseException:
             _terminate(pool)
             raise

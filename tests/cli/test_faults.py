@@ -117,10 +117,20 @@ def test_a_worker_that_dies_ends_the_run_with_one_line(tmp_path: Path, monkeypat
     files = [tmp_path / f"{name}.npy" for name in "abc"]
     for i, f in enumerate(files):
         np.save(f, (rng.standard_normal((64 + i, 32)) * math.sqrt(2 / 32)).astype(np.float32))
-    result = CliRunner().invoke(cli, ["verify", *map(str, files), "--no-config", "--mode", "fan_in",
-                                      "--nonlinearity", "relu", "-j", "2"])
+    def hung(_signum: int, _frame: Any) -> None:
+        raise TimeoutError("still waiting after 120 s for a dead worker's results")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)  # what this guards against is a run waiting forever: fail, do not hang the suite
+    try:
+        result = CliRunner().invoke(cli, ["verify", *map(str, files), "--no-config", "--mode", "fan_in",
+                                          "--nonlinearity", "relu", "-j", "2"])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert result.exit_code == 3, result.output
     assert result.stderr.startswith("Error: a worker process died") and result.stderr.count("\n") == 1
+    assert "--samples" not in result.stderr and "--jobs 1" in result.stderr  # an option verify has
     assert "Traceback" not in result.output
 
 

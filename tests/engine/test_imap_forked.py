@@ -8,11 +8,29 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from types import FrameType
 from typing import Any
 
 import pytest
 
 import kaiming_cli.engine.parallel as parallel
+
+#: Seconds after which a test here is failed as hung: what these tests guard against is a run waiting forever.
+HUNG = 120
+
+
+@pytest.fixture(autouse=True)
+def fails_instead_of_hanging() -> Iterator[None]:
+    def hung(_signum: int, _frame: FrameType | None) -> None:
+        raise TimeoutError(f"still waiting after {HUNG} s: the pool hangs")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(HUNG)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)
@@ -86,9 +104,11 @@ def test_the_file_pool_fails_the_run_when_a_worker_dies() -> None:
 
 
 def test_the_file_pool_gives_results_in_order_and_raises_a_workers_error() -> None:
-    assert parallel.map_parallel(lambda i: (i, os.getpid()), list(range(30)), 2, forkable=True)[5][0] == 5
-    assert {pid for _, pid in parallel.map_parallel(lambda i: (i, os.getpid()), list(range(30)), 2,
-                                                     forkable=True)}.isdisjoint({os.getpid()})
+    got = parallel.map_parallel(lambda i: (i * i, os.getpid()), list(range(30)), 2, forkable=True)
+    assert [v for v, _ in got] == [i * i for i in range(30)]
+    assert {pid for _, pid in got}.isdisjoint({os.getpid()})
+    packed = parallel.map_parallel(lambda i: i + 1, list(range(5000)), 2, forkable=True)  # chunk_size's packs
+    assert packed == list(range(1, 5001))
 
     def work(i: int) -> int:
         if i == 3:
@@ -97,4 +117,26 @@ def test_the_file_pool_gives_results_in_order_and_raises_a_workers_error() -> No
 
     with pytest.raises(ValueError, match="a corrupt tensor"):
         parallel.map_parallel(work, list(range(30)), 2, forkable=True, chunksize=1)
+    assert not multiprocessing.active_children()
+
+
+class Unrebuildable(Exception):
+    """An exception a worker can raise but the parent cannot unpickle (its ``__init__`` takes two arguments)."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"{a} {b}")
+
+
+def test_a_result_the_parent_cannot_receive_is_not_called_a_dead_worker() -> None:
+    """The executor also breaks when the parent cannot unpickle what a worker sent (a bug of kaiming's, exit 4):
+    that is not memory running out, and its cause is kept for ``KAIMING_DEBUG=1``."""
+    def work(i: int) -> int:
+        if i == 3:
+            raise Unrebuildable(1, 2)
+        return i
+
+    with pytest.raises(BrokenProcessPool) as raised:
+        parallel.map_parallel(work, list(range(30)), 2, forkable=True, chunksize=1)
+    assert not isinstance(raised.value, parallel.WorkerDied) and raised.value.__cause__ is not None
+    assert "Unrebuildable" in str(raised.value.__cause__)
     assert not multiprocessing.active_children()

@@ -69,3 +69,22 @@ def test_large_almost_orthogonal_matrices_are_not_orthogonal(tmp_path: Path) -> 
     for name, m in (("bent", bent), ("scaled", scaled)):
         np.save(tmp_path / f"{name}.npy", m)
         assert not identify(tmp_path / f"{name}.npy")["verdict"].startswith("orthogonal"), name
+
+
+def test_a_half_precision_orthogonal_matrix_says_what_fits_and_what_does_not(tmp_path: Path) -> None:
+    """In bfloat16 the orthogonal fit does not apply (its rounding is far above the orthonormality test's), so the
+    rows' structure rejects every iid law while the values alone fit N(0, 1/64) (unit rows of 64 values): the
+    reason says both, instead of "no family fits ... rejected by" an empty test (before: "rejected by " and
+    nothing)."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(3)
+    w = torch.nn.init.orthogonal_(torch.empty(64, 64)).to(torch.bfloat16)
+    path = tmp_path / "half.safetensors"
+    save_file({"fc.weight": w}, str(path))
+    record = identify(path)
+    assert record["verdict"] == "unknown"
+    reason = record["reason"]
+    assert "structure: rows are far more alike than independent draws" in reason
+    assert f"the values alone fit N(0, {1 / math.sqrt(64):g}²)" in reason and "but not as independent draws" in reason
+    assert "no family fits" not in reason and not reason.rstrip().endswith("rejected by")

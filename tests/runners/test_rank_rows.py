@@ -138,3 +138,36 @@ def test_random_batches(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     shared = [cands[i] for i in order]
     summaries, samples = rows(200 + seed, 20, std=float(rng.uniform(0.03, 0.08)))
     check([shared] * 20, summaries, samples, monkeypatch)
+
+
+@pytest.mark.parametrize("rel_eps", [2.0**-52, 2.0**-23, 2.0**-7])
+def test_a_max_exactly_at_a_cut_and_its_rounding(rel_eps: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows whose max is a support's bound times (1 + rel_eps) exactly, an ulp above and an ulp below: the uniform
+    holds the data up to there (``<=``), a truncated candidate counts values beyond its cut only past it (``>``);
+    in three dtypes' roundings."""
+    u, t, t2 = uniform("u", 0.1), truncated("t", 0.04), truncated("t2", 0.05)
+    shared = [normal("n", 0.04), u, t, uniform("u2", 0.2), t2]
+    summaries, samples = rows(4, 9, std=0.03)
+    for k, edge in enumerate((u.bound, t.bound, t2.bound)):  # t2's cut is not the lowest: counted on its own
+        assert edge is not None
+        at = edge * (1 + rel_eps)
+        for i, m in enumerate((at, math.nextafter(at, math.inf), math.nextafter(at, 0.0))):
+            j = 3 * k + i
+            summaries[j] = replace(summaries[j], max=m, min=-0.5 * m)
+            samples[j] = samples[j].copy()
+            samples[j][:3] = m  # values at the max, beyond the truncated cut: counted when they count
+    assert check([shared] * 9, summaries, samples, monkeypatch, rel_eps=rel_eps) == 0
+
+
+def test_log_likelihoods_under_one_tie_by_an_absolute_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With |loglik| < 1 the tie tolerance is LOGLIK_TIE itself, not relative: uniforms on two values whose scores
+    (-2 ln 2b, b near 0.5) step by fractions of 1e-9, chained and not."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-0.4, 0.4, (12, 2))
+    summaries, samples = [summarize(r) for r in x], list(x)
+    cands, b = [], 0.5
+    for i, step in enumerate([0.3, 0.5, 0.9, 0.2, 1.5, 0.6, 0.6]):
+        cands.append(uniform(f"u{i}", b, prior=float(rng.choice([0.5, 1.0, 2.0]))))
+        b *= math.exp(step * ranking.LOGLIK_TIE / 2)  # the score -2 ln 2b falls by step x 1e-9
+    cands.append(normal("n", 0.3))
+    check([cands] * 12, summaries, samples, monkeypatch)

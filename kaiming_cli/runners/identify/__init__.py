@@ -421,10 +421,14 @@ def fitted_or_unknown(base: dict[str, Any], ranked: list[Scored], fits: list[Fit
     if closest is None:
         return IdentifyResult(**base, verdict="unknown", ranked=tuple(ranked), reason=why, pvalue=pvalue)
     c = fitted_candidate(closest, shape, layout, bias_fan_in, name)
+    if closest.passed:  # only a failed structure leaves a family that fits: the values fit, their layout does not
+        tail = (f"; the values alone fit {law_text(c)} ({closest.distribution}, p = {closest.pvalue:.2g}), but not "
+                "as independent draws")
+    else:
+        tail = (f", and no family fits at alpha = {alpha:g}: the closest law is {law_text(c)} "
+                f"({closest.distribution}, p = {closest.pvalue:.2g}), rejected by {closest.rejected_by}")
     return IdentifyResult(**base, verdict="unknown", ranked=tuple(ranked), fitted=c, pvalue=pvalue,
-                          reason=f"{why}, and no family fits at alpha = {alpha:g}: the closest law is "
-                                 f"{law_text(c)} ({closest.distribution}, p = {closest.pvalue:.2g}), rejected by "
-                                 f"{closest.rejected_by}")
+                          reason=why + tail)
 
 
 def sparsity_text(fraction: float, shape: tuple[int, ...]) -> str:

@@ -99,8 +99,9 @@ def rank_rows(cands: Sequence[list[Candidate]], summaries: Sequence[Summary], re
     same order) are scored as one (tensors, candidates) array by ``rank``'s own expressions, each
     one IEEE operation as in Python, sorted by one stable argsort and their ties ordered by one lexsort. A tensor
     whose scores hold a NaN, or whose near-ties chain (a run the one-tensor path's greedy pass would cut
-    elsewhere), is ranked by ``rank`` itself; so are groups under ``TOGETHER_MIN``. Issue 25: ``bench/rank_rows.py``
-    on tiny9k's batches, 241 against 146 us a tensor (docs/performance.md)."""
+    elsewhere), is ranked by ``rank`` itself; so are groups under ``TOGETHER_MIN``. Each tensor has a non-empty
+    sample and at least one candidate, as the group path's always do. Issue 25, ``bench/rank_rows.py``: 248 against
+    150 us a tensor on tiny9k's batches, 177 against 128 on many1000's (docs/performance.md)."""
     out: list[list[Scored] | None] = [None] * len(cands)
     together: dict[tuple[int, ...], list[int]] = {}
     for t, c in enumerate(cands):
